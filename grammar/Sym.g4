@@ -1,0 +1,118 @@
+// The .sym language: models with parameter symmetries, and how to train them.
+// docs/language.md is the reference; keep the two in step.
+grammar Sym;
+
+file
+    : topDecl* EOF
+    ;
+
+topDecl
+    : modelDecl
+    | trainDecl
+    ;
+
+// ---------------------------------------------------------------- models
+
+modelDecl
+    : MODEL name=ID ('(' (param (',' param)* ','?)? ')')? '{' modelStmt* '}'
+    ;
+
+param
+    : name=ID ':' type=ID ('=' value=expr)?
+    ;
+
+modelStmt
+    : INPUT name=ID ':' shape                                   # inputStmt
+    | LAYER target=indexedName '=' kind=ID '(' argList? ')'     # layerStmt
+    | OUTPUT target=indexedName '=' value=expr                  # outputStmt
+    | SYMMETRY name=ID ':' kind=ID '(' argList? ')'             # symmetryStmt
+    | FOR var=ID IN from=expr '..' to=expr '{' modelStmt* '}'   # forStmt
+    | target=indexedName '=' value=expr                         # assignStmt
+    ;
+
+// `h`, or `h[i]` / `fc[i + 1]` inside a `for` block.
+indexedName
+    : ID ('[' expr ']')?
+    ;
+
+shape
+    : '[' (expr (',' expr)*)? ']'
+    ;
+
+// ---------------------------------------------------------------- training
+
+trainDecl
+    : TRAIN model=ID '{' trainStmt* '}'
+    ;
+
+trainStmt
+    : BREAK method=call ON nameList                                      # breakStmt
+    | DIAGNOSE call (',' call)* (EVERY every=expr unit=ID)?              # diagnoseStmt
+    | INDUCE structure=ID ON target=expr                                 # induceStmt
+    | key=ID value=expr (EVERY every=expr unit=ID)?                      # settingStmt
+    ;
+
+nameList
+    : ID (',' ID)*
+    ;
+
+// ---------------------------------------------------------------- expressions
+
+argList
+    : arg (',' arg)* ','?
+    ;
+
+arg
+    : (name=ID '=')? value=expr
+    ;
+
+call
+    : callee=ID '(' argList? ')'
+    ;
+
+expr
+    : expr '.' member=ID                                  # memberExpr
+    | expr '[' index=expr ']'                             # indexExpr
+    | callee=expr '(' argList? ')'                        # callExpr
+    | op=('-' | '+') expr                                 # unaryExpr
+    | lhs=expr op=('*' | '/' | '%') rhs=expr              # mulExpr
+    | lhs=expr op=('+' | '-') rhs=expr                    # addExpr
+    | '(' expr ')'                                        # parenExpr
+    | '[' (expr (',' expr)*)? ']'                         # listExpr
+    | INT                                                 # intLit
+    | FLOAT                                               # floatLit
+    | STRING                                              # stringLit
+    | (TRUE | FALSE)                                      # boolLit
+    | ID                                                  # nameExpr
+    ;
+
+// ---------------------------------------------------------------- lexer
+
+MODEL    : 'model';
+INPUT    : 'input';
+LAYER    : 'layer';
+OUTPUT   : 'output';
+SYMMETRY : 'symmetry';
+FOR      : 'for';
+IN       : 'in';
+TRAIN    : 'train';
+BREAK    : 'break';
+DIAGNOSE : 'diagnose';
+INDUCE   : 'induce';
+ON       : 'on';
+EVERY    : 'every';
+TRUE     : 'true';
+FALSE    : 'false';
+
+ID      : [a-zA-Z_] [a-zA-Z_0-9]*;
+FLOAT   : [0-9]+ '.' [0-9]+ EXPONENT? | [0-9]+ EXPONENT | '.' [0-9]+ EXPONENT?;
+INT     : [0-9]+;
+STRING  : '"' (~["\\\r\n] | '\\' .)* '"';
+fragment EXPONENT : [eE] [+-]? [0-9]+;
+
+LINE_COMMENT  : '//' ~[\r\n]* -> channel(HIDDEN);
+BLOCK_COMMENT : '/*' .*? '*/' -> channel(HIDDEN);
+WS            : [ \t\r\n]+ -> channel(HIDDEN);
+
+// Anything else is reported by the parser as an unexpected character, not thrown.
+ERROR_CHAR : .;

@@ -1,0 +1,208 @@
+using SymDsl.Text;
+
+namespace SymDsl.IR;
+
+// The checked intermediate representation: what the semantic model hands to every later stage
+// (JSON artifact, C# emission, TorchSharp lowering, training). Every hyper-parameter is already
+// evaluated, every `for` block unrolled, every shape known, every name resolved. Nothing here
+// refers to syntax; spans are kept only to locate run-time errors.
+//
+// Conventions
+// - Shapes are per example: the batch dimension is implicit and leading at run time.
+// - Parameter names are the logical (effective) parameters, "<layer>.<param>", e.g. "fc1.weight".
+//   They are the state_dict keys of the lowered module and the names the generated C# uses.
+// - Names produced by `for` blocks are spelled as in the source with the index evaluated: "fc[2]".
+//   Lowering sanitises them where an identifier is needed ("fc_2").
+
+/// <summary>One compiled .sym file.</summary>
+public sealed record ProgramIR(string SourcePath, IReadOnlyList<ModelIR> Models, IReadOnlyList<TrainIR> Trains)
+{
+    public ModelIR Model(string name) => Models.First(m => m.Name == name);
+}
+
+public sealed record ModelIR(
+    string Name,
+    IReadOnlyDictionary<string, Value> HyperParameters,
+    IReadOnlyList<InputIR> Inputs,
+    IReadOnlyList<LayerIR> Layers,
+    IReadOnlyList<NodeIR> Nodes,
+    IReadOnlyList<OutputIR> Outputs,
+    IReadOnlyList<SymmetryIR> Symmetries,
+    SourceSpan Span)
+{
+    public NodeIR Node(int id) => Nodes[id];
+    public NodeIR? Site(string name) => Nodes.LastOrDefault(n => n.Site == name);
+    public LayerIR Layer(string name) => Layers.First(l => l.Name == name);
+    public IEnumerable<ParameterIR> Parameters => Layers.SelectMany(l => l.Parameters);
+    public long ParameterCount => Parameters.Sum(p => p.Shape.Aggregate(1L, (a, d) => a * d));
+}
+
+public enum ElementType { Float32, Int64 }
+
+/// <summary><c>input x: [64]</c>. Bound at run time to the data field of the same name.</summary>
+public sealed record InputIR(string Name, IReadOnlyList<int> Shape, ElementType Type, SourceSpan Span);
+
+public enum LayerKind { Linear, LayerNorm, Embedding, SelfAttention, RNN }
+
+/// <summary>
+/// <c>layer NAME = Kind(args)</c>. Args hold every argument with defaults filled in (keys as in docs/language.md).
+/// Parameters, by kind (shapes as TorchSharp stores them):
+/// <list type="bullet">
+/// <item>Linear(in, out, bias): weight [out, in], bias [out]</item>
+/// <item>LayerNorm(n, eps, affine): weight [n], bias [n]</item>
+/// <item>Embedding(vocab, d): weight [vocab, d]</item>
+/// <item>SelfAttention(d, heads, causal, bias): q.weight, k.weight, v.weight, o.weight [d, d]; q.bias, k.bias, v.bias, o.bias [d].
+///   Head h owns rows h*dh..(h+1)*dh-1 of q/k/v.weight and the same columns of o.weight, dh = d / heads.</item>
+/// <item>RNN(in, hidden, activation, integrator, dt, bias): input.weight [hidden, in], hidden.weight [hidden, hidden], bias [hidden].
+///   Input [T, in] gives [T, hidden]; the cell is one integrator step of dh/dt = -h + act(hidden.weight h + input.weight x_t + bias), h_0 = 0.</item>
+/// </list>
+/// </summary>
+public sealed record LayerIR(string Name, LayerKind Kind, IReadOnlyDictionary<string, Value> Args, IReadOnlyList<ParameterIR> Parameters, SourceSpan Span)
+{
+    public ParameterIR Parameter(string local) => Parameters.First(p => p.Name == $"{Name}.{local}");
+}
+
+/// <summary>A logical parameter. <see cref="Name"/> is "layer.local" (e.g. "fc1.weight", "attn.q.weight").</summary>
+public sealed record ParameterIR(string Name, IReadOnlyList<int> Shape, InitSpec Init);
+
+/// <summary>
+/// Initialisation: "default" (TorchSharp's own for the layer), "normal" (N(0, Scale²) each entry),
+/// "orthogonal" (gain Scale), "zeros", "ones", "uniform" (U(-Scale, Scale)).
+/// Biases use "default" unless the layer's <c>init</c> names <c>bias_init</c>.
+/// </summary>
+public sealed record InitSpec(string Kind, double Scale)
+{
+    public static readonly InitSpec Default = new("default", 0);
+}
+
+public enum OpKind
+{
+    /// <summary>Attrs: name. The model input of that name.</summary>
+    Input,
+    /// <summary>Attrs: layer. Applies the layer to its one input (to the last dimension for Linear/LayerNorm).</summary>
+    Layer,
+    /// <summary>Attrs: fn (relu, leaky_relu, tanh, sigmoid, gelu, sin, identity, softmax); leaky_relu: negative_slope; softmax: dim.</summary>
+    Activation,
+    /// <summary>Elementwise, same shapes.</summary>
+    Add, Sub, Mul,
+    /// <summary>Attrs: factor (Float). x * factor.</summary>
+    Scale,
+    /// <summary>[T, d] → [d]: the last step of a sequence.</summary>
+    Last,
+    /// <summary>[T, d] → [d]: the mean over the sequence.</summary>
+    Mean,
+    /// <summary>[a, b, …] → [a*b*…].</summary>
+    Flatten,
+}
+
+/// <summary>
+/// One node of the op graph, in topological order (Id = index in <see cref="ModelIR.Nodes"/>).
+/// <see cref="Site"/> is the name the source gave the value (<c>h = relu(fc1(x))</c> names node "h"), else null.
+/// </summary>
+public sealed record NodeIR(int Id, OpKind Op, IReadOnlyList<int> Inputs, IReadOnlyList<int> Shape, ElementType Type, string? Site, IReadOnlyDictionary<string, Value> Attrs, SourceSpan Span)
+{
+    public string Attr(string key) => Attrs[key].AsText();
+}
+
+public sealed record OutputIR(string Name, int Node);
+
+// ---------------------------------------------------------------- symmetries
+
+public enum SymmetryKind { Permutation, Rescale, Sign, Rotation, Translation, Scale }
+
+/// <summary>How one parameter moves under a group element g acting on the n units of the symmetry.</summary>
+public enum ActionRole
+{
+    /// <summary>
+    /// The units lie along <see cref="ParamActionIR.Axis"/> and are acted on directly:
+    /// permutation: reorder by π; rescale: multiply unit i by c_i; sign: multiply by s_i;
+    /// rotation: v' = A v along the axis (W' = A W when Axis = 0); scale: multiply the whole tensor by c (Axis = -1).
+    /// </summary>
+    Forward,
+    /// <summary>
+    /// The consumer side: permutation: reorder by the same π; rescale: divide unit i by c_i; sign: multiply by s_i;
+    /// rotation: v' = A⁻ᵀ v along the axis (V' = V A⁻¹ when Axis = 1).
+    /// </summary>
+    Inverse,
+    /// <summary>translation: add c to every entry (b' = b + c·1).</summary>
+    Shift,
+}
+
+public sealed record ParamActionIR(string Parameter, int Axis, ActionRole Role);
+
+/// <summary>
+/// A parameter symmetry at a site. <see cref="Dim"/> is the number of units the group acts on per block
+/// (n for permutation/rescale/sign/rotation, 1 for translation and scale); <see cref="Blocks"/> is the number of
+/// independent blocks (attention heads for rotation(attn.qk) / rotation(attn.vo), 1 otherwise); along an axis of
+/// size Blocks*Dim, block b holds entries b*Dim .. (b+1)*Dim-1.
+/// <see cref="Name"/> is the declared name (<c>symmetry perm : permutation(h)</c>) or, when only inferred,
+/// "kind(site)". <see cref="Target"/> is the site as written: "h", "attn.qk", "attn.vo".
+/// </summary>
+public sealed record SymmetryIR(
+    string Name,
+    SymmetryKind Kind,
+    string Target,
+    int Dim,
+    int Blocks,
+    IReadOnlyList<ParamActionIR> Actions,
+    bool Declared,
+    bool Inferred,
+    SourceSpan Span)
+{
+    public IEnumerable<string> Parameters => Actions.Select(a => a.Parameter).Distinct();
+}
+
+// ---------------------------------------------------------------- training
+
+/// <summary>A <c>train MODEL { … }</c> block, checked against its model.</summary>
+public sealed record TrainIR(
+    string Model,
+    DataIR Data,
+    LossIR Loss,
+    OptimizerIR Optimizer,
+    ScheduleIR? Schedule,
+    int Batch,
+    int? Epochs,
+    int? Steps,
+    long Seed,
+    int LogEvery,
+    int? CheckpointEvery,
+    IReadOnlyList<BreakIR> Breaks,
+    IReadOnlyList<DiagnoseIR> Diagnostics,
+    IReadOnlyList<InduceIR> Induces,
+    SourceSpan Span);
+
+/// <summary>
+/// <c>data KIND(args)</c>: digits, csv, idx, fashion_mnist, teacher, lowrank_regression. Args with defaults filled in;
+/// path arguments are absolute (resolved against the .sym file's folder). A data source yields named fields
+/// (e.g. <c>x</c> and <c>label</c>); model inputs bind to the field of the same name, the loss target to its field.
+/// </summary>
+public sealed record DataIR(string Kind, IReadOnlyDictionary<string, Value> Args, SourceSpan Span);
+
+/// <summary><c>loss cross_entropy(logits, label)</c>: Kind, the model output, the data field.</summary>
+public sealed record LossIR(string Kind, string Output, string Target, SourceSpan Span);
+
+/// <summary>sgd(lr, momentum, weight_decay), adam(lr, weight_decay, beta1, beta2), adamw(…). Defaults filled in.</summary>
+public sealed record OptimizerIR(string Kind, IReadOnlyDictionary<string, Value> Args, SourceSpan Span);
+
+/// <summary><c>schedule KIND(args)</c>: constant, step(every, gamma), cosine(min_lr), warmup(steps) — see docs/language.md.</summary>
+public sealed record ScheduleIR(string Kind, IReadOnlyDictionary<string, Value> Args, SourceSpan Span);
+
+/// <summary>
+/// <c>break METHOD(args) on SYM, …</c>. <see cref="Parameters"/>: the logical parameters the named symmetries act on
+/// (the only ones the regularizer touches).
+/// </summary>
+public sealed record BreakIR(string Method, IReadOnlyDictionary<string, Value> Args, IReadOnlyList<string> Symmetries, IReadOnlyList<string> Parameters, SourceSpan Span);
+
+/// <summary>
+/// One metric of <c>diagnose m1(t), m2(t) every N steps</c>. Targets as written ("scale", "h", "fc1.weight");
+/// <see cref="TargetKinds"/> says what each resolved to: "symmetry", "site" or "parameter".
+/// </summary>
+public sealed record DiagnoseIR(string Metric, IReadOnlyList<string> Targets, IReadOnlyList<string> TargetKinds, IReadOnlyDictionary<string, Value> Args, int Every, SourceSpan Span)
+{
+    /// <summary>The metrics.jsonl key prefix: "rank(fc1.weight)".</summary>
+    public string Key => $"{Metric}({string.Join(",", Targets)})";
+}
+
+/// <summary><c>induce sparsity on P</c> (P = u ⊙ v) or <c>induce lowrank on P</c> (P = U Vᵀ).</summary>
+public sealed record InduceIR(string Structure, string Parameter, IReadOnlyDictionary<string, Value> Args, SourceSpan Span);
