@@ -69,7 +69,7 @@ public static class Alignment
         if (center) x = x - x.mean(new long[] { 0 }, keepdim: true);
         if (normalize)
         {
-            var n = x.norm(1, keepdim: true);
+            var n = x.pow(2).sum(new long[] { 1 }, keepdim: true).sqrt();
             x = x / torch.where(n > 0, n, torch.ones_like(n));
         }
         return x.t().matmul(x) / x.shape[0];

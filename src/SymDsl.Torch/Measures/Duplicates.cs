@@ -52,7 +52,7 @@ public static class Duplicates
         using var scope = torch.NewDisposeScope();
         var u = TensorMath.F64(units);
         int n = (int)u.shape[0];
-        var norms = u.norm(1, keepdim: true);
+        var norms = u.pow(2).sum(new long[] { 1 }, keepdim: true).sqrt();
         var nonzero = TensorMath.ToArray(norms.squeeze(1)).Select(x => x > 0).ToArray();
         var unit = u / torch.where(norms > 0, norms, torch.ones_like(norms));
         var cos = TensorMath.ToMatrix(unit.matmul(unit.t()));

@@ -17,7 +17,7 @@ public static class UnitNorms
         using var _ = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var w = TensorMath.F64(wIn);
-        var inSq = (w * w).reshape(w.shape[0], -1).sum(1);
+        var inSq = (w * w).reshape(w.shape[0], -1).sum(new long[] { 1 });
         if (bIn is not null)
         {
             var b = TensorMath.F64(bIn);
@@ -25,7 +25,7 @@ public static class UnitNorms
         }
         var v = TensorMath.F64(wOut);
         if (v.dim() != 2) throw new ArgumentException("wOut must be [out, n]");
-        var outSq = (v * v).sum(0);
+        var outSq = (v * v).sum(new long[] { 0 });
         if (inSq.shape[0] != outSq.shape[0])
             throw new ArgumentException($"wIn has {inSq.shape[0]} units, wOut {outSq.shape[0]}");
         return (TensorMath.ToArray(inSq), TensorMath.ToArray(outSq));
@@ -39,7 +39,7 @@ public static class UnitNorms
         int n = sym.Dim * Math.Max(1, sym.Blocks);
         var inM = Slices(sym, parameters, ActionRole.Forward);
         var outM = Slices(sym, parameters, ActionRole.Inverse);
-        double[] Sq(Tensor? m) => m is null ? new double[n] : TensorMath.ToArray((m * m).sum(1));
+        double[] Sq(Tensor? m) => m is null ? new double[n] : TensorMath.ToArray((m * m).sum(new long[] { 1 }));
         return (Sq(inM), Sq(outM));
     }
 
