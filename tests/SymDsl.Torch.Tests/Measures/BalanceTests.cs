@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using SymDsl.IR;
 using SymDsl.Torch.Measures;
 using TorchSharp;
@@ -6,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace SymDsl.Torch.Tests.Measures;
 
-public class BalanceTests
+public class BalanceTests(ITestOutputHelper output)
 {
     /// <summary>Full-batch gradient descent with autograd: θ ← θ − lr (∇ℓ + decay·θ) (decay = gradient of (decay/2)‖θ‖²).</summary>
     internal static void Descend(Dictionary<string, Tensor> p, Func<IReadOnlyDictionary<string, Tensor>, Tensor> loss, int steps, double lr, double decay)
@@ -61,6 +62,7 @@ public class BalanceTests
         Assert.True(loss(plain).item<double>() < 0.95 * l0, "the descent must actually train");
         var q1 = Balance.RescaleConserved(plain["fc1.weight"], plain["fc1.bias"], plain["fc2.weight"]);
         double drift = Balance.RelativeDrift(q0, q1);
+        output.WriteLine($"rescale: loss {l0} → {loss(plain).item<double>()}, drift of Q without decay {drift}");
         Assert.True(drift < 1e-3, $"drift without decay {drift}");
         // the individual norms did move: conservation is not trivial
         var (in0, _) = UnitNorms.Squared(p["fc1.weight"], p["fc1.bias"], p["fc2.weight"]);
@@ -71,6 +73,7 @@ public class BalanceTests
         Descend(decayed, loss, 2000, 1e-3, 0.1);
         var q2 = Balance.RescaleConserved(decayed["fc1.weight"], decayed["fc1.bias"], decayed["fc2.weight"]);
         double drift2 = Balance.RelativeDrift(q0, q2);
+        output.WriteLine($"rescale: drift of Q with decay 0.1: {drift2}");
         Assert.True(drift2 > 1e-2, $"drift with decay {drift2}");
         // gradient flow with decay λ: Q(t) = Q(0) exp(−2λt), t = lr·steps = 2 → factor exp(−0.4)
         double flow = Balance.RelativeDrift(q0.Select(v => v * Math.Exp(-0.4)).ToArray(), q2);
@@ -96,14 +99,17 @@ public class BalanceTests
         var plain = new Dictionary<string, Tensor>(p);
         Descend(plain, loss, 2000, 1e-3, 0.0);
         double drift = Balance.RelativeDrift(c0, Balance.RotationConserved(plain["l0.weight"], plain["l1.weight"]));
+        output.WriteLine($"rotation: drift of W1W1ᵀ − W2ᵀW2 without decay {drift}");
         Assert.True(drift < 1e-3, $"drift {drift}");
         var none = torch.zeros(0, 5, dtype: ScalarType.Float64); // no consumer: RotationConserved(W₁, ·) = W₁W₁ᵀ
         double alone = Balance.RelativeDrift(Balance.RotationConserved(p["l0.weight"], none), Balance.RotationConserved(plain["l0.weight"], none));
+        output.WriteLine($"rotation: drift of W1W1ᵀ alone {alone}");
         Assert.True(alone > 1e-2, $"W1W1ᵀ alone must move: {alone}");
 
         var decayed = new Dictionary<string, Tensor>(p);
         Descend(decayed, loss, 2000, 1e-3, 0.1);
         double drift2 = Balance.RelativeDrift(c0, Balance.RotationConserved(decayed["l0.weight"], decayed["l1.weight"]));
+        output.WriteLine($"rotation: drift with decay {drift2}");
         Assert.True(drift2 > 1e-2, $"drift with decay {drift2}");
     }
 
@@ -126,6 +132,8 @@ public class BalanceTests
         Descend(trained, loss, 1000, 1e-3, 0.0);
         Assert.True(loss(trained).item<double>() < 0.99 * l0);
         var c1 = Balance.AttentionConserved(trained["attn.q.weight"], trained["attn.q.bias"], trained["attn.k.weight"], trained["attn.k.bias"], heads);
+        for (int h = 0; h < heads; h++)
+            output.WriteLine($"attention head {h}: loss {l0} → {loss(trained).item<double>()}, drift {Balance.RelativeDrift(c0[h], c1[h])}");
         for (int h = 0; h < heads; h++)
             Assert.True(Balance.RelativeDrift(c0[h], c1[h]) < 1e-3, $"head {h}: {Balance.RelativeDrift(c0[h], c1[h])}");
         // Dropping the biases breaks exact conservation here (they are part of the acted-on parameters).

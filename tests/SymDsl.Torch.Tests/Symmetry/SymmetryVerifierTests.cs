@@ -161,3 +161,62 @@ public class SymmetryVerifierTests
         Assert.True(SymmetryVerifier.Verify(weightOnly, withNorm, p, 5).MaxRelativeError > Broken);
     }
 }
+
+public class RecurrentSymmetryTests
+{
+    /// <summary>Euler RNN as in the IR: h ← h + dt(−h + act(W_h h + W_x x_t + b)), h₀ = 0; readout V h_T + c.</summary>
+    private static Func<IReadOnlyDictionary<string, Tensor>, Tensor> Rnn(Tensor xs, Func<Tensor, Tensor> act, double dt) => p =>
+    {
+        long n = xs.shape[0], steps = xs.shape[1];
+        var h = torch.zeros(n, p["rnn.bias"].shape[0], dtype: ScalarType.Float64);
+        for (long t = 0; t < steps; t++)
+        {
+            var pre = h.matmul(p["rnn.hidden.weight"].t()) + xs[.., t].matmul(p["rnn.input.weight"].t()) + p["rnn.bias"];
+            h = h + dt * (-h + act(pre));
+        }
+        return h.matmul(p["out.weight"].t()) + p["out.bias"];
+    };
+
+    private static Dictionary<string, Tensor> Params(int input, int hidden, int output, long seed)
+    {
+        var g = Gen(seed);
+        return new()
+        {
+            ["rnn.input.weight"] = Randn(g, hidden, input) / Math.Sqrt(input),
+            ["rnn.hidden.weight"] = Randn(g, hidden, hidden) / Math.Sqrt(hidden),
+            ["rnn.bias"] = Randn(g, hidden) * 0.1,
+            ["out.weight"] = Randn(g, output, hidden),
+            ["out.bias"] = Randn(g, output),
+        };
+    }
+
+    /// <summary>hidden.weight is acted on twice (rows Forward, columns Inverse): W_h → g W_h g⁻¹.</summary>
+    private static ParamActionIR[] Actions() =>
+        [F("rnn.input.weight", 0), F("rnn.hidden.weight", 0), I("rnn.hidden.weight", 1), F("rnn.bias", 0), I("out.weight", 1)];
+
+    [Fact]
+    public void Relu_rnn_has_permutation_and_rescale_but_not_sign()
+    {
+        using var scope = torch.NewDisposeScope();
+        var p = Params(3, 6, 2, seed: 61);
+        var fwd = Rnn(Randn(Gen(62), 8, 5, 3), Relu, 0.5);
+        Assert.True(SymmetryVerifier.Verify(Sym(SymmetryKind.Permutation, 6, Actions()), fwd, p, 4).MaxRelativeError < 1e-10);
+        Assert.True(SymmetryVerifier.Verify(Sym(SymmetryKind.Rescale, 6, Actions()), fwd, p, 4).MaxRelativeError < 1e-10);
+        Assert.True(SymmetryVerifier.Verify(Sym(SymmetryKind.Sign, 6, Actions()), fwd, p, 4).MaxRelativeError > 1e-2);
+        // forgetting the recurrent columns breaks it
+        var partial = Sym(SymmetryKind.Permutation, 6, F("rnn.input.weight", 0), F("rnn.hidden.weight", 0), F("rnn.bias", 0), I("out.weight", 1));
+        Assert.True(SymmetryVerifier.Verify(partial, fwd, p, 4).MaxRelativeError > 1e-2);
+    }
+
+    [Fact]
+    public void Linear_rnn_has_general_rotation_tanh_rnn_has_sign()
+    {
+        using var scope = torch.NewDisposeScope();
+        var p = Params(3, 5, 2, seed: 63);
+        var xs = Randn(Gen(64), 8, 4, 3);
+        var rot = Sym(SymmetryKind.Rotation, 5, Actions());
+        Assert.True(SymmetryVerifier.Verify(rot, Rnn(xs, z => z, 0.5), p, 4).MaxRelativeError < 1e-10);
+        Assert.True(SymmetryVerifier.Verify(rot, Rnn(xs, Tanh, 0.5), p, 4).MaxRelativeError > 1e-2);
+        Assert.True(SymmetryVerifier.Verify(Sym(SymmetryKind.Sign, 5, Actions()), Rnn(xs, Tanh, 0.5), p, 4).MaxRelativeError < 1e-10);
+    }
+}
