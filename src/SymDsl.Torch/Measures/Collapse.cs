@@ -45,6 +45,13 @@ public static class Collapse
         return FromSquaredNorms(inSq, outSq, tol, mode);
     }
 
+    /// <summary><see cref="Units"/> for any unit-wise symmetry (rescale, sign): in = Forward slices, out = Inverse slices (<see cref="UnitNorms.FromSymmetry"/>).</summary>
+    public static CollapseResult FromSymmetry(SymDsl.IR.SymmetryIR sym, IReadOnlyDictionary<string, Tensor> parameters, double tol = 1e-3, CollapseThreshold mode = CollapseThreshold.RelativeToMax)
+    {
+        var (inSq, outSq) = UnitNorms.FromSymmetry(sym, parameters);
+        return FromSquaredNorms(inSq, outSq, tol, mode);
+    }
+
     /// <summary><see cref="Units"/> from squared per-unit in- and out-norms (e.g. from <see cref="UnitNorms.FromSymmetry"/>).</summary>
     public static CollapseResult FromSquaredNorms(double[] inSq, double[] outSq, double tol = 1e-3, CollapseThreshold mode = CollapseThreshold.RelativeToMax)
     {

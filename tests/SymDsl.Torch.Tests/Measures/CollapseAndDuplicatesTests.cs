@@ -48,7 +48,9 @@ public class CollapseAndDuplicatesTests
         Assert.NotEqual(r0.InNorms[0], r1.InNorms[0]);
         var (inSq, outSq) = UnitNorms.FromSymmetry(sym, p);
         var rs = Collapse.FromSquaredNorms(inSq, outSq);
+        var rf = Collapse.FromSymmetry(sym, p);
         for (int i = 0; i < 8; i++) Assert.Equal(r0.Products[i], rs.Products[i], 12);
+        for (int i = 0; i < 8; i++) Assert.Equal(r0.Products[i], rf.Products[i], 12);
     }
 
     [Fact]

@@ -32,6 +32,19 @@ public class SymmetryVerifierTests
     }
 
     [Fact]
+    public void Float32_models_verify_at_float32_tolerance()
+    {
+        using var scope = torch.NewDisposeScope();
+        var p = Mlp(5, 8, 3, seed: 1).ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32));
+        var x = Input(2, 16, 5).to(ScalarType.Float32);
+        var fwd = MlpForward(x, Relu);
+        var ok = SymmetryVerifier.Verify(Sym(SymmetryKind.Rescale, 8, HiddenActions()), fwd, p, 5, tolerance: 1e-4);
+        Assert.True(ok.Holds, $"{ok.MaxRelativeError}");
+        Assert.True(ok.MaxRelativeError > 0, "float32 round-off should be visible");
+        Assert.False(SymmetryVerifier.Verify(Sym(SymmetryKind.Sign, 8, HiddenActions()), fwd, p, 5, tolerance: 1e-4).Holds);
+    }
+
+    [Fact]
     public void Translation_changes_raw_logits()
     {
         using var scope = torch.NewDisposeScope();
