@@ -55,22 +55,24 @@ public static class Duplicates
         var norms = u.pow(2).sum(new long[] { 1 }, keepdim: true).sqrt();
         var nonzero = TensorMath.ToArray(norms.squeeze(1)).Select(x => x > 0).ToArray();
         var unit = u / torch.where(norms > 0, norms, torch.ones_like(norms));
-        var cos = TensorMath.ToMatrix(unit.matmul(unit.t()));
+        var cos = unit.matmul(unit.t());
+        if (signInvariant) cos = cos.abs();
+        // only pairs i < j of nonzero units count
+        var nz = torch.tensor(nonzero, device: cos.device).to(ScalarType.Float64);
+        var valid = torch.triu(torch.ones(n, n, ScalarType.Float64), 1) * nz.unsqueeze(1) * nz.unsqueeze(0);
+        var validMask = valid > 0.5;
+        double maxCos = n < 2 || !validMask.any().item<bool>()
+            ? double.NegativeInfinity
+            : cos.masked_select(validMask).max().item<double>();
+        var pairs = (validMask & (cos > cosThreshold)).nonzero(); // [k, 2]
+        var flat = pairs.numel() == 0 ? Array.Empty<long>() : pairs.contiguous().data<long>().ToArray();
         var parent = Enumerable.Range(0, n).ToArray();
         int Find(int i) { while (parent[i] != i) { parent[i] = parent[parent[i]]; i = parent[i]; } return i; }
-        double maxCos = double.NegativeInfinity;
-        for (int i = 0; i < n; i++)
-            for (int j = i + 1; j < n; j++)
-            {
-                if (!nonzero[i] || !nonzero[j]) continue;
-                double c = signInvariant ? Math.Abs(cos[i, j]) : cos[i, j];
-                maxCos = Math.Max(maxCos, c);
-                if (c > cosThreshold)
-                {
-                    int ri = Find(i), rj = Find(j);
-                    if (ri != rj) parent[Math.Max(ri, rj)] = Math.Min(ri, rj);
-                }
-            }
+        for (int k = 0; k + 1 < flat.Length; k += 2)
+        {
+            int ri = Find((int)flat[k]), rj = Find((int)flat[k + 1]);
+            if (ri != rj) parent[Math.Max(ri, rj)] = Math.Min(ri, rj);
+        }
         var clusters = Enumerable.Range(0, n).GroupBy(Find)
             .Where(gr => gr.Count() >= 2)
             .Select(gr => gr.OrderBy(i => i).ToArray())
