@@ -1,0 +1,154 @@
+using SymDsl.IR;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SymDsl.Torch.Measures;
+
+/// <summary>Per-unit gradient-norm balance.</summary>
+/// <param name="Ratios">r_i = (‖∇w_in,i‖² + (∂b_i)²) / ‖∇w_out,i‖²; NaN where both sides are zero, +∞ where only the out side is.</param>
+/// <param name="Median">Median of the finite ratios (NaN if none).</param>
+/// <param name="MeanLogRatio">Mean of ln r_i over finite positive ratios (0 when balanced on average; NaN if none).</param>
+/// <param name="Finite">How many ratios entered the summaries.</param>
+public sealed record BalanceRatio(double[] Ratios, double Median, double MeanLogRatio, int Finite);
+
+/// <summary>
+/// Conserved quantities of gradient flow (Du, Hu &amp; Lee 2018; Kunin et al. 2021) and gradient balance (Ziyin, Xu &amp;
+/// Chuang, "Neural Thermodynamics I", 2025), per science.md. All in float64, without autograd.
+/// </summary>
+public static class Balance
+{
+    /// <summary>
+    /// Rescale: Q_i = ‖w_in,i‖² + b_i² − ‖w_out,i‖² per unit (rows of wIn [n, in], bIn [n], columns of wOut [out, n]).
+    /// Constant under gradient flow without weight decay; with weight decay λ (decay λ‖θ‖² on all three) dQ/dt = −2λQ.
+    /// </summary>
+    public static double[] RescaleConserved(Tensor wIn, Tensor? bIn, Tensor wOut)
+    {
+        var (inSq, outSq) = UnitNorms.Squared(wIn, bIn, wOut);
+        return inSq.Zip(outSq, (a, b) => a - b).ToArray();
+    }
+
+    /// <summary>Rescale Q_i for any unit-wise symmetry: Σ over Forward slices of unit i of ‖·‖² − Σ over Inverse slices.</summary>
+    public static double[] RescaleConserved(SymmetryIR sym, IReadOnlyDictionary<string, Tensor> parameters)
+    {
+        var (inSq, outSq) = UnitNorms.FromSymmetry(sym, parameters);
+        return inSq.Zip(outSq, (a, b) => a - b).ToArray();
+    }
+
+    /// <summary>Rotation between W₁ [h, in] (producer) and W₂ [out, h] (consumer): C = W₁W₁ᵀ − W₂ᵀW₂ [h, h].</summary>
+    public static double[,] RotationConserved(Tensor w1, Tensor w2)
+    {
+        using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var a = TensorMath.F64(w1);
+        var b = TensorMath.F64(w2);
+        return TensorMath.ToMatrix(a.matmul(a.t()) - b.t().matmul(b));
+    }
+
+    /// <summary>
+    /// Attention query–key, per head h: C_h = Q_h Q_hᵀ − K_h K_hᵀ [dh, dh], where Q_h = [W_q | b_q] restricted to the rows
+    /// h·dh … (h+1)·dh−1 (TorchSharp storage, q = W_q x + b_q), likewise K_h; biases optional (omit both for bias-free
+    /// attention). In the x·W_Q convention of science.md (W_Q = W_qᵀ) this is W_QᵀW_Q − W_KᵀW_K. Conserved because
+    /// scores depend on W_q, W_k only through Q_hᵀK_h (GL(dh) symmetry Q_h → A Q_h, K_h → A⁻ᵀ K_h).
+    /// </summary>
+    public static double[][,] AttentionConserved(Tensor wq, Tensor? bq, Tensor wk, Tensor? bk, int heads)
+    {
+        using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var q = Augment(TensorMath.F64(wq), bq);
+        var k = Augment(TensorMath.F64(wk), bk);
+        long d = q.shape[0];
+        if (d % heads != 0) throw new ArgumentException($"{d} rows do not split into {heads} heads");
+        long dh = d / heads;
+        var res = new double[heads][,];
+        for (int h = 0; h < heads; h++)
+        {
+            var qh = q.narrow(0, h * dh, dh);
+            var kh = k.narrow(0, h * dh, dh);
+            res[h] = TensorMath.ToMatrix(qh.matmul(qh.t()) - kh.matmul(kh.t()));
+        }
+        return res;
+    }
+
+    /// <summary>
+    /// The conserved matrix of any rotation / rescale symmetry, per block b: C_b = S_F S_Fᵀ − S_I S_Iᵀ [Dim, Dim], with S_F
+    /// the rows (units of block b) of all Forward parameters' slices concatenated, S_I likewise for Inverse
+    /// (<see cref="UnitNorms.Slices"/>). For rotation(h) of W₁ → A W₁, W₂ → W₂ A⁻¹ this is W₁W₁ᵀ − W₂ᵀW₂; for rescale its
+    /// diagonal is <see cref="RescaleConserved(SymmetryIR, IReadOnlyDictionary{string, Tensor})"/>.
+    /// </summary>
+    public static double[][,] ConservedMatrices(SymmetryIR sym, IReadOnlyDictionary<string, Tensor> parameters)
+    {
+        using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        int n = sym.Dim, nb = Math.Max(1, sym.Blocks);
+        var f = UnitNorms.Slices(sym, parameters, ActionRole.Forward);
+        var i = UnitNorms.Slices(sym, parameters, ActionRole.Inverse);
+        var res = new double[nb][,];
+        for (int b = 0; b < nb; b++)
+        {
+            var c = torch.zeros(n, n, ScalarType.Float64);
+            if (f is not null) { var s = f.narrow(0, b * n, n); c = c + s.matmul(s.t()); }
+            if (i is not null) { var s = i.narrow(0, b * n, n); c = c - s.matmul(s.t()); }
+            res[b] = TensorMath.ToMatrix(c);
+        }
+        return res;
+    }
+
+    /// <summary>‖after − before‖₂ / ‖before‖₂ (entrywise 2-norm). +∞ if before = 0 ≠ after, 0 if both are 0.</summary>
+    public static double RelativeDrift(double[] before, double[] after)
+    {
+        if (before.Length != after.Length) throw new ArgumentException("lengths differ");
+        double num = 0, den = 0;
+        for (int k = 0; k < before.Length; k++) { num += (after[k] - before[k]) * (after[k] - before[k]); den += before[k] * before[k]; }
+        return den > 0 ? Math.Sqrt(num / den) : num > 0 ? double.PositiveInfinity : 0.0;
+    }
+
+    /// <summary>‖after − before‖_F / ‖before‖_F for matrices.</summary>
+    public static double RelativeDrift(double[,] before, double[,] after) =>
+        RelativeDrift(before.Cast<double>().ToArray(), after.Cast<double>().ToArray());
+
+    /// <summary>
+    /// Gradient balance per unit: r_i = (‖∇w_in,i‖² + (∂ℓ/∂b_i)²) / ‖∇w_out,i‖² with gIn [n, in] the gradient of the
+    /// producer's weight, gBias [n] of its bias (optional), gOut [out, n] of the consumer's weight. SGD's entropic force
+    /// drives r_i → 1 on each rescale orbit (Neural Thermodynamics I). Summaries: median and mean log-ratio.
+    /// </summary>
+    public static BalanceRatio GradientRatio(Tensor gIn, Tensor? gBias, Tensor gOut)
+    {
+        var (inSq, outSq) = UnitNorms.Squared(gIn, gBias, gOut);
+        return Ratio(inSq, outSq);
+    }
+
+    /// <summary><see cref="GradientRatio(Tensor, Tensor?, Tensor)"/> for any unit-wise symmetry, given gradients by parameter name.</summary>
+    public static BalanceRatio GradientRatio(SymmetryIR sym, IReadOnlyDictionary<string, Tensor> gradients)
+    {
+        var (inSq, outSq) = UnitNorms.FromSymmetry(sym, gradients);
+        return Ratio(inSq, outSq);
+    }
+
+    /// <summary>
+    /// Rotation gradient imbalance ‖∇W₁∇W₁ᵀ − ∇W₂ᵀ∇W₂‖_F / (‖∇W₁∇W₁ᵀ‖_F + ‖∇W₂ᵀ∇W₂‖_F) ∈ [0, 1]; 0 when balanced
+    /// (the rotation analogue of r_i = 1). NaN when both gradients are zero.
+    /// </summary>
+    public static double RotationGradientImbalance(Tensor g1, Tensor g2)
+    {
+        using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var a = TensorMath.F64(g1);
+        var b = TensorMath.F64(g2);
+        var m1 = a.matmul(a.t());
+        var m2 = b.t().matmul(b);
+        double den = m1.norm().item<double>() + m2.norm().item<double>();
+        return den > 0 ? (m1 - m2).norm().item<double>() / den : double.NaN;
+    }
+
+    private static BalanceRatio Ratio(double[] inSq, double[] outSq)
+    {
+        var r = inSq.Zip(outSq, (a, b) => b > 0 ? a / b : a > 0 ? double.PositiveInfinity : double.NaN).ToArray();
+        var finite = r.Where(double.IsFinite).ToArray();
+        var logs = finite.Where(x => x > 0).Select(x => Math.Log(x)).ToArray();
+        return new BalanceRatio(r, finite.Length == 0 ? double.NaN : TensorMath.Median(finite),
+            logs.Length == 0 ? double.NaN : logs.Average(), finite.Length);
+    }
+
+    private static Tensor Augment(Tensor w, Tensor? b) =>
+        b is null ? w : torch.cat(new[] { w, TensorMath.F64(b).reshape(-1, 1) }, 1);
+}

@@ -1,0 +1,86 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SymDsl.Torch.Measures;
+
+/// <summary>How <see cref="Collapse.Units"/> turns its tolerance into a threshold on the per-unit products.</summary>
+public enum CollapseThreshold
+{
+    /// <summary>threshold = tol.</summary>
+    Absolute,
+    /// <summary>threshold = tol · max_j product_j (robust when most units have collapsed; the default).</summary>
+    RelativeToMax,
+    /// <summary>threshold = tol · median_j product_j (meaningless once half the units have collapsed).</summary>
+    RelativeToMedian,
+}
+
+/// <summary>Per-unit collapse report.</summary>
+/// <param name="Products">p_i = ‖(w_in,i, b_i)‖ · ‖w_out,i‖ per unit.</param>
+/// <param name="InNorms">‖(w_in,i, b_i)‖ per unit.</param>
+/// <param name="OutNorms">‖w_out,i‖ per unit.</param>
+/// <param name="Threshold">The threshold used: unit i is collapsed iff p_i ≤ Threshold.</param>
+/// <param name="CollapsedUnits">Indices of collapsed units, ascending.</param>
+public sealed record CollapseResult(double[] Products, double[] InNorms, double[] OutNorms, double Threshold, int[] CollapsedUnits)
+{
+    public int Count => CollapsedUnits.Length;
+    public double Fraction => Products.Length == 0 ? 0 : (double)Count / Products.Length;
+}
+
+/// <summary>
+/// Rescale / sign collapse (Ziyin 2024, "Symmetry Induces Structure and Constraint of Learning"; science.md): the mirror's
+/// fixed point of unit i is w_in,i = 0, b_i = 0 and w_out,i = 0 — the unit is removed from the function. Measured by
+/// the product of the in- and out-norms, which is invariant under the rescale action (c·‖w_in‖ · ‖w_out‖/c).
+/// </summary>
+public static class Collapse
+{
+    /// <summary>
+    /// Per unit i: p_i = ‖(w_in,i, b_i)‖₂ · ‖w_out,i‖₂ with w_in,i row i of <paramref name="wIn"/> [n, in],
+    /// b_i entry i of <paramref name="bIn"/> [n] (optional), w_out,i column i of <paramref name="wOut"/> [out, n].
+    /// Unit i is collapsed iff p_i ≤ threshold, threshold from <paramref name="tol"/> per <paramref name="mode"/>
+    /// (default: tol · max_j p_j). All-zero layer: every unit collapsed.
+    /// </summary>
+    public static CollapseResult Units(Tensor wIn, Tensor? bIn, Tensor wOut, double tol = 1e-3, CollapseThreshold mode = CollapseThreshold.RelativeToMax)
+    {
+        var (inSq, outSq) = UnitNorms.Squared(wIn, bIn, wOut);
+        return FromSquaredNorms(inSq, outSq, tol, mode);
+    }
+
+    /// <summary><see cref="Units"/> for any unit-wise symmetry (rescale, sign): in = Forward slices, out = Inverse slices (<see cref="UnitNorms.FromSymmetry"/>).</summary>
+    public static CollapseResult FromSymmetry(SymDsl.IR.SymmetryIR sym, IReadOnlyDictionary<string, Tensor> parameters, double tol = 1e-3, CollapseThreshold mode = CollapseThreshold.RelativeToMax)
+    {
+        var (inSq, outSq) = UnitNorms.FromSymmetry(sym, parameters);
+        return FromSquaredNorms(inSq, outSq, tol, mode);
+    }
+
+    /// <summary><see cref="Units"/> from squared per-unit in- and out-norms (e.g. from <see cref="UnitNorms.FromSymmetry"/>).</summary>
+    public static CollapseResult FromSquaredNorms(double[] inSq, double[] outSq, double tol = 1e-3, CollapseThreshold mode = CollapseThreshold.RelativeToMax)
+    {
+        if (inSq.Length != outSq.Length) throw new ArgumentException("in and out norms differ in length");
+        var inN = inSq.Select(Math.Sqrt).ToArray();
+        var outN = outSq.Select(Math.Sqrt).ToArray();
+        var prod = inN.Zip(outN, (a, b) => a * b).ToArray();
+        double threshold = mode switch
+        {
+            CollapseThreshold.Absolute => tol,
+            CollapseThreshold.RelativeToMax => tol * (prod.Length == 0 ? 0 : prod.Max()),
+            CollapseThreshold.RelativeToMedian => tol * TensorMath.Median(prod),
+            _ => throw new ArgumentOutOfRangeException(nameof(mode)),
+        };
+        var collapsed = Enumerable.Range(0, prod.Length).Where(i => prod[i] <= threshold).ToArray();
+        return new CollapseResult(prod, inN, outN, threshold, collapsed);
+    }
+
+    /// <summary>
+    /// Dead units: indices i with |a_ni| ≤ <paramref name="tol"/> for every example n of the probe batch
+    /// (<paramref name="activations"/> [N, n], post-activation). For relu, pass tol = 0: never active.
+    /// </summary>
+    public static int[] DeadUnits(Tensor activations, double tol = 0.0)
+    {
+        using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var a = TensorMath.F64(activations);
+        if (a.dim() != 2) a = a.reshape(-1, a.shape[^1]);
+        var maxAbs = TensorMath.ToArray(a.abs().amax(new long[] { 0 }));
+        return Enumerable.Range(0, maxAbs.Length).Where(i => maxAbs[i] <= tol).ToArray();
+    }
+}

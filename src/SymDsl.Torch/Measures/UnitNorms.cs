@@ -1,0 +1,73 @@
+using SymDsl.IR;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SymDsl.Torch.Measures;
+
+/// <summary>
+/// Per-unit views of the parameters a unit-wise symmetry acts on. Unit i's "in" side is the slice i of every
+/// <see cref="ActionRole.Forward"/> parameter along its axis (rows of fc1.weight, entries of fc1.bias); its "out" side the
+/// slice i of every <see cref="ActionRole.Inverse"/> parameter (columns of fc2.weight). Units are numbered 0 … Blocks·Dim−1.
+/// </summary>
+public static class UnitNorms
+{
+    /// <summary>Per unit: ‖w_in,i‖² + b_i² (rows of wIn [n, in], entries of bIn [n]) and ‖w_out,i‖² (columns of wOut [out, n]).</summary>
+    public static (double[] InSquared, double[] OutSquared) Squared(Tensor wIn, Tensor? bIn, Tensor wOut)
+    {
+        using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var w = TensorMath.F64(wIn);
+        var inSq = (w * w).reshape(w.shape[0], -1).sum(new long[] { 1 });
+        if (bIn is not null)
+        {
+            var b = TensorMath.F64(bIn);
+            inSq = inSq + b * b;
+        }
+        var v = TensorMath.F64(wOut);
+        if (v.dim() != 2) throw new ArgumentException("wOut must be [out, n]");
+        var outSq = (v * v).sum(new long[] { 0 });
+        if (inSq.shape[0] != outSq.shape[0])
+            throw new ArgumentException($"wIn has {inSq.shape[0]} units, wOut {outSq.shape[0]}");
+        return (TensorMath.ToArray(inSq), TensorMath.ToArray(outSq));
+    }
+
+    /// <summary>Per-unit squared norms of the Forward (in) and Inverse (out) slices of <paramref name="sym"/>'s parameters.</summary>
+    public static (double[] InSquared, double[] OutSquared) FromSymmetry(SymmetryIR sym, IReadOnlyDictionary<string, Tensor> parameters)
+    {
+        using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        int n = sym.Dim * Math.Max(1, sym.Blocks);
+        var inM = Slices(sym, parameters, ActionRole.Forward);
+        var outM = Slices(sym, parameters, ActionRole.Inverse);
+        double[] Sq(Tensor? m) => m is null ? new double[n] : TensorMath.ToArray((m * m).sum(new long[] { 1 }));
+        return (Sq(inM), Sq(outM));
+    }
+
+    /// <summary>
+    /// The per-unit slices of all parameters with the given role, concatenated: a [Blocks·Dim, k] float64 matrix whose row i
+    /// holds everything of unit i on that side (null when no parameter has that role). Owned by the caller's dispose scope.
+    /// </summary>
+    public static Tensor? Slices(SymmetryIR sym, IReadOnlyDictionary<string, Tensor> parameters, ActionRole role)
+    {
+        int n = sym.Dim * Math.Max(1, sym.Blocks);
+        var parts = new List<Tensor>();
+        foreach (var a in sym.Actions.Where(a => a.Role == role))
+        {
+            var t = TensorMath.F64(parameters[a.Parameter]);
+            int axis = a.Axis < 0 ? a.Axis + (int)t.dim() : a.Axis;
+            if (axis < 0 || axis >= t.dim() || t.shape[axis] != n)
+                throw new ArgumentException($"{sym.Name}: {a.Parameter} axis {a.Axis} does not have {n} units");
+            parts.Add(t.movedim(new long[] { axis }, new long[] { 0 }).reshape(n, -1));
+        }
+        return parts.Count == 0 ? null : torch.cat(parts, 1);
+    }
+
+    /// <summary>Per unit: the in-side slices followed by the out-side slices (the vector <see cref="Duplicates"/> compares).</summary>
+    public static Tensor UnitVectors(SymmetryIR sym, IReadOnlyDictionary<string, Tensor> parameters)
+    {
+        var inM = Slices(sym, parameters, ActionRole.Forward);
+        var outM = Slices(sym, parameters, ActionRole.Inverse);
+        if (inM is null && outM is null) throw new ArgumentException($"{sym.Name} has no unit-wise actions");
+        return inM is null ? outM! : outM is null ? inM : torch.cat(new[] { inM, outM }, 1);
+    }
+}
