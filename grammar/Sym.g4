@@ -22,10 +22,10 @@ param
     ;
 
 modelStmt
-    : INPUT name=ID ':' shape                                   # inputStmt
+    : INPUT name=ID ':' elemType=ID? shape                      # inputStmt
     | LAYER target=indexedName '=' kind=ID '(' argList? ')'     # layerStmt
     | OUTPUT target=indexedName '=' value=expr                  # outputStmt
-    | SYMMETRY name=ID ':' kind=ID '(' argList? ')'             # symmetryStmt
+    | SYMMETRY name=indexedName ':' kind=ID '(' argList? ')'    # symmetryStmt
     | FOR var=ID IN from=expr '..' to=expr '{' modelStmt* '}'   # forStmt
     | target=indexedName '=' value=expr                         # assignStmt
     ;
@@ -49,7 +49,7 @@ trainStmt
     : BREAK method=call ON nameList                                      # breakStmt
     | DIAGNOSE call (',' call)* (EVERY every=expr unit=ID)?              # diagnoseStmt
     | INDUCE structure=ID ON target=expr                                 # induceStmt
-    | key=ID value=expr (EVERY every=expr unit=ID)?                      # settingStmt
+    | key=ID value=expr? (EVERY every=expr unit=ID)?                     # settingStmt
     ;
 
 nameList
@@ -67,7 +67,7 @@ arg
     ;
 
 call
-    : callee=ID '(' argList? ')'
+    : callee=ID ('(' argList? ')')?
     ;
 
 expr

@@ -1,5 +1,8 @@
 using SymDsl.Diagnostics;
 using SymDsl.IR;
+using SymDsl.Parsing;
+using SymDsl.Semantics;
+using SymDsl.Text;
 
 namespace SymDsl;
 
@@ -17,9 +20,36 @@ public sealed record Compilation(string Path, IReadOnlyList<Diagnostic> Diagnost
 /// <summary>The one entry point of the compiler: text → syntax tree → semantic model → IR.</summary>
 public static class Compiler
 {
+    /// <summary>Reads and compiles a file. A missing or unreadable file is a SYM0002 diagnostic, never an exception.</summary>
     public static Compilation CompileFile(string path, CompileOptions? options = null)
-        => throw new NotImplementedException("front end: issue 3");
+    {
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException or System.Security.SecurityException)
+        {
+            return new Compilation(path, [DiagnosticCatalog.FileUnreadable(SourceSpan.None(path), e.Message)], null);
+        }
+        return CompileText(path, text, options);
+    }
 
+    /// <summary>Compiles source text. Never throws: an internal failure is reported as SYM0001.</summary>
     public static Compilation CompileText(string path, string text, CompileOptions? options = null)
-        => throw new NotImplementedException("front end: issue 3");
+    {
+        var diagnostics = new List<Diagnostic>();
+        try
+        {
+            var syntax = Parser.Parse(path, text ?? "", diagnostics);
+            var program = SemanticModel.Check(path, syntax, options ?? new CompileOptions(), diagnostics);
+            var ordered = Order(diagnostics);
+            return new Compilation(path, ordered, ordered.Any(d => d.Level == DiagnosticLevel.Error) ? null : program);
+        }
+        catch (Exception e)
+        {
+            diagnostics.Add(DiagnosticCatalog.InternalError(SourceSpan.None(path), $"{e.GetType().Name}: {e.Message}"));
+            return new Compilation(path, Order(diagnostics), null);
+        }
+    }
+
+    static List<Diagnostic> Order(List<Diagnostic> diagnostics)
+        => diagnostics.Distinct().OrderBy(d => d.Span.Line).ThenBy(d => d.Span.Column).ThenBy(d => d.Code).ToList();
 }

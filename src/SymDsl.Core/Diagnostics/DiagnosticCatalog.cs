@@ -1,0 +1,85 @@
+using SymDsl.Text;
+
+namespace SymDsl.Diagnostics;
+
+/// <summary>
+/// Every diagnostic the compiler can report, defined once (Bicep's DiagnosticBuilder style): one method per code.
+/// Codes are grouped by stage: SYM00xx driver, SYM01xx syntax, SYM02xx names and types, SYM03xx shapes,
+/// SYM04xx symmetries, SYM05xx train blocks, SYM06xx resources. docs/language.md lists them all.
+/// </summary>
+public static class DiagnosticCatalog
+{
+    static Diagnostic Error(SourceSpan s, string code, string message) => new(s, DiagnosticLevel.Error, code, message);
+    static Diagnostic Warning(SourceSpan s, string code, string message) => new(s, DiagnosticLevel.Warning, code, message);
+
+    static string DidYouMean(string? suggestion) => suggestion is null ? "" : $"; did you mean '{suggestion}'?";
+
+    // ---------------------------------------------------------------- SYM00xx driver
+    public static Diagnostic InternalError(SourceSpan s, string what) => Error(s, "SYM0001", $"internal compiler error: {what}");
+    public static Diagnostic FileUnreadable(SourceSpan s, string reason) => Error(s, "SYM0002", $"cannot read the source file: {reason}");
+
+    // ---------------------------------------------------------------- SYM01xx syntax
+    public static Diagnostic SyntaxError(SourceSpan s, string message) => Error(s, "SYM0101", message);
+    public static Diagnostic UnexpectedCharacter(SourceSpan s, string text) => Error(s, "SYM0102", $"unexpected character {text}");
+
+    // ---------------------------------------------------------------- SYM02xx names and types
+    public static Diagnostic DuplicateName(SourceSpan s, string name, string what) => Error(s, "SYM0201", $"'{name}' is already defined in this {what}");
+    public static Diagnostic UndefinedName(SourceSpan s, string name, string? suggestion) => Error(s, "SYM0202", $"'{name}' is not defined{DidYouMean(suggestion)}");
+    public static Diagnostic UnknownType(SourceSpan s, string type) => Error(s, "SYM0203", $"unknown type '{type}'; expected int, float, bool or string");
+    public static Diagnostic TypeMismatch(SourceSpan s, string what, string expected, string actual) => Error(s, "SYM0204", $"{what} must be {expected}, but got {actual}");
+    public static Diagnostic UnknownOverride(SourceSpan s, string name) => Error(s, "SYM0205", $"--set {name}=…: no model in this file has a hyper-parameter '{name}'");
+    public static Diagnostic BadOverride(SourceSpan s, string name, string value, string type) => Error(s, "SYM0206", $"--set {name}={value}: '{value}' is not a valid {type}");
+    public static Diagnostic MissingHyperParameter(SourceSpan s, string name) => Error(s, "SYM0207", $"hyper-parameter '{name}' has no value; give it a default or use --set {name}=VALUE");
+    public static Diagnostic NotConstant(SourceSpan s, string what) => Error(s, "SYM0208", $"{what} must be a constant expression of hyper-parameters and loop variables");
+    public static Diagnostic UnknownLayerKind(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0209", $"unknown layer kind '{kind}'{DidYouMean(suggestion)}");
+    public static Diagnostic UnknownFunction(SourceSpan s, string name, string? suggestion) => Error(s, "SYM0210", $"unknown function '{name}'{DidYouMean(suggestion)}");
+    public static Diagnostic BadArgument(SourceSpan s, string message) => Error(s, "SYM0211", message);
+    public static Diagnostic WrongKindOfName(SourceSpan s, string name, string isA, string expected) => Error(s, "SYM0212", $"'{name}' is {isA}, but {expected} is expected here");
+    public static Diagnostic DivisionByZero(SourceSpan s) => Error(s, "SYM0213", "division by zero in a constant expression");
+    public static Diagnostic DuplicateModel(SourceSpan s, string name) => Error(s, "SYM0214", $"model '{name}' is already defined in this file");
+    public static Diagnostic UnknownModel(SourceSpan s, string name, string? suggestion) => Error(s, "SYM0215", $"train block names model '{name}', which is not defined{DidYouMean(suggestion)}");
+    public static Diagnostic UnknownElementType(SourceSpan s, string type) => Error(s, "SYM0216", $"unknown input element type '{type}'; expected float or int");
+    public static Diagnostic UnsupportedOperator(SourceSpan s, string op) => Error(s, "SYM0218", $"operator '{op}' is not defined on tensors; use +, - or * (or a constant factor)");
+    public static Diagnostic ExpectedValue(SourceSpan s, string what) => Error(s, "SYM0217", $"expected a tensor value here, but found {what}");
+
+    // ---------------------------------------------------------------- SYM03xx shapes
+    public static Diagnostic LayerShapeMismatch(SourceSpan s, string layer, string expected, string actual) => Error(s, "SYM0301", $"{layer} expects {expected}, but its input has shape {actual}");
+    public static Diagnostic ElementwiseShapeMismatch(SourceSpan s, string op, string left, string right) => Error(s, "SYM0302", $"'{op}' needs operands of equal shape, but got {left} and {right}");
+    public static Diagnostic BadDimension(SourceSpan s, string what, long value) => Error(s, "SYM0303", $"{what} must be a positive integer, but is {value}");
+    public static Diagnostic HeadsDoNotDivide(SourceSpan s, long d, long heads) => Error(s, "SYM0304", $"SelfAttention: d = {d} is not divisible by heads = {heads}");
+    public static Diagnostic RankMismatch(SourceSpan s, string what, string expected, string actual) => Error(s, "SYM0305", $"{what} expects {expected}, but got shape {actual}");
+    public static Diagnostic ElementTypeMismatch(SourceSpan s, string what, string expected, string actual) => Error(s, "SYM0306", $"{what} expects {expected} input, but got {actual}");
+    public static Diagnostic LayerApplication(SourceSpan s, string layer, int count) => Error(s, "SYM0307", $"layer '{layer}' takes exactly one input, but was given {count}");
+
+    // ---------------------------------------------------------------- SYM04xx symmetries
+    public static Diagnostic UnknownSymmetryKind(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0401", $"unknown symmetry kind '{kind}'{DidYouMean(suggestion)}; expected permutation, rescale, sign, rotation, translation or scale");
+    public static Diagnostic SymmetryDoesNotHold(SourceSpan s, string symmetry, string reason) => Error(s, "SYM0402", $"{symmetry} does not hold: {reason}");
+    public static Diagnostic SymmetryNotDeclared(SourceSpan s, string symmetry) => Warning(s, "SYM0403", $"inferred symmetry {symmetry} is not declared; add `symmetry NAME : {symmetry}`");
+    public static Diagnostic SymmetryTarget(SourceSpan s, string message) => Error(s, "SYM0404", message);
+    public static Diagnostic DuplicateSymmetry(SourceSpan s, string symmetry, string other) => Warning(s, "SYM0405", $"{symmetry} is already declared as '{other}'");
+
+    // ---------------------------------------------------------------- SYM05xx train blocks
+    public static Diagnostic UnknownSetting(SourceSpan s, string key, string? suggestion) => Error(s, "SYM0501", $"unknown train setting '{key}'{DidYouMean(suggestion)}");
+    public static Diagnostic DuplicateSetting(SourceSpan s, string key) => Error(s, "SYM0502", $"setting '{key}' is given more than once");
+    public static Diagnostic MissingSetting(SourceSpan s, string key, string model) => Error(s, "SYM0503", $"train block for '{model}' needs a '{key}' setting");
+    public static Diagnostic UnknownDataSource(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0504", $"unknown data source '{kind}'{DidYouMean(suggestion)}");
+    public static Diagnostic UnknownLoss(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0505", $"unknown loss '{kind}'{DidYouMean(suggestion)}; expected cross_entropy or mse");
+    public static Diagnostic LossOutput(SourceSpan s, string name, string model, string? suggestion) => Error(s, "SYM0506", $"'{name}' is not an output of model '{model}'{DidYouMean(suggestion)}");
+    public static Diagnostic LossTarget(SourceSpan s, string name, string data, string fields) => Error(s, "SYM0507", $"'{name}' is not a field of data source '{data}' (it has {fields})");
+    public static Diagnostic InputBinding(SourceSpan s, string message) => Error(s, "SYM0508", message);
+    public static Diagnostic UnknownOptimizer(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0509", $"unknown optimizer '{kind}'{DidYouMean(suggestion)}; expected sgd, adam or adamw");
+    public static Diagnostic UnknownSchedule(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0510", $"unknown schedule '{kind}'{DidYouMean(suggestion)}; expected constant, step, cosine or warmup");
+    public static Diagnostic UnknownBreakMethod(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0511", $"unknown break method '{kind}'{DidYouMean(suggestion)}; expected syre, syre_diag or perturb");
+    public static Diagnostic BreakTarget(SourceSpan s, string message) => Error(s, "SYM0512", message);
+    public static Diagnostic UnknownMetric(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0513", $"unknown diagnostic '{kind}'{DidYouMean(suggestion)}");
+    public static Diagnostic MetricTarget(SourceSpan s, string message) => Error(s, "SYM0514", message);
+    public static Diagnostic UnknownInduce(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0515", $"unknown structure '{kind}'{DidYouMean(suggestion)}; expected sparsity or lowrank");
+    public static Diagnostic InduceTarget(SourceSpan s, string message) => Error(s, "SYM0516", message);
+    public static Diagnostic BadSetting(SourceSpan s, string message) => Error(s, "SYM0517", message);
+    public static Diagnostic LossShape(SourceSpan s, string message) => Error(s, "SYM0518", message);
+
+    // ---------------------------------------------------------------- SYM06xx resources
+    public static Diagnostic TooManyParameters(SourceSpan s, string model, long count, long bytes, long limit) => Error(s, "SYM0601", $"model '{model}' has {count:N0} parameters ({bytes:N0} bytes at float32), over the limit of {limit:N0} bytes");
+    public static Diagnostic UnrollTooLarge(SourceSpan s, long limit) => Error(s, "SYM0602", $"for blocks unroll to more than {limit:N0} statements");
+    public static Diagnostic DimensionTooLarge(SourceSpan s, string what) => Error(s, "SYM0603", $"{what} is too large");
+}

@@ -1,0 +1,274 @@
+using Antlr4.Runtime;
+using Antlr4.Runtime.Misc;
+using Antlr4.Runtime.Tree;
+using SymDsl.Diagnostics;
+using SymDsl.Grammar;
+using SymDsl.Syntax;
+using SymDsl.Text;
+
+namespace SymDsl.Parsing;
+
+/// <summary>Text → <see cref="FileSyntax"/>, with every syntax error as a diagnostic. Never prints, never throws on bad input.</summary>
+public static class Parser
+{
+    public static FileSyntax Parse(string path, string text, List<Diagnostic> diagnostics)
+    {
+        var listener = new ErrorCollector(path, diagnostics);
+        var lexer = new SymLexer(new AntlrInputStream(text));
+        lexer.RemoveErrorListeners();
+        lexer.AddErrorListener(listener);
+        var tokens = new CommonTokenStream(lexer);
+        var parser = new SymParser(tokens);
+        parser.RemoveErrorListeners();
+        parser.AddErrorListener(listener);
+        parser.ErrorHandler = new SymErrorStrategy();
+        var tree = parser.file();
+        return new SyntaxTreeBuilder(path).BuildFile(tree);
+    }
+
+    /// <summary>Default ANTLR recovery (single-token insertion/deletion, then resynchronisation), with the ERROR_CHAR
+    /// tokens reported once as unexpected characters rather than as parser errors.</summary>
+    sealed class SymErrorStrategy : DefaultErrorStrategy
+    {
+        public override void ReportError(Antlr4.Runtime.Parser recognizer, RecognitionException e)
+        {
+            if (e.OffendingToken?.Type == SymLexer.ERROR_CHAR) { BeginErrorCondition(recognizer); return; }
+            base.ReportError(recognizer, e);
+        }
+
+        protected override void ReportUnwantedToken(Antlr4.Runtime.Parser recognizer)
+        {
+            if (recognizer.CurrentToken.Type == SymLexer.ERROR_CHAR)
+            {
+                if (InErrorRecoveryMode(recognizer)) return;
+                BeginErrorCondition(recognizer);
+                var t = recognizer.CurrentToken;
+                recognizer.NotifyErrorListeners(t, "\u0001" + t.Text, null);
+                return;
+            }
+            base.ReportUnwantedToken(recognizer);
+        }
+    }
+
+    sealed class ErrorCollector(string path, List<Diagnostic> diagnostics) : IAntlrErrorListener<IToken>, IAntlrErrorListener<int>
+    {
+        readonly HashSet<(int, int)> seen = [];
+
+        public void SyntaxError(TextWriter output, IRecognizer recognizer, IToken offendingSymbol, int line, int charPositionInLine, string msg, RecognitionException e)
+        {
+            if (!seen.Add((line, charPositionInLine))) return;
+            var len = Math.Max(1, offendingSymbol?.Text?.Length ?? 1);
+            var span = new SourceSpan(path, line, charPositionInLine + 1, line, charPositionInLine + 1 + len);
+            if (msg.StartsWith('\u0001') || offendingSymbol?.Type == SymLexer.ERROR_CHAR)
+            {
+                diagnostics.Add(DiagnosticCatalog.UnexpectedCharacter(span, Quote(offendingSymbol?.Text ?? msg.TrimStart('\u0001'))));
+                return;
+            }
+            diagnostics.Add(DiagnosticCatalog.SyntaxError(span, Friendly(msg)));
+        }
+
+        public void SyntaxError(TextWriter output, IRecognizer recognizer, int offendingSymbol, int line, int charPositionInLine, string msg, RecognitionException e)
+        {
+            // The lexer never fails (ERROR_CHAR takes any character), but keep this total.
+            if (!seen.Add((line, charPositionInLine))) return;
+            diagnostics.Add(DiagnosticCatalog.UnexpectedCharacter(new SourceSpan(path, line, charPositionInLine + 1, line, charPositionInLine + 2), msg));
+        }
+
+        static string Quote(string t) => t.Length == 1 && char.IsControl(t[0]) ? $"U+{(int)t[0]:X4}" : $"'{t}'";
+
+        static string Friendly(string msg) => msg
+            .Replace("'<EOF>'", "end of file").Replace("<EOF>", "end of file")
+            .Replace("mismatched input", "unexpected")
+            .Replace("extraneous input", "unexpected")
+            .Replace("no viable alternative at input", "cannot parse")
+            .Replace("{", "one of ").Replace("}", "");
+    }
+}
+
+/// <summary>The one place that reads ANTLR parse trees: converts them to the typed syntax tree.</summary>
+internal sealed class SyntaxTreeBuilder(string path)
+{
+    public FileSyntax BuildFile(SymParser.FileContext ctx)
+    {
+        var models = new List<ModelDecl>();
+        var trains = new List<TrainDecl>();
+        foreach (var top in ctx.topDecl())
+        {
+            if (top.modelDecl() is { } m && Ok(m.name) && m.ChildCount > 0) models.Add(Model(m));
+            else if (top.trainDecl() is { } t && Ok(t.model)) trains.Add(Train(t));
+        }
+        return new FileSyntax(models, trains, Span(ctx));
+    }
+
+    ModelDecl Model(SymParser.ModelDeclContext ctx)
+    {
+        var ps = new List<ParamDecl>();
+        foreach (var p in ctx.param())
+        {
+            if (!Ok(p.name) || !Ok(p.type) || HasErrors(p)) continue;
+            ps.Add(new ParamDecl(Id(p.name), Id(p.type), p.value is null ? null : Expr(p.value), Span(p)));
+        }
+        return new ModelDecl(Id(ctx.name), ps, ModelBody(ctx.modelStmt()), Span(ctx));
+    }
+
+    List<ModelStmt> ModelBody(IEnumerable<SymParser.ModelStmtContext> stmts)
+    {
+        var list = new List<ModelStmt>();
+        foreach (var s in stmts)
+        {
+            if (s is SymParser.ForStmtContext f)
+            {
+                // A for block keeps its body even if its header is broken elsewhere.
+                if (!Ok(f.var) || f.from is null || f.to is null || HasErrors(f.from) || HasErrors(f.to)) { continue; }
+                list.Add(new ForStmt(Id(f.var), Expr(f.from), Expr(f.to), ModelBody(f.modelStmt()), Span(f)));
+                continue;
+            }
+            if (HasErrors(s)) continue;
+            ModelStmt? stmt = s switch
+            {
+                SymParser.InputStmtContext i when Ok(i.name) && i.shape() is { } sh =>
+                    new InputStmt(Id(i.name), i.elemType is null ? null : Id(i.elemType), sh.expr().Select(Expr).ToList(), Span(i)),
+                SymParser.LayerStmtContext l when l.target is not null && Ok(l.kind) =>
+                    new LayerStmt(Indexed(l.target), Id(l.kind), Args(l.argList()), Span(l)),
+                SymParser.OutputStmtContext o when o.target is not null && o.value is not null =>
+                    new AssignStmt(Indexed(o.target), Expr(o.value), true, Span(o)),
+                SymParser.AssignStmtContext a when a.target is not null && a.value is not null =>
+                    new AssignStmt(Indexed(a.target), Expr(a.value), false, Span(a)),
+                SymParser.SymmetryStmtContext y when y.name is not null && Ok(y.kind) =>
+                    new SymmetryStmt(Indexed(y.name), Id(y.kind), Args(y.argList()), Span(y)),
+                _ => null,
+            };
+            if (stmt is not null) list.Add(stmt);
+        }
+        return list;
+    }
+
+    TrainDecl Train(SymParser.TrainDeclContext ctx)
+    {
+        var list = new List<TrainStmt>();
+        foreach (var s in ctx.trainStmt())
+        {
+            if (HasErrors(s)) continue;
+            TrainStmt? stmt = s switch
+            {
+                SymParser.BreakStmtContext b when b.method is not null && b.nameList() is { } nl =>
+                    new BreakStmt(Call(b.method), nl.ID().Select(t => Id(t.Symbol)).ToList(), Span(b)),
+                SymParser.DiagnoseStmtContext d =>
+                    new DiagnoseStmt(d.call().Select(Call).ToList(), d.every is null ? null : Expr(d.every), d.unit is null ? null : Id(d.unit), Span(d)),
+                SymParser.InduceStmtContext i when Ok(i.structure) && i.target is not null =>
+                    new InduceStmt(Id(i.structure), Expr(i.target), Span(i)),
+                SymParser.SettingStmtContext st when Ok(st.key) =>
+                    new SettingStmt(Id(st.key), st.value is null ? null : Expr(st.value), st.every is null ? null : Expr(st.every), st.unit is null ? null : Id(st.unit), Span(st)),
+                _ => null,
+            };
+            if (stmt is not null) list.Add(stmt);
+        }
+        return new TrainDecl(Id(ctx.model), list, Span(ctx));
+    }
+
+    CallSyntax Call(SymParser.CallContext c) => new(Id(c.callee), Args(c.argList()), Span(c));
+
+    IndexedName Indexed(SymParser.IndexedNameContext c)
+        => new(Id(c.ID().Symbol), c.expr() is { } e ? Expr(e) : null, Span(c));
+
+    List<Argument> Args(SymParser.ArgListContext? ctx)
+        => ctx is null ? [] : ctx.arg().Where(a => a.value is not null)
+            .Select(a => new Argument(a.name is null ? null : Id(a.name), Expr(a.value), Span(a))).ToList();
+
+    Expr Expr(SymParser.ExprContext? ctx)
+    {
+        if (ctx is null || ctx.exception is not null) return new ErrorExpr(ctx is null ? SourceSpan.None(path) : Span(ctx));
+        var span = Span(ctx);
+        switch (ctx)
+        {
+            case SymParser.MemberExprContext m:
+                return Ok(m.member) ? new MemberExpr(Expr(m.expr()), Id(m.member), span) : new ErrorExpr(span);
+            case SymParser.IndexExprContext i:
+                return new IndexExpr(Expr(i.expr(0)), Expr(i.index), span);
+            case SymParser.CallExprContext c:
+                return new CallExpr(Expr(c.callee), Args(c.argList()), span);
+            case SymParser.UnaryExprContext u:
+                return new UnaryExpr(u.op?.Text ?? "-", Expr(u.expr()), span);
+            case SymParser.MulExprContext mul:
+                return new BinaryExpr(mul.op?.Text ?? "*", Expr(mul.lhs), Expr(mul.rhs), span);
+            case SymParser.AddExprContext add:
+                return new BinaryExpr(add.op?.Text ?? "+", Expr(add.lhs), Expr(add.rhs), span);
+            case SymParser.ParenExprContext p:
+                return Expr(p.expr());
+            case SymParser.ListExprContext l:
+                return new ListExpr(l.expr().Select(Expr).ToList(), span);
+            case SymParser.IntLitContext n:
+                return long.TryParse(n.GetText(), out var v) ? new IntLiteral(v, span) : new FloatLiteral(double.Parse(n.GetText(), System.Globalization.CultureInfo.InvariantCulture), span);
+            case SymParser.FloatLitContext f:
+                return double.TryParse(f.GetText(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) ? new FloatLiteral(d, span) : new ErrorExpr(span);
+            case SymParser.StringLitContext s:
+                return new StringLiteral(Unescape(s.GetText()), span);
+            case SymParser.BoolLitContext b:
+                return new BoolLiteral(b.TRUE() is not null, span);
+            case SymParser.NameExprContext n:
+                return new NameExpr(n.GetText(), span);
+            default:
+                return new ErrorExpr(span);
+        }
+    }
+
+    static string Unescape(string quoted)
+    {
+        var s = quoted.Length >= 2 ? quoted[1..^1] : "";
+        var sb = new System.Text.StringBuilder();
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '\\' && i + 1 < s.Length)
+            {
+                i++;
+                sb.Append(s[i] switch { 'n' => '\n', 't' => '\t', _ => s[i] });
+            }
+            else sb.Append(s[i]);
+        }
+        return sb.ToString();
+    }
+
+    static bool Ok(IToken? t) => t is not null && t.TokenIndex >= 0 && !string.IsNullOrEmpty(t.Text) && !t.Text.StartsWith("<missing");
+
+    /// <summary>True when the subtree holds a recovery artefact: an error node, a conjured token, or a failed rule.</summary>
+    static bool HasErrors(IParseTree? t)
+    {
+        switch (t)
+        {
+            case null: return false;
+            case IErrorNode: return true;
+            case ITerminalNode term: return !Ok(term.Symbol) && term.Symbol.Type != TokenConstants.EOF;
+            case ParserRuleContext r:
+                if (r.exception is not null) return true;
+                for (int i = 0; i < r.ChildCount; i++) if (HasErrors(r.GetChild(i))) return true;
+                return false;
+            default: return false;
+        }
+    }
+
+    Identifier Id(IToken t) => new(t.Text ?? "", TokenSpan(t));
+
+    SourceSpan TokenSpan(IToken t)
+    {
+        var len = Math.Max(1, t.Text?.Length ?? 1);
+        return new SourceSpan(path, t.Line, t.Column + 1, t.Line, t.Column + 1 + len);
+    }
+
+    SourceSpan Span(ParserRuleContext ctx)
+    {
+        var start = ctx.Start;
+        var stop = ctx.Stop ?? start;
+        if (start is null) return SourceSpan.None(path);
+        if (stop.TokenIndex < start.TokenIndex) stop = start;
+        var (endLine, endCol) = EndOf(stop);
+        return new SourceSpan(path, start.Line, start.Column + 1, endLine, endCol);
+    }
+
+    static (int, int) EndOf(IToken t)
+    {
+        var text = t.Type == TokenConstants.EOF ? "" : t.Text ?? "";
+        var nl = text.LastIndexOf('\n');
+        if (nl < 0) return (t.Line, t.Column + 1 + text.Length);
+        return (t.Line + text.Count(c => c == '\n'), text.Length - nl);
+    }
+}

@@ -1,0 +1,244 @@
+using SymDsl.Diagnostics;
+using SymDsl.IR;
+using SymDsl.Syntax;
+
+namespace SymDsl.Semantics;
+
+/// <summary>
+/// Evaluates constant expressions (hyper-parameters, loop variables, literals, + - * / %).
+/// <c>/</c> on two ints is integer division (truncating); with a float operand it is real division.
+/// </summary>
+public sealed class Constants(IReadOnlyDictionary<string, Value> env, List<Diagnostic> diagnostics, IEnumerable<string>? otherNames = null)
+{
+    public IReadOnlyDictionary<string, Value> Env => env;
+    public void Report(Diagnostic d) => diagnostics.Add(d);
+
+    /// <summary>True when <paramref name="e"/> uses only literals and names of constants.</summary>
+    public bool IsConstant(Expr e) => e switch
+    {
+        IntLiteral or FloatLiteral or BoolLiteral or StringLiteral => true,
+        NameExpr n => env.ContainsKey(n.Name),
+        UnaryExpr u => IsConstant(u.Operand),
+        BinaryExpr b => IsConstant(b.Left) && IsConstant(b.Right),
+        _ => false,
+    };
+
+    public Value? Eval(Expr e, string what)
+    {
+        try { return EvalCore(e, what); }
+        catch (OverflowException) { diagnostics.Add(DiagnosticCatalog.DimensionTooLarge(e.Span, what)); return null; }
+    }
+
+    public long? EvalInt(Expr e, string what)
+    {
+        var v = Eval(e, what);
+        if (v is null) return null;
+        if (v is Value.Int i) return i.V;
+        diagnostics.Add(DiagnosticCatalog.TypeMismatch(e.Span, what, "an int", Describe(v)));
+        return null;
+    }
+
+    public static string Describe(Value v) => v switch
+    {
+        Value.Int i => $"the int {i}",
+        Value.Float f => $"the float {f}",
+        Value.Bool b => $"the bool {b}",
+        Value.Str s => $"the string {s}",
+        Value.Name n => $"the name {n}",
+        _ => $"the list {v}",
+    };
+
+    Value? EvalCore(Expr e, string what)
+    {
+        switch (e)
+        {
+            case IntLiteral i: return new Value.Int(i.Value);
+            case FloatLiteral f: return new Value.Float(f.Value);
+            case BoolLiteral b: return new Value.Bool(b.Value);
+            case StringLiteral s: return new Value.Str(s.Value);
+            case ErrorExpr: return null;
+            case NameExpr n:
+                if (env.TryGetValue(n.Name, out var v)) return v;
+                diagnostics.Add(DiagnosticCatalog.UndefinedName(n.Span, n.Name, Names.Suggest(n.Name, env.Keys.Concat(otherNames ?? []))));
+                return null;
+            case ListExpr l:
+                var items = new List<Value>();
+                foreach (var item in l.Items) { var iv = EvalCore(item, what); if (iv is null) return null; items.Add(iv); }
+                return new Value.List(items);
+            case UnaryExpr u:
+                var operand = EvalCore(u.Operand, what);
+                return operand switch
+                {
+                    null => null,
+                    Value.Int i when u.Operator == "-" => new Value.Int(checked(-i.V)),
+                    Value.Float f when u.Operator == "-" => new Value.Float(-f.V),
+                    Value.Int or Value.Float when u.Operator == "+" => operand,
+                    _ => Fail(DiagnosticCatalog.TypeMismatch(u.Span, $"the operand of unary '{u.Operator}'", "a number", Describe(operand))),
+                };
+            case BinaryExpr b:
+                var l1 = EvalCore(b.Left, what);
+                var r1 = EvalCore(b.Right, what);
+                if (l1 is null || r1 is null) return null;
+                if (l1 is Value.Int li && r1 is Value.Int ri)
+                {
+                    if ((b.Operator is "/" or "%") && ri.V == 0) return Fail(DiagnosticCatalog.DivisionByZero(b.Span));
+                    return new Value.Int(b.Operator switch
+                    {
+                        "+" => checked(li.V + ri.V),
+                        "-" => checked(li.V - ri.V),
+                        "*" => checked(li.V * ri.V),
+                        "/" => li.V / ri.V,
+                        _ => li.V % ri.V,
+                    });
+                }
+                if (l1 is Value.Int or Value.Float && r1 is Value.Int or Value.Float)
+                {
+                    double x = l1.AsDouble(), y = r1.AsDouble();
+                    if ((b.Operator is "/" or "%") && y == 0) return Fail(DiagnosticCatalog.DivisionByZero(b.Span));
+                    return new Value.Float(b.Operator switch { "+" => x + y, "-" => x - y, "*" => x * y, "/" => x / y, _ => x % y });
+                }
+                return Fail(DiagnosticCatalog.TypeMismatch(b.Span, $"the operands of '{b.Operator}'", "numbers", $"{Describe(l1)} and {Describe(r1)}"));
+            default:
+                return Fail(DiagnosticCatalog.NotConstant(e.Span, what));
+        }
+    }
+
+    Value? Fail(Diagnostic d) { diagnostics.Add(d); return null; }
+}
+
+/// <summary>The type of one argument of a layer, data source, optimizer, …</summary>
+public enum ArgType { Int, Float, Bool, String, Path, Name, Init, IntOrString }
+
+/// <summary>One formal argument. <see cref="Default"/> null and not <see cref="Required"/>: optional, left out when absent.</summary>
+public sealed record ArgSpec(string Name, ArgType Type, Value? Default = null, bool Required = false, string[]? Options = null)
+{
+    public static ArgSpec Req(string name, ArgType type, string[]? options = null) => new(name, type, null, true, options);
+}
+
+/// <summary>Binds positional and named arguments to a signature, checks types, fills defaults.</summary>
+public static class ArgBinder
+{
+    public static readonly string[] InitKinds = ["default", "normal", "orthogonal", "zeros", "ones", "uniform"];
+
+    /// <returns>The bound arguments in signature order, or null when any argument was wrong (errors reported).</returns>
+    public static Dictionary<string, Value>? Bind(string what, IReadOnlyList<ArgSpec> signature, IReadOnlyList<Argument> args,
+        Constants constants, List<Diagnostic> diagnostics, Text.SourceSpan span, string? baseDir = null)
+    {
+        var given = new Dictionary<string, Argument>();
+        var ok = true;
+        var position = 0;
+        foreach (var a in args)
+        {
+            string name;
+            if (a.Name is null)
+            {
+                if (given.Keys.Any(k => args.Any(x => x.Name?.Text == k)))
+                {
+                    diagnostics.Add(DiagnosticCatalog.BadArgument(a.Span, $"{what}: positional arguments must come before named ones"));
+                    ok = false; continue;
+                }
+                if (position >= signature.Count)
+                {
+                    diagnostics.Add(DiagnosticCatalog.BadArgument(a.Span, $"{what} takes at most {signature.Count} argument{(signature.Count == 1 ? "" : "s")} ({string.Join(", ", signature.Select(s => s.Name))})"));
+                    ok = false; continue;
+                }
+                name = signature[position++].Name;
+            }
+            else
+            {
+                name = a.Name.Text;
+                if (signature.All(s => s.Name != name))
+                {
+                    diagnostics.Add(DiagnosticCatalog.BadArgument(a.Name.Span, $"{what} has no argument '{name}'{(Names.Suggest(name, signature.Select(s => s.Name)) is { } sug ? $"; did you mean '{sug}'?" : "")} (it takes {(signature.Count == 0 ? "none" : string.Join(", ", signature.Select(s => s.Name)))})"));
+                    ok = false; continue;
+                }
+            }
+            if (!given.TryAdd(name, a))
+            {
+                diagnostics.Add(DiagnosticCatalog.BadArgument(a.Span, $"{what}: argument '{name}' is given more than once"));
+                ok = false;
+            }
+        }
+
+        var result = new Dictionary<string, Value>();
+        foreach (var spec in signature)
+        {
+            if (!given.TryGetValue(spec.Name, out var arg))
+            {
+                if (spec.Required) { diagnostics.Add(DiagnosticCatalog.BadArgument(span, $"{what} needs the argument '{spec.Name}'")); ok = false; }
+                else if (spec.Default is not null) result[spec.Name] = spec.Default;
+                continue;
+            }
+            var v = Convert(what, spec, arg.Value, constants, diagnostics, baseDir);
+            if (v is null) ok = false; else result[spec.Name] = v;
+        }
+        return ok ? result : null;
+    }
+
+    static Value? Convert(string what, ArgSpec spec, Expr e, Constants constants, List<Diagnostic> diagnostics, string? baseDir)
+    {
+        var label = $"{what}: '{spec.Name}'";
+        switch (spec.Type)
+        {
+            case ArgType.Name:
+                var text = e is NameExpr n && !constants.Env.ContainsKey(n.Name) ? n.Name : (constants.Eval(e, label) is Value.Str s0 ? s0.V : null);
+                if (text is null) { if (e is not NameExpr) diagnostics.Add(DiagnosticCatalog.TypeMismatch(e.Span, label, "one of " + string.Join(", ", spec.Options ?? []), "an expression")); return null; }
+                if (spec.Options is not null && !spec.Options.Contains(text))
+                {
+                    diagnostics.Add(DiagnosticCatalog.BadArgument(e.Span, $"{label} must be one of {string.Join(", ", spec.Options)}, but is '{text}'{(Names.Suggest(text, spec.Options) is { } sug ? $"; did you mean '{sug}'?" : "")}"));
+                    return null;
+                }
+                return new Value.Name(text);
+            case ArgType.Init:
+                return ConvertInit(label, e, constants, diagnostics);
+        }
+        var v = constants.Eval(e, label);
+        if (v is null) return null;
+        switch (spec.Type)
+        {
+            case ArgType.Int when v is Value.Int:
+            case ArgType.Bool when v is Value.Bool:
+            case ArgType.String when v is Value.Str:
+            case ArgType.IntOrString when v is Value.Int or Value.Str:
+                return v;
+            case ArgType.Float when v is Value.Int or Value.Float:
+                return new Value.Float(v.AsDouble());
+            case ArgType.Path when v is Value.Str p:
+                try { return new Value.Str(baseDir is null ? p.V : System.IO.Path.GetFullPath(System.IO.Path.Combine(baseDir, p.V))); }
+                catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
+                { diagnostics.Add(DiagnosticCatalog.BadArgument(e.Span, $"{label} is not a valid path: {ex.Message}")); return null; }
+        }
+        var expected = spec.Type switch
+        {
+            ArgType.Int => "an int", ArgType.Float => "a number", ArgType.Bool => "true or false",
+            ArgType.IntOrString => "an int or a string", _ => "a string",
+        };
+        diagnostics.Add(DiagnosticCatalog.TypeMismatch(e.Span, label, expected, Constants.Describe(v)));
+        return null;
+    }
+
+    /// <summary><c>normal(0.001)</c>, <c>orthogonal(1.0)</c>, <c>uniform(0.1)</c>, <c>zeros</c>, <c>ones</c>, <c>default</c> → [Name kind, Float scale].</summary>
+    static Value? ConvertInit(string label, Expr e, Constants constants, List<Diagnostic> diagnostics)
+    {
+        string? kind = null; IReadOnlyList<Argument> args = [];
+        if (e is NameExpr n) kind = n.Name;
+        else if (e is CallExpr { Callee: NameExpr cn } c) { kind = cn.Name; args = c.Arguments; }
+        if (kind is null || !InitKinds.Contains(kind))
+        {
+            diagnostics.Add(DiagnosticCatalog.BadArgument(e.Span, $"{label} must be one of normal(std), orthogonal(gain), uniform(a), zeros, ones, default{(kind is not null && Names.Suggest(kind, InitKinds) is { } s ? $"; did you mean '{s}'?" : "")}"));
+            return null;
+        }
+        ArgSpec[] sig = kind switch
+        {
+            "normal" => [ArgSpec.Req("std", ArgType.Float)],
+            "uniform" => [ArgSpec.Req("a", ArgType.Float)],
+            "orthogonal" => [new ArgSpec("gain", ArgType.Float, new Value.Float(1.0))],
+            _ => [],
+        };
+        var bound = Bind(kind, sig, args, constants, diagnostics, e.Span);
+        if (bound is null) return null;
+        var scale = bound.Values.FirstOrDefault()?.AsDouble() ?? 0.0;
+        if (scale < 0) { diagnostics.Add(DiagnosticCatalog.BadArgument(e.Span, $"{label}: the scale must not be negative")); return null; }
+        return new Value.List([new Value.Name(kind), new Value.Float(scale)]);
+    }
+}

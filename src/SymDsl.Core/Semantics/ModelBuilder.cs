@@ -1,0 +1,602 @@
+using SymDsl.Diagnostics;
+using SymDsl.IR;
+using SymDsl.Syntax;
+using SymDsl.Text;
+
+namespace SymDsl.Semantics;
+
+/// <summary>A <c>symmetry NAME : kind(target)</c> after unrolling, not yet checked.</summary>
+public sealed record DeclaredSymmetry(string Name, string Kind, SourceSpan KindSpan, string? Target, SourceSpan TargetSpan, SourceSpan Span);
+
+/// <summary>A model after name binding, hyper-parameter evaluation, unrolling and shape inference, before symmetry inference.</summary>
+public sealed record CheckedModel(ModelIR Model, IReadOnlyList<DeclaredSymmetry> Declared, IReadOnlyDictionary<string, int> LayerUses, bool HasErrors);
+
+/// <summary>
+/// Checks one model: hyper-parameters (with overrides), names, <c>for</c> unrolling, layer arguments, shapes.
+/// Produces the op graph of <see cref="ModelIR"/> (symmetries are added by SymmetryInference).
+/// </summary>
+public sealed class ModelBuilder
+{
+    public const int MaxUnrolledStatements = 100_000;
+
+    static readonly string[] Activations = ["relu", "leaky_relu", "tanh", "sigmoid", "gelu", "sin", "identity", "softmax"];
+    static readonly string[] Reductions = ["last", "mean", "flatten"];
+    static readonly string[] LayerKinds = Enum.GetNames<LayerKind>();
+    static readonly string[] HyperTypes = ["int", "float", "bool", "string"];
+
+    enum EntityKind { Input, Layer, Site, Symmetry }
+    sealed record Entity(EntityKind Kind, int Node, SourceSpan Span);
+
+    readonly ModelDecl decl;
+    readonly List<Diagnostic> diagnostics;
+    readonly int errorsBefore;
+    readonly IReadOnlyDictionary<string, string> overrides;
+    readonly HashSet<string> usedOverrides;
+
+    readonly Dictionary<string, Value> hyper = new();
+    readonly Dictionary<string, Entity> entities = new();
+    readonly List<NodeIR> nodes = [];
+    readonly List<InputIR> inputs = [];
+    readonly List<LayerIR> layers = [];
+    readonly Dictionary<string, LayerIR> layerByName = new();
+    readonly Dictionary<string, int> layerUses = new();
+    readonly List<OutputIR> outputs = [];
+    readonly List<DeclaredSymmetry> declared = [];
+    int executed;
+    bool unrollLimitHit;
+
+    public ModelBuilder(ModelDecl decl, List<Diagnostic> diagnostics, IReadOnlyDictionary<string, string> overrides, HashSet<string> usedOverrides)
+    {
+        this.decl = decl;
+        this.diagnostics = diagnostics;
+        errorsBefore = diagnostics.Count(d => d.Level == DiagnosticLevel.Error);
+        this.overrides = overrides;
+        this.usedOverrides = usedOverrides;
+    }
+
+    public CheckedModel Build(long maxParameterBytes)
+    {
+        EvaluateHyperParameters();
+        Execute(decl.Body, new Dictionary<string, Value>(hyper));
+        var model = new ModelIR(decl.Name.Text, new Dictionary<string, Value>(hyper), inputs, layers, nodes, outputs, [], decl.Span);
+
+        if (outputs.Count == 0)
+            diagnostics.Add(DiagnosticCatalog.BadArgument(decl.Name.Span, $"model '{decl.Name.Text}' has no output; add `output NAME = expr`"));
+
+        // The resource guard: float32 parameters, counted without allocating anything.
+        try
+        {
+            long count = 0;
+            foreach (var p in model.Parameters) count = checked(count + p.Shape.Aggregate(1L, (a, d) => checked(a * d)));
+            var bytes = checked(count * 4);
+            if (bytes > maxParameterBytes)
+                diagnostics.Add(DiagnosticCatalog.TooManyParameters(decl.Name.Span, decl.Name.Text, count, bytes, maxParameterBytes));
+        }
+        catch (OverflowException)
+        {
+            diagnostics.Add(DiagnosticCatalog.TooManyParameters(decl.Name.Span, decl.Name.Text, long.MaxValue, long.MaxValue, maxParameterBytes));
+        }
+
+        var hasErrors = diagnostics.Count(d => d.Level == DiagnosticLevel.Error) > errorsBefore;
+        return new CheckedModel(model, declared, layerUses, hasErrors);
+    }
+
+    // ---------------------------------------------------------------- hyper-parameters
+
+    void EvaluateHyperParameters()
+    {
+        foreach (var p in decl.Parameters)
+        {
+            var name = p.Name.Text;
+            if (hyper.ContainsKey(name)) { diagnostics.Add(DiagnosticCatalog.DuplicateName(p.Name.Span, name, "model's parameter list")); continue; }
+            var type = p.Type.Text;
+            if (!HyperTypes.Contains(type)) { diagnostics.Add(DiagnosticCatalog.UnknownType(p.Type.Span, type)); continue; }
+
+            Value? value = null;
+            if (overrides.TryGetValue(name, out var text))
+            {
+                usedOverrides.Add(name);
+                value = ParseOverride(type, text);
+                if (value is null) { diagnostics.Add(DiagnosticCatalog.BadOverride(p.Span, name, text, type)); continue; }
+            }
+            else if (p.Default is not null)
+            {
+                var v = new Constants(hyper, diagnostics).Eval(p.Default, $"the default of '{name}'");
+                if (v is null) continue;
+                value = Coerce(type, v);
+                if (value is null) { diagnostics.Add(DiagnosticCatalog.TypeMismatch(p.Default.Span, $"the default of '{name}'", $"a {type}", Constants.Describe(v))); continue; }
+            }
+            else { diagnostics.Add(DiagnosticCatalog.MissingHyperParameter(p.Span, name)); continue; }
+            hyper[name] = value;
+        }
+    }
+
+    static Value? ParseOverride(string type, string text)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        text = text.Trim();
+        return type switch
+        {
+            "int" => long.TryParse(text, System.Globalization.NumberStyles.Integer, inv, out var i) ? new Value.Int(i) : null,
+            "float" => double.TryParse(text, System.Globalization.NumberStyles.Float, inv, out var f) ? new Value.Float(f) : null,
+            "bool" => text is "true" ? new Value.Bool(true) : text is "false" ? new Value.Bool(false) : null,
+            _ => new Value.Str(text),
+        };
+    }
+
+    static Value? Coerce(string type, Value v) => (type, v) switch
+    {
+        ("int", Value.Int) => v,
+        ("float", Value.Int i) => new Value.Float(i.V),
+        ("float", Value.Float) => v,
+        ("bool", Value.Bool) => v,
+        ("string", Value.Str) => v,
+        _ => null,
+    };
+
+    // ---------------------------------------------------------------- statements
+
+    void Execute(IReadOnlyList<ModelStmt> body, Dictionary<string, Value> env)
+    {
+        foreach (var stmt in body)
+        {
+            if (unrollLimitHit) return;
+            if (++executed > MaxUnrolledStatements)
+            {
+                unrollLimitHit = true;
+                diagnostics.Add(DiagnosticCatalog.UnrollTooLarge(stmt.Span, MaxUnrolledStatements));
+                return;
+            }
+            var constants = new Constants(env, diagnostics, entities.Keys);
+            switch (stmt)
+            {
+                case InputStmt i: Input(i, constants); break;
+                case LayerStmt l: Layer(l, constants); break;
+                case AssignStmt a: Assign(a, constants); break;
+                case SymmetryStmt s: Symmetry(s, constants); break;
+                case ForStmt f: For(f, env, constants); break;
+            }
+        }
+    }
+
+    void For(ForStmt f, Dictionary<string, Value> env, Constants constants)
+    {
+        var from = constants.EvalInt(f.From, "the start of a for range");
+        var to = constants.EvalInt(f.To, "the end of a for range");
+        if (from is null || to is null) return;
+        var name = f.Variable.Text;
+        if (env.ContainsKey(name) || entities.ContainsKey(name))
+        {
+            diagnostics.Add(DiagnosticCatalog.DuplicateName(f.Variable.Span, name, "model"));
+            return;
+        }
+        if (to.Value - from.Value > MaxUnrolledStatements)
+        {
+            unrollLimitHit = true;
+            diagnostics.Add(DiagnosticCatalog.UnrollTooLarge(f.Span, MaxUnrolledStatements));
+            return;
+        }
+        for (var i = from.Value; i <= to.Value && !unrollLimitHit; i++)
+        {
+            var inner = new Dictionary<string, Value>(env) { [name] = new Value.Int(i) };
+            Execute(f.Body, inner);
+        }
+    }
+
+    string? NameOf(IndexedName n, Constants constants)
+    {
+        if (n.Index is null) return n.Name.Text;
+        var i = constants.EvalInt(n.Index, $"the index of '{n.Name.Text}'");
+        return i is null ? null : $"{n.Name.Text}[{i}]";
+    }
+
+    bool Declare(string name, SourceSpan span, Entity e, Constants constants)
+    {
+        if (entities.ContainsKey(name) || constants.Env.ContainsKey(name))
+        {
+            diagnostics.Add(DiagnosticCatalog.DuplicateName(span, name, "model"));
+            return false;
+        }
+        entities[name] = e;
+        return true;
+    }
+
+    void Input(InputStmt s, Constants constants)
+    {
+        var type = ElementType.Float32;
+        if (s.ElementType is { } et)
+        {
+            if (et.Text is "float" or "float32") type = ElementType.Float32;
+            else if (et.Text is "int" or "int64") type = ElementType.Int64;
+            else { diagnostics.Add(DiagnosticCatalog.UnknownElementType(et.Span, et.Text)); return; }
+        }
+        var shape = new List<int>();
+        foreach (var d in s.Shape)
+        {
+            var v = Dimension(d, constants, $"dimension of input '{s.Name.Text}'");
+            if (v is null) return;
+            shape.Add(v.Value);
+        }
+        if (shape.Count == 0) { diagnostics.Add(DiagnosticCatalog.RankMismatch(s.Span, $"input '{s.Name.Text}'", "at least one dimension", "[]")); return; }
+        var id = nodes.Count;
+        if (!Declare(s.Name.Text, s.Name.Span, new Entity(EntityKind.Input, id, s.Span), constants)) return;
+        nodes.Add(new NodeIR(id, OpKind.Input, [], shape, type, null, new Dictionary<string, Value> { ["name"] = new Value.Str(s.Name.Text) }, s.Span));
+        inputs.Add(new InputIR(s.Name.Text, shape, type, s.Span));
+    }
+
+    int? Dimension(Expr e, Constants constants, string what)
+    {
+        var v = constants.EvalInt(e, what);
+        if (v is null) return null;
+        if (v <= 0) { diagnostics.Add(DiagnosticCatalog.BadDimension(e.Span, what, v.Value)); return null; }
+        if (v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.DimensionTooLarge(e.Span, what)); return null; }
+        return (int)v.Value;
+    }
+
+    // ---------------------------------------------------------------- layers
+
+    static readonly Value True = new Value.Bool(true);
+
+    static IReadOnlyList<ArgSpec> LayerSignature(LayerKind kind) => kind switch
+    {
+        LayerKind.Linear => [ArgSpec.Req("in", ArgType.Int), ArgSpec.Req("out", ArgType.Int), new("bias", ArgType.Bool, True), InitArg],
+        LayerKind.LayerNorm => [ArgSpec.Req("n", ArgType.Int), new("eps", ArgType.Float, new Value.Float(1e-5)), new("affine", ArgType.Bool, True)],
+        LayerKind.Embedding => [ArgSpec.Req("vocab", ArgType.Int), ArgSpec.Req("d", ArgType.Int), InitArg],
+        LayerKind.SelfAttention => [ArgSpec.Req("d", ArgType.Int), ArgSpec.Req("heads", ArgType.Int), new("causal", ArgType.Bool, new Value.Bool(false)), new("bias", ArgType.Bool, True), InitArg],
+        _ => [ArgSpec.Req("in", ArgType.Int), ArgSpec.Req("hidden", ArgType.Int),
+              new("activation", ArgType.Name, new Value.Name("tanh"), false, ["tanh", "relu", "sigmoid", "identity", "gelu", "sin"]),
+              new("integrator", ArgType.Name, new Value.Name("euler"), false, ["euler", "rk2", "rk4"]),
+              new("dt", ArgType.Float, new Value.Float(1.0)), new("bias", ArgType.Bool, True), InitArg],
+    };
+
+    static readonly ArgSpec InitArg = new("init", ArgType.Init, new Value.List([new Value.Name("default"), new Value.Float(0)]));
+
+    void Layer(LayerStmt s, Constants constants)
+    {
+        var name = NameOf(s.Target, constants);
+        if (name is null) return;
+        if (!Enum.TryParse<LayerKind>(s.Kind.Text, out var kind) || !LayerKinds.Contains(s.Kind.Text))
+        {
+            diagnostics.Add(DiagnosticCatalog.UnknownLayerKind(s.Kind.Span, s.Kind.Text, Names.Suggest(s.Kind.Text, LayerKinds)));
+            return;
+        }
+        var bound = ArgBinder.Bind(kind.ToString(), LayerSignature(kind), s.Arguments, constants, diagnostics, s.Span);
+        if (bound is null) return;
+
+        foreach (var key in new[] { "in", "out", "n", "vocab", "d", "heads", "hidden" })
+            if (bound.TryGetValue(key, out var dv))
+            {
+                var d = dv.AsInt();
+                if (d <= 0) { diagnostics.Add(DiagnosticCatalog.BadDimension(s.Span, $"{kind} '{key}'", d)); return; }
+                if (d > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.DimensionTooLarge(s.Span, $"{kind} '{key}'")); return; }
+            }
+        if (kind == LayerKind.SelfAttention && bound["d"].AsInt() % bound["heads"].AsInt() != 0)
+        {
+            diagnostics.Add(DiagnosticCatalog.HeadsDoNotDivide(s.Span, bound["d"].AsInt(), bound["heads"].AsInt()));
+            return;
+        }
+        if (bound.TryGetValue("dt", out var dt) && dt.AsDouble() <= 0)
+        {
+            diagnostics.Add(DiagnosticCatalog.BadArgument(s.Span, "RNN: 'dt' must be positive"));
+            return;
+        }
+
+        // init = normal(0.001) is stored as init = normal, init_scale = 0.001.
+        var init = InitSpec.Default;
+        if (bound.Remove("init", out var iv) && iv is Value.List { Items: [Value.Name k, Value.Float sc] })
+        {
+            init = k.V == "default" ? InitSpec.Default : new InitSpec(k.V, sc.V);
+            bound["init"] = new Value.Name(k.V);
+            bound["init_scale"] = new Value.Float(sc.V);
+        }
+
+        int I(string key) => (int)bound[key].AsInt();
+        bool B(string key) => bound[key].AsBool();
+        var ps = new List<ParameterIR>();
+        void W(string local, params int[] shape) => ps.Add(new ParameterIR($"{name}.{local}", shape, init));
+        void Bias(string local, int n) => ps.Add(new ParameterIR($"{name}.{local}", [n], InitSpec.Default));
+        switch (kind)
+        {
+            case LayerKind.Linear:
+                W("weight", I("out"), I("in"));
+                if (B("bias")) Bias("bias", I("out"));
+                break;
+            case LayerKind.LayerNorm:
+                if (B("affine")) { ps.Add(new ParameterIR($"{name}.weight", [I("n")], InitSpec.Default)); Bias("bias", I("n")); }
+                break;
+            case LayerKind.Embedding:
+                W("weight", I("vocab"), I("d"));
+                break;
+            case LayerKind.SelfAttention:
+                foreach (var m in new[] { "q", "k", "v", "o" })
+                {
+                    W($"{m}.weight", I("d"), I("d"));
+                    if (B("bias")) Bias($"{m}.bias", I("d"));
+                }
+                break;
+            case LayerKind.RNN:
+                W("input.weight", I("hidden"), I("in"));
+                W("hidden.weight", I("hidden"), I("hidden"));
+                if (B("bias")) Bias("bias", I("hidden"));
+                break;
+        }
+        var layer = new LayerIR(name, kind, bound, ps, s.Span);
+        if (!Declare(name, s.Target.Span, new Entity(EntityKind.Layer, -1, s.Span), constants)) return;
+        layers.Add(layer);
+        layerByName[name] = layer;
+        layerUses[name] = 0;
+    }
+
+    // ---------------------------------------------------------------- values
+
+    void Assign(AssignStmt s, Constants constants)
+    {
+        var name = NameOf(s.Target, constants);
+        if (name is null) return;
+        if (entities.ContainsKey(name) || constants.Env.ContainsKey(name))
+        {
+            diagnostics.Add(DiagnosticCatalog.DuplicateName(s.Target.Span, name, "model"));
+            return;
+        }
+        var id = Lower(s.Value, constants);
+        if (id is null) return;
+        var node = nodes[id.Value];
+        if (node.Site is not null || node.Op == OpKind.Input)
+        {
+            // `g = h` names an existing value again: an identity node carries the new name.
+            id = Add(OpKind.Activation, [id.Value], node.Shape, node.Type, new() { ["fn"] = new Value.Str("identity") }, s.Span);
+            node = nodes[id.Value];
+        }
+        nodes[id.Value] = node with { Site = name };
+        entities[name] = new Entity(EntityKind.Site, id.Value, s.Span);
+        if (s.IsOutput) outputs.Add(new OutputIR(name, id.Value));
+    }
+
+    void Symmetry(SymmetryStmt s, Constants constants)
+    {
+        var name = NameOf(s.Name, constants);
+        if (name is null) return;
+        string? target = null;
+        var targetSpan = s.Kind.Span;
+        if (s.Arguments.Count != 1 || s.Arguments[0].Name is not null)
+            diagnostics.Add(DiagnosticCatalog.SymmetryTarget(s.Span, $"{s.Kind.Text}(…) takes exactly one target: a site such as h, or attn.qk / attn.vo"));
+        else
+        {
+            targetSpan = s.Arguments[0].Span;
+            target = TargetName(s.Arguments[0].Value, constants);
+            if (target is null) return;
+        }
+        if (!Declare(name, s.Name.Span, new Entity(EntityKind.Symmetry, -1, s.Span), constants)) return;
+        declared.Add(new DeclaredSymmetry(name, s.Kind.Text, s.Kind.Span, target, targetSpan, s.Span));
+    }
+
+    /// <summary>The written name of a site/member target: <c>h</c>, <c>h[2]</c>, <c>attn.qk</c>, <c>fc[1].weight</c>; null after an error.</summary>
+    public static string? TargetName(Expr e, Constants constants)
+    {
+        switch (e)
+        {
+            case NameExpr n: return n.Name;
+            case IndexExpr { Target: NameExpr b } ix:
+                var i = constants.EvalInt(ix.Index, $"the index of '{b.Name}'");
+                return i is null ? null : $"{b.Name}[{i}]";
+            case MemberExpr m:
+                var t = TargetName(m.Target, constants);
+                return t is null ? null : $"{t}.{m.Member.Text}";
+            case ErrorExpr: return null;
+            default:
+                constants.Report(DiagnosticCatalog.SymmetryTarget(e.Span, "expected a name such as h, h[2], attn.qk or fc1.weight"));
+                return null;
+        }
+    }
+
+    int Add(OpKind op, IReadOnlyList<int> ins, IReadOnlyList<int> shape, ElementType type, Dictionary<string, Value> attrs, SourceSpan span)
+    {
+        var id = nodes.Count;
+        nodes.Add(new NodeIR(id, op, ins, shape, type, null, attrs, span));
+        return id;
+    }
+
+    string? ValueName(Expr e, Constants constants) => e switch
+    {
+        NameExpr n => n.Name,
+        IndexExpr { Target: NameExpr b } ix => constants.EvalInt(ix.Index, $"the index of '{b.Name}'") is { } i ? $"{b.Name}[{i}]" : null,
+        _ => null,
+    };
+
+    int? Lower(Expr e, Constants constants)
+    {
+        switch (e)
+        {
+            case ErrorExpr: return null;
+            case NameExpr or IndexExpr:
+            {
+                if (e is IndexExpr { Target: not NameExpr }) { diagnostics.Add(DiagnosticCatalog.ExpectedValue(e.Span, "an indexed expression")); return null; }
+                var name = ValueName(e, constants);
+                if (name is null) return null;
+                if (entities.TryGetValue(name, out var ent))
+                {
+                    if (ent.Kind is EntityKind.Input or EntityKind.Site) return ent.Node;
+                    diagnostics.Add(DiagnosticCatalog.WrongKindOfName(e.Span, name, ent.Kind == EntityKind.Layer ? "a layer" : "a symmetry", "a value (an input or a named site)"));
+                    return null;
+                }
+                if (constants.Env.ContainsKey(name)) { diagnostics.Add(DiagnosticCatalog.ExpectedValue(e.Span, $"the constant '{name}'")); return null; }
+                diagnostics.Add(DiagnosticCatalog.UndefinedName(e.Span, name, Names.Suggest(name, entities.Keys.Concat(constants.Env.Keys))));
+                return null;
+            }
+            case CallExpr c: return Call(c, constants);
+            case UnaryExpr u:
+            {
+                var x = Lower(u.Operand, constants);
+                if (x is null || u.Operator == "+") return x;
+                var n = nodes[x.Value];
+                return Add(OpKind.Scale, [x.Value], n.Shape, n.Type, new() { ["factor"] = new Value.Float(-1) }, u.Span);
+            }
+            case BinaryExpr b: return Binary(b, constants);
+            case IntLiteral or FloatLiteral or BoolLiteral or StringLiteral:
+                diagnostics.Add(DiagnosticCatalog.ExpectedValue(e.Span, "a constant")); return null;
+            case MemberExpr m:
+                diagnostics.Add(DiagnosticCatalog.ExpectedValue(e.Span, $"the member access '.{m.Member.Text}'")); return null;
+            default:
+                diagnostics.Add(DiagnosticCatalog.ExpectedValue(e.Span, "a list")); return null;
+        }
+    }
+
+    int? Binary(BinaryExpr b, Constants constants)
+    {
+        if (b.Operator is "/" or "%") { diagnostics.Add(DiagnosticCatalog.UnsupportedOperator(b.Span, b.Operator)); return null; }
+        if (b.Operator == "*" && (constants.IsConstant(b.Left) || constants.IsConstant(b.Right)))
+        {
+            var (k, x) = constants.IsConstant(b.Left) ? (b.Left, b.Right) : (b.Right, b.Left);
+            var f = constants.Eval(k, "a scale factor");
+            var xi = Lower(x, constants);
+            if (f is null || xi is null) return null;
+            if (f is not (Value.Int or Value.Float)) { diagnostics.Add(DiagnosticCatalog.TypeMismatch(k.Span, "a scale factor", "a number", Constants.Describe(f))); return null; }
+            var n = nodes[xi.Value];
+            return Add(OpKind.Scale, [xi.Value], n.Shape, n.Type, new() { ["factor"] = new Value.Float(f.AsDouble()) }, b.Span);
+        }
+        var l = Lower(b.Left, constants);
+        var r = Lower(b.Right, constants);
+        if (l is null || r is null) return null;
+        var ln = nodes[l.Value]; var rn = nodes[r.Value];
+        if (!ln.Shape.SequenceEqual(rn.Shape))
+        {
+            diagnostics.Add(DiagnosticCatalog.ElementwiseShapeMismatch(b.Span, b.Operator, Names.Shape(ln.Shape), Names.Shape(rn.Shape)));
+            return null;
+        }
+        if (ln.Type != ElementType.Float32 || rn.Type != ElementType.Float32)
+        {
+            diagnostics.Add(DiagnosticCatalog.ElementTypeMismatch(b.Span, $"'{b.Operator}'", "float", "int"));
+            return null;
+        }
+        var op = b.Operator switch { "+" => OpKind.Add, "-" => OpKind.Sub, _ => OpKind.Mul };
+        return Add(op, [l.Value, r.Value], ln.Shape, ln.Type, new(), b.Span);
+    }
+
+    int? Call(CallExpr c, Constants constants)
+    {
+        var callee = c.Callee is NameExpr or IndexExpr ? ValueName(c.Callee, constants) : null;
+        if (callee is null)
+        {
+            if (c.Callee is not (NameExpr or IndexExpr)) diagnostics.Add(DiagnosticCatalog.ExpectedValue(c.Callee.Span, "something that cannot be called"));
+            return null;
+        }
+        if (layerByName.TryGetValue(callee, out var layer)) return ApplyLayer(c, layer, constants);
+        if (entities.TryGetValue(callee, out var ent))
+        {
+            diagnostics.Add(DiagnosticCatalog.WrongKindOfName(c.Callee.Span, callee, ent.Kind switch { EntityKind.Input => "an input", EntityKind.Site => "a site", _ => "a symmetry" }, "a layer or a function"));
+            return null;
+        }
+        if (Activations.Contains(callee)) return Activation(c, callee, constants);
+        if (Reductions.Contains(callee)) return Reduction(c, callee, constants);
+        var candidates = layerByName.Keys.Concat(Activations).Concat(Reductions);
+        if (LayerKinds.Contains(callee))
+            diagnostics.Add(DiagnosticCatalog.WrongKindOfName(c.Callee.Span, callee, "a layer kind", "a layer declared with `layer NAME = " + callee + "(…)`"));
+        else
+            diagnostics.Add(DiagnosticCatalog.UnknownFunction(c.Callee.Span, callee, Names.Suggest(callee, candidates)));
+        return null;
+    }
+
+    int? SingleInput(CallExpr c, string what, Constants constants)
+    {
+        var positional = c.Arguments.Where(a => a.Name is null).ToList();
+        if (positional.Count != 1)
+        {
+            diagnostics.Add(DiagnosticCatalog.BadArgument(c.Span, $"{what} takes exactly one input, but was given {positional.Count}"));
+            foreach (var a in positional) Lower(a.Value, constants);
+            return null;
+        }
+        return Lower(positional[0].Value, constants);
+    }
+
+    int? ApplyLayer(CallExpr c, LayerIR layer, Constants constants)
+    {
+        if (c.Arguments.Count != 1 || c.Arguments[0].Name is not null)
+        {
+            diagnostics.Add(DiagnosticCatalog.LayerApplication(c.Span, layer.Name, c.Arguments.Count));
+            return null;
+        }
+        var x = Lower(c.Arguments[0].Value, constants);
+        if (x is null) return null;
+        var n = nodes[x.Value];
+        var a = layer.Args;
+        var shape = n.Shape;
+        var label = $"{layer.Kind} '{layer.Name}'";
+        List<int>? result = null;
+        bool NeedFloat() { if (n.Type == ElementType.Float32) return true; diagnostics.Add(DiagnosticCatalog.ElementTypeMismatch(c.Span, label, "float", "int")); return false; }
+        bool Last(int expected, string argName)
+        {
+            if (shape[^1] == expected) return true;
+            diagnostics.Add(DiagnosticCatalog.LayerShapeMismatch(c.Span, label, $"last dimension {expected} ({argName})", Names.Shape(shape)));
+            return false;
+        }
+        bool Rank2(string expected)
+        {
+            if (shape.Count == 2) return true;
+            diagnostics.Add(DiagnosticCatalog.RankMismatch(c.Span, label, expected, Names.Shape(shape)));
+            return false;
+        }
+        switch (layer.Kind)
+        {
+            case LayerKind.Linear:
+                if (NeedFloat() && Last((int)a["in"].AsInt(), "in")) result = [.. shape.Take(shape.Count - 1), (int)a["out"].AsInt()];
+                break;
+            case LayerKind.LayerNorm:
+                if (NeedFloat() && Last((int)a["n"].AsInt(), "n")) result = [.. shape];
+                break;
+            case LayerKind.Embedding:
+                if (n.Type != ElementType.Int64) diagnostics.Add(DiagnosticCatalog.ElementTypeMismatch(c.Span, label, "int (token ids: `input t: int [T]`)", "float"));
+                else result = [.. shape, (int)a["d"].AsInt()];
+                break;
+            case LayerKind.SelfAttention:
+                if (NeedFloat() && Rank2("[T, d]") && Last((int)a["d"].AsInt(), "d")) result = [.. shape];
+                break;
+            case LayerKind.RNN:
+                if (NeedFloat() && Rank2("[T, in]") && Last((int)a["in"].AsInt(), "in")) result = [shape[0], (int)a["hidden"].AsInt()];
+                break;
+        }
+        if (result is null) return null;
+        layerUses[layer.Name]++;
+        return Add(OpKind.Layer, [x.Value], result, ElementType.Float32, new() { ["layer"] = new Value.Str(layer.Name) }, c.Span);
+    }
+
+    int? Activation(CallExpr c, string fn, Constants constants)
+    {
+        IReadOnlyList<ArgSpec> sig = fn switch
+        {
+            "leaky_relu" => [new("negative_slope", ArgType.Float, new Value.Float(0.01))],
+            "softmax" => [new("dim", ArgType.Int, new Value.Int(-1))],
+            _ => [],
+        };
+        var x = SingleInput(c, fn, constants);
+        var named = c.Arguments.Where(a => a.Name is not null).ToList();
+        var bound = ArgBinder.Bind(fn, sig, named, constants, diagnostics, c.Span);
+        if (x is null || bound is null) return null;
+        var n = nodes[x.Value];
+        if (n.Type != ElementType.Float32) { diagnostics.Add(DiagnosticCatalog.ElementTypeMismatch(c.Span, fn, "float", "int")); return null; }
+        if (fn == "softmax")
+        {
+            var dim = bound["dim"].AsInt();
+            if (dim < -n.Shape.Count || dim >= n.Shape.Count) { diagnostics.Add(DiagnosticCatalog.BadArgument(c.Span, $"softmax: dim {dim} is out of range for shape {Names.Shape(n.Shape)}")); return null; }
+        }
+        var attrs = new Dictionary<string, Value> { ["fn"] = new Value.Str(fn) };
+        foreach (var (k, v) in bound) attrs[k] = v;
+        return Add(OpKind.Activation, [x.Value], n.Shape, ElementType.Float32, attrs, c.Span);
+    }
+
+    int? Reduction(CallExpr c, string fn, Constants constants)
+    {
+        if (c.Arguments.Any(a => a.Name is not null)) { diagnostics.Add(DiagnosticCatalog.BadArgument(c.Span, $"{fn} takes no named arguments")); return null; }
+        var x = SingleInput(c, fn, constants);
+        if (x is null) return null;
+        var n = nodes[x.Value];
+        if (fn == "flatten")
+        {
+            long size = 1;
+            foreach (var d in n.Shape) size = Math.Min(size * d, (long)int.MaxValue + 1);
+            if (size > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.DimensionTooLarge(c.Span, "flatten's result")); return null; }
+            return Add(OpKind.Flatten, [x.Value], [(int)size], n.Type, new(), c.Span);
+        }
+        if (n.Shape.Count < 2) { diagnostics.Add(DiagnosticCatalog.RankMismatch(c.Span, fn, "a sequence [T, d]", Names.Shape(n.Shape))); return null; }
+        return Add(fn == "last" ? OpKind.Last : OpKind.Mean, [x.Value], n.Shape.Skip(1).ToList(), n.Type, new(), c.Span);
+    }
+}

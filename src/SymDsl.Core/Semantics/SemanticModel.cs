@@ -1,0 +1,64 @@
+using SymDsl.Diagnostics;
+using SymDsl.IR;
+using SymDsl.Symmetries;
+using SymDsl.Syntax;
+
+namespace SymDsl.Semantics;
+
+/// <summary>Syntax tree → checked <see cref="ProgramIR"/>: models (names, shapes, symmetries), then train blocks.</summary>
+public static class SemanticModel
+{
+    public static ProgramIR Check(string path, FileSyntax file, CompileOptions options, List<Diagnostic> diagnostics)
+    {
+        var overrides = options.Overrides ?? new Dictionary<string, string>();
+        var used = new HashSet<string>();
+        var models = new List<ModelIR>();
+        var failed = new HashSet<string>();
+        var seen = new HashSet<string>();
+        foreach (var decl in file.Models)
+        {
+            if (!seen.Add(decl.Name.Text)) { diagnostics.Add(DiagnosticCatalog.DuplicateModel(decl.Name.Span, decl.Name.Text)); continue; }
+            var checkedModel = new ModelBuilder(decl, diagnostics, overrides, used).Build(options.MaxParameterBytes);
+            var model = checkedModel.Model;
+            var ce = CrossEntropyOutputs(file, decl.Name.Text);
+            var inference = new SymmetryInference(model, checkedModel.LayerUses, ce);
+            var symmetries = inference.Resolve(checkedModel.Declared, diagnostics);
+            models.Add(model with { Symmetries = symmetries });
+            if (checkedModel.HasErrors) failed.Add(model.Name);
+        }
+        foreach (var key in overrides.Keys.Where(k => !used.Contains(k)))
+            diagnostics.Add(DiagnosticCatalog.UnknownOverride(Text.SourceSpan.None(path), key));
+
+        var baseDir = SafeDirectory(path);
+        var trains = new List<TrainIR>();
+        foreach (var t in file.Trains)
+        {
+            var model = models.FirstOrDefault(m => m.Name == t.Model.Text);
+            if (model is null)
+            {
+                diagnostics.Add(DiagnosticCatalog.UnknownModel(t.Model.Span, t.Model.Text, Names.Suggest(t.Model.Text, file.Models.Select(m => m.Name.Text))));
+                continue;
+            }
+            if (failed.Contains(model.Name)) continue; // the model's own errors were reported; its train block would only echo them
+            if (new TrainChecker(t, model, baseDir, diagnostics).Check() is { } ir) trains.Add(ir);
+        }
+        return new ProgramIR(path, models, trains);
+    }
+
+    static string SafeDirectory(string path)
+    {
+        try { return System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)) ?? Directory.GetCurrentDirectory(); }
+        catch (Exception) { return Directory.GetCurrentDirectory(); }
+    }
+
+    /// <summary>Outputs of <paramref name="model"/> that some train block feeds to cross_entropy (read from the syntax, before train checking).</summary>
+    static HashSet<string> CrossEntropyOutputs(FileSyntax file, string model)
+    {
+        var set = new HashSet<string>();
+        foreach (var t in file.Trains.Where(t => t.Model.Text == model))
+            foreach (var s in t.Body.OfType<SettingStmt>())
+                if (s.Key.Text == "loss" && s.Value is CallExpr { Callee: NameExpr { Name: "cross_entropy" }, Arguments: [{ Value: NameExpr o }, ..] })
+                    set.Add(o.Name);
+        return set;
+    }
+}

@@ -1,0 +1,412 @@
+using SymDsl.Diagnostics;
+using SymDsl.IR;
+using SymDsl.Syntax;
+using SymDsl.Text;
+
+namespace SymDsl.Semantics;
+
+/// <summary>A field a data source yields: its per-example shape (null when only known at run time) and, for labels, the class count.</summary>
+public sealed record DataField(string Name, IReadOnlyList<int>? Shape, ElementType Type, int? Classes)
+{
+    public bool IsLabel => Type == ElementType.Int64;
+}
+
+/// <summary>The catalog of train-block vocabulary: data sources, losses, optimizers, schedules, break methods, metrics, induces.</summary>
+public static class TrainCatalog
+{
+    static Value F(double v) => new Value.Float(v);
+    static Value I(long v) => new Value.Int(v);
+    static Value S(string v) => new Value.Str(v);
+
+    public static readonly Dictionary<string, ArgSpec[]> DataSources = new()
+    {
+        ["digits"] = [new("test_fraction", ArgType.Float, F(0.2))],
+        ["csv"] = [ArgSpec.Req("path", ArgType.Path), new("label", ArgType.IntOrString, S("label")), new("test_fraction", ArgType.Float, F(0.2))],
+        ["idx"] = [ArgSpec.Req("images", ArgType.Path), ArgSpec.Req("labels", ArgType.Path), new("test_images", ArgType.Path), new("test_labels", ArgType.Path), new("test_fraction", ArgType.Float, F(0.2))],
+        ["fashion_mnist"] = [new("dir", ArgType.Path, S("data/fashion_mnist")), new("test_fraction", ArgType.Float, F(0.0))],
+        ["teacher"] = [new("d_in", ArgType.Int, I(16)), new("d_out", ArgType.Int, I(1)), new("hidden", ArgType.Int, I(32)), new("samples", ArgType.Int, I(1024)), new("noise", ArgType.Float, F(0.0)), new("test_fraction", ArgType.Float, F(0.2))],
+        ["lowrank_regression"] = [ArgSpec.Req("d", ArgType.Int), ArgSpec.Req("rank", ArgType.Int), ArgSpec.Req("samples", ArgType.Int), new("top", ArgType.Float, F(1.0)), new("ratio", ArgType.Float, F(0.5)), new("noise", ArgType.Float, F(0.0)), new("test_fraction", ArgType.Float, F(0.2))],
+    };
+
+    public static IReadOnlyList<DataField> Fields(string kind, IReadOnlyDictionary<string, Value> a) => kind switch
+    {
+        "digits" => [new("x", [64], ElementType.Float32, null), new("label", [], ElementType.Int64, 10)],
+        "csv" => [new("x", null, ElementType.Float32, null), new("label", [], ElementType.Int64, null)],
+        "idx" or "fashion_mnist" => [new("x", [784], ElementType.Float32, null), new("label", [], ElementType.Int64, 10)],
+        "teacher" => [new("x", [(int)a["d_in"].AsInt()], ElementType.Float32, null), new("target", [(int)a["d_out"].AsInt()], ElementType.Float32, null)],
+        _ => [new("x", [(int)a["d"].AsInt()], ElementType.Float32, null), new("target", [(int)a["d"].AsInt()], ElementType.Float32, null)],
+    };
+
+    public static readonly string[] Losses = ["cross_entropy", "mse"];
+
+    public static readonly Dictionary<string, ArgSpec[]> Optimizers = new()
+    {
+        ["sgd"] = [new("lr", ArgType.Float, F(0.01)), new("momentum", ArgType.Float, F(0.0)), new("weight_decay", ArgType.Float, F(0.0))],
+        ["adam"] = [new("lr", ArgType.Float, F(0.001)), new("weight_decay", ArgType.Float, F(0.0)), new("beta1", ArgType.Float, F(0.9)), new("beta2", ArgType.Float, F(0.999))],
+        ["adamw"] = [new("lr", ArgType.Float, F(0.001)), new("weight_decay", ArgType.Float, F(0.01)), new("beta1", ArgType.Float, F(0.9)), new("beta2", ArgType.Float, F(0.999))],
+    };
+
+    public static readonly Dictionary<string, ArgSpec[]> Schedules = new()
+    {
+        ["constant"] = [],
+        ["step"] = [ArgSpec.Req("every", ArgType.Int), new("gamma", ArgType.Float, F(0.1))],
+        ["cosine"] = [new("min_lr", ArgType.Float, F(0.0))],
+        ["warmup"] = [ArgSpec.Req("steps", ArgType.Int)],
+    };
+
+    /// <summary>Break methods, their arguments, and the symmetry kinds each accepts (null: any).</summary>
+    public static readonly Dictionary<string, (ArgSpec[] Args, SymmetryKind[]? Kinds)> BreakMethods = new()
+    {
+        ["syre"] = ([new("sigma", ArgType.Float, F(0.1)), new("decay", ArgType.Float, F(1e-4))], null),
+        ["syre_diag"] = ([new("sigma", ArgType.Float, F(0.1)), new("decay", ArgType.Float, F(1e-4))], [SymmetryKind.Rotation]),
+        ["perturb"] = ([new("sigma", ArgType.Float, F(0.01)), new("decay", ArgType.Float, F(1e-4))], [SymmetryKind.Permutation]),
+    };
+
+    /// <summary>Metrics: extra arguments, what the target may be ("symmetry", "site", "parameter"), and for symmetries the kinds.</summary>
+    public static readonly Dictionary<string, (ArgSpec[] Args, string[] Targets, SymmetryKind[]? Kinds)> Metrics = new()
+    {
+        ["collapse"] = ([new("threshold", ArgType.Float, F(1e-3))], ["symmetry"], [SymmetryKind.Rescale, SymmetryKind.Sign]),
+        ["balance"] = ([], ["symmetry"], [SymmetryKind.Rescale, SymmetryKind.Rotation]),
+        ["duplicates"] = ([new("threshold", ArgType.Float, F(0.99))], ["symmetry"], [SymmetryKind.Permutation]),
+        ["rank"] = ([], ["site", "parameter"], null),
+        ["alignment"] = ([], ["site"], null),
+        ["cka"] = ([], ["site"], null),
+        ["drift"] = ([], ["symmetry"], [SymmetryKind.Translation]),
+        ["norm"] = ([], ["symmetry"], [SymmetryKind.Scale]),
+    };
+
+    public static readonly string[] Induces = ["sparsity", "lowrank"];
+
+    public static readonly string[] Settings = ["data", "loss", "optimizer", "schedule", "batch", "epochs", "steps", "seed", "log", "checkpoint"];
+}
+
+/// <summary>Checks a <c>train MODEL { … }</c> block against its checked model and produces its <see cref="TrainIR"/>.</summary>
+public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, List<Diagnostic> diagnostics)
+{
+    readonly Constants constants = new(model.HyperParameters, diagnostics);
+
+    public TrainIR? Check()
+    {
+        var errorsBefore = Errors();
+        var settings = new Dictionary<string, SettingStmt>();
+        foreach (var s in decl.Body.OfType<SettingStmt>())
+        {
+            var key = s.Key.Text;
+            if (!TrainCatalog.Settings.Contains(key)) { diagnostics.Add(DiagnosticCatalog.UnknownSetting(s.Key.Span, key, Names.Suggest(key, TrainCatalog.Settings))); continue; }
+            if (!settings.TryAdd(key, s)) diagnostics.Add(DiagnosticCatalog.DuplicateSetting(s.Key.Span, key));
+        }
+
+        DataIR? data = null; IReadOnlyList<DataField> fields = [];
+        if (Required(settings, "data") is { } ds && Call(ds, "a data source such as digits(test_fraction = 0.2)") is var (kind, kindSpan, args))
+        {
+            if (!TrainCatalog.DataSources.TryGetValue(kind, out var sig))
+                diagnostics.Add(DiagnosticCatalog.UnknownDataSource(kindSpan, kind, Names.Suggest(kind, TrainCatalog.DataSources.Keys)));
+            else if (ArgBinder.Bind(kind, sig, args, constants, diagnostics, ds.Span, baseDir) is { } bound && DataArgsOk(kind, bound, ds.Span))
+            {
+                data = new DataIR(kind, bound, ds.Span);
+                fields = TrainCatalog.Fields(kind, bound);
+                CheckInputs(kind, fields, ds.Span);
+            }
+        }
+
+        LossIR? loss = null;
+        if (Required(settings, "loss") is { } ls) loss = Loss(ls, data, fields);
+
+        OptimizerIR? optimizer = null;
+        if (Required(settings, "optimizer") is { } os && Call(os, "an optimizer such as sgd(lr = 0.05)") is var (okind, ospan, oargs))
+        {
+            if (!TrainCatalog.Optimizers.TryGetValue(okind, out var sig))
+                diagnostics.Add(DiagnosticCatalog.UnknownOptimizer(ospan, okind, Names.Suggest(okind, TrainCatalog.Optimizers.Keys)));
+            else if (ArgBinder.Bind(okind, sig, oargs, constants, diagnostics, os.Span) is { } bound)
+            {
+                if (bound["lr"].AsDouble() <= 0) diagnostics.Add(DiagnosticCatalog.BadSetting(os.Span, $"{okind}: 'lr' must be positive"));
+                else if (bound["weight_decay"].AsDouble() < 0) diagnostics.Add(DiagnosticCatalog.BadSetting(os.Span, $"{okind}: 'weight_decay' must not be negative"));
+                else optimizer = new OptimizerIR(okind, bound, os.Span);
+            }
+        }
+
+        ScheduleIR? schedule = null;
+        if (settings.TryGetValue("schedule", out var ss) && Call(ss, "a schedule such as cosine(min_lr = 0.0)") is var (skind, sspan, sargs))
+        {
+            if (!TrainCatalog.Schedules.TryGetValue(skind, out var sig))
+                diagnostics.Add(DiagnosticCatalog.UnknownSchedule(sspan, skind, Names.Suggest(skind, TrainCatalog.Schedules.Keys)));
+            else if (ArgBinder.Bind(skind, sig, sargs, constants, diagnostics, ss.Span) is { } bound)
+                schedule = new ScheduleIR(skind, bound, ss.Span);
+        }
+
+        var batch = PositiveInt(settings, "batch", 32);
+        int? epochs = settings.ContainsKey("epochs") ? PositiveInt(settings, "epochs", 1) : null;
+        int? steps = settings.ContainsKey("steps") ? PositiveInt(settings, "steps", 1) : null;
+        if (epochs is null && steps is null) epochs = 10;
+        long seed = 0;
+        if (settings.TryGetValue("seed", out var seedStmt) && NoEvery(seedStmt) && Value(seedStmt) is { } se && constants.EvalInt(se, "seed") is { } sv) seed = sv;
+        var logEvery = EveryInt(settings, "log") ?? 10;
+        var checkpointEvery = EveryInt(settings, "checkpoint");
+
+        var breaks = decl.Body.OfType<BreakStmt>().Select(Break).Where(b => b is not null).Cast<BreakIR>().ToList();
+        var diags = new List<DiagnoseIR>();
+        foreach (var d in decl.Body.OfType<DiagnoseStmt>()) diags.AddRange(Diagnose(d, logEvery));
+        var induces = decl.Body.OfType<InduceStmt>().Select(Induce).Where(i => i is not null).Cast<InduceIR>().ToList();
+
+        if (Errors() > errorsBefore || data is null || loss is null || optimizer is null) return null;
+        return new TrainIR(model.Name, data, loss, optimizer, schedule, batch, epochs, steps, seed, logEvery, checkpointEvery, breaks, diags, induces, decl.Span);
+    }
+
+    int Errors() => diagnostics.Count(d => d.Level == DiagnosticLevel.Error);
+
+    SettingStmt? Required(Dictionary<string, SettingStmt> settings, string key)
+    {
+        if (settings.TryGetValue(key, out var s)) return NoEvery(s) ? s : null;
+        diagnostics.Add(DiagnosticCatalog.MissingSetting(decl.Model.Span, key, model.Name));
+        return null;
+    }
+
+    bool NoEvery(SettingStmt s)
+    {
+        if (s.Every is null) return true;
+        diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"'{s.Key.Text}' takes no 'every' clause"));
+        return false;
+    }
+
+    Expr? Value(SettingStmt s)
+    {
+        if (s.Value is not null) return s.Value;
+        diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"'{s.Key.Text}' needs a value"));
+        return null;
+    }
+
+    (string Kind, SourceSpan Span, IReadOnlyList<Argument> Args)? Call(SettingStmt s, string expected)
+    {
+        switch (s.Value)
+        {
+            case NameExpr n: return (n.Name, n.Span, []);
+            case CallExpr { Callee: NameExpr cn } c: return (cn.Name, cn.Span, c.Arguments);
+            case null: diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"'{s.Key.Text}' needs {expected}")); return null;
+            case ErrorExpr: return null;
+            default: diagnostics.Add(DiagnosticCatalog.BadSetting(s.Value.Span, $"'{s.Key.Text}' expects {expected}")); return null;
+        }
+    }
+
+    int PositiveInt(Dictionary<string, SettingStmt> settings, string key, int fallback)
+    {
+        if (!settings.TryGetValue(key, out var s) || !NoEvery(s) || Value(s) is not { } e) return fallback;
+        var v = constants.EvalInt(e, $"'{key}'");
+        if (v is null) return fallback;
+        if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.BadSetting(e.Span, $"'{key}' must be a positive int, but is {v}")); return fallback; }
+        return (int)v.Value;
+    }
+
+    /// <summary><c>log every 10 steps</c> (or <c>log 10</c>).</summary>
+    int? EveryInt(Dictionary<string, SettingStmt> settings, string key)
+    {
+        if (!settings.TryGetValue(key, out var s)) return null;
+        var e = s.Every ?? s.Value;
+        if (s.Every is not null && s.Value is not null) { diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"write `{key} every N steps`")); return null; }
+        if (e is null) { diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"write `{key} every N steps`")); return null; }
+        if (s.Unit is not null && !StepsUnit(s.Unit)) return null;
+        var v = constants.EvalInt(e, $"'{key} every'");
+        if (v is null) return null;
+        if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.BadSetting(e.Span, $"'{key} every' must be a positive int, but is {v}")); return null; }
+        return (int)v.Value;
+    }
+
+    bool StepsUnit(Identifier unit)
+    {
+        if (unit.Text is "steps" or "step") return true;
+        diagnostics.Add(DiagnosticCatalog.BadSetting(unit.Span, $"unknown unit '{unit.Text}'; write `every N steps`"));
+        return false;
+    }
+
+    bool DataArgsOk(string kind, Dictionary<string, Value> a, SourceSpan span)
+    {
+        var ok = true;
+        if (a.TryGetValue("test_fraction", out var tf) && (tf.AsDouble() < 0 || tf.AsDouble() >= 1))
+        { diagnostics.Add(DiagnosticCatalog.BadSetting(span, $"{kind}: 'test_fraction' must be in [0, 1)")); ok = false; }
+        foreach (var key in new[] { "d_in", "d_out", "hidden", "samples", "d", "rank" })
+            if (a.TryGetValue(key, out var v) && (v.AsInt() <= 0 || v.AsInt() > int.MaxValue))
+            { diagnostics.Add(DiagnosticCatalog.BadSetting(span, $"{kind}: '{key}' must be a positive int")); ok = false; }
+        if (ok && kind == "lowrank_regression" && a["rank"].AsInt() > a["d"].AsInt())
+        { diagnostics.Add(DiagnosticCatalog.BadSetting(span, "lowrank_regression: 'rank' must not exceed 'd'")); ok = false; }
+        if (a.TryGetValue("noise", out var noise) && noise.AsDouble() < 0)
+        { diagnostics.Add(DiagnosticCatalog.BadSetting(span, $"{kind}: 'noise' must not be negative")); ok = false; }
+        return ok;
+    }
+
+    void CheckInputs(string kind, IReadOnlyList<DataField> fields, SourceSpan span)
+    {
+        foreach (var input in model.Inputs)
+        {
+            var f = fields.FirstOrDefault(x => x.Name == input.Name);
+            if (f is null || f.IsLabel)
+            {
+                diagnostics.Add(DiagnosticCatalog.InputBinding(input.Span, $"input '{input.Name}' of model '{model.Name}' binds to the data field of the same name, but {kind} gives the input field{(fields.Count(x => !x.IsLabel) == 1 ? "" : "s")} {string.Join(", ", fields.Where(x => !x.IsLabel && x.Name != "target").Select(x => x.Name))}"));
+                continue;
+            }
+            if (input.Type != f.Type)
+                diagnostics.Add(DiagnosticCatalog.InputBinding(input.Span, $"input '{input.Name}' is {input.Type}, but {kind}'s field '{f.Name}' is {f.Type}"));
+            else if (f.Shape is not null && !f.Shape.SequenceEqual(input.Shape))
+                diagnostics.Add(DiagnosticCatalog.InputBinding(input.Span, $"input '{input.Name}' has shape {Names.Shape(input.Shape)}, but {kind}'s field '{f.Name}' has shape {Names.Shape(f.Shape)}"));
+            else if (f.Shape is null && input.Shape.Count != 1)
+                diagnostics.Add(DiagnosticCatalog.InputBinding(input.Span, $"{kind}'s field '{f.Name}' is a vector of features, but input '{input.Name}' has shape {Names.Shape(input.Shape)}"));
+        }
+    }
+
+    LossIR? Loss(SettingStmt s, DataIR? data, IReadOnlyList<DataField> fields)
+    {
+        if (Call(s, "a loss such as cross_entropy(logits, label)") is not var (kind, span, args)) return null;
+        if (!TrainCatalog.Losses.Contains(kind)) { diagnostics.Add(DiagnosticCatalog.UnknownLoss(span, kind, Names.Suggest(kind, TrainCatalog.Losses))); return null; }
+        if (args.Count != 2 || args.Any(a => a.Value is not NameExpr) || args.Any(a => a.Name is not null))
+        {
+            diagnostics.Add(DiagnosticCatalog.BadArgument(s.Value!.Span, $"{kind} takes two names: a model output and a data field, as in {kind}({(kind == "mse" ? "y, target" : "logits, label")})"));
+            return null;
+        }
+        var output = ((NameExpr)args[0].Value).Name;
+        var target = ((NameExpr)args[1].Value).Name;
+        var o = model.Outputs.FirstOrDefault(x => x.Name == output);
+        var ok = true;
+        if (o is null)
+        {
+            diagnostics.Add(DiagnosticCatalog.LossOutput(args[0].Span, output, model.Name, Names.Suggest(output, model.Outputs.Select(x => x.Name))));
+            ok = false;
+        }
+        if (data is null) return null;
+        var f = fields.FirstOrDefault(x => x.Name == target);
+        if (f is null)
+        {
+            diagnostics.Add(DiagnosticCatalog.LossTarget(args[1].Span, target, data.Kind, string.Join(", ", fields.Select(x => x.Name))));
+            return null;
+        }
+        if (!ok) return null;
+        var shape = model.Node(o!.Node).Shape;
+        if (kind == "cross_entropy")
+        {
+            if (!f.IsLabel) { diagnostics.Add(DiagnosticCatalog.LossShape(args[1].Span, $"cross_entropy needs a class label field, but '{target}' of {data.Kind} is a real-valued target; use mse")); return null; }
+            if (shape.Count != 1) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"cross_entropy needs logits of shape [classes], but '{output}' has shape {Names.Shape(shape)}")); return null; }
+            if (f.Classes is { } c && shape[0] != c) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"{data.Kind} has {c} classes, but '{output}' has shape {Names.Shape(shape)}")); return null; }
+        }
+        else
+        {
+            if (f.IsLabel) { diagnostics.Add(DiagnosticCatalog.LossShape(args[1].Span, $"mse needs a real-valued target field, but '{target}' of {data.Kind} is a class label; use cross_entropy")); return null; }
+            if (f.Shape is not null && !f.Shape.SequenceEqual(shape)) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"mse compares '{output}' of shape {Names.Shape(shape)} with '{target}' of shape {Names.Shape(f.Shape)}")); return null; }
+        }
+        return new LossIR(kind, output, target, s.Span);
+    }
+
+    SymmetryIR? DeclaredSymmetry(string name) => model.Symmetries.FirstOrDefault(x => x.Name == name);
+
+    BreakIR? Break(BreakStmt b)
+    {
+        var method = b.Method.Callee.Text;
+        if (!TrainCatalog.BreakMethods.TryGetValue(method, out var spec))
+        {
+            diagnostics.Add(DiagnosticCatalog.UnknownBreakMethod(b.Method.Callee.Span, method, Names.Suggest(method, TrainCatalog.BreakMethods.Keys)));
+            return null;
+        }
+        var args = ArgBinder.Bind(method, spec.Args, b.Method.Arguments, constants, diagnostics, b.Method.Span);
+        if (args is null) return null;
+        if (args["sigma"].AsDouble() < 0 || args["decay"].AsDouble() < 0) { diagnostics.Add(DiagnosticCatalog.BadSetting(b.Method.Span, $"{method}: 'sigma' and 'decay' must not be negative")); return null; }
+        var syms = new List<SymmetryIR>();
+        foreach (var id in b.Symmetries)
+        {
+            var sym = DeclaredSymmetry(id.Text);
+            if (sym is null || !sym.Declared)
+            {
+                diagnostics.Add(DiagnosticCatalog.BreakTarget(id.Span, $"'{id.Text}' is not a declared symmetry of model '{model.Name}'{(Names.Suggest(id.Text, model.Symmetries.Where(x => x.Declared).Select(x => x.Name)) is { } sug ? $"; did you mean '{sug}'?" : "")}"));
+                continue;
+            }
+            if (spec.Kinds is { } kinds && !kinds.Contains(sym.Kind))
+            {
+                diagnostics.Add(DiagnosticCatalog.BreakTarget(id.Span, $"{method} breaks {string.Join(" or ", kinds.Select(k => k.ToString().ToLowerInvariant()))} symmetries, but '{id.Text}' is {SymmetryInferenceSpell(sym)}"));
+                continue;
+            }
+            syms.Add(sym);
+        }
+        if (syms.Count != b.Symmetries.Count) return null;
+        return new BreakIR(method, args, syms.Select(s => s.Name).ToList(), syms.SelectMany(s => s.Parameters).Distinct().ToList(), b.Span);
+    }
+
+    static string SymmetryInferenceSpell(SymmetryIR s) => Symmetries.SymmetryInference.Spell(s.Kind, s.Target);
+
+    IEnumerable<DiagnoseIR> Diagnose(DiagnoseStmt d, int logEvery)
+    {
+        var every = logEvery;
+        if (d.Every is not null)
+        {
+            if (d.Unit is not null && !StepsUnit(d.Unit)) yield break;
+            var v = constants.EvalInt(d.Every, "'every'");
+            if (v is null) yield break;
+            if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.BadSetting(d.Every.Span, $"'every' must be a positive int, but is {v}")); yield break; }
+            every = (int)v.Value;
+        }
+        foreach (var call in d.Metrics)
+        {
+            var metric = call.Callee.Text;
+            if (!TrainCatalog.Metrics.TryGetValue(metric, out var spec))
+            {
+                diagnostics.Add(DiagnosticCatalog.UnknownMetric(call.Callee.Span, metric, Names.Suggest(metric, TrainCatalog.Metrics.Keys)));
+                continue;
+            }
+            var positional = call.Arguments.Where(a => a.Name is null).ToList();
+            if (positional.Count != 1)
+            {
+                diagnostics.Add(DiagnosticCatalog.MetricTarget(call.Span, $"{metric} takes one target ({string.Join(" or ", spec.Targets.Select(t => "a " + t))})"));
+                continue;
+            }
+            var args = ArgBinder.Bind(metric, spec.Args, call.Arguments.Where(a => a.Name is not null).ToList(), constants, diagnostics, call.Span);
+            var target = ModelBuilder.TargetName(positional[0].Value, constants);
+            if (args is null || target is null) continue;
+            var kind = Resolve(target);
+            if (kind is null)
+            {
+                var candidates = model.Symmetries.Where(s => s.Declared).Select(s => s.Name)
+                    .Concat(model.Nodes.Where(n => n.Site is not null).Select(n => n.Site!)).Concat(model.Parameters.Select(p => p.Name));
+                diagnostics.Add(DiagnosticCatalog.UndefinedName(positional[0].Span, target, Names.Suggest(target, candidates)));
+                continue;
+            }
+            if (!spec.Targets.Contains(kind))
+            {
+                diagnostics.Add(DiagnosticCatalog.MetricTarget(positional[0].Span, $"{metric} measures {string.Join(" or ", spec.Targets.Select(t => "a " + t))}, but '{target}' is a {kind}"));
+                continue;
+            }
+            if (kind == "symmetry" && spec.Kinds is { } kinds && !kinds.Contains(DeclaredSymmetry(target)!.Kind))
+            {
+                diagnostics.Add(DiagnosticCatalog.MetricTarget(positional[0].Span, $"{metric} needs a {string.Join(" or ", kinds.Select(k => k.ToString().ToLowerInvariant()))} symmetry, but '{target}' is {SymmetryInferenceSpell(DeclaredSymmetry(target)!)}"));
+                continue;
+            }
+            yield return new DiagnoseIR(metric, [target], [kind], args, every, call.Span);
+        }
+    }
+
+    string? Resolve(string target)
+    {
+        if (model.Symmetries.Any(s => s.Declared && s.Name == target)) return "symmetry";
+        if (model.Site(target) is { Op: not OpKind.Input }) return "site";
+        if (model.Parameters.Any(p => p.Name == target)) return "parameter";
+        return null;
+    }
+
+    InduceIR? Induce(InduceStmt s)
+    {
+        var structure = s.Structure.Text;
+        if (!TrainCatalog.Induces.Contains(structure))
+        {
+            diagnostics.Add(DiagnosticCatalog.UnknownInduce(s.Structure.Span, structure, Names.Suggest(structure, TrainCatalog.Induces)));
+            return null;
+        }
+        var target = ModelBuilder.TargetName(s.Target, constants);
+        if (target is null) return null;
+        var p = model.Parameters.FirstOrDefault(x => x.Name == target);
+        if (p is null)
+        {
+            var what = Resolve(target) is { } k ? $"'{target}' is a {k}, not a parameter" : $"'{target}' is not a parameter of model '{model.Name}'";
+            diagnostics.Add(DiagnosticCatalog.InduceTarget(s.Target.Span, $"induce {structure} needs a parameter such as fc1.weight: {what}{(Names.Suggest(target, model.Parameters.Select(x => x.Name)) is { } sug ? $"; did you mean '{sug}'?" : "")}"));
+            return null;
+        }
+        if (structure == "lowrank" && p.Shape.Count != 2)
+        {
+            diagnostics.Add(DiagnosticCatalog.InduceTarget(s.Target.Span, $"induce lowrank needs a matrix, but '{target}' has shape {Names.Shape(p.Shape)}"));
+            return null;
+        }
+        return new InduceIR(structure, target, new Dictionary<string, Value>(), s.Span);
+    }
+}
