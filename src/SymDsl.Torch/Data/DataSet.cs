@@ -275,6 +275,12 @@ public static class DataSources
     /// </summary>
     public static DataSet Teacher(int dIn, int dOut, int hidden, int samples, double noise, double testFraction, long seed)
     {
+        return Split("teacher", TeacherFields(dIn, dOut, hidden, samples, noise, seed), testFraction, seed);
+    }
+
+    static Dictionary<string, Tensor> TeacherFields(int dIn, int dOut, int hidden, int samples, double noise, long seed)
+    {
+        using var scope = NewDisposeScope();
         using var g = Gen(seed);
         var w1 = randn([hidden, dIn], generator: g) / Math.Sqrt(dIn);
         var b1 = randn([hidden], generator: g) * 0.1;
@@ -283,8 +289,7 @@ public static class DataSources
         var x = randn([samples, dIn], generator: g);
         var y = nn.functional.linear(nn.functional.relu(nn.functional.linear(x, w1, b1)), w2, b2);
         if (noise > 0) y = y + randn(y.shape, generator: g) * noise;
-        foreach (var t in new[] { w1, b1, w2, b2 }) t.Dispose();
-        return Split("teacher", new() { ["x"] = x, ["target"] = y }, testFraction, seed);
+        return new() { ["x"] = x.MoveToOuterDisposeScope(), ["target"] = y.MoveToOuterDisposeScope() };
     }
 
     /// <summary>
@@ -294,6 +299,11 @@ public static class DataSources
     public static DataSet LowRankRegression(int d, int rank, int samples, double top, double ratio, double noise, double testFraction, long seed)
     {
         if (rank < 0 || rank > d) throw new SymDslException($"lowrank_regression: rank must be in 0..{d}, got {rank}");
+        return Split("lowrank_regression", LowRankFields(d, rank, samples, top, ratio, noise, seed), testFraction, seed);
+    }
+
+    static Dictionary<string, Tensor> LowRankFields(int d, int rank, int samples, double top, double ratio, double noise, long seed)
+    {
         using var scope = NewDisposeScope();
         using var g = Gen(seed);
         var (u, _) = linalg.qr(randn([d, d], dtype: ScalarType.Float64, generator: g));
@@ -308,6 +318,6 @@ public static class DataSources
             ["x"] = x.to_type(ScalarType.Float32).MoveToOuterDisposeScope(),
             ["target"] = y.to_type(ScalarType.Float32).MoveToOuterDisposeScope(),
         };
-        return Split("lowrank_regression", fields, testFraction, seed);
+        return fields;
     }
 }
