@@ -136,8 +136,8 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         foreach (var (name, value) in values) ParameterizationOf(name).SetEffective(value);
     }
 
-    public ScalarType ParameterDType => parameters().First().dtype;
-    public Device ParameterDevice => parameters().First().device;
+    public ScalarType ParameterDType => parameters().FirstOrDefault()?.dtype ?? ScalarType.Float32;
+    public Device ParameterDevice => parameters().FirstOrDefault()?.device ?? CPU;
 
     public override Dictionary<string, Tensor> forward(Dictionary<string, Tensor> inputs) => Forward(inputs);
 
