@@ -1,0 +1,323 @@
+using System.Globalization;
+using System.IO.Compression;
+using SymDsl.Diagnostics;
+using SymDsl.IR;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SymDsl.Torch.Data;
+
+/// <summary>
+/// A loaded data source: named fields (e.g. "x" float32 [N, 64] and "label" int64 [N]) split into train and test.
+/// Tensors live on the CPU; the trainer moves them. Disposing disposes every field.
+/// </summary>
+public sealed class DataSet : IDisposable
+{
+    public DataSet(string name, Dictionary<string, Tensor> train, Dictionary<string, Tensor> test, int? classes = null, IReadOnlyList<string>? classNames = null)
+    {
+        Name = name; Train = train; Test = test; Classes = classes; ClassNames = classNames;
+    }
+    public string Name { get; }
+    public Dictionary<string, Tensor> Train { get; }
+    public Dictionary<string, Tensor> Test { get; }
+    /// <summary>The number of label classes for classification sources, else null.</summary>
+    public int? Classes { get; }
+    public IReadOnlyList<string>? ClassNames { get; }
+    public long TrainCount => Train.Values.First().shape[0];
+    public long TestCount => Test.Count == 0 ? 0 : Test.Values.First().shape[0];
+
+    public void Dispose()
+    {
+        foreach (var t in Train.Values.Concat(Test.Values)) t.Dispose();
+    }
+}
+
+/// <summary>Loads the data source a <see cref="DataIR"/> names. Splits and synthetic draws are deterministic in the seed.</summary>
+public static class DataSources
+{
+    public static DataSet Load(DataIR data, long seed)
+    {
+        var a = data.Args;
+        return data.Kind switch
+        {
+            "digits" => Digits(a.Double("test_fraction", 0.2), seed),
+            "csv" => Csv(a.Text("path", ""), a.TryGetValue("label", out var l) ? l : new Value.Str("label"), a.Double("test_fraction", 0.2), a.Bool("standardize", false), seed),
+            "idx" => Idx(a.Text("images", ""), a.Text("labels", ""), a.Double("test_fraction", 0.2), seed),
+            "fashion_mnist" => FashionMnist(a.Text("path", FashionMnistDir), seed),
+            "teacher" => Teacher((int)a.Int("d_in", 8), (int)a.Int("d_out", 1), (int)a.Int("hidden", 16), (int)a.Int("samples", 1000), a.Double("noise", 0.0), a.Double("test_fraction", 0.2), seed),
+            "lowrank_regression" => LowRankRegression((int)a.Int("d", 16), (int)a.Int("rank", 4), (int)a.Int("samples", 1000),
+                a.Double("top", 1.0), a.Double("ratio", 0.5), a.Double("noise", 0.0), a.Double("test_fraction", 0.2), seed),
+            _ => throw new SymDslException($"unknown data source {data.Kind} (digits, csv, idx, fashion_mnist, teacher, lowrank_regression)"),
+        };
+    }
+
+    /// <summary>A permutation of 0..n-1 drawn with System.Random(seed) (Fisher–Yates): stable across runs and platforms.</summary>
+    public static int[] Permutation(int n, long seed)
+    {
+        var rng = new Random(unchecked((int)(seed ^ (seed >> 32))));
+        var p = Enumerable.Range(0, n).ToArray();
+        for (var i = n - 1; i > 0; i--)
+        {
+            var j = rng.Next(i + 1);
+            (p[i], p[j]) = (p[j], p[i]);
+        }
+        return p;
+    }
+
+    /// <summary>Shuffles the rows with the seed, then puts the last round(n·test_fraction) rows in the test split.</summary>
+    public static DataSet Split(string name, Dictionary<string, Tensor> fields, double testFraction, long seed, int? classes = null, IReadOnlyList<string>? classNames = null)
+    {
+        if (testFraction < 0 || testFraction >= 1) throw new SymDslException($"{name}: test_fraction must be in [0, 1), got {testFraction}");
+        var n = (int)fields.Values.First().shape[0];
+        var nTest = (int)Math.Round(n * testFraction);
+        if (n - nTest < 1) throw new SymDslException($"{name}: no training rows left ({n} rows, test_fraction {testFraction})");
+        var perm = Permutation(n, seed * 7919 + 17);
+        using var trainIdx = tensor(perm[..(n - nTest)].Select(i => (long)i).ToArray());
+        using var testIdx = tensor(perm[(n - nTest)..].Select(i => (long)i).ToArray());
+        var train = fields.ToDictionary(kv => kv.Key, kv => kv.Value.index_select(0, trainIdx));
+        var test = fields.ToDictionary(kv => kv.Key, kv => kv.Value.index_select(0, testIdx));
+        foreach (var t in fields.Values) t.Dispose();
+        return new DataSet(name, train, test, classes, classNames);
+    }
+
+    // ------------------------------------------------------------------ digits
+
+    public static DataSet Digits(double testFraction, long seed)
+    {
+        using var stream = typeof(DataSources).Assembly.GetManifestResourceStream("SymDsl.Datasets.digits.csv.gz")
+            ?? throw new SymDslException("the digits data set is missing from the SymDsl.Torch assembly");
+        using var gz = new GZipStream(stream, CompressionMode.Decompress);
+        using var reader = new StreamReader(gz);
+        var xs = new List<float>();
+        var ys = new List<long>();
+        string? line;
+        var lineNo = 0;
+        while ((line = reader.ReadLine()) is not null)
+        {
+            lineNo++;
+            if (line.Length == 0) continue;
+            var cells = line.Split(',');
+            if (!double.TryParse(cells[0], NumberStyles.Float, CultureInfo.InvariantCulture, out _)) continue; // header
+            if (cells.Length != 65) throw new SymDslException($"digits.csv:{lineNo}: expected 65 columns, found {cells.Length}");
+            for (var i = 0; i < 64; i++) xs.Add(float.Parse(cells[i], CultureInfo.InvariantCulture) / 16f);
+            ys.Add((long)double.Parse(cells[64], CultureInfo.InvariantCulture));
+        }
+        var n = ys.Count;
+        var fields = new Dictionary<string, Tensor>
+        {
+            ["x"] = tensor(xs.ToArray()).reshape(n, 64),
+            ["label"] = tensor(ys.ToArray()),
+        };
+        return Split("digits", fields, testFraction, seed, 10);
+    }
+
+    // ------------------------------------------------------------------ csv
+
+    /// <summary>
+    /// A CSV file with a header row. <paramref name="label"/>: the label column by name (Str/Name) or 0-based index (Int).
+    /// Other columns are float features (field "x"). Labels: all integers → used as they are (classes = max + 1);
+    /// otherwise the distinct strings sorted ordinally map to 0..K-1. <paramref name="standardize"/> fits mean/std
+    /// on the training split only and applies them to both splits.
+    /// </summary>
+    public static DataSet Csv(string path, Value label, double testFraction, bool standardize, long seed)
+    {
+        if (!File.Exists(path)) throw new SymDslException($"{path}: data file not found");
+        var lines = File.ReadAllLines(path);
+        if (lines.Length == 0 || lines[0].Trim().Length == 0) throw new SymDslException($"{path}:1: the CSV file has no header row");
+        var header = lines[0].Split(',').Select(h => h.Trim().Trim('"')).ToArray();
+        int labelCol;
+        if (label is Value.Int li)
+        {
+            labelCol = (int)li.V;
+            if (labelCol < 0 || labelCol >= header.Length) throw new SymDslException($"{path}:1: label column index {labelCol} is out of range (the header has {header.Length} columns)");
+        }
+        else
+        {
+            var name = label.AsText();
+            labelCol = Array.IndexOf(header, name);
+            if (labelCol < 0) throw new SymDslException($"{path}:1: no column named \"{name}\" in the header ({string.Join(", ", header)})");
+        }
+        var features = new List<float>();
+        var labels = new List<string>();
+        var nFeat = header.Length - 1;
+        for (var li2 = 1; li2 < lines.Length; li2++)
+        {
+            var line = lines[li2];
+            if (line.Trim().Length == 0) continue;
+            var cells = line.Split(',');
+            if (cells.Length != header.Length)
+                throw new SymDslException($"{path}:{li2 + 1}: expected {header.Length} columns, found {cells.Length}");
+            for (var c = 0; c < cells.Length; c++)
+            {
+                var cell = cells[c].Trim().Trim('"');
+                if (c == labelCol) { labels.Add(cell); continue; }
+                if (!float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) || !float.IsFinite(f))
+                    throw new SymDslException($"{path}:{li2 + 1}: column \"{header[c]}\" is not a number: \"{cell}\"");
+                features.Add(f);
+            }
+        }
+        if (labels.Count == 0) throw new SymDslException($"{path}: no data rows");
+        long[] ys;
+        int classes;
+        IReadOnlyList<string>? names = null;
+        if (labels.All(s => long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0))
+        {
+            ys = labels.Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            classes = (int)ys.Max() + 1;
+        }
+        else
+        {
+            var distinct = labels.Distinct().OrderBy(s => s, StringComparer.Ordinal).ToList();
+            var map = distinct.Select((s, i) => (s, i)).ToDictionary(p => p.s, p => (long)p.i);
+            ys = labels.Select(s => map[s]).ToArray();
+            classes = distinct.Count;
+            names = distinct;
+        }
+        var n = ys.Length;
+        var fields = new Dictionary<string, Tensor>
+        {
+            ["x"] = tensor(features.ToArray()).reshape(n, nFeat),
+            ["label"] = tensor(ys),
+        };
+        var ds = Split(Path.GetFileName(path), fields, testFraction, seed, classes, names);
+        if (standardize)
+        {
+            using var scope = NewDisposeScope();
+            var x = ds.Train["x"];
+            var mean = x.mean([0], keepdim: true);
+            var std = x.std(0, keepdim: true, unbiased: false).clamp_min(1e-8);
+            var trainX = ((x - mean) / std).MoveToOuterDisposeScope();
+            var testX = ((ds.Test["x"] - mean) / std).MoveToOuterDisposeScope();
+            ds.Train["x"].Dispose(); ds.Test["x"].Dispose();
+            ds.Train["x"] = trainX; ds.Test["x"] = testX;
+        }
+        return ds;
+    }
+
+    // ------------------------------------------------------------------ idx (MNIST format)
+
+    /// <summary>Reads an IDX file (gzipped or not, detected by the gzip magic): magic 0x0000_08_NN, dims big-endian, unsigned bytes.</summary>
+    public static (int[] dims, byte[] data) ReadIdx(string path)
+    {
+        if (!File.Exists(path)) throw new SymDslException($"{path}: data file not found");
+        byte[] bytes = File.ReadAllBytes(path);
+        if (bytes.Length >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b)
+        {
+            try
+            {
+                using var gz = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
+                using var ms = new MemoryStream();
+                gz.CopyTo(ms);
+                bytes = ms.ToArray();
+            }
+            catch (InvalidDataException e) { throw new SymDslException($"{path}: corrupt gzip data ({e.Message})"); }
+        }
+        if (bytes.Length < 4 || bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08)
+            throw new SymDslException($"{path}: not an IDX file of unsigned bytes (bad magic number)");
+        int rank = bytes[3];
+        if (rank < 1 || rank > 4 || bytes.Length < 4 + 4 * rank) throw new SymDslException($"{path}: bad IDX header (rank {rank})");
+        var dims = new int[rank];
+        for (var i = 0; i < rank; i++)
+            dims[i] = (bytes[4 + 4 * i] << 24) | (bytes[5 + 4 * i] << 16) | (bytes[6 + 4 * i] << 8) | bytes[7 + 4 * i];
+        var count = dims.Aggregate(1L, (x, d) => x * d);
+        var offset = 4 + 4 * rank;
+        if (bytes.Length - offset != count)
+            throw new SymDslException($"{path}: IDX header promises {count} values but the file holds {bytes.Length - offset}");
+        return (dims, bytes[offset..]);
+    }
+
+    /// <summary>MNIST-format images [N, r, c] (scaled to [0, 1], field "x" [N, r*c]) and labels [N] (field "label").</summary>
+    public static DataSet Idx(string images, string labels, double testFraction, long seed) =>
+        Split(Path.GetFileName(images), IdxFields(images, labels), testFraction, seed, 10);
+
+    static Dictionary<string, Tensor> IdxFields(string images, string labels)
+    {
+        var (idims, ibytes) = ReadIdx(images);
+        var (ldims, lbytes) = ReadIdx(labels);
+        if (idims.Length != 3) throw new SymDslException($"{images}: expected images of rank 3 [N, rows, cols], found rank {idims.Length}");
+        if (ldims.Length != 1) throw new SymDslException($"{labels}: expected labels of rank 1 [N], found rank {ldims.Length}");
+        if (idims[0] != ldims[0]) throw new SymDslException($"{images} holds {idims[0]} images but {labels} holds {ldims[0]} labels");
+        var x = ibytes.Select(b => b / 255f).ToArray();
+        var y = lbytes.Select(b => (long)b).ToArray();
+        return new Dictionary<string, Tensor>
+        {
+            ["x"] = tensor(x).reshape(idims[0], idims[1] * idims[2]),
+            ["label"] = tensor(y),
+        };
+    }
+
+    // ------------------------------------------------------------------ fashion_mnist
+
+    public const string FashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+    /// <summary>Fashion-MNIST from the Debian package dataset-fashion-mnist: its own train (60 000) and test (10 000) files.</summary>
+    public static DataSet FashionMnist(string dir, long seed)
+    {
+        string Find(string stem)
+        {
+            foreach (var f in new[] { stem + ".gz", stem })
+                if (File.Exists(Path.Combine(dir, f))) return Path.Combine(dir, f);
+            throw new SymDslException($"Fashion-MNIST not found: {Path.Combine(dir, stem)}(.gz) is missing; install it with `apt-get install dataset-fashion-mnist`");
+        }
+        var train = IdxFields(Find("train-images-idx3-ubyte"), Find("train-labels-idx1-ubyte"));
+        var test = IdxFields(Find("t10k-images-idx3-ubyte"), Find("t10k-labels-idx1-ubyte"));
+        return new DataSet("fashion_mnist", train, test, 10,
+            ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]);
+    }
+
+    // ------------------------------------------------------------------ synthetic
+
+    static Generator Gen(long seed) => new Generator(unchecked((ulong)(seed * 1_000_003 + 12345)));
+
+    /// <summary>
+    /// A fixed random ReLU teacher: x ~ N(0, I), target = W2 relu(W1 x + b1) + b2 + noise·ε with W1 ~ N(0, 1/d_in),
+    /// W2 ~ N(0, 1/hidden), b ~ N(0, 0.1²). Fields x [d_in], target [d_out].
+    /// </summary>
+    public static DataSet Teacher(int dIn, int dOut, int hidden, int samples, double noise, double testFraction, long seed)
+    {
+        return Split("teacher", TeacherFields(dIn, dOut, hidden, samples, noise, seed), testFraction, seed);
+    }
+
+    static Dictionary<string, Tensor> TeacherFields(int dIn, int dOut, int hidden, int samples, double noise, long seed)
+    {
+        using var scope = NewDisposeScope();
+        using var g = Gen(seed);
+        var w1 = randn([hidden, dIn], generator: g) / Math.Sqrt(dIn);
+        var b1 = randn([hidden], generator: g) * 0.1;
+        var w2 = randn([dOut, hidden], generator: g) / Math.Sqrt(hidden);
+        var b2 = randn([dOut], generator: g) * 0.1;
+        var x = randn([samples, dIn], generator: g);
+        var y = nn.functional.linear(nn.functional.relu(nn.functional.linear(x, w1, b1)), w2, b2);
+        if (noise > 0) y = y + randn(y.shape, generator: g) * noise;
+        return new() { ["x"] = x.MoveToOuterDisposeScope(), ["target"] = y.MoveToOuterDisposeScope() };
+    }
+
+    /// <summary>
+    /// x ~ N(0, I_d); target = A x + noise·ε, A = U diag(s) Vᵀ with random orthogonal U, V (QR of Gaussian matrices)
+    /// and s_i = top·ratio^i for i &lt; rank, 0 beyond. Fields x [d], target [d].
+    /// </summary>
+    public static DataSet LowRankRegression(int d, int rank, int samples, double top, double ratio, double noise, double testFraction, long seed)
+    {
+        if (rank < 0 || rank > d) throw new SymDslException($"lowrank_regression: rank must be in 0..{d}, got {rank}");
+        return Split("lowrank_regression", LowRankFields(d, rank, samples, top, ratio, noise, seed), testFraction, seed);
+    }
+
+    static Dictionary<string, Tensor> LowRankFields(int d, int rank, int samples, double top, double ratio, double noise, long seed)
+    {
+        using var scope = NewDisposeScope();
+        using var g = Gen(seed);
+        var (u, _) = linalg.qr(randn([d, d], dtype: ScalarType.Float64, generator: g));
+        var (v, _) = linalg.qr(randn([d, d], dtype: ScalarType.Float64, generator: g));
+        var s = Enumerable.Range(0, d).Select(i => i < rank ? top * Math.Pow(ratio, i) : 0.0).ToArray();
+        var a = u.matmul(diag(tensor(s))).matmul(v.t());
+        var x = randn([samples, d], dtype: ScalarType.Float64, generator: g);
+        var y = x.matmul(a.t());
+        if (noise > 0) y = y + randn(y.shape, dtype: ScalarType.Float64, generator: g) * noise;
+        var fields = new Dictionary<string, Tensor>
+        {
+            ["x"] = x.to_type(ScalarType.Float32).MoveToOuterDisposeScope(),
+            ["target"] = y.to_type(ScalarType.Float32).MoveToOuterDisposeScope(),
+        };
+        return fields;
+    }
+}

@@ -1,0 +1,358 @@
+using System.Text.RegularExpressions;
+using SymDsl.Diagnostics;
+using SymDsl.IR;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace SymDsl.Torch.Lowering;
+
+/// <summary>Per-parameter reparametrisations requested by a train block (syre, induce).</summary>
+public sealed record ReparamRequest(string Parameter, string Kind, double Sigma = 0, double Decay = 0, int? Rank = null);
+
+/// <summary>
+/// A <see cref="ModelIR"/> lowered to a TorchSharp module.
+/// <para>
+/// Layout: one child module per layer (its name sanitised: "fc[2]" → "fc_2"), nested child modules for dotted
+/// local names ("attn" → "q" → weight). A Plain parameter is registered under its logical name, so the
+/// state_dict key of "fc1.weight" is "fc1.weight"; a reparametrised one gets a child node named after the
+/// parameter holding its raw tensors ("fc1.weight.theta" + buffer "fc1.weight.theta0"; "fc1.weight.u"/"v";
+/// "fc1.weight.U"/"V"). <see cref="RawKeys"/> maps logical names to their raw state_dict keys.
+/// </para>
+/// <para>
+/// The model is built dynamically from the IR, so its components cannot be C# fields; they are registered
+/// explicitly with register_module/register_parameter/register_buffer (the generated C# of the front end uses fields).
+/// </para>
+/// </summary>
+public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<string, Tensor>>
+{
+    readonly Dictionary<string, Parameterization> _params = new();
+    readonly Dictionary<string, List<string>> _rawKeys = new();
+    readonly Dictionary<string, ParamNode> _nodes = new();
+    readonly Dictionary<string, double> _rawDecay = new();
+
+    public ModelIR IR { get; }
+
+    /// <summary>
+    /// Builds the module. Initialisation draws from torch's global generator in IR parameter order, then the syre
+    /// offsets θ₀; call <c>torch.manual_seed</c> first for reproducible weights.
+    /// </summary>
+    public SymModel(ModelIR ir, IEnumerable<ReparamRequest>? reparams = null) : base(Sanitize(ir.Name))
+    {
+        IR = ir;
+        var requests = new Dictionary<string, ReparamRequest>();
+        foreach (var r in reparams ?? [])
+        {
+            if (!ir.Parameters.Any(p => p.Name == r.Parameter))
+                throw new SymDslException($"model {ir.Name} has no parameter {r.Parameter} (to {r.Kind})");
+            if (requests.TryGetValue(r.Parameter, out var prev) && prev.Kind != r.Kind)
+                throw new SymDslException($"parameter {r.Parameter}: cannot combine {prev.Kind} with {r.Kind}");
+            requests[r.Parameter] = r;
+        }
+
+        var inits = new List<(ParameterIR p, LayerIR layer, Tensor init)>();
+        using (no_grad())
+            foreach (var layer in ir.Layers)
+                foreach (var p in layer.Parameters)
+                    inits.Add((p, layer, Initial(layer, p)));
+
+        foreach (var (p, layer, init) in inits)
+        {
+            var segments = p.Name.Split('.').Select(Sanitize).ToArray();
+            var fullRaw = string.Join(".", segments);
+            Parameterization param;
+            if (!requests.TryGetValue(p.Name, out var req))
+            {
+                param = new PlainParameterization(p.Name, NodeFor(segments[..^1]), segments[^1], init);
+                _rawKeys[p.Name] = [fullRaw];
+            }
+            else
+            {
+                var node = NodeFor(segments);
+                param = req.Kind switch
+                {
+                    "offset" => new OffsetParameterization(p.Name, node, init, req.Sigma, req.Decay),
+                    "hadamard" => new HadamardParameterization(p.Name, node, init),
+                    "factorized" => new FactorizedParameterization(p.Name, node, init, req.Rank),
+                    _ => throw new SymDslException($"unknown reparametrisation {req.Kind} for {p.Name}"),
+                };
+                _rawKeys[p.Name] = param.RawParameterNames.Select(n => fullRaw + "." + n).ToList();
+                if (param is OffsetParameterization o)
+                {
+                    _rawKeys[p.Name].Add(fullRaw + ".theta0");
+                    _rawDecay[fullRaw + ".theta"] = o.Decay;
+                }
+            }
+            _params[p.Name] = param;
+            init.Dispose();
+        }
+        // Components are registered explicitly above (dynamic layout); nothing is held in fields.
+    }
+
+    ParamNode NodeFor(string[] segments)
+    {
+        nn.Module parent = this;
+        var path = "";
+        foreach (var s in segments)
+        {
+            path = path.Length == 0 ? s : path + "." + s;
+            if (!_nodes.TryGetValue(path, out var node))
+            {
+                node = new ParamNode(s);
+                parent.register_module(s, node);
+                _nodes[path] = node;
+            }
+            parent = node;
+        }
+        return (ParamNode)parent;
+    }
+
+    /// <summary>"fc[2]" → "fc_2": a TorchSharp-friendly identifier for one name segment.</summary>
+    public static string Sanitize(string segment)
+    {
+        var s = Regex.Replace(segment, @"[^A-Za-z0-9_]", "_").TrimEnd('_');
+        s = Regex.Replace(s, "_+", "_");
+        return s.Length == 0 ? "_" : s;
+    }
+
+    /// <summary>Logical parameter names in IR order.</summary>
+    public IReadOnlyList<string> ParameterNames => IR.Parameters.Select(p => p.Name).ToList();
+    public Parameterization ParameterizationOf(string logicalName) =>
+        _params.TryGetValue(logicalName, out var p) ? p : throw new SymDslException($"model {IR.Name} has no parameter {logicalName}");
+    /// <summary>Logical name → the state_dict keys of its raw tensors (parameters, then buffers).</summary>
+    public IReadOnlyDictionary<string, List<string>> RawKeys => _rawKeys;
+    /// <summary>Raw parameter state_dict key → weight decay that replaces the optimizer's (syre's θ).</summary>
+    public IReadOnlyDictionary<string, double> RawWeightDecay => _rawDecay;
+
+    public Tensor EffectiveParameter(string logicalName) => ParameterizationOf(logicalName).Effective();
+
+    /// <summary>Every effective parameter by logical name. Plain entries are the live parameters: do not dispose them.</summary>
+    public IReadOnlyDictionary<string, Tensor> EffectiveParameters() =>
+        IR.Parameters.ToDictionary(p => p.Name, p => _params[p.Name].Effective());
+
+    /// <summary>Sets effective parameters (any subset) by logical name, without recording gradients.</summary>
+    public void SetEffectiveParameters(IReadOnlyDictionary<string, Tensor> values)
+    {
+        foreach (var (name, value) in values) ParameterizationOf(name).SetEffective(value);
+    }
+
+    public ScalarType ParameterDType => parameters().FirstOrDefault()?.dtype ?? ScalarType.Float32;
+    public Device ParameterDevice => parameters().FirstOrDefault()?.device ?? CPU;
+
+    public override Dictionary<string, Tensor> forward(Dictionary<string, Tensor> inputs) => Forward(inputs);
+
+    /// <summary>
+    /// Evaluates the graph node by node. <paramref name="captureSites"/>: site names whose values are stored in
+    /// <paramref name="captured"/> (still attached to the autograd graph when gradients are enabled, so gradients
+    /// w.r.t. them can be taken). Floating-point inputs are cast to the parameters' dtype.
+    /// </summary>
+    public Dictionary<string, Tensor> Forward(IReadOnlyDictionary<string, Tensor> inputs, ISet<string>? captureSites = null, IDictionary<string, Tensor>? captured = null)
+    {
+        var values = new Tensor[IR.Nodes.Count];
+        var dtype = ParameterDType;
+        foreach (var node in IR.Nodes)
+        {
+            var v = Eval(node, values, inputs, dtype);
+            values[node.Id] = v;
+            if (node.Site is { } site && captureSites is not null && captured is not null && captureSites.Contains(site))
+                captured[site] = v;
+        }
+        return IR.Outputs.ToDictionary(o => o.Name, o => values[o.Node]);
+    }
+
+    Tensor Eval(NodeIR node, Tensor[] values, IReadOnlyDictionary<string, Tensor> inputs, ScalarType dtype)
+    {
+        Tensor In(int i) => values[node.Inputs[i]];
+        switch (node.Op)
+        {
+            case OpKind.Input:
+                {
+                    var name = node.Attr("name");
+                    if (!inputs.TryGetValue(name, out var x))
+                        throw new SymDslException($"model {IR.Name}: no value for input {name}");
+                    var expected = node.Shape.Select(d => (long)d).ToArray();
+                    if (x.dim() != expected.Length + 1 || !x.shape.Skip(1).SequenceEqual(expected))
+                        throw new SymDslException($"model {IR.Name}: input {name} expects per-example shape [{string.Join(", ", expected)}] but got [{string.Join(", ", x.shape.Skip(1))}] (batch of {(x.dim() > 0 ? x.shape[0] : 0)})");
+                    return x.is_floating_point() && x.dtype != dtype ? x.to(dtype) : x;
+                }
+            case OpKind.Layer: return ApplyLayer(IR.Layer(node.Attr("layer")), In(0));
+            case OpKind.Activation: return Activate(node, In(0));
+            case OpKind.Add: return In(0) + In(1);
+            case OpKind.Sub: return In(0) - In(1);
+            case OpKind.Mul: return In(0) * In(1);
+            case OpKind.Scale: return In(0) * node.Attrs["factor"].AsDouble();
+            case OpKind.Last: return In(0).select(1, -1);
+            case OpKind.Mean: return In(0).mean([1]);
+            case OpKind.Flatten: return In(0).flatten(1);
+            default: throw new SymDslException($"unsupported op {node.Op}");
+        }
+    }
+
+    static Tensor Activate(NodeIR node, Tensor x)
+    {
+        var fn = node.Attr("fn");
+        return fn switch
+        {
+            "relu" => F.relu(x),
+            "leaky_relu" => F.leaky_relu(x, node.Attrs.Double("negative_slope", 0.01)),
+            "tanh" => x.tanh(),
+            "sigmoid" => x.sigmoid(),
+            "gelu" => F.gelu(x),
+            "sin" => x.sin(),
+            "identity" => x.alias(),
+            // dim is per example (the batch is implicit): dim >= 0 is shifted by one, negative dims count from the end.
+            "softmax" => F.softmax(x, node.Attrs.Int("dim", -1) is var d && d >= 0 ? d + 1 : d),
+            _ => throw new SymDslException($"unknown activation {fn}"),
+        };
+    }
+
+    Tensor P(LayerIR layer, string local) => _params[$"{layer.Name}.{local}"].Effective();
+    Tensor? POpt(LayerIR layer, string local) => _params.TryGetValue($"{layer.Name}.{local}", out var p) ? p.Effective() : null;
+
+    Tensor ApplyLayer(LayerIR layer, Tensor x)
+    {
+        switch (layer.Kind)
+        {
+            case LayerKind.Linear:
+                return F.linear(x, P(layer, "weight"), POpt(layer, "bias"));
+            case LayerKind.LayerNorm:
+                {
+                    var n = layer.Args.Int("n", x.shape[^1]);
+                    return F.layer_norm(x, [n], POpt(layer, "weight"), POpt(layer, "bias"), layer.Args.Double("eps", 1e-5));
+                }
+            case LayerKind.Embedding:
+                {
+                    var w = P(layer, "weight");
+                    var idx = x.to_type(ScalarType.Int64);
+                    var vocab = w.shape[0];
+                    var flat = idx.reshape(-1);
+                    var outShape = idx.shape.Append(w.shape[1]).ToArray();
+                    return w.index_select(0, flat).reshape(outShape);
+                }
+            case LayerKind.SelfAttention: return Attention(layer, x);
+            case LayerKind.RNN: return Rnn(layer, x);
+            default: throw new SymDslException($"unsupported layer kind {layer.Kind}");
+        }
+    }
+
+    /// <summary>Multi-head scaled dot-product self-attention over [B, T, d]; head h uses rows h*dh.. of q/k/v and columns of o.</summary>
+    Tensor Attention(LayerIR layer, Tensor x)
+    {
+        var d = x.shape[^1];
+        var heads = layer.Args.Int("heads", 1);
+        if (d % heads != 0) throw new SymDslException($"layer {layer.Name}: d = {d} is not divisible by heads = {heads}");
+        var dh = d / heads;
+        long b = x.shape[0], t = x.shape[1];
+        Tensor Proj(string n) => F.linear(x, P(layer, n + ".weight"), POpt(layer, n + ".bias")).view(b, t, heads, dh).transpose(1, 2);
+        var q = Proj("q");
+        var k = Proj("k");
+        var v = Proj("v");
+        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(dh);
+        if (layer.Args.Bool("causal", false))
+        {
+            var mask = ones(t, t, dtype: ScalarType.Bool, device: x.device).triu(1);
+            scores = scores.masked_fill(mask, double.NegativeInfinity);
+        }
+        var attn = F.softmax(scores, -1);
+        var ctx = attn.matmul(v).transpose(1, 2).reshape(b, t, d);
+        return F.linear(ctx, P(layer, "o.weight"), POpt(layer, "o.bias"));
+    }
+
+    /// <summary>
+    /// The RNN cell as one step of an ODE integrator per time step for dh/dt = f(h) = -h + act(W_h h + W_x x_t + b),
+    /// h_0 = 0, x_t held constant within the step. euler: h + dt f(h); rk2: the explicit midpoint rule
+    /// h + dt f(h + dt/2 f(h)); rk4: the classical Runge–Kutta step. Output: every h_t, [B, T, hidden].
+    /// </summary>
+    Tensor Rnn(LayerIR layer, Tensor x)
+    {
+        var wx = P(layer, "input.weight");
+        var wh = P(layer, "hidden.weight");
+        var bias = POpt(layer, "bias");
+        var act = layer.Args.Text("activation", "tanh");
+        var integrator = layer.Args.Text("integrator", "euler");
+        var dt = layer.Args.Double("dt", 1.0);
+        long bsz = x.shape[0], steps = x.shape[1], hidden = wh.shape[0];
+        var drive = F.linear(x, wx, bias); // [B, T, hidden]: W_x x_t + b for every t at once
+        var h = zeros(bsz, hidden, dtype: drive.dtype, device: drive.device);
+        var outs = new List<Tensor>((int)steps);
+        for (long t = 0; t < steps; t++)
+        {
+            var u = drive.select(1, t);
+            Tensor Fn(Tensor hh) => ActivateByName(act, hh.matmul(wh.t()) + u) - hh;
+            h = integrator switch
+            {
+                "euler" => h + Fn(h) * dt,
+                "rk2" => h + Fn(h + Fn(h) * (dt / 2)) * dt,
+                "rk4" => Rk4(h, Fn, dt),
+                _ => throw new SymDslException($"layer {layer.Name}: unknown integrator {integrator} (euler, rk2, rk4)"),
+            };
+            outs.Add(h);
+        }
+        return stack(outs, 1);
+    }
+
+    static Tensor Rk4(Tensor h, Func<Tensor, Tensor> f, double dt)
+    {
+        var k1 = f(h);
+        var k2 = f(h + k1 * (dt / 2));
+        var k3 = f(h + k2 * (dt / 2));
+        var k4 = f(h + k3 * dt);
+        return h + (k1 + k2 * 2 + k3 * 2 + k4) * (dt / 6);
+    }
+
+    static Tensor ActivateByName(string fn, Tensor x) => fn switch
+    {
+        "relu" => F.relu(x),
+        "leaky_relu" => F.leaky_relu(x, 0.01),
+        "tanh" => x.tanh(),
+        "sigmoid" => x.sigmoid(),
+        "gelu" => F.gelu(x),
+        "sin" => x.sin(),
+        "identity" => x.alias(),
+        _ => throw new SymDslException($"activation {fn} cannot be used inside an RNN cell"),
+    };
+
+    // ------------------------------------------------------------------ initialisation
+
+    static Tensor Initial(LayerIR layer, ParameterIR p)
+    {
+        var shape = p.Shape.Select(d => (long)d).ToArray();
+        var t = empty(shape, ScalarType.Float32);
+        var local = p.Name[(layer.Name.Length + 1)..];
+        switch (p.Init.Kind)
+        {
+            case "default": DefaultInit(layer, local, t); break;
+            case "normal": nn.init.normal_(t, 0, p.Init.Scale); break;
+            case "orthogonal":
+                if (t.dim() < 2) throw new SymDslException($"parameter {p.Name}: orthogonal init needs a matrix, shape is [{string.Join(", ", shape)}]");
+                nn.init.orthogonal_(t, p.Init.Scale); break;
+            case "zeros": t.zero_(); break;
+            case "ones": t.fill_(1.0); break;
+            case "uniform": nn.init.uniform_(t, -p.Init.Scale, p.Init.Scale); break;
+            default: throw new SymDslException($"parameter {p.Name}: unknown init {p.Init.Kind}");
+        }
+        return t;
+    }
+
+    /// <summary>
+    /// TorchSharp's own defaults: Linear and attention projections U(±1/√in) for weight and bias (kaiming_uniform with
+    /// a = √5); LayerNorm weight 1, bias 0; Embedding N(0, 1); RNN U(±1/√hidden) for every parameter (as nn.RNN).
+    /// </summary>
+    static void DefaultInit(LayerIR layer, string local, Tensor t)
+    {
+        double Bound(long fanIn) => 1.0 / Math.Sqrt(Math.Max(1, fanIn));
+        switch (layer.Kind)
+        {
+            case LayerKind.Linear:
+                nn.init.uniform_(t, -Bound(layer.Args.Int("in", 1)), Bound(layer.Args.Int("in", 1))); break;
+            case LayerKind.SelfAttention:
+                nn.init.uniform_(t, -Bound(layer.Args.Int("d", 1)), Bound(layer.Args.Int("d", 1))); break;
+            case LayerKind.LayerNorm:
+                if (local == "weight") t.fill_(1.0); else t.zero_(); break;
+            case LayerKind.Embedding:
+                nn.init.normal_(t, 0, 1); break;
+            case LayerKind.RNN:
+                nn.init.uniform_(t, -Bound(layer.Args.Int("hidden", 1)), Bound(layer.Args.Int("hidden", 1))); break;
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using SymDsl.IR;
+using SymDsl.Torch.Data;
+using SymDsl.Torch.Lowering;
+using static TorchSharp.torch;
+
+namespace SymDsl.Torch.Training;
+
+/// <summary>
+/// What an observer (e.g. the symmetry diagnostics) can see of a run. Everything here belongs to the trainer:
+/// do not dispose it.
+/// </summary>
+public sealed class TrainingContext
+{
+    public required SymModel Model { get; init; }
+    public required ModelIR ModelIR { get; init; }
+    public required TrainIR Train { get; init; }
+    public required Device Device { get; init; }
+    public required string OutDir { get; init; }
+    public required long Seed { get; init; }
+    public required DataSet Data { get; init; }
+    /// <summary>A fixed batch of (up to 256) training examples, every field, on <see cref="Device"/>; the same for the whole run (and after a resume).</summary>
+    public required IReadOnlyDictionary<string, Tensor> ProbeBatch { get; init; }
+    /// <summary>The training loss (scalar, differentiable) of the model on a batch of fields.</summary>
+    public required Func<IReadOnlyDictionary<string, Tensor>, Tensor> Loss { get; init; }
+    public required long TotalSteps { get; init; }
+    public required int StepsPerEpoch { get; init; }
+    /// <summary>Steps already done when this process started (non-zero after <c>--resume</c>).</summary>
+    public required long StartStep { get; init; }
+    /// <summary>The learning rate of the step that has just been taken.</summary>
+    public double LearningRate { get; internal set; }
+}
+
+/// <summary>Something that happened at a step (e.g. a rank jump), listed in summary.json and the report.</summary>
+public sealed record TrainEvent(long Step, string Kind, string Message, double? Value = null);
+
+/// <summary>The summary being written at the end of a run. Observers may add keys and events.</summary>
+public sealed class TrainSummary
+{
+    /// <summary>summary.json's keys (train_loss, test_loss, test_accuracy, wall_seconds, …), in insertion order.</summary>
+    public Dictionary<string, object?> Values { get; } = new();
+    public List<TrainEvent> Events { get; } = new();
+}
+
+/// <summary>
+/// Hooks into a training run. <see cref="OnStep"/> runs after every optimizer step (step = number of steps done),
+/// inside a dispose scope of its own (tensors kept across calls must be detached from it) with gradients enabled;
+/// keys added to <paramref name="metrics"/> go to metrics.jsonl (a line is written for every step that gets keys),
+/// TensorBoard and one plot per numeric key.
+/// </summary>
+public interface ITrainingObserver
+{
+    void OnStart(TrainingContext context) { }
+    void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics);
+    void OnEnd(TrainingContext context, TrainSummary summary) { }
+}

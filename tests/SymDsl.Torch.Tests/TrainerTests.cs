@@ -1,0 +1,317 @@
+using System.Text.Json;
+using SymDsl.Diagnostics;
+using SymDsl.IR;
+using SymDsl.Torch.Lowering;
+using SymDsl.Torch.Training;
+using TorchSharp;
+using static SymDsl.Torch.Tests.TestPrograms;
+using static TorchSharp.torch;
+
+namespace SymDsl.Torch.Tests;
+
+[Collection("torch")]
+public class TrainerTests
+{
+    [Fact]
+    public void Mlp_trains_and_writes_every_output()
+    {
+        var dir = TempDir("mlp");
+        var result = Trainer.Run(Program(Mlp(32), MlpTrain(epochs: 2, syre: true)), MlpTrain(epochs: 2, syre: true), new TrainOptions(dir, SymmetryReportMarkdown: "# Symmetries\n- perm <ok>"));
+        Assert.Equal(46, result.Steps); // ceil(1438 / 64) = 23 steps per epoch
+        Assert.True(result.TestAccuracy > 0.7, $"accuracy {result.TestAccuracy}");
+        Assert.True(result.TrainLoss < 1.0, $"train loss {result.TrainLoss}");
+        Assert.Equal(64 * 32 + 32 + 32 * 10 + 10, result.ParameterCount);
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement;
+        foreach (var key in new[] { "train_loss", "test_loss", "test_accuracy", "wall_seconds", "parameter_count", "steps", "events" })
+            Assert.True(summary.TryGetProperty(key, out _), key);
+        var lines = File.ReadAllLines(Path.Combine(dir, "metrics.jsonl"));
+        Assert.NotEmpty(lines);
+        var first = JsonDocument.Parse(lines[0]).RootElement;
+        foreach (var key in new[] { "step", "epoch", "loss", "lr" }) Assert.True(first.TryGetProperty(key, out _), key);
+        Assert.True(File.Exists(Path.Combine(dir, "checkpoint.bin")));
+        Assert.True(File.Exists(Path.Combine(dir, "plots", "loss.png")));
+        Assert.True(File.Exists(Path.Combine(dir, "plots", "test_accuracy.png")));
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(dir, "tensorboard"), "*", SearchOption.AllDirectories));
+        var html = File.ReadAllText(Path.Combine(dir, "report.html"));
+        Assert.Contains("data:image/png;base64,", html);
+        Assert.Contains("perm &lt;ok&gt;", html);
+        Assert.Contains("test_accuracy", html);
+    }
+
+    [Fact]
+    public void One_training_step_lowers_the_loss_on_its_batch()
+    {
+        torch.manual_seed(3);
+        using var model = new SymModel(Mlp(16));
+        using var opt = Trainer.BuildOptimizer(model, MlpTrain(syre: false).Optimizer);
+        using var data = Data.DataSources.Digits(0.2, 1);
+        var batch = data.Train.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, 0, 64));
+        double Loss()
+        {
+            using var _ = no_grad();
+            using var s = NewDisposeScope();
+            return Trainer.LossOf("cross_entropy", model.Forward(batch)["logits"], batch["label"]).item<float>();
+        }
+        var before = Loss();
+        using (var s = NewDisposeScope())
+        {
+            opt.zero_grad();
+            Trainer.LossOf("cross_entropy", model.Forward(batch)["logits"], batch["label"]).backward();
+            opt.step();
+        }
+        Assert.True(Loss() < before, $"{Loss()} >= {before}");
+    }
+
+    [Fact]
+    public void A_training_step_leaves_no_live_tensors()
+    {
+        torch.manual_seed(3);
+        using var model = new SymModel(Mlp(16), Trainer.Reparametrisations(MlpTrain(syre: true)));
+        using var opt = Trainer.BuildOptimizer(model, MlpTrain(syre: true).Optimizer);
+        using var data = Data.DataSources.Digits(0.2, 1);
+        void Step(int i)
+        {
+            using var scope = NewDisposeScope();
+            var idx = arange(i * 32, i * 32 + 32, dtype: ScalarType.Int64);
+            var b = data.Train.ToDictionary(kv => kv.Key, kv => kv.Value.index_select(0, idx));
+            opt.zero_grad();
+            var loss = Trainer.LossOf("cross_entropy", model.Forward(b)["logits"], b["label"]);
+            loss.backward();
+            opt.step();
+        }
+        Step(0); Step(1); // optimizer state and gradients are allocated on the first steps
+        var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (var i = 2; i < 7; i++) Step(i);
+        Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void Same_seed_gives_identical_metrics()
+    {
+        var train = MlpTrain(steps: 30, logEvery: 1);
+        var a = TempDir("det-a");
+        var b = TempDir("det-b");
+        Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(a));
+        Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(b));
+        Assert.Equal(File.ReadAllText(Path.Combine(a, "metrics.jsonl")), File.ReadAllText(Path.Combine(b, "metrics.jsonl")));
+        var c = TempDir("det-c");
+        Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(c, Seed: 2));
+        Assert.NotEqual(File.ReadAllText(Path.Combine(a, "metrics.jsonl")), File.ReadAllText(Path.Combine(c, "metrics.jsonl")));
+    }
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("adam")]
+    public void Resumed_run_matches_an_uninterrupted_one(string optimizer)
+    {
+        var schedule = new ScheduleIR("cosine", Args(("min_lr", D(0.001)), ("warmup", I(3))), Span);
+        var train = MlpTrain(steps: 40, logEvery: 1, checkpointEvery: 20, schedule: schedule, optimizer: optimizer, lr: optimizer == "sgd" ? 0.05 : 0.01);
+        var program = Program(Mlp(16), train);
+        var full = TempDir("full");
+        var fullResult = Trainer.Run(program, train, new TrainOptions(full));
+
+        var part = TempDir("part");
+        using var cts = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            Trainer.Run(program, train, new TrainOptions(part), p => { if (p.Step == 25) cts.Cancel(); }, cts.Token));
+        // The run was interrupted after step 25: the checkpoint holds step 20 and the metrics file runs past it.
+        Assert.Equal(25, File.ReadAllLines(Path.Combine(part, "metrics.jsonl")).Length);
+        var resumed = Trainer.Run(program, train, new TrainOptions(part, Resume: true));
+
+        Assert.Equal(File.ReadAllText(Path.Combine(full, "metrics.jsonl")), File.ReadAllText(Path.Combine(part, "metrics.jsonl")));
+        Assert.Equal(fullResult.TrainLoss, resumed.TrainLoss);
+        Assert.Equal(fullResult.TestLoss, resumed.TestLoss);
+        Assert.Equal(fullResult.TestAccuracy, resumed.TestAccuracy);
+
+        // Final raw parameters and buffers are identical.
+        using var m1 = new SymModel(Mlp(16), Trainer.Reparametrisations(train));
+        using var m2 = new SymModel(Mlp(16), Trainer.Reparametrisations(train));
+        Checkpoint.Load(Path.Combine(full, Checkpoint.FileName), m1, null);
+        Checkpoint.Load(Path.Combine(part, Checkpoint.FileName), m2, null);
+        var s1 = m1.state_dict();
+        var s2 = m2.state_dict();
+        Assert.Equal(s1.Keys.OrderBy(k => k), s2.Keys.OrderBy(k => k));
+        foreach (var k in s1.Keys) Assert.True(Same(s1[k], s2[k]), k);
+    }
+
+    [Fact]
+    public void Syre_theta0_is_restored_exactly_from_a_checkpoint()
+    {
+        var train = MlpTrain(steps: 5);
+        var dir = TempDir("syre");
+        Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(dir));
+        torch.manual_seed(1);
+        using var trained = new SymModel(Mlp(16), Trainer.Reparametrisations(train));
+        Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName), trained, null);
+        torch.manual_seed(999); // a different draw of θ₀, overwritten by the checkpoint
+        using var other = new SymModel(Mlp(16), Trainer.Reparametrisations(train));
+        var before = other.state_dict()["fc1.weight.theta0"].clone();
+        Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName), other, null);
+        var theta0 = other.state_dict()["fc1.weight.theta0"];
+        Assert.False(Same(before, theta0));
+        Assert.True(Same(theta0, trained.state_dict()["fc1.weight.theta0"]));
+        // θ₀ is a buffer, never trained: equal to the draw at the start of the run.
+        torch.manual_seed(1);
+        using var fresh = new SymModel(Mlp(16), Trainer.Reparametrisations(train));
+        Assert.True(Same(fresh.state_dict()["fc1.weight.theta0"], theta0));
+        Assert.False(Same(fresh.state_dict()["fc1.weight.theta"], other.state_dict()["fc1.weight.theta"]));
+    }
+
+    [Fact]
+    public void Syre_parameters_get_their_own_weight_decay_group()
+    {
+        var train = MlpTrain(syre: true);
+        using var model = new SymModel(Mlp(8), Trainer.Reparametrisations(new TrainIR(train.Model, train.Data, train.Loss, train.Optimizer, null, 64, 1, null, 1, 10, null,
+            [new BreakIR("syre", Args(("sigma", D(0.1)), ("decay", D(0.05))), ["perm"], ["fc1.weight"], Span)], [], [], Span)));
+        Assert.Equal(0.05, model.RawWeightDecay["fc1.weight.theta"]);
+        Assert.Single(model.RawWeightDecay);
+        using var opt = Trainer.BuildOptimizer(model, train.Optimizer);
+        Assert.Equal(2, opt.ParamGroups.Count());
+    }
+
+    [Fact]
+    public void Observers_see_every_step_and_add_metrics_and_events()
+    {
+        var obs = new CountingObserver();
+        var train = MlpTrain(steps: 12, logEvery: 5);
+        var dir = TempDir("obs");
+        Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(dir), observers: [obs]);
+        Assert.Equal(1, obs.Started);
+        Assert.Equal(12, obs.Steps);
+        Assert.Equal(1, obs.Ended);
+        var lines = File.ReadAllLines(Path.Combine(dir, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal([3L, 6L, 9L, 12L], lines.Where(l => l.TryGetProperty("probe_loss", out _)).Select(l => l.GetProperty("step").GetInt64()));
+        Assert.True(File.Exists(Path.Combine(dir, "plots", "probe_loss.png")));
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement;
+        Assert.Equal("done", summary.GetProperty("events")[0].GetProperty("kind").GetString());
+        Assert.Equal(42, summary.GetProperty("observer_key").GetInt32());
+    }
+
+    sealed class CountingObserver : ITrainingObserver
+    {
+        public int Started, Steps, Ended;
+        public void OnStart(TrainingContext context) => Started++;
+        public void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics)
+        {
+            Steps++;
+            if (step % 3 != 0) return;
+            using var _ = no_grad();
+            metrics["probe_loss"] = context.Loss(context.ProbeBatch).item<float>();
+        }
+        public void OnEnd(TrainingContext context, TrainSummary summary)
+        {
+            Ended++;
+            summary.Values["observer_key"] = 42;
+            summary.Events.Add(new TrainEvent(context.TotalSteps, "done", "finished"));
+        }
+    }
+
+    static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
+    // ---------------------------------------------------------------- errors
+
+    [Fact]
+    public void Input_shape_mismatch_names_both_shapes()
+    {
+        var g = new Graph();
+        var x = g.Input("x", [32]);
+        var y = g.Layer("fc", x, [10]);
+        var model = new ModelIR("Bad", Args(), [new InputIR("x", [32], ElementType.Float32, Span)], [Linear("fc", 32, 10)], g.Nodes, [new OutputIR("logits", y)], [], Span);
+        var train = MlpTrain(steps: 1, syre: false) with { Model = "Bad" };
+        var e = Assert.Throws<SymDslException>(() => Trainer.Run(Program(model, train), train, new TrainOptions(TempDir("shape"))));
+        Assert.Contains("[64]", e.Message);
+        Assert.Contains("[32]", e.Message);
+    }
+
+    [Fact]
+    public void Label_outside_the_class_count_is_an_error()
+    {
+        var g = new Graph();
+        var x = g.Input("x", [64]);
+        var y = g.Layer("fc", x, [5]);
+        var model = new ModelIR("Five", Args(), [new InputIR("x", [64], ElementType.Float32, Span)], [Linear("fc", 64, 5)], g.Nodes, [new OutputIR("logits", y)], [], Span);
+        var train = MlpTrain(steps: 1, syre: false) with { Model = "Five" };
+        var e = Assert.Throws<SymDslException>(() => Trainer.Run(Program(model, train), train, new TrainOptions(TempDir("label"))));
+        Assert.Contains("outside the 5 classes", e.Message);
+    }
+
+    /// <summary>A linear regression on lowrank_regression(d = 8): y = fc(x), mse(y, target).</summary>
+    internal static (ModelIR, TrainIR) LinearRegression(double lr, int steps, int? checkpointEvery = null)
+    {
+        var g = new Graph();
+        var x = g.Input("x", [8]);
+        var y = g.Layer("fc", x, [8], "y");
+        var model = new ModelIR("Lin", Args(), [new InputIR("x", [8], ElementType.Float32, Span)], [Linear("fc", 8, 8)], g.Nodes, [new OutputIR("y", y)], [], Span);
+        var train = new TrainIR("Lin", new DataIR("lowrank_regression", Args(("d", I(8)), ("rank", I(3)), ("samples", I(256))), Span),
+            new LossIR("mse", "y", "target", Span), new OptimizerIR("sgd", Args(("lr", D(lr))), Span), null, 32, null, steps, 1, 1, checkpointEvery, [], [], [], Span);
+        return (model, train);
+    }
+
+    [Fact]
+    public void Diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint()
+    {
+        var (model, train) = LinearRegression(lr: 200.0, steps: 500, checkpointEvery: 2);
+        var dir = TempDir("nan");
+        var e = Assert.Throws<SymDslException>(() => Trainer.Run(Program(model, train), train, new TrainOptions(dir)));
+        Assert.Matches(@"at step \d+", e.Message);
+        Assert.Contains("checkpoint", e.Message);
+        Assert.True(File.Exists(Path.Combine(dir, Checkpoint.FileName)));
+        using var m = new SymModel(model);
+        var meta = Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName), m, null);
+        foreach (var (_, t) in m.state_dict()) Assert.True(t.isfinite().all().item<bool>());
+        Assert.True(meta.Step >= 2);
+    }
+
+    [Fact]
+    public void Regression_on_lowrank_data_learns()
+    {
+        var (model, train) = LinearRegression(lr: 0.05, steps: 200);
+        var r = Trainer.Run(Program(model, train), train, new TrainOptions(TempDir("reg")));
+        Assert.Null(r.TestAccuracy);
+        Assert.True(r.TestLoss < 0.01, $"test loss {r.TestLoss}");
+    }
+
+    [Fact]
+    public void Unwritable_output_directory_is_an_error()
+    {
+        var file = Path.Combine(TempDir("unwritable"), "a-file");
+        File.WriteAllText(file, "x");
+        var train = MlpTrain(steps: 1);
+        var e = Assert.Throws<SymDslException>(() => Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(Path.Combine(file, "out"))));
+        Assert.Contains("output directory", e.Message);
+    }
+
+    [Fact]
+    public void Cuda_without_a_gpu_is_an_error()
+    {
+        if (torch.cuda.is_available()) return;
+        var train = MlpTrain(steps: 1);
+        var e = Assert.Throws<SymDslException>(() => Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(TempDir("cuda"), Device: "cuda")));
+        Assert.Equal("CUDA requested but not available", e.Message);
+    }
+
+    [Fact]
+    public void Resume_without_a_checkpoint_is_an_error()
+    {
+        var train = MlpTrain(steps: 1);
+        var e = Assert.Throws<SymDslException>(() => Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(TempDir("noresume"), Resume: true)));
+        Assert.Contains("nothing to resume", e.Message);
+    }
+
+    [Fact]
+    public void Schedules_follow_their_definitions()
+    {
+        var step = new Schedule(new ScheduleIR("step", Args(("every", I(10)), ("gamma", D(0.5))), Span), 1.0, 100);
+        Assert.Equal(1.0, step.At(9));
+        Assert.Equal(0.5, step.At(10));
+        Assert.Equal(0.25, step.At(25));
+        var cos = new Schedule(new ScheduleIR("cosine", Args(("min_lr", D(0.1))), Span), 1.0, 100);
+        Assert.Equal(1.0, cos.At(0), 12);
+        Assert.Equal(0.55, cos.At(50), 12);
+        var warm = new Schedule(new ScheduleIR("warmup", Args(("steps", I(4))), Span), 1.0, 100);
+        Assert.Equal(0.25, warm.At(0));
+        Assert.Equal(1.0, warm.At(3));
+        Assert.Equal(1.0, warm.At(50));
+        Assert.Equal(1.0, new Schedule(null, 1.0, 10).At(7));
+    }
+}
