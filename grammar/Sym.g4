@@ -53,7 +53,7 @@ trainStmt
     ;
 
 nameList
-    : ID (',' ID)*
+    : indexedName (',' indexedName)*
     ;
 
 // ---------------------------------------------------------------- expressions

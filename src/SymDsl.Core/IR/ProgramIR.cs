@@ -35,6 +35,21 @@ public sealed record ModelIR(
     public LayerIR Layer(string name) => Layers.First(l => l.Name == name);
     public IEnumerable<ParameterIR> Parameters => Layers.SelectMany(l => l.Parameters);
     public long ParameterCount => Parameters.Sum(p => p.Shape.Aggregate(1L, (a, d) => a * d));
+
+    // Added by the front end (issue 3) for C# emission; the TorchSharp lowering need not read them.
+
+    /// <summary>
+    /// Per layer name, per argument key: the argument as written in terms of hyper-parameters, after loop variables were
+    /// substituted (e.g. "width * 2"), in the common subset of .sym and C# expression syntax (C# keywords escaped with @).
+    /// Only for int/float/bool arguments that mention a hyper-parameter; the value in <see cref="LayerIR.Args"/> is authoritative.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> ArgExpressions { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, string>>();
+
+    /// <summary>
+    /// Hyper-parameters that fix the structure of the graph (for-loop bounds, input shapes, indices, scale factors, …)
+    /// rather than only feeding layer arguments: generated code cannot vary them without recompiling.
+    /// </summary>
+    public IReadOnlyList<string> StructuralHyperParameters { get; init; } = [];
 }
 
 public enum ElementType { Float32, Int64 }

@@ -81,7 +81,8 @@ public static class Parser
             .Replace("mismatched input", "unexpected")
             .Replace("extraneous input", "unexpected")
             .Replace("no viable alternative at input", "cannot parse")
-            .Replace("{", "one of ").Replace("}", "");
+            is var m && System.Text.RegularExpressions.Regex.Match(m, @"^(.*) expecting \{(.*)\}$") is { Success: true } g
+                ? $"{g.Groups[1].Value}; expected one of {g.Groups[2].Value}" : m.Replace(" expecting ", "; expected ");
     }
 }
 
@@ -152,7 +153,7 @@ internal sealed class SyntaxTreeBuilder(string path)
             TrainStmt? stmt = s switch
             {
                 SymParser.BreakStmtContext b when b.method is not null && b.nameList() is { } nl =>
-                    new BreakStmt(Call(b.method), nl.ID().Select(t => Id(t.Symbol)).ToList(), Span(b)),
+                    new BreakStmt(Call(b.method), nl.indexedName().Select(Indexed).ToList(), Span(b)),
                 SymParser.DiagnoseStmtContext d =>
                     new DiagnoseStmt(d.call().Select(Call).ToList(), d.every is null ? null : Expr(d.every), d.unit is null ? null : Id(d.unit), Span(d)),
                 SymParser.InduceStmtContext i when Ok(i.structure) && i.target is not null =>

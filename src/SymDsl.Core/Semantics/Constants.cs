@@ -13,6 +13,9 @@ public sealed class Constants(IReadOnlyDictionary<string, Value> env, List<Diagn
     public IReadOnlyDictionary<string, Value> Env => env;
     public void Report(Diagnostic d) => diagnostics.Add(d);
 
+    /// <summary>When set, every constant name this evaluator reads is added here.</summary>
+    public HashSet<string>? Used { get; init; }
+
     /// <summary>True when <paramref name="e"/> uses only literals and names of constants.</summary>
     public bool IsConstant(Expr e) => e switch
     {
@@ -58,7 +61,7 @@ public sealed class Constants(IReadOnlyDictionary<string, Value> env, List<Diagn
             case StringLiteral s: return new Value.Str(s.Value);
             case ErrorExpr: return null;
             case NameExpr n:
-                if (env.TryGetValue(n.Name, out var v)) return v;
+                if (env.TryGetValue(n.Name, out var v)) { Used?.Add(n.Name); return v; }
                 diagnostics.Add(DiagnosticCatalog.UndefinedName(n.Span, n.Name, Names.Suggest(n.Name, env.Keys.Concat(otherNames ?? []))));
                 return null;
             case ListExpr l:
@@ -104,6 +107,40 @@ public sealed class Constants(IReadOnlyDictionary<string, Value> env, List<Diagn
     }
 
     Value? Fail(Diagnostic d) { diagnostics.Add(d); return null; }
+
+    static readonly HashSet<string> CSharpKeywords = ["abstract", "as", "base", "bool", "break", "byte", "case", "catch", "char", "checked", "class", "const", "continue", "decimal", "default", "delegate", "do", "double", "else", "enum", "event", "explicit", "extern", "false", "finally", "fixed", "float", "for", "foreach", "goto", "if", "implicit", "in", "int", "interface", "internal", "is", "lock", "long", "namespace", "new", "null", "object", "operator", "out", "override", "params", "private", "protected", "public", "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static", "string", "struct", "switch", "this", "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort", "using", "virtual", "void", "volatile", "while"];
+
+    public static string CSharpIdentifier(string name) => CSharpKeywords.Contains(name) ? "@" + name : name;
+
+    /// <summary>
+    /// The expression with loop variables replaced by their values and hyper-parameters kept by name, or null when it
+    /// mentions no hyper-parameter (or is not a simple arithmetic expression).
+    /// </summary>
+    public static string? Render(Expr e, IReadOnlyDictionary<string, Value> env, ICollection<string> hyperNames)
+    {
+        var mentions = false;
+        string? R(Expr x) => x switch
+        {
+            IntLiteral i => i.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            FloatLiteral f => new Value.Float(f.Value).ToString() is var s && (s.Contains('.') || s.Contains('E')) ? s : s + ".0",
+            BoolLiteral b => b.Value ? "true" : "false",
+            NameExpr n when hyperNames.Contains(n.Name) => (mentions = true) ? CSharpIdentifier(n.Name) : null,
+            NameExpr n when env.TryGetValue(n.Name, out var v) && v is Value.Int => v.ToString(),
+            UnaryExpr u => R(u.Operand) is { } o ? $"{u.Operator}{o}" : null,
+            BinaryExpr b => R(b.Left) is { } l && R(b.Right) is { } r ? $"({l} {b.Operator} {r})" : null,
+            _ => null,
+        };
+        var text = R(e);
+        if (text is null || !mentions) return null;
+        return text.StartsWith('(') && text.EndsWith(')') && Balanced(text[1..^1]) ? text[1..^1] : text;
+    }
+
+    static bool Balanced(string s)
+    {
+        var depth = 0;
+        foreach (var c in s) { if (c == '(') depth++; else if (c == ')' && --depth < 0) return false; }
+        return depth == 0;
+    }
 }
 
 /// <summary>The type of one argument of a layer, data source, optimizer, …</summary>
@@ -118,6 +155,19 @@ public sealed record ArgSpec(string Name, ArgType Type, Value? Default = null, b
 /// <summary>Binds positional and named arguments to a signature, checks types, fills defaults.</summary>
 public static class ArgBinder
 {
+    /// <summary>Which expression each formal argument received (best effort; errors are reported by <see cref="Bind"/>).</summary>
+    public static Dictionary<string, Expr> Map(IReadOnlyList<ArgSpec> signature, IReadOnlyList<Argument> args)
+    {
+        var map = new Dictionary<string, Expr>();
+        var position = 0;
+        foreach (var a in args)
+        {
+            var name = a.Name?.Text ?? (position < signature.Count ? signature[position++].Name : null);
+            if (name is not null && signature.Any(s => s.Name == name)) map.TryAdd(name, a.Value);
+        }
+        return map;
+    }
+
     public static readonly string[] InitKinds = ["default", "normal", "orthogonal", "zeros", "ones", "uniform"];
 
     /// <returns>The bound arguments in signature order, or null when any argument was wrong (errors reported).</returns>

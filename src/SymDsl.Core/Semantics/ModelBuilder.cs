@@ -42,6 +42,9 @@ public sealed class ModelBuilder
     readonly Dictionary<string, int> layerUses = new();
     readonly List<OutputIR> outputs = [];
     readonly List<DeclaredSymmetry> declared = [];
+    readonly HashSet<string> structural = [];
+    readonly HashSet<string> brokenLayers = [];
+    readonly Dictionary<string, IReadOnlyDictionary<string, string>> argExpressions = new();
     int executed;
     bool unrollLimitHit;
 
@@ -58,9 +61,13 @@ public sealed class ModelBuilder
     {
         EvaluateHyperParameters();
         Execute(decl.Body, new Dictionary<string, Value>(hyper));
-        var model = new ModelIR(decl.Name.Text, new Dictionary<string, Value>(hyper), inputs, layers, nodes, outputs, [], decl.Span);
+        var model = new ModelIR(decl.Name.Text, new Dictionary<string, Value>(hyper), inputs, layers, nodes, outputs, [], decl.Span)
+        {
+            ArgExpressions = argExpressions,
+            StructuralHyperParameters = hyper.Keys.Where(structural.Contains).ToList(),
+        };
 
-        if (outputs.Count == 0)
+        if (outputs.Count == 0 && !HasOutputStatement(decl.Body))
             diagnostics.Add(DiagnosticCatalog.BadArgument(decl.Name.Span, $"model '{decl.Name.Text}' has no output; add `output NAME = expr`"));
 
         // The resource guard: float32 parameters, counted without allocating anything.
@@ -80,6 +87,9 @@ public sealed class ModelBuilder
         var hasErrors = diagnostics.Count(d => d.Level == DiagnosticLevel.Error) > errorsBefore;
         return new CheckedModel(model, declared, layerUses, hasErrors);
     }
+
+    static bool HasOutputStatement(IEnumerable<ModelStmt> body)
+        => body.Any(s => s is AssignStmt { IsOutput: true } || (s is ForStmt f && HasOutputStatement(f.Body)));
 
     // ---------------------------------------------------------------- hyper-parameters
 
@@ -147,7 +157,7 @@ public sealed class ModelBuilder
                 diagnostics.Add(DiagnosticCatalog.UnrollTooLarge(stmt.Span, MaxUnrolledStatements));
                 return;
             }
-            var constants = new Constants(env, diagnostics, entities.Keys);
+            var constants = new Constants(env, diagnostics, entities.Keys) { Used = structural };
             switch (stmt)
             {
                 case InputStmt i: Input(i, constants); break;
@@ -258,26 +268,37 @@ public sealed class ModelBuilder
         if (!Enum.TryParse<LayerKind>(s.Kind.Text, out var kind) || !LayerKinds.Contains(s.Kind.Text))
         {
             diagnostics.Add(DiagnosticCatalog.UnknownLayerKind(s.Kind.Span, s.Kind.Text, Names.Suggest(s.Kind.Text, LayerKinds)));
+            Poison(name, s, constants);
             return;
         }
-        var bound = ArgBinder.Bind(kind.ToString(), LayerSignature(kind), s.Arguments, constants, diagnostics, s.Span);
-        if (bound is null) return;
+        // Layer arguments may vary with hyper-parameters in generated code, so they do not count as structural uses.
+        var signature = LayerSignature(kind);
+        var argConstants = new Constants(constants.Env, diagnostics, entities.Keys);
+        var bound = ArgBinder.Bind(kind.ToString(), signature, s.Arguments, argConstants, diagnostics, s.Span);
+        if (bound is null) { Poison(name, s, constants); return; }
+        var rendered = new Dictionary<string, string>();
+        foreach (var (argName, expr) in ArgBinder.Map(signature, s.Arguments))
+            if (signature.First(a => a.Name == argName).Type is ArgType.Int or ArgType.Float or ArgType.Bool
+                && Constants.Render(expr, constants.Env, hyper.Keys) is { } text)
+                rendered[argName] = text;
 
         foreach (var key in new[] { "in", "out", "n", "vocab", "d", "heads", "hidden" })
             if (bound.TryGetValue(key, out var dv))
             {
                 var d = dv.AsInt();
-                if (d <= 0) { diagnostics.Add(DiagnosticCatalog.BadDimension(s.Span, $"{kind} '{key}'", d)); return; }
-                if (d > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.DimensionTooLarge(s.Span, $"{kind} '{key}'")); return; }
+                if (d <= 0) { diagnostics.Add(DiagnosticCatalog.BadDimension(s.Span, $"{kind} '{key}'", d)); Poison(name, s, constants); return; }
+                if (d > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.DimensionTooLarge(s.Span, $"{kind} '{key}'")); Poison(name, s, constants); return; }
             }
         if (kind == LayerKind.SelfAttention && bound["d"].AsInt() % bound["heads"].AsInt() != 0)
         {
             diagnostics.Add(DiagnosticCatalog.HeadsDoNotDivide(s.Span, bound["d"].AsInt(), bound["heads"].AsInt()));
+            Poison(name, s, constants);
             return;
         }
         if (bound.TryGetValue("dt", out var dt) && dt.AsDouble() <= 0)
         {
             diagnostics.Add(DiagnosticCatalog.BadArgument(s.Span, "RNN: 'dt' must be positive"));
+            Poison(name, s, constants);
             return;
         }
 
@@ -323,8 +344,15 @@ public sealed class ModelBuilder
         var layer = new LayerIR(name, kind, bound, ps, s.Span);
         if (!Declare(name, s.Target.Span, new Entity(EntityKind.Layer, -1, s.Span), constants)) return;
         layers.Add(layer);
+        if (rendered.Count > 0) argExpressions[name] = rendered;
         layerByName[name] = layer;
         layerUses[name] = 0;
+    }
+
+    /// <summary>A layer whose declaration failed: its name stays taken, and its uses fail silently.</summary>
+    void Poison(string name, LayerStmt s, Constants constants)
+    {
+        if (Declare(name, s.Target.Span, new Entity(EntityKind.Layer, -1, s.Span), constants)) brokenLayers.Add(name);
     }
 
     // ---------------------------------------------------------------- values
@@ -339,7 +367,12 @@ public sealed class ModelBuilder
             return;
         }
         var id = Lower(s.Value, constants);
-        if (id is null) return;
+        if (id is null)
+        {
+            // Remember the name so later uses do not repeat the error as "not defined".
+            entities[name] = new Entity(EntityKind.Site, -1, s.Span);
+            return;
+        }
         var node = nodes[id.Value];
         if (node.Site is not null || node.Op == OpKind.Input)
         {
@@ -415,7 +448,7 @@ public sealed class ModelBuilder
                 if (name is null) return null;
                 if (entities.TryGetValue(name, out var ent))
                 {
-                    if (ent.Kind is EntityKind.Input or EntityKind.Site) return ent.Node;
+                    if (ent.Kind is EntityKind.Input or EntityKind.Site) return ent.Node < 0 ? null : ent.Node;
                     diagnostics.Add(DiagnosticCatalog.WrongKindOfName(e.Span, name, ent.Kind == EntityKind.Layer ? "a layer" : "a symmetry", "a value (an input or a named site)"));
                     return null;
                 }
@@ -481,6 +514,7 @@ public sealed class ModelBuilder
             return null;
         }
         if (layerByName.TryGetValue(callee, out var layer)) return ApplyLayer(c, layer, constants);
+        if (brokenLayers.Contains(callee)) { foreach (var a in c.Arguments) Lower(a.Value, constants); return null; }
         if (entities.TryGetValue(callee, out var ent))
         {
             diagnostics.Add(DiagnosticCatalog.WrongKindOfName(c.Callee.Span, callee, ent.Kind switch { EntityKind.Input => "an input", EntityKind.Site => "a site", _ => "a symmetry" }, "a layer or a function"));
@@ -488,7 +522,7 @@ public sealed class ModelBuilder
         }
         if (Activations.Contains(callee)) return Activation(c, callee, constants);
         if (Reductions.Contains(callee)) return Reduction(c, callee, constants);
-        var candidates = layerByName.Keys.Concat(Activations).Concat(Reductions);
+        var candidates = layerByName.Keys.Concat(brokenLayers).Concat(Activations).Concat(Reductions);
         if (LayerKinds.Contains(callee))
             diagnostics.Add(DiagnosticCatalog.WrongKindOfName(c.Callee.Span, callee, "a layer kind", "a layer declared with `layer NAME = " + callee + "(…)`"));
         else

@@ -306,8 +306,12 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         if (args is null) return null;
         if (args["sigma"].AsDouble() < 0 || args["decay"].AsDouble() < 0) { diagnostics.Add(DiagnosticCatalog.BadSetting(b.Method.Span, $"{method}: 'sigma' and 'decay' must not be negative")); return null; }
         var syms = new List<SymmetryIR>();
-        foreach (var id in b.Symmetries)
+        foreach (var written in b.Symmetries)
         {
+            var text = written.Index is null ? written.Name.Text
+                : constants.EvalInt(written.Index, $"the index of '{written.Name.Text}'") is { } ix ? $"{written.Name.Text}[{ix}]" : null;
+            if (text is null) return null;
+            var id = new Identifier(text, written.Span);
             var sym = DeclaredSymmetry(id.Text);
             if (sym is null || !sym.Declared)
             {
@@ -371,6 +375,11 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             if (kind == "symmetry" && spec.Kinds is { } kinds && !kinds.Contains(DeclaredSymmetry(target)!.Kind))
             {
                 diagnostics.Add(DiagnosticCatalog.MetricTarget(positional[0].Span, $"{metric} needs a {string.Join(" or ", kinds.Select(k => k.ToString().ToLowerInvariant()))} symmetry, but '{target}' is {SymmetryInferenceSpell(DeclaredSymmetry(target)!)}"));
+                continue;
+            }
+            if (kind == "parameter" && model.Parameters.First(p => p.Name == target).Shape.Count != 2)
+            {
+                diagnostics.Add(DiagnosticCatalog.MetricTarget(positional[0].Span, $"{metric} of a parameter needs a matrix, but '{target}' has shape {Names.Shape(model.Parameters.First(p => p.Name == target).Shape)}"));
                 continue;
             }
             yield return new DiagnoseIR(metric, [target], [kind], args, every, call.Span);

@@ -51,7 +51,7 @@ public sealed record TrainDecl(Identifier Model, IReadOnlyList<TrainStmt> Body, 
 public abstract record TrainStmt(SourceSpan Span) : SyntaxNode(Span);
 
 /// <summary><c>break syre(sigma = 0.1) on perm, scale</c>.</summary>
-public sealed record BreakStmt(CallSyntax Method, IReadOnlyList<Identifier> Symmetries, SourceSpan Span) : TrainStmt(Span);
+public sealed record BreakStmt(CallSyntax Method, IReadOnlyList<IndexedName> Symmetries, SourceSpan Span) : TrainStmt(Span);
 
 /// <summary><c>diagnose collapse(scale), rank(fc1.weight) every 10 steps</c>.</summary>
 public sealed record DiagnoseStmt(IReadOnlyList<CallSyntax> Metrics, Expr? Every, Identifier? Unit, SourceSpan Span) : TrainStmt(Span);
