@@ -1,1 +1,3 @@
-return 0;
+using SymDsl.Cli;
+
+return SymcApp.Run(args, Console.Out, Console.Error);
