@@ -41,8 +41,7 @@ public class TrainerTests
     [Fact]
     public void One_training_step_lowers_the_loss_on_its_batch()
     {
-        torch.manual_seed(3);
-        using var model = new SymModel(Mlp(16));
+        using var model = new SymModel(Mlp(16), seed: 3);
         using var opt = Trainer.BuildOptimizer(model, MlpTrain(syre: false).Optimizer);
         using var data = Data.DataSources.Digits(0.2, 1);
         var batch = data.Train.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, 0, 64));
@@ -65,8 +64,7 @@ public class TrainerTests
     [Fact]
     public void A_training_step_leaves_no_live_tensors()
     {
-        torch.manual_seed(3);
-        using var model = new SymModel(Mlp(16), Trainer.Reparametrisations(MlpTrain(syre: true)));
+        using var model = new SymModel(Mlp(16), Trainer.Reparametrisations(MlpTrain(syre: true)), seed: 3);
         using var opt = Trainer.BuildOptimizer(model, MlpTrain(syre: true).Optimizer);
         using var data = Data.DataSources.Digits(0.2, 1);
         void Step(int i)
@@ -140,19 +138,16 @@ public class TrainerTests
         var train = MlpTrain(steps: 5);
         var dir = TempDir("syre");
         Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(dir));
-        torch.manual_seed(1);
-        using var trained = new SymModel(Mlp(16), Trainer.Reparametrisations(train));
+        using var trained = new SymModel(Mlp(16), Trainer.Reparametrisations(train), seed: 1);
         Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName), trained, null);
-        torch.manual_seed(999); // a different draw of θ₀, overwritten by the checkpoint
-        using var other = new SymModel(Mlp(16), Trainer.Reparametrisations(train));
+        using var other = new SymModel(Mlp(16), Trainer.Reparametrisations(train), seed: 999); // a different θ₀, overwritten by the checkpoint
         var before = other.state_dict()["fc1.weight.theta0"].clone();
         Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName), other, null);
         var theta0 = other.state_dict()["fc1.weight.theta0"];
         Assert.False(Same(before, theta0));
         Assert.True(Same(theta0, trained.state_dict()["fc1.weight.theta0"]));
         // θ₀ is a buffer, never trained: equal to the draw at the start of the run.
-        torch.manual_seed(1);
-        using var fresh = new SymModel(Mlp(16), Trainer.Reparametrisations(train));
+        using var fresh = new SymModel(Mlp(16), Trainer.Reparametrisations(train), seed: 1);
         Assert.True(Same(fresh.state_dict()["fc1.weight.theta0"], theta0));
         Assert.False(Same(fresh.state_dict()["fc1.weight.theta"], other.state_dict()["fc1.weight.theta"]));
     }

@@ -142,8 +142,7 @@ sealed class TrainingRun : IDisposable
         _owned.Add(data);
         var (classes, outputShape) = Validate(modelIR, data);
 
-        torch.manual_seed(seed);
-        var model = new SymModel(modelIR, Trainer.Reparametrisations(_train));
+        var model = new SymModel(modelIR, Trainer.Reparametrisations(_train), seed);
         _owned.Add(model);
         model.to(device);
         var optimizer = Trainer.BuildOptimizer(model, _train.Optimizer);
