@@ -84,6 +84,28 @@ public class TrainerTests
     }
 
     [Fact]
+    public void A_whole_run_releases_every_tensor_it_created()
+    {
+        var train = MlpTrain(steps: 30, checkpointEvery: 10);
+        var obs = new CountingObserver();
+        Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(TempDir("warm")), observers: [obs]); // warm-up: lazily created globals
+        var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(TempDir("leak")), observers: [obs]);
+        Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void Command_line_overrides_set_the_length_and_seed()
+    {
+        var train = MlpTrain(epochs: 20);
+        Assert.Equal(7, Trainer.Run(Program(Mlp(8), train), train, new TrainOptions(TempDir("steps"), Steps: 7)).Steps);
+        Assert.Equal(23, Trainer.Run(Program(Mlp(8), train), train, new TrainOptions(TempDir("epochs"), Epochs: 1)).Steps);
+        var dir = TempDir("seed");
+        Trainer.Run(Program(Mlp(8), train), train, new TrainOptions(dir, Steps: 2, Seed: 9));
+        Assert.Contains("\"seed\": 9", File.ReadAllText(Path.Combine(dir, "summary.json")));
+    }
+
+    [Fact]
     public void Same_seed_gives_identical_metrics()
     {
         var train = MlpTrain(steps: 30, logEvery: 1);

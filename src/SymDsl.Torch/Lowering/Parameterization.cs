@@ -51,7 +51,8 @@ public sealed class PlainParameterization : Parameterization
     public PlainParameterization(string logicalName, nn.Module owner, string local, Tensor init) : base(logicalName, init.shape, owner)
     {
         _local = local;
-        owner.register_parameter(local, new TorchSharp.Modules.Parameter(init.detach().clone(), requires_grad: true));
+        using var detached = init.detach();
+        owner.register_parameter(local, new TorchSharp.Modules.Parameter(detached.clone(), requires_grad: true));
     }
     public override string Kind => "plain";
     public override Tensor Effective() => Raw(_local);
@@ -75,7 +76,8 @@ public sealed class OffsetParameterization : Parameterization
     {
         Sigma = sigma;
         Decay = decay;
-        node.register_parameter("theta", new TorchSharp.Modules.Parameter(init.detach().clone(), requires_grad: true));
+        using var detached = init.detach();
+        node.register_parameter("theta", new TorchSharp.Modules.Parameter(detached.clone(), requires_grad: true));
         var theta0 = torch.randn(init.shape, dtype: init.dtype, device: init.device, generator: generator).mul_(sigma);
         node.register_buffer("theta0", theta0, persistent: true);
     }

@@ -41,6 +41,9 @@ public static class Trainer
     public static TrainResult Run(ProgramIR program, TrainIR train, TrainOptions options, Action<TrainProgress>? progress = null,
         CancellationToken cancel = default, IReadOnlyList<ITrainingObserver>? observers = null)
     {
+        // Every tensor created by the run outside its per-step scopes (data, parameters, probe views, optimizer
+        // state) belongs to this scope and is released when the run ends, successfully or not.
+        using var scope = NewDisposeScope();
         using var run = new TrainingRun(program, train, options, observers ?? [], progress, cancel);
         return run.Execute();
     }
