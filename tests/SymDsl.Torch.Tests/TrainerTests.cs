@@ -41,8 +41,7 @@ public class TrainerTests
     [Fact]
     public void One_training_step_lowers_the_loss_on_its_batch()
     {
-        torch.manual_seed(3);
-        using var model = new SymModel(Mlp(16));
+        using var model = new SymModel(Mlp(16), seed: 3);
         using var opt = Trainer.BuildOptimizer(model, MlpTrain(syre: false).Optimizer);
         using var data = Data.DataSources.Digits(0.2, 1);
         var batch = data.Train.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, 0, 64));
@@ -65,8 +64,7 @@ public class TrainerTests
     [Fact]
     public void A_training_step_leaves_no_live_tensors()
     {
-        torch.manual_seed(3);
-        using var model = new SymModel(Mlp(16), Trainer.Reparametrisations(MlpTrain(syre: true)));
+        using var model = new SymModel(Mlp(16), Trainer.Reparametrisations(MlpTrain(syre: true)), seed: 3);
         using var opt = Trainer.BuildOptimizer(model, MlpTrain(syre: true).Optimizer);
         using var data = Data.DataSources.Digits(0.2, 1);
         void Step(int i)
@@ -83,6 +81,28 @@ public class TrainerTests
         var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         for (var i = 2; i < 7; i++) Step(i);
         Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void A_whole_run_releases_every_tensor_it_created()
+    {
+        var train = MlpTrain(steps: 30, checkpointEvery: 10);
+        var obs = new CountingObserver();
+        Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(TempDir("warm")), observers: [obs]); // warm-up: lazily created globals
+        var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(TempDir("leak")), observers: [obs]);
+        Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void Command_line_overrides_set_the_length_and_seed()
+    {
+        var train = MlpTrain(epochs: 20);
+        Assert.Equal(7, Trainer.Run(Program(Mlp(8), train), train, new TrainOptions(TempDir("steps"), Steps: 7)).Steps);
+        Assert.Equal(23, Trainer.Run(Program(Mlp(8), train), train, new TrainOptions(TempDir("epochs"), Epochs: 1)).Steps);
+        var dir = TempDir("seed");
+        Trainer.Run(Program(Mlp(8), train), train, new TrainOptions(dir, Steps: 2, Seed: 9));
+        Assert.Contains("\"seed\": 9", File.ReadAllText(Path.Combine(dir, "summary.json")));
     }
 
     [Fact]
@@ -140,19 +160,16 @@ public class TrainerTests
         var train = MlpTrain(steps: 5);
         var dir = TempDir("syre");
         Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(dir));
-        torch.manual_seed(1);
-        using var trained = new SymModel(Mlp(16), Trainer.Reparametrisations(train));
+        using var trained = new SymModel(Mlp(16), Trainer.Reparametrisations(train), seed: 1);
         Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName), trained, null);
-        torch.manual_seed(999); // a different draw of θ₀, overwritten by the checkpoint
-        using var other = new SymModel(Mlp(16), Trainer.Reparametrisations(train));
+        using var other = new SymModel(Mlp(16), Trainer.Reparametrisations(train), seed: 999); // a different θ₀, overwritten by the checkpoint
         var before = other.state_dict()["fc1.weight.theta0"].clone();
         Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName), other, null);
         var theta0 = other.state_dict()["fc1.weight.theta0"];
         Assert.False(Same(before, theta0));
         Assert.True(Same(theta0, trained.state_dict()["fc1.weight.theta0"]));
         // θ₀ is a buffer, never trained: equal to the draw at the start of the run.
-        torch.manual_seed(1);
-        using var fresh = new SymModel(Mlp(16), Trainer.Reparametrisations(train));
+        using var fresh = new SymModel(Mlp(16), Trainer.Reparametrisations(train), seed: 1);
         Assert.True(Same(fresh.state_dict()["fc1.weight.theta0"], theta0));
         Assert.False(Same(fresh.state_dict()["fc1.weight.theta"], other.state_dict()["fc1.weight.theta"]));
     }

@@ -51,7 +51,8 @@ public sealed class PlainParameterization : Parameterization
     public PlainParameterization(string logicalName, nn.Module owner, string local, Tensor init) : base(logicalName, init.shape, owner)
     {
         _local = local;
-        owner.register_parameter(local, new TorchSharp.Modules.Parameter(init.detach().clone(), requires_grad: true));
+        using var detached = init.detach();
+        owner.register_parameter(local, new TorchSharp.Modules.Parameter(detached.clone(), requires_grad: true));
     }
     public override string Kind => "plain";
     public override Tensor Effective() => Raw(_local);
@@ -71,12 +72,13 @@ public sealed class PlainParameterization : Parameterization
 /// </summary>
 public sealed class OffsetParameterization : Parameterization
 {
-    public OffsetParameterization(string logicalName, nn.Module node, Tensor init, double sigma, double decay) : base(logicalName, init.shape, node)
+    public OffsetParameterization(string logicalName, nn.Module node, Tensor init, double sigma, double decay, Generator? generator = null) : base(logicalName, init.shape, node)
     {
         Sigma = sigma;
         Decay = decay;
-        node.register_parameter("theta", new TorchSharp.Modules.Parameter(init.detach().clone(), requires_grad: true));
-        var theta0 = torch.randn(init.shape, dtype: init.dtype, device: init.device).mul_(sigma);
+        using var detached = init.detach();
+        node.register_parameter("theta", new TorchSharp.Modules.Parameter(detached.clone(), requires_grad: true));
+        var theta0 = torch.randn(init.shape, dtype: init.dtype, device: init.device, generator: generator).mul_(sigma);
         node.register_buffer("theta0", theta0, persistent: true);
     }
     public double Sigma { get; }

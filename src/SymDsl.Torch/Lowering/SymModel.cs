@@ -34,11 +34,13 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     public ModelIR IR { get; }
 
     /// <summary>
-    /// Builds the module. Initialisation draws from torch's global generator in IR parameter order, then the syre
-    /// offsets θ₀; call <c>torch.manual_seed</c> first for reproducible weights.
+    /// Builds the module. Initialisation draws in IR parameter order, then the syre offsets θ₀, from a private
+    /// generator seeded with <paramref name="seed"/> (reproducible even when other threads use torch's RNG), or from
+    /// torch's global generator when no seed is given.
     /// </summary>
-    public SymModel(ModelIR ir, IEnumerable<ReparamRequest>? reparams = null) : base(Sanitize(ir.Name))
+    public SymModel(ModelIR ir, IEnumerable<ReparamRequest>? reparams = null, long? seed = null) : base(Sanitize(ir.Name))
     {
+        using var gen = seed is { } sd ? new Generator(unchecked((ulong)sd)) : null;
         IR = ir;
         var requests = new Dictionary<string, ReparamRequest>();
         foreach (var r in reparams ?? [])
@@ -54,7 +56,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         using (no_grad())
             foreach (var layer in ir.Layers)
                 foreach (var p in layer.Parameters)
-                    inits.Add((p, layer, Initial(layer, p)));
+                    inits.Add((p, layer, Initial(layer, p, gen)));
 
         foreach (var (p, layer, init) in inits)
         {
@@ -71,7 +73,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
                 var node = NodeFor(segments);
                 param = req.Kind switch
                 {
-                    "offset" => new OffsetParameterization(p.Name, node, init, req.Sigma, req.Decay),
+                    "offset" => new OffsetParameterization(p.Name, node, init, req.Sigma, req.Decay, gen),
                     "hadamard" => new HadamardParameterization(p.Name, node, init),
                     "factorized" => new FactorizedParameterization(p.Name, node, init, req.Rank),
                     _ => throw new SymDslException($"unknown reparametrisation {req.Kind} for {p.Name}"),
@@ -314,21 +316,21 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
 
     // ------------------------------------------------------------------ initialisation
 
-    static Tensor Initial(LayerIR layer, ParameterIR p)
+    static Tensor Initial(LayerIR layer, ParameterIR p, Generator? gen)
     {
         var shape = p.Shape.Select(d => (long)d).ToArray();
         var t = empty(shape, ScalarType.Float32);
         var local = p.Name[(layer.Name.Length + 1)..];
         switch (p.Init.Kind)
         {
-            case "default": DefaultInit(layer, local, t); break;
-            case "normal": nn.init.normal_(t, 0, p.Init.Scale); break;
+            case "default": DefaultInit(layer, local, t, gen); break;
+            case "normal": Normal(t, 0, p.Init.Scale, gen); break;
             case "orthogonal":
                 if (t.dim() < 2) throw new SymDslException($"parameter {p.Name}: orthogonal init needs a matrix, shape is [{string.Join(", ", shape)}]");
-                nn.init.orthogonal_(t, p.Init.Scale); break;
+                Orthogonal(t, p.Init.Scale, gen); break;
             case "zeros": t.zero_(); break;
             case "ones": t.fill_(1.0); break;
-            case "uniform": nn.init.uniform_(t, -p.Init.Scale, p.Init.Scale); break;
+            case "uniform": Uniform(t, -p.Init.Scale, p.Init.Scale, gen); break;
             default: throw new SymDslException($"parameter {p.Name}: unknown init {p.Init.Kind}");
         }
         return t;
@@ -338,21 +340,47 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     /// TorchSharp's own defaults: Linear and attention projections U(±1/√in) for weight and bias (kaiming_uniform with
     /// a = √5); LayerNorm weight 1, bias 0; Embedding N(0, 1); RNN U(±1/√hidden) for every parameter (as nn.RNN).
     /// </summary>
-    static void DefaultInit(LayerIR layer, string local, Tensor t)
+    // TorchSharp 0.107's nn.init.uniform_/normal_ ignore their generator argument, so draws go through rand/randn.
+    static void Uniform(Tensor t, double low, double high, Generator? gen)
+    {
+        using var r = rand(t.shape, generator: gen);
+        t.copy_(r * (high - low) + low);
+    }
+
+    static void Normal(Tensor t, double mean, double std, Generator? gen)
+    {
+        using var r = randn(t.shape, generator: gen);
+        t.copy_(r * std + mean);
+    }
+
+    /// <summary>As torch.nn.init.orthogonal_ (QR of a Gaussian matrix, signs fixed by diag(R)), but with an explicit generator.</summary>
+    static void Orthogonal(Tensor t, double gain, Generator? gen)
+    {
+        using var scope = NewDisposeScope();
+        long rows = t.shape[0], cols = t.numel() / rows;
+        var flat = randn([rows, cols], generator: gen);
+        if (rows < cols) flat = flat.t();
+        var (q, r) = linalg.qr(flat);
+        q = q * r.diagonal().sign().unsqueeze(0);
+        if (rows < cols) q = q.t();
+        t.copy_(q.reshape(t.shape) * gain);
+    }
+
+    static void DefaultInit(LayerIR layer, string local, Tensor t, Generator? gen)
     {
         double Bound(long fanIn) => 1.0 / Math.Sqrt(Math.Max(1, fanIn));
         switch (layer.Kind)
         {
             case LayerKind.Linear:
-                nn.init.uniform_(t, -Bound(layer.Args.Int("in", 1)), Bound(layer.Args.Int("in", 1))); break;
+                Uniform(t, -Bound(layer.Args.Int("in", 1)), Bound(layer.Args.Int("in", 1)), gen); break;
             case LayerKind.SelfAttention:
-                nn.init.uniform_(t, -Bound(layer.Args.Int("d", 1)), Bound(layer.Args.Int("d", 1))); break;
+                Uniform(t, -Bound(layer.Args.Int("d", 1)), Bound(layer.Args.Int("d", 1)), gen); break;
             case LayerKind.LayerNorm:
                 if (local == "weight") t.fill_(1.0); else t.zero_(); break;
             case LayerKind.Embedding:
-                nn.init.normal_(t, 0, 1); break;
+                Normal(t, 0, 1, gen); break;
             case LayerKind.RNN:
-                nn.init.uniform_(t, -Bound(layer.Args.Int("hidden", 1)), Bound(layer.Args.Int("hidden", 1))); break;
+                Uniform(t, -Bound(layer.Args.Int("hidden", 1)), Bound(layer.Args.Int("hidden", 1)), gen); break;
         }
     }
 }

@@ -41,6 +41,9 @@ public static class Trainer
     public static TrainResult Run(ProgramIR program, TrainIR train, TrainOptions options, Action<TrainProgress>? progress = null,
         CancellationToken cancel = default, IReadOnlyList<ITrainingObserver>? observers = null)
     {
+        // Every tensor created by the run outside its per-step scopes (data, parameters, probe views, optimizer
+        // state) belongs to this scope and is released when the run ends, successfully or not.
+        using var scope = NewDisposeScope();
         using var run = new TrainingRun(program, train, options, observers ?? [], progress, cancel);
         return run.Execute();
     }
@@ -142,8 +145,7 @@ sealed class TrainingRun : IDisposable
         _owned.Add(data);
         var (classes, outputShape) = Validate(modelIR, data);
 
-        torch.manual_seed(seed);
-        var model = new SymModel(modelIR, Trainer.Reparametrisations(_train));
+        var model = new SymModel(modelIR, Trainer.Reparametrisations(_train), seed);
         _owned.Add(model);
         model.to(device);
         var optimizer = Trainer.BuildOptimizer(model, _train.Optimizer);

@@ -1,0 +1,210 @@
+using System.IO.Compression;
+using SymDsl.Diagnostics;
+using SymDsl.IR;
+using SymDsl.Torch.Data;
+using TorchSharp;
+using static SymDsl.Torch.Tests.TestPrograms;
+using static TorchSharp.torch;
+
+namespace SymDsl.Torch.Tests;
+
+[Collection("torch")]
+public class DataTests
+{
+    static DataSet Load(string kind, params (string k, Value v)[] args) => DataSources.Load(new DataIR(kind, Args(args), Span), 1);
+
+    [Fact]
+    public void Digits_has_1797_scaled_rows_and_a_seeded_split()
+    {
+        using var d = Load("digits", ("test_fraction", D(0.2)));
+        Assert.Equal(1438, d.TrainCount);
+        Assert.Equal(359, d.TestCount);
+        Assert.Equal(new long[] { 1438, 64 }, d.Train["x"].shape);
+        Assert.Equal(ScalarType.Int64, d.Train["label"].dtype);
+        Assert.Equal(1f, d.Train["x"].max().item<float>());
+        Assert.Equal(0f, d.Train["x"].min().item<float>());
+        Assert.Equal(9L, d.Train["label"].max().item<long>());
+        Assert.Equal(10, d.Classes);
+        using var again = DataSources.Digits(0.2, 1);
+        using var other = DataSources.Digits(0.2, 2);
+        Assert.True(d.Train["label"].equal(again.Train["label"]).all().item<bool>());
+        Assert.False(d.Train["label"].equal(other.Train["label"]).all().item<bool>());
+    }
+
+    static string WriteCsv(string text)
+    {
+        var path = Path.Combine(TempDir("csv"), "data.csv");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    const string Wine = "a,b,class,c\n1,2,0,3\n4,5,1,6\n7,8,2,9\n10,11,1,12\n13,14,0,15\n";
+
+    [Fact]
+    public void Csv_label_by_name_and_by_index()
+    {
+        var path = WriteCsv(Wine);
+        using var byName = Load("csv", ("path", S(path)), ("label", S("class")), ("test_fraction", D(0.0)));
+        using var byIndex = Load("csv", ("path", S(path)), ("label", I(2)), ("test_fraction", D(0.0)));
+        Assert.Equal(new long[] { 5, 3 }, byName.Train["x"].shape);
+        Assert.Equal(3, byName.Classes);
+        Assert.True(byName.Train["x"].equal(byIndex.Train["x"]).all().item<bool>());
+        Assert.True(byName.Train["label"].equal(byIndex.Train["label"]).all().item<bool>());
+        // Each row keeps its label: feature a = 1 + 3·row and labels are 0,1,2,1,0 by row.
+        var a = byName.Train["x"][.., 0].data<float>().ToArray();
+        var labels = byName.Train["label"].data<long>().ToArray();
+        var expected = new Dictionary<float, long> { [1] = 0, [4] = 1, [7] = 2, [10] = 1, [13] = 0 };
+        for (var i = 0; i < 5; i++) Assert.Equal(expected[a[i]], labels[i]);
+        // The features are the other columns in order: a, b, c (= a, a + 1, a + 2).
+        var rows = byName.Train["x"].data<float>().ToArray().Chunk(3).ToList();
+        Assert.All(rows, r => Assert.Equal(new[] { r[0], r[0] + 1, r[0] + 2 }, r));
+    }
+
+    [Fact]
+    public void Csv_string_labels_map_to_sorted_indices()
+    {
+        var path = WriteCsv("x,species\n1,versicolor\n2,setosa\n3,virginica\n4,setosa\n");
+        using var d = Load("csv", ("path", S(path)), ("label", S("species")), ("test_fraction", D(0.0)));
+        Assert.Equal(["setosa", "versicolor", "virginica"], d.ClassNames!);
+        var x = d.Train["x"][.., 0].data<float>().ToArray();
+        var y = d.Train["label"].data<long>().ToArray();
+        var byX = x.Zip(y).ToDictionary(p => p.First, p => p.Second);
+        Assert.Equal(1L, byX[1]);
+        Assert.Equal(0L, byX[2]);
+        Assert.Equal(2L, byX[3]);
+        Assert.Equal(0L, byX[4]);
+    }
+
+    [Fact]
+    public void Csv_standardize_fits_on_the_training_split_only()
+    {
+        var rows = string.Join("\n", Enumerable.Range(0, 50).Select(i => $"{i * i},{i % 3}"));
+        var path = WriteCsv("f,label\n" + rows + "\n");
+        using var raw = Load("csv", ("path", S(path)), ("label", S("label")), ("test_fraction", D(0.2)), ("standardize", B(false)));
+        using var std = Load("csv", ("path", S(path)), ("label", S("label")), ("test_fraction", D(0.2)), ("standardize", B(true)));
+        var train = std.Train["x"];
+        Assert.True(Math.Abs(train.mean().item<float>()) < 1e-5);
+        Assert.True(Math.Abs(train.std(unbiased: false).item<float>() - 1) < 1e-4);
+        var mean = raw.Train["x"].mean().item<float>();
+        var sd = raw.Train["x"].std(unbiased: false).item<float>();
+        var expectedTest = (raw.Test["x"] - mean) / sd;
+        Assert.True(std.Test["x"].allclose(expectedTest, 1e-4, 1e-5));
+        Assert.False(Math.Abs(std.Test["x"].mean().item<float>()) < 1e-5 && Math.Abs(std.Test["x"].std(unbiased: false).item<float>() - 1) < 1e-4);
+    }
+
+    [Theory]
+    [InlineData("a,b,class,c\n1,2,0,3\n4,5,1\n", ":3:", "expected 4 columns")]
+    [InlineData("a,b,class,c\n1,2,0,3\n4,five,1,6\n", ":3:", "not a number")]
+    [InlineData("a,b,klass,c\n1,2,0,3\n", ":1:", "no column named \"class\"")]
+    public void Malformed_csv_names_the_file_and_line(string text, string line, string message)
+    {
+        var path = WriteCsv(text);
+        var e = Assert.Throws<SymDslException>(() => Load("csv", ("path", S(path)), ("label", S("class")), ("test_fraction", D(0.0))));
+        Assert.Contains(path + line, e.Message);
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void Missing_data_file_is_an_error()
+    {
+        var e = Assert.Throws<SymDslException>(() => Load("csv", ("path", S("/nonexistent/wine.csv")), ("label", S("class"))));
+        Assert.Contains("/nonexistent/wine.csv", e.Message);
+        Assert.Contains("not found", e.Message);
+    }
+
+    static byte[] IdxBytes(byte typeCode, int[] dims, byte[] data)
+    {
+        var ms = new MemoryStream();
+        ms.Write([0, 0, typeCode, (byte)dims.Length]);
+        foreach (var d in dims) ms.Write([(byte)(d >> 24), (byte)(d >> 16), (byte)(d >> 8), (byte)d]);
+        ms.Write(data);
+        return ms.ToArray();
+    }
+
+    static string WriteIdx(string dir, string name, byte[] bytes, bool gzip)
+    {
+        var path = Path.Combine(dir, name + (gzip ? ".gz" : ""));
+        if (!gzip) { File.WriteAllBytes(path, bytes); return path; }
+        using var fs = File.Create(path);
+        using var gz = new GZipStream(fs, CompressionLevel.Fastest);
+        gz.Write(bytes);
+        return path;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Idx_files_gzipped_or_not(bool gzip)
+    {
+        var dir = TempDir("idx");
+        const int n = 10;
+        var pixels = Enumerable.Range(0, n * 2 * 3).Select(i => (byte)(i * 4)).ToArray();
+        var labels = Enumerable.Range(0, n).Select(i => (byte)(i % 10)).ToArray();
+        var images = WriteIdx(dir, "images-idx3-ubyte", IdxBytes(0x08, [n, 2, 3], pixels), gzip);
+        var labelsPath = WriteIdx(dir, "labels-idx1-ubyte", IdxBytes(0x08, [n], labels), gzip);
+        using var d = Load("idx", ("images", S(images)), ("labels", S(labelsPath)), ("test_fraction", D(0.0)));
+        Assert.Equal(new long[] { n, 6 }, d.Train["x"].shape);
+        // Row with label k holds pixels 6k .. 6k+5, times 4 / 255.
+        var x = d.Train["x"]; var y = d.Train["label"].data<long>().ToArray();
+        for (var i = 0; i < n; i++)
+            Assert.Equal(y[i] * 6 * 4 / 255f, x[i, 0].item<float>(), 5);
+    }
+
+    [Fact]
+    public void Idx_with_a_bad_magic_number_names_the_file()
+    {
+        var dir = TempDir("idx-bad");
+        var images = WriteIdx(dir, "images", [1, 2, 3, 4, 5, 6, 7, 8], false);
+        var labels = WriteIdx(dir, "labels", IdxBytes(0x08, [1], [0]), false);
+        var e = Assert.Throws<SymDslException>(() => Load("idx", ("images", S(images)), ("labels", S(labels))));
+        Assert.Contains(images, e.Message);
+        Assert.Contains("magic", e.Message);
+        var truncated = WriteIdx(dir, "short", IdxBytes(0x08, [5, 2, 2], [1, 2, 3]), true);
+        var e2 = Assert.Throws<SymDslException>(() => Load("idx", ("images", S(truncated)), ("labels", S(labels))));
+        Assert.Contains(truncated, e2.Message);
+    }
+
+    [Fact]
+    public void Fashion_mnist_absent_says_how_to_install_it()
+    {
+        var e = Assert.Throws<SymDslException>(() => DataSources.FashionMnist(Path.Combine(TempDir("fm"), "none"), 1));
+        Assert.Contains("apt-get install dataset-fashion-mnist", e.Message);
+    }
+
+    [Fact]
+    public void Lowrank_regression_has_the_promised_singular_values()
+    {
+        using var d = Load("lowrank_regression", ("d", I(6)), ("rank", I(3)), ("samples", I(400)), ("top", D(2.0)), ("ratio", D(0.5)), ("noise", D(0.0)), ("test_fraction", D(0.25)));
+        Assert.Equal(new long[] { 300, 6 }, d.Train["x"].shape);
+        Assert.Equal(new long[] { 300, 6 }, d.Train["target"].shape);
+        var x = d.Train["x"].to_type(ScalarType.Float64);
+        var y = d.Train["target"].to_type(ScalarType.Float64);
+        var a = linalg.lstsq(x, y).Solution.t(); // y = x Aᵀ
+        var s = linalg.svdvals(a).data<double>().ToArray();
+        Assert.Equal(2.0, s[0], 3);
+        Assert.Equal(1.0, s[1], 3);
+        Assert.Equal(0.5, s[2], 3);
+        Assert.True(s[3] < 1e-4);
+        // x ~ N(0, I)
+        Assert.InRange(x.std().item<double>(), 0.9, 1.1);
+    }
+
+    [Fact]
+    public void Teacher_is_deterministic_in_the_seed()
+    {
+        var args = new (string, Value)[] { ("d_in", I(5)), ("d_out", I(2)), ("hidden", I(7)), ("samples", I(50)), ("noise", D(0.1)) };
+        using var a = DataSources.Load(new DataIR("teacher", Args(args), Span), 3);
+        using var b = DataSources.Load(new DataIR("teacher", Args(args), Span), 3);
+        using var c = DataSources.Load(new DataIR("teacher", Args(args), Span), 4);
+        Assert.Equal(new long[] { 40, 2 }, a.Train["target"].shape);
+        Assert.True(a.Train["target"].equal(b.Train["target"]).all().item<bool>());
+        Assert.False(a.Train["target"].allclose(c.Train["target"]));
+    }
+
+    [Fact]
+    public void Unknown_data_source_is_an_error()
+    {
+        var e = Assert.Throws<SymDslException>(() => Load("cifar"));
+        Assert.Contains("cifar", e.Message);
+    }
+}
