@@ -74,7 +74,8 @@ public static class CSharpEmitter
         var used = new HashSet<string>(fields.Values) { "input", "outputs" };
         string Var(NodeIR n)
         {
-            var baseName = n.Site is not null ? Constants.CSharpIdentifier(Names.Sanitize(n.Site)) : $"t{n.Id}";
+            var baseName = n.Site is not null ? Constants.CSharpIdentifier(Names.Sanitize(n.Site))
+                : n.Op == OpKind.Input ? Constants.CSharpIdentifier(Names.Sanitize(n.Attr("name"))) : $"t{n.Id}";
             var name = baseName;
             for (int k = 2; !used.Add(name); k++) name = $"{baseName}_{k}";
             return name;
