@@ -69,3 +69,33 @@ public class GeneratedCSharpTests
         Assert.True(errors.Count == 0, $"generated C# for {what} does not compile:\n{string.Join("\n", errors)}\n\n{code}");
     }
 }
+
+public class BuildArtifactsTests
+{
+    [Fact]
+    public void Build_writes_ir_json_modules_and_report()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "symdsl-build-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var c = Compiler.CompileFile(Paths.Example("mlp.sym"));
+            var written = BuildArtifacts.Write(c, dir).Select(Path.GetFileName).ToList();
+            Assert.Equal(["program.ir.json", "Mlp.g.cs", "symmetry-report.md"], written);
+            var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "program.ir.json")));
+            var model = json.RootElement.GetProperty("models")[0];
+            Assert.Equal("Mlp", model.GetProperty("name").GetString());
+            Assert.Equal(3, model.GetProperty("symmetries").GetArrayLength());
+            Assert.Contains("public sealed class Mlp : nn.Module<Tensor, Tensor>", File.ReadAllText(Path.Combine(dir, "Mlp.g.cs")));
+            Assert.Contains("| `perm` | permutation | `h` |", File.ReadAllText(Path.Combine(dir, "symmetry-report.md")));
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void Build_writes_nothing_when_there_are_errors()
+    {
+        var c = Compiler.CompileText("bad.sym", "model M( {");
+        Assert.Empty(BuildArtifacts.Write(c, Path.Combine(Path.GetTempPath(), "symdsl-never-" + Guid.NewGuid().ToString("N"))));
+        Assert.Contains("did not compile", SymmetryReport.Render(c));
+    }
+}

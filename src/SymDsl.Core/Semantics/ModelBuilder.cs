@@ -249,7 +249,7 @@ public sealed class ModelBuilder
 
     static IReadOnlyList<ArgSpec> LayerSignature(LayerKind kind) => kind switch
     {
-        LayerKind.Linear => [ArgSpec.Req("in", ArgType.Int), ArgSpec.Req("out", ArgType.Int), new("bias", ArgType.Bool, True), InitArg],
+        LayerKind.Linear => [ArgSpec.Req("in", ArgType.Int), ArgSpec.Req("out", ArgType.Int), new("bias", ArgType.Bool, True), InitArg, BiasInitArg],
         LayerKind.LayerNorm => [ArgSpec.Req("n", ArgType.Int), new("eps", ArgType.Float, new Value.Float(1e-5)), new("affine", ArgType.Bool, True)],
         LayerKind.Embedding => [ArgSpec.Req("vocab", ArgType.Int), ArgSpec.Req("d", ArgType.Int), InitArg],
         LayerKind.SelfAttention => [ArgSpec.Req("d", ArgType.Int), ArgSpec.Req("heads", ArgType.Int), new("causal", ArgType.Bool, new Value.Bool(false)), new("bias", ArgType.Bool, True), InitArg],
@@ -260,6 +260,7 @@ public sealed class ModelBuilder
     };
 
     static readonly ArgSpec InitArg = new("init", ArgType.Init, new Value.List([new Value.Name("default"), new Value.Float(0)]));
+    static readonly ArgSpec BiasInitArg = new("bias_init", ArgType.Init, new Value.List([new Value.Name("default"), new Value.Float(0)]));
 
     void Layer(LayerStmt s, Constants constants)
     {
@@ -311,11 +312,19 @@ public sealed class ModelBuilder
             bound["init_scale"] = new Value.Float(sc.V);
         }
 
+        var biasInit = InitSpec.Default;
+        if (bound.Remove("bias_init", out var bv) && bv is Value.List { Items: [Value.Name bk, Value.Float bs] })
+        {
+            biasInit = bk.V == "default" ? InitSpec.Default : new InitSpec(bk.V, bs.V);
+            bound["bias_init"] = new Value.Name(bk.V);
+            bound["bias_init_scale"] = new Value.Float(bs.V);
+        }
+
         int I(string key) => (int)bound[key].AsInt();
         bool B(string key) => bound[key].AsBool();
         var ps = new List<ParameterIR>();
         void W(string local, params int[] shape) => ps.Add(new ParameterIR($"{name}.{local}", shape, init));
-        void Bias(string local, int n) => ps.Add(new ParameterIR($"{name}.{local}", [n], InitSpec.Default));
+        void Bias(string local, int n) => ps.Add(new ParameterIR($"{name}.{local}", [n], biasInit));
         switch (kind)
         {
             case LayerKind.Linear:

@@ -28,6 +28,7 @@ public sealed class OdeRnn : nn.Module<Tensor, Tensor>
         using (torch.no_grad())
         {
             nn.init.orthogonal_(readout.weight!, 1.0);
+            nn.init.zeros_(readout.bias!);
         }
         RegisterComponents();
     }
