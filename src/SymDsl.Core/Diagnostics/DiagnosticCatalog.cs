@@ -40,6 +40,7 @@ public static class DiagnosticCatalog
     public static Diagnostic UnknownModel(SourceSpan s, string name, string? suggestion) => Error(s, "SYM0215", $"train block names model '{name}', which is not defined{DidYouMean(suggestion)}");
     public static Diagnostic UnknownElementType(SourceSpan s, string type) => Error(s, "SYM0216", $"unknown input element type '{type}'; expected float or int");
     public static Diagnostic UnsupportedOperator(SourceSpan s, string op) => Error(s, "SYM0218", $"operator '{op}' is not defined on tensors; use +, - or * (or a constant factor)");
+    public static Diagnostic NoOutput(SourceSpan s, string model) => Error(s, "SYM0219", $"model '{model}' has no output; add `output NAME = expr`");
     public static Diagnostic ExpectedValue(SourceSpan s, string what) => Error(s, "SYM0217", $"expected a tensor value here, but found {what}");
 
     // ---------------------------------------------------------------- SYM03xx shapes

@@ -68,7 +68,7 @@ public sealed class ModelBuilder
         };
 
         if (outputs.Count == 0 && !HasOutputStatement(decl.Body))
-            diagnostics.Add(DiagnosticCatalog.BadArgument(decl.Name.Span, $"model '{decl.Name.Text}' has no output; add `output NAME = expr`"));
+            diagnostics.Add(DiagnosticCatalog.NoOutput(decl.Name.Span, decl.Name.Text));
 
         // The resource guard: float32 parameters, counted without allocating anything.
         try
