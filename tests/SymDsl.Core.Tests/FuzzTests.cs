@@ -113,9 +113,17 @@ public class FuzzTests
     [InlineData("model M() { input x: [1 / 0] }")]
     [InlineData("train { data }")]
     public void Pathological_inputs_are_diagnosed(string text)
+        => Assert.DoesNotContain(Compiler.CompileText("p.sym", text).Diagnostics, d => d.Code == "SYM0001");
+
+    [Fact]
+    public void Deep_nesting_and_long_chains_do_not_overflow_the_stack()
     {
-        var c = Compiler.CompileText("p.sym", text);
-        Assert.DoesNotContain(c.Diagnostics, d => d.Code == "SYM0001");
+        var nested = "model M() { input x: [4] output y = " + new string('(', 100_000) + "x" + new string(')', 100_000) + " }";
+        Assert.Contains(Compiler.CompileText("n.sym", nested).Diagnostics, d => d.Code == "SYM0103");
+        var chain = "model M() { input x: [4] output y = x" + string.Concat(Enumerable.Repeat(" + x", 20_000)) + " }";
+        var c = Compiler.CompileText("c.sym", chain);
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        Assert.Equal(20_001, c.Program!.Models[0].Nodes.Count);
     }
 
     [Fact]

@@ -21,6 +21,7 @@ public static class DiagnosticCatalog
     // ---------------------------------------------------------------- SYM01xx syntax
     public static Diagnostic SyntaxError(SourceSpan s, string message) => Error(s, "SYM0101", message);
     public static Diagnostic UnexpectedCharacter(SourceSpan s, string text) => Error(s, "SYM0102", $"unexpected character {text}");
+    public static Diagnostic NestingTooDeep(SourceSpan s, int limit) => Error(s, "SYM0103", $"brackets are nested more than {limit} deep");
 
     // ---------------------------------------------------------------- SYM02xx names and types
     public static Diagnostic DuplicateName(SourceSpan s, string name, string what) => Error(s, "SYM0201", $"'{name}' is already defined in this {what}");
@@ -83,4 +84,5 @@ public static class DiagnosticCatalog
     public static Diagnostic TooManyParameters(SourceSpan s, string model, long count, long bytes, long limit) => Error(s, "SYM0601", $"model '{model}' has {count:N0} parameters ({bytes:N0} bytes at float32), over the limit of {limit:N0} bytes");
     public static Diagnostic UnrollTooLarge(SourceSpan s, long limit) => Error(s, "SYM0602", $"for blocks unroll to more than {limit:N0} statements");
     public static Diagnostic DimensionTooLarge(SourceSpan s, string what) => Error(s, "SYM0603", $"{what} is too large");
+    public static Diagnostic FileTooLarge(SourceSpan s, int limit) => Error(s, "SYM0604", $"the file has more than {limit:N0} tokens");
 }

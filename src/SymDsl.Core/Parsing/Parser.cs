@@ -18,12 +18,47 @@ public static class Parser
         lexer.RemoveErrorListeners();
         lexer.AddErrorListener(listener);
         var tokens = new CommonTokenStream(lexer);
+        tokens.Fill();
+        if (!WithinLimits(path, tokens, diagnostics)) return new FileSyntax([], [], SourceSpan.None(path));
         var parser = new SymParser(tokens);
         parser.RemoveErrorListeners();
         parser.AddErrorListener(listener);
         parser.ErrorHandler = new SymErrorStrategy();
         var tree = parser.file();
         return new SyntaxTreeBuilder(path).BuildFile(tree);
+    }
+
+    public const int MaxNesting = 200;
+    public const int MaxTokens = 1_000_000;
+
+    /// <summary>Guards the recursive parser and tree walks: bounded bracket nesting and file size.</summary>
+    static bool WithinLimits(string path, CommonTokenStream tokens, List<Diagnostic> diagnostics)
+    {
+        var all = tokens.GetTokens();
+        if (all.Count > MaxTokens)
+        {
+            diagnostics.Add(DiagnosticCatalog.FileTooLarge(SourceSpan.None(path), MaxTokens));
+            return false;
+        }
+        var depth = 0;
+        foreach (var t in all)
+        {
+            if (t.Channel != TokenConstants.DefaultChannel) continue;
+            switch (t.Text)
+            {
+                case "(" or "[" or "{":
+                    if (++depth > MaxNesting)
+                    {
+                        diagnostics.Add(DiagnosticCatalog.NestingTooDeep(new SourceSpan(path, t.Line, t.Column + 1, t.Line, t.Column + 2), MaxNesting));
+                        return false;
+                    }
+                    break;
+                case ")" or "]" or "}":
+                    depth = Math.Max(0, depth - 1);
+                    break;
+            }
+        }
+        return true;
     }
 
     /// <summary>Default ANTLR recovery (single-token insertion/deletion, then resynchronisation), with the ERROR_CHAR
