@@ -14,7 +14,12 @@ topDecl
 // ---------------------------------------------------------------- models
 
 modelDecl
-    : MODEL name=ID ('(' (param (',' param)* ','?)? ')')? '{' modelStmt* '}'
+    : MODEL name=ID paramList? '{' modelStmt* '}'
+    ;
+
+// A rule of its own so that an error inside the list recovers at the '{' that follows it.
+paramList
+    : '(' (param (',' param)* ','?)? ')'
     ;
 
 param

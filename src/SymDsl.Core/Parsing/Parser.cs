@@ -65,6 +65,22 @@ public static class Parser
     /// tokens reported once as unexpected characters rather than as parser errors.</summary>
     sealed class SymErrorStrategy : DefaultErrorStrategy
     {
+        /// <summary>
+        /// Inside a comma-separated list (arguments, parameters, shapes) do not resynchronise by deleting tokens up to
+        /// the next ',' or ')': that can swallow a whole model body. Leaving the list lets the closing token be
+        /// conjured instead ("missing ')' at '{'"). Statement loops keep ANTLR's resynchronisation.
+        /// </summary>
+        public override void Sync(Antlr4.Runtime.Parser recognizer)
+        {
+            // A new top-level declaration ends the current one: leave the statement loop and let the missing '}'
+            // be conjured, instead of deleting the next declaration.
+            if (recognizer.InputStream.LA(1) is SymLexer.MODEL or SymLexer.TRAIN && recognizer.Context is not SymParser.FileContext) return;
+            var expecting = recognizer.GetExpectedTokens();
+            foreach (var t in expecting.ToArray())
+                if (recognizer.Vocabulary.GetLiteralName(t) is "')'" or "']'") return;
+            base.Sync(recognizer);
+        }
+
         public override void ReportError(Antlr4.Runtime.Parser recognizer, RecognitionException e)
         {
             if (e.OffendingToken?.Type == SymLexer.ERROR_CHAR) { BeginErrorCondition(recognizer); return; }
@@ -139,7 +155,7 @@ internal sealed class SyntaxTreeBuilder(string path)
     ModelDecl Model(SymParser.ModelDeclContext ctx)
     {
         var ps = new List<ParamDecl>();
-        foreach (var p in ctx.param())
+        foreach (var p in ctx.paramList()?.param() ?? [])
         {
             if (!Ok(p.name) || !Ok(p.type) || HasErrors(p)) continue;
             ps.Add(new ParamDecl(Id(p.name), Id(p.type), p.value is null ? null : Expr(p.value), Span(p)));
@@ -159,7 +175,11 @@ internal sealed class SyntaxTreeBuilder(string path)
                 list.Add(new ForStmt(Id(f.var), Expr(f.from), Expr(f.to), ModelBody(f.modelStmt()), Span(f)));
                 continue;
             }
-            if (HasErrors(s)) continue;
+            if (HasErrors(s))
+            {
+                list.Add(Broken(s));
+                continue;
+            }
             ModelStmt? stmt = s switch
             {
                 SymParser.InputStmtContext i when Ok(i.name) && i.shape() is { } sh =>
@@ -179,9 +199,25 @@ internal sealed class SyntaxTreeBuilder(string path)
         return list;
     }
 
+    BrokenStmt Broken(SymParser.ModelStmtContext s)
+    {
+        var (target, isLayer) = s switch
+        {
+            SymParser.LayerStmtContext l => (l.target, true),
+            SymParser.OutputStmtContext o => (o.target, false),
+            SymParser.AssignStmtContext a => (a.target, false),
+            _ => (null, false),
+        };
+        IndexedName? name = null;
+        if (target is not null && target.ID() is { } id && Ok(id.Symbol) && (target.expr() is null || !HasErrors(target.expr())))
+            name = Indexed(target);
+        return new BrokenStmt(name, isLayer, Span(s));
+    }
+
     TrainDecl Train(SymParser.TrainDeclContext ctx)
     {
         var list = new List<TrainStmt>();
+        var broken = HasErrors(ctx);
         foreach (var s in ctx.trainStmt())
         {
             if (HasErrors(s)) continue;
@@ -199,7 +235,7 @@ internal sealed class SyntaxTreeBuilder(string path)
             };
             if (stmt is not null) list.Add(stmt);
         }
-        return new TrainDecl(Id(ctx.model), list, Span(ctx));
+        return new TrainDecl(Id(ctx.model), list, Span(ctx), broken);
     }
 
     CallSyntax Call(SymParser.CallContext c) => new(Id(c.callee), Args(c.argList()), Span(c));

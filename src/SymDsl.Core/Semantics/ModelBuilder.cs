@@ -46,6 +46,7 @@ public sealed class ModelBuilder
     readonly HashSet<string> brokenLayers = [];
     readonly Dictionary<string, IReadOnlyDictionary<string, string>> argExpressions = new();
     int executed;
+    bool sawBroken;
     bool unrollLimitHit;
 
     public ModelBuilder(ModelDecl decl, List<Diagnostic> diagnostics, IReadOnlyDictionary<string, string> overrides, HashSet<string> usedOverrides)
@@ -84,12 +85,12 @@ public sealed class ModelBuilder
             diagnostics.Add(DiagnosticCatalog.TooManyParameters(decl.Name.Span, decl.Name.Text, long.MaxValue, long.MaxValue, maxParameterBytes));
         }
 
-        var hasErrors = diagnostics.Count(d => d.Level == DiagnosticLevel.Error) > errorsBefore;
+        var hasErrors = diagnostics.Count(d => d.Level == DiagnosticLevel.Error) > errorsBefore || sawBroken;
         return new CheckedModel(model, declared, layerUses, hasErrors);
     }
 
     static bool HasOutputStatement(IEnumerable<ModelStmt> body)
-        => body.Any(s => s is AssignStmt { IsOutput: true } || (s is ForStmt f && HasOutputStatement(f.Body)));
+        => body.Any(s => s is AssignStmt { IsOutput: true } or BrokenStmt || (s is ForStmt f && HasOutputStatement(f.Body)));
 
     // ---------------------------------------------------------------- hyper-parameters
 
@@ -165,6 +166,7 @@ public sealed class ModelBuilder
                 case AssignStmt a: Assign(a, constants); break;
                 case SymmetryStmt s: Symmetry(s, constants); break;
                 case ForStmt f: For(f, env, constants); break;
+                case BrokenStmt b: Broken(b, constants); break;
             }
         }
     }
@@ -356,6 +358,18 @@ public sealed class ModelBuilder
         if (rendered.Count > 0) argExpressions[name] = rendered;
         layerByName[name] = layer;
         layerUses[name] = 0;
+    }
+
+    /// <summary>A statement with a syntax error: its name is taken silently, so its uses add no errors.</summary>
+    void Broken(BrokenStmt b, Constants constants)
+    {
+        sawBroken = true;
+        if (b.Target is null) return;
+        var quiet = new Constants(constants.Env, []);
+        var name = NameOf(b.Target, quiet);
+        if (name is null || entities.ContainsKey(name) || constants.Env.ContainsKey(name)) return;
+        entities[name] = new Entity(b.IsLayer ? EntityKind.Layer : EntityKind.Site, -1, b.Span);
+        if (b.IsLayer) brokenLayers.Add(name);
     }
 
     /// <summary>A layer whose declaration failed: its name stays taken, and its uses fail silently.</summary>
