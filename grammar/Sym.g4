@@ -28,7 +28,7 @@ param
 
 modelStmt
     : INPUT name=ID ':' elemType=ID? shape                      # inputStmt
-    | LAYER target=indexedName '=' kind=ID '(' argList? ')'     # layerStmt
+    | LAYER target=indexedName? '=' kind=ID '(' argList? ')'    # layerStmt
     | OUTPUT target=indexedName '=' value=expr                  # outputStmt
     | SYMMETRY name=indexedName ':' kind=ID '(' argList? ')'    # symmetryStmt
     | FOR var=ID IN from=expr '..' to=expr '{' modelStmt* '}'   # forStmt

@@ -25,7 +25,7 @@ public static class Parser
         parser.AddErrorListener(listener);
         parser.ErrorHandler = new SymErrorStrategy();
         var tree = parser.file();
-        return new SyntaxTreeBuilder(path).BuildFile(tree);
+        return new SyntaxTreeBuilder(path, diagnostics).BuildFile(tree);
     }
 
     public const int MaxNesting = 200;
@@ -138,7 +138,7 @@ public static class Parser
 }
 
 /// <summary>The one place that reads ANTLR parse trees: converts them to the typed syntax tree.</summary>
-internal sealed class SyntaxTreeBuilder(string path)
+internal sealed class SyntaxTreeBuilder(string path, List<Diagnostic> diagnostics)
 {
     public FileSyntax BuildFile(SymParser.FileContext ctx)
     {
@@ -173,6 +173,13 @@ internal sealed class SyntaxTreeBuilder(string path)
                 // A for block keeps its body even if its header is broken elsewhere.
                 if (!Ok(f.var) || f.from is null || f.to is null || HasErrors(f.from) || HasErrors(f.to)) { continue; }
                 list.Add(new ForStmt(Id(f.var), Expr(f.from), Expr(f.to), ModelBody(f.modelStmt()), Span(f)));
+                continue;
+            }
+            if (s is SymParser.LayerStmtContext { target: null } unnamed && !HasErrors(s))
+            {
+                // The grammar lets the name be missing so that the rest of the statement parses; say so here.
+                diagnostics.Add(DiagnosticCatalog.SyntaxError(TokenSpan(unnamed.Start), "a layer needs a name: `layer NAME = Kind(…)`"));
+                list.Add(new BrokenStmt(null, true, Span(s)));
                 continue;
             }
             if (HasErrors(s))
