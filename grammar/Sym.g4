@@ -68,7 +68,12 @@ argList
     ;
 
 arg
-    : (name=ID '=')? value=expr
+    : (name=argName '=')? value=expr
+    ;
+
+// Argument names may be keywords: `step(every = 100)`, `idx(images = …)`.
+argName
+    : ID | EVERY | IN | ON | INPUT | OUTPUT | LAYER | MODEL | TRAIN | BREAK | DIAGNOSE | INDUCE | SYMMETRY | FOR
     ;
 
 call

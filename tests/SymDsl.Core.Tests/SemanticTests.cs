@@ -345,4 +345,61 @@ public class SemanticTests
         var c = Compiler.CompileText("dir/m.sym", "model M() {\n  input x: [4]\n  output y = relu(z)\n}");
         Assert.Equal("dir/m.sym:3:19: error SYM0202: 'z' is not defined", Assert.Single(c.Diagnostics).ToString());
     }
+
+    [Fact]
+    public void Train_settings_defaults_and_expressions()
+    {
+        var c = Ok("""
+            model R(width: int = 64) {
+                input x: [8]
+                layer a = Linear(8, width, bias = false)
+                layer b = Linear(width, 8, bias = false)
+                h = a(x)
+                output y = b(h)
+                symmetry rot : rotation(h)
+            }
+            train R {
+                data lowrank_regression(8, 2, 256)
+                loss mse(y, target)
+                optimizer sgd
+                schedule step(every = 100)
+                batch width / 2
+                steps 500
+                log 5
+                checkpoint every 100 steps
+                break syre_diag on rot
+                diagnose rank(h), balance(rot), rank(a.weight) every 25 steps
+                diagnose alignment(h)
+                induce lowrank on b.weight
+            }
+            """);
+        var t = c.Program!.Trains[0];
+        Assert.Equal((32, (int?)null, (int?)500, 0L, 5, (int?)100), (t.Batch, t.Epochs, t.Steps, t.Seed, t.LogEvery, t.CheckpointEvery));
+        Assert.Equal(("step", 100L, 0.1), (t.Schedule!.Kind, t.Schedule.Args["every"].AsInt(), t.Schedule.Args["gamma"].AsDouble()));
+        Assert.Equal((1.0, 0.5, 0.0, 0.2), (t.Data.Args["top"].AsDouble(), t.Data.Args["ratio"].AsDouble(), t.Data.Args["noise"].AsDouble(), t.Data.Args["test_fraction"].AsDouble()));
+        var b = Assert.Single(t.Breaks);
+        Assert.Equal(("syre_diag", 0.1, 1e-4), (b.Method, b.Args["sigma"].AsDouble(), b.Args["decay"].AsDouble()));
+        Assert.Equal(["a.weight", "b.weight"], b.Parameters);
+        Assert.Equal([("rank(h)", "site", 25), ("balance(rot)", "symmetry", 25), ("rank(a.weight)", "parameter", 25), ("alignment(h)", "site", 5)],
+            t.Diagnostics.Select(d => (d.Key, d.TargetKinds[0], d.Every)));
+        Assert.Equal(("lowrank", "b.weight"), (t.Induces[0].Structure, t.Induces[0].Parameter));
+    }
+
+    [Fact]
+    public void Loss_and_input_binding_errors()
+    {
+        const string model = """
+            model M() {
+                input z: [64]
+                layer f = Linear(64, 3)
+                output logits = f(z)
+            }
+            """;
+        var c = Compiler.CompileText("t.sym", model + "train M { data digits() loss cross_entropy(logits, label) optimizer sgd }");
+        Assert.Equal(["SYM0508", "SYM0518"], c.Diagnostics.Where(d => d.Level == Diagnostics.DiagnosticLevel.Error).Select(d => d.Code).Order());
+        var mse = Compiler.CompileText("t.sym", model + "train M { data digits() loss mse(logits, label) optimizer sgd }");
+        Assert.Contains(mse.Diagnostics, d => d.Code == "SYM0518" && d.Message.Contains("class label"));
+        var missing = Compiler.CompileText("t.sym", model + "train M { batch 4 }");
+        Assert.Equal(["SYM0503", "SYM0503", "SYM0503"], missing.Diagnostics.Where(d => d.Level == Diagnostics.DiagnosticLevel.Error).Select(d => d.Code));
+    }
 }

@@ -252,7 +252,7 @@ internal sealed class SyntaxTreeBuilder(string path, List<Diagnostic> diagnostic
 
     List<Argument> Args(SymParser.ArgListContext? ctx)
         => ctx is null ? [] : ctx.arg().Where(a => a.value is not null)
-            .Select(a => new Argument(a.name is null ? null : Id(a.name), Expr(a.value), Span(a))).ToList();
+            .Select(a => new Argument(a.name is null ? null : Id(a.name.Start), Expr(a.value), Span(a))).ToList();
 
     Expr Expr(SymParser.ExprContext? ctx)
     {
