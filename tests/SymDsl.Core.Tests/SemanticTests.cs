@@ -402,4 +402,33 @@ public class SemanticTests
         var missing = Compiler.CompileText("t.sym", model + "train M { batch 4 }");
         Assert.Equal(["SYM0503", "SYM0503", "SYM0503"], missing.Diagnostics.Where(d => d.Level == Diagnostics.DiagnosticLevel.Error).Select(d => d.Code));
     }
+
+    [Fact]
+    public void Several_models_and_train_blocks_share_a_file()
+    {
+        var c = Ok("""
+            model A(width: int = 8) {
+                input x: [64]
+                layer f = Linear(64, width)
+                layer g = Linear(width, 10)
+                h = sin(f(x))
+                output logits = g(h)
+            }
+            model B(width: int = 4) {
+                input x: [10]
+                layer f = Linear(10, width)
+                output y = f(x)
+            }
+            train A { data digits() loss cross_entropy(logits, label) optimizer sgd epochs 1 }
+            train A { data digits(test_fraction = 0.5) loss cross_entropy(logits, label) optimizer adam steps 10 }
+            train B { data teacher(d_in = 10, d_out = width) loss mse(y, target) optimizer adamw }
+            """, new CompileOptions(new Dictionary<string, string> { ["width"] = "16" }));
+        var p = c.Program!;
+        Assert.Equal(["A", "B"], p.Models.Select(m => m.Name));
+        Assert.All(p.Models, m => Assert.Equal(16L, m.HyperParameters["width"].AsInt()));
+        Assert.Equal(["A", "A", "B"], p.Trains.Select(t => t.Model));
+        Assert.Equal(0.01, p.Trains[2].Optimizer.Args["weight_decay"].AsDouble());
+        Assert.Equal(["permutation(h)", "sign(h)", "translation(logits)"], p.Model("A").Symmetries.Select(s => s.Name).Order());
+        Assert.Empty(p.Model("B").Symmetries); // y is an output fed to mse: no translation
+    }
 }
