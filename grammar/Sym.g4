@@ -14,7 +14,12 @@ topDecl
 // ---------------------------------------------------------------- models
 
 modelDecl
-    : MODEL name=ID ('(' (param (',' param)* ','?)? ')')? '{' modelStmt* '}'
+    : MODEL name=ID paramList? '{' modelStmt* '}'
+    ;
+
+// A rule of its own so that an error inside the list recovers at the '{' that follows it.
+paramList
+    : '(' (param (',' param)* ','?)? ')'
     ;
 
 param
@@ -23,7 +28,7 @@ param
 
 modelStmt
     : INPUT name=ID ':' elemType=ID? shape                      # inputStmt
-    | LAYER target=indexedName '=' kind=ID '(' argList? ')'     # layerStmt
+    | LAYER target=indexedName? '=' kind=ID '(' argList? ')'    # layerStmt
     | OUTPUT target=indexedName '=' value=expr                  # outputStmt
     | SYMMETRY name=indexedName ':' kind=ID '(' argList? ')'    # symmetryStmt
     | FOR var=ID IN from=expr '..' to=expr '{' modelStmt* '}'   # forStmt
@@ -63,7 +68,12 @@ argList
     ;
 
 arg
-    : (name=ID '=')? value=expr
+    : (name=argName '=')? value=expr
+    ;
+
+// Argument names may be keywords: `step(every = 100)`, `idx(images = …)`.
+argName
+    : ID | EVERY | IN | ON | INPUT | OUTPUT | LAYER | MODEL | TRAIN | BREAK | DIAGNOSE | INDUCE | SYMMETRY | FOR
     ;
 
 call

@@ -35,6 +35,17 @@ public static class Compiler
     /// <summary>Compiles source text. Never throws: an internal failure is reported as SYM0001.</summary>
     public static Compilation CompileText(string path, string text, CompileOptions? options = null)
     {
+        // The parser and the tree walks recurse; long operator chains can nest deeply. A dedicated thread with a
+        // large stack keeps that from ever overflowing (bracket nesting and file size are bounded by the parser).
+        Compilation? result = null;
+        var thread = new Thread(() => result = CompileCore(path, text, options), 256 * 1024 * 1024);
+        thread.Start();
+        thread.Join();
+        return result!;
+    }
+
+    static Compilation CompileCore(string path, string text, CompileOptions? options)
+    {
         var diagnostics = new List<Diagnostic>();
         try
         {

@@ -95,6 +95,8 @@ public class BaselineTests
             Assert.NotNull(c.Program);
             Baselines.Check(sample, "main.ir.json", IrJson.Serialize(c.Program!));
             produced.Add("main.ir.json");
+            Baselines.Check(sample, "symmetry-report.md", SymmetryReport.Render(c));
+            produced.Add("symmetry-report.md");
             foreach (var m in c.Program!.Models)
             {
                 var file = $"{CSharpEmitter.ClassName(m)}.g.cs";

@@ -21,6 +21,7 @@ public static class DiagnosticCatalog
     // ---------------------------------------------------------------- SYM01xx syntax
     public static Diagnostic SyntaxError(SourceSpan s, string message) => Error(s, "SYM0101", message);
     public static Diagnostic UnexpectedCharacter(SourceSpan s, string text) => Error(s, "SYM0102", $"unexpected character {text}");
+    public static Diagnostic NestingTooDeep(SourceSpan s, int limit) => Error(s, "SYM0103", $"brackets are nested more than {limit} deep");
 
     // ---------------------------------------------------------------- SYM02xx names and types
     public static Diagnostic DuplicateName(SourceSpan s, string name, string what) => Error(s, "SYM0201", $"'{name}' is already defined in this {what}");
@@ -40,6 +41,7 @@ public static class DiagnosticCatalog
     public static Diagnostic UnknownModel(SourceSpan s, string name, string? suggestion) => Error(s, "SYM0215", $"train block names model '{name}', which is not defined{DidYouMean(suggestion)}");
     public static Diagnostic UnknownElementType(SourceSpan s, string type) => Error(s, "SYM0216", $"unknown input element type '{type}'; expected float or int");
     public static Diagnostic UnsupportedOperator(SourceSpan s, string op) => Error(s, "SYM0218", $"operator '{op}' is not defined on tensors; use +, - or * (or a constant factor)");
+    public static Diagnostic NoOutput(SourceSpan s, string model) => Error(s, "SYM0219", $"model '{model}' has no output; add `output NAME = expr`");
     public static Diagnostic ExpectedValue(SourceSpan s, string what) => Error(s, "SYM0217", $"expected a tensor value here, but found {what}");
 
     // ---------------------------------------------------------------- SYM03xx shapes
@@ -82,4 +84,5 @@ public static class DiagnosticCatalog
     public static Diagnostic TooManyParameters(SourceSpan s, string model, long count, long bytes, long limit) => Error(s, "SYM0601", $"model '{model}' has {count:N0} parameters ({bytes:N0} bytes at float32), over the limit of {limit:N0} bytes");
     public static Diagnostic UnrollTooLarge(SourceSpan s, long limit) => Error(s, "SYM0602", $"for blocks unroll to more than {limit:N0} statements");
     public static Diagnostic DimensionTooLarge(SourceSpan s, string what) => Error(s, "SYM0603", $"{what} is too large");
+    public static Diagnostic FileTooLarge(SourceSpan s, int limit) => Error(s, "SYM0604", $"the file has more than {limit:N0} tokens");
 }

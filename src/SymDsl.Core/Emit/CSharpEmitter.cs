@@ -57,12 +57,15 @@ public static class CSharpEmitter
             w.Line($"    throw new ArgumentException(\"{cls} was compiled with {name} = {Escape(v.ToString()!)}, which fixes its structure; recompile with `--set {name}=...` to change it.\", nameof({Constants.CSharpIdentifier(name)}));");
         }
         foreach (var l in model.Layers) w.Line($"{fields[l.Name]} = {Construct(model, l, cls)};");
-        var inits = model.Layers.Where(l => l.Kind is LayerKind.Linear or LayerKind.Embedding && l.Parameters[0].Init.Kind != "default").ToList();
+        // Explicit initialisation of Linear/Embedding parameters (SelfAttention and RNN take theirs as a constructor argument).
+        var inits = model.Layers.Where(l => l.Kind is LayerKind.Linear or LayerKind.Embedding)
+            .SelectMany(l => l.Parameters.Where(p => p.Init.Kind != "default").Select(p => (Field: $"{fields[l.Name]}.{p.Name[(l.Name.Length + 1)..]}!", p.Init)))
+            .ToList();
         if (inits.Count > 0)
         {
             w.Line("using (torch.no_grad())");
             w.Open();
-            foreach (var l in inits) w.Line(InitCall($"{fields[l.Name]}.weight!", l.Parameters[0].Init) + ";");
+            foreach (var (field, init) in inits) w.Line(InitCall(field, init) + ";");
             w.Close();
         }
         w.Line("RegisterComponents();");
@@ -74,7 +77,8 @@ public static class CSharpEmitter
         var used = new HashSet<string>(fields.Values) { "input", "outputs" };
         string Var(NodeIR n)
         {
-            var baseName = n.Site is not null ? Constants.CSharpIdentifier(Names.Sanitize(n.Site)) : $"t{n.Id}";
+            var baseName = n.Site is not null ? Constants.CSharpIdentifier(Names.Sanitize(n.Site))
+                : n.Op == OpKind.Input ? Constants.CSharpIdentifier(Names.Sanitize(n.Attr("name"))) : $"t{n.Id}";
             var name = baseName;
             for (int k = 2; !used.Add(name); k++) name = $"{baseName}_{k}";
             return name;

@@ -25,7 +25,11 @@ public static class IrJson
             w.WriteEndArray();
             w.WriteEndObject();
         }
-        return Encoding.UTF8.GetString(stream.ToArray()).Replace("\r\n", "\n") + "\n";
+        var text = Encoding.UTF8.GetString(stream.ToArray()).Replace("\r\n", "\n");
+        // Arrays of numbers (shapes, node inputs) on one line: easier to read and to diff.
+        text = System.Text.RegularExpressions.Regex.Replace(text, @"\[\s*((?:-?[0-9.eE+-]+,\s*)*-?[0-9.eE+-]+)?\s*\]",
+            m => "[" + System.Text.RegularExpressions.Regex.Replace(m.Groups[1].Value, @",\s*", ", ") + "]");
+        return text + "\n";
     }
 
     /// <summary>One model, with the train blocks that train it.</summary>

@@ -18,18 +18,69 @@ public static class Parser
         lexer.RemoveErrorListeners();
         lexer.AddErrorListener(listener);
         var tokens = new CommonTokenStream(lexer);
+        tokens.Fill();
+        if (!WithinLimits(path, tokens, diagnostics)) return new FileSyntax([], [], SourceSpan.None(path));
         var parser = new SymParser(tokens);
         parser.RemoveErrorListeners();
         parser.AddErrorListener(listener);
         parser.ErrorHandler = new SymErrorStrategy();
         var tree = parser.file();
-        return new SyntaxTreeBuilder(path).BuildFile(tree);
+        return new SyntaxTreeBuilder(path, diagnostics).BuildFile(tree);
+    }
+
+    public const int MaxNesting = 200;
+    public const int MaxTokens = 1_000_000;
+
+    /// <summary>Guards the recursive parser and tree walks: bounded bracket nesting and file size.</summary>
+    static bool WithinLimits(string path, CommonTokenStream tokens, List<Diagnostic> diagnostics)
+    {
+        var all = tokens.GetTokens();
+        if (all.Count > MaxTokens)
+        {
+            diagnostics.Add(DiagnosticCatalog.FileTooLarge(SourceSpan.None(path), MaxTokens));
+            return false;
+        }
+        var depth = 0;
+        foreach (var t in all)
+        {
+            if (t.Channel != TokenConstants.DefaultChannel) continue;
+            switch (t.Text)
+            {
+                case "(" or "[" or "{":
+                    if (++depth > MaxNesting)
+                    {
+                        diagnostics.Add(DiagnosticCatalog.NestingTooDeep(new SourceSpan(path, t.Line, t.Column + 1, t.Line, t.Column + 2), MaxNesting));
+                        return false;
+                    }
+                    break;
+                case ")" or "]" or "}":
+                    depth = Math.Max(0, depth - 1);
+                    break;
+            }
+        }
+        return true;
     }
 
     /// <summary>Default ANTLR recovery (single-token insertion/deletion, then resynchronisation), with the ERROR_CHAR
     /// tokens reported once as unexpected characters rather than as parser errors.</summary>
     sealed class SymErrorStrategy : DefaultErrorStrategy
     {
+        /// <summary>
+        /// Inside a comma-separated list (arguments, parameters, shapes) do not resynchronise by deleting tokens up to
+        /// the next ',' or ')': that can swallow a whole model body. Leaving the list lets the closing token be
+        /// conjured instead ("missing ')' at '{'"). Statement loops keep ANTLR's resynchronisation.
+        /// </summary>
+        public override void Sync(Antlr4.Runtime.Parser recognizer)
+        {
+            // A new top-level declaration ends the current one: leave the statement loop and let the missing '}'
+            // be conjured, instead of deleting the next declaration.
+            if (recognizer.InputStream.LA(1) is SymLexer.MODEL or SymLexer.TRAIN && recognizer.Context is not SymParser.FileContext) return;
+            var expecting = recognizer.GetExpectedTokens();
+            foreach (var t in expecting.ToArray())
+                if (recognizer.Vocabulary.GetLiteralName(t) is "')'" or "']'") return;
+            base.Sync(recognizer);
+        }
+
         public override void ReportError(Antlr4.Runtime.Parser recognizer, RecognitionException e)
         {
             if (e.OffendingToken?.Type == SymLexer.ERROR_CHAR) { BeginErrorCondition(recognizer); return; }
@@ -87,7 +138,7 @@ public static class Parser
 }
 
 /// <summary>The one place that reads ANTLR parse trees: converts them to the typed syntax tree.</summary>
-internal sealed class SyntaxTreeBuilder(string path)
+internal sealed class SyntaxTreeBuilder(string path, List<Diagnostic> diagnostics)
 {
     public FileSyntax BuildFile(SymParser.FileContext ctx)
     {
@@ -104,7 +155,7 @@ internal sealed class SyntaxTreeBuilder(string path)
     ModelDecl Model(SymParser.ModelDeclContext ctx)
     {
         var ps = new List<ParamDecl>();
-        foreach (var p in ctx.param())
+        foreach (var p in ctx.paramList()?.param() ?? [])
         {
             if (!Ok(p.name) || !Ok(p.type) || HasErrors(p)) continue;
             ps.Add(new ParamDecl(Id(p.name), Id(p.type), p.value is null ? null : Expr(p.value), Span(p)));
@@ -124,7 +175,18 @@ internal sealed class SyntaxTreeBuilder(string path)
                 list.Add(new ForStmt(Id(f.var), Expr(f.from), Expr(f.to), ModelBody(f.modelStmt()), Span(f)));
                 continue;
             }
-            if (HasErrors(s)) continue;
+            if (s is SymParser.LayerStmtContext { target: null } unnamed && !HasErrors(s))
+            {
+                // The grammar lets the name be missing so that the rest of the statement parses; say so here.
+                diagnostics.Add(DiagnosticCatalog.SyntaxError(TokenSpan(unnamed.Start), "a layer needs a name: `layer NAME = Kind(…)`"));
+                list.Add(new BrokenStmt(null, true, Span(s)));
+                continue;
+            }
+            if (HasErrors(s))
+            {
+                list.Add(Broken(s));
+                continue;
+            }
             ModelStmt? stmt = s switch
             {
                 SymParser.InputStmtContext i when Ok(i.name) && i.shape() is { } sh =>
@@ -144,9 +206,25 @@ internal sealed class SyntaxTreeBuilder(string path)
         return list;
     }
 
+    BrokenStmt Broken(SymParser.ModelStmtContext s)
+    {
+        var (target, isLayer) = s switch
+        {
+            SymParser.LayerStmtContext l => (l.target, true),
+            SymParser.OutputStmtContext o => (o.target, false),
+            SymParser.AssignStmtContext a => (a.target, false),
+            _ => (null, false),
+        };
+        IndexedName? name = null;
+        if (target is not null && target.ID() is { } id && Ok(id.Symbol) && (target.expr() is null || !HasErrors(target.expr())))
+            name = Indexed(target);
+        return new BrokenStmt(name, isLayer, Span(s));
+    }
+
     TrainDecl Train(SymParser.TrainDeclContext ctx)
     {
         var list = new List<TrainStmt>();
+        var broken = HasErrors(ctx);
         foreach (var s in ctx.trainStmt())
         {
             if (HasErrors(s)) continue;
@@ -164,7 +242,7 @@ internal sealed class SyntaxTreeBuilder(string path)
             };
             if (stmt is not null) list.Add(stmt);
         }
-        return new TrainDecl(Id(ctx.model), list, Span(ctx));
+        return new TrainDecl(Id(ctx.model), list, Span(ctx), broken);
     }
 
     CallSyntax Call(SymParser.CallContext c) => new(Id(c.callee), Args(c.argList()), Span(c));
@@ -174,7 +252,7 @@ internal sealed class SyntaxTreeBuilder(string path)
 
     List<Argument> Args(SymParser.ArgListContext? ctx)
         => ctx is null ? [] : ctx.arg().Where(a => a.value is not null)
-            .Select(a => new Argument(a.name is null ? null : Id(a.name), Expr(a.value), Span(a))).ToList();
+            .Select(a => new Argument(a.name is null ? null : Id(a.name.Start), Expr(a.value), Span(a))).ToList();
 
     Expr Expr(SymParser.ExprContext? ctx)
     {

@@ -124,12 +124,13 @@ public sealed class Constants(IReadOnlyDictionary<string, Value> env, List<Diagn
             IntLiteral i => i.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
             FloatLiteral f => new Value.Float(f.Value).ToString() is var s && (s.Contains('.') || s.Contains('E')) ? s : s + ".0",
             BoolLiteral b => b.Value ? "true" : "false",
-            NameExpr n when hyperNames.Contains(n.Name) => (mentions = true) ? CSharpIdentifier(n.Name) : null,
+            NameExpr n when hyperNames.Contains(n.Name) => Mention(n.Name),
             NameExpr n when env.TryGetValue(n.Name, out var v) && v is Value.Int => v.ToString(),
             UnaryExpr u => R(u.Operand) is { } o ? $"{u.Operator}{o}" : null,
             BinaryExpr b => R(b.Left) is { } l && R(b.Right) is { } r ? $"({l} {b.Operator} {r})" : null,
             _ => null,
         };
+        string Mention(string name) { mentions = true; return CSharpIdentifier(name); }
         var text = R(e);
         if (text is null || !mentions) return null;
         return text.StartsWith('(') && text.EndsWith(')') && Balanced(text[1..^1]) ? text[1..^1] : text;

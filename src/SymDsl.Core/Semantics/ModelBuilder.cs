@@ -46,6 +46,7 @@ public sealed class ModelBuilder
     readonly HashSet<string> brokenLayers = [];
     readonly Dictionary<string, IReadOnlyDictionary<string, string>> argExpressions = new();
     int executed;
+    bool sawBroken;
     bool unrollLimitHit;
 
     public ModelBuilder(ModelDecl decl, List<Diagnostic> diagnostics, IReadOnlyDictionary<string, string> overrides, HashSet<string> usedOverrides)
@@ -68,7 +69,7 @@ public sealed class ModelBuilder
         };
 
         if (outputs.Count == 0 && !HasOutputStatement(decl.Body))
-            diagnostics.Add(DiagnosticCatalog.BadArgument(decl.Name.Span, $"model '{decl.Name.Text}' has no output; add `output NAME = expr`"));
+            diagnostics.Add(DiagnosticCatalog.NoOutput(decl.Name.Span, decl.Name.Text));
 
         // The resource guard: float32 parameters, counted without allocating anything.
         try
@@ -84,12 +85,12 @@ public sealed class ModelBuilder
             diagnostics.Add(DiagnosticCatalog.TooManyParameters(decl.Name.Span, decl.Name.Text, long.MaxValue, long.MaxValue, maxParameterBytes));
         }
 
-        var hasErrors = diagnostics.Count(d => d.Level == DiagnosticLevel.Error) > errorsBefore;
+        var hasErrors = diagnostics.Count(d => d.Level == DiagnosticLevel.Error) > errorsBefore || sawBroken;
         return new CheckedModel(model, declared, layerUses, hasErrors);
     }
 
     static bool HasOutputStatement(IEnumerable<ModelStmt> body)
-        => body.Any(s => s is AssignStmt { IsOutput: true } || (s is ForStmt f && HasOutputStatement(f.Body)));
+        => body.Any(s => s is AssignStmt { IsOutput: true } or BrokenStmt || (s is ForStmt f && HasOutputStatement(f.Body)));
 
     // ---------------------------------------------------------------- hyper-parameters
 
@@ -165,6 +166,7 @@ public sealed class ModelBuilder
                 case AssignStmt a: Assign(a, constants); break;
                 case SymmetryStmt s: Symmetry(s, constants); break;
                 case ForStmt f: For(f, env, constants); break;
+                case BrokenStmt b: Broken(b, constants); break;
             }
         }
     }
@@ -249,7 +251,7 @@ public sealed class ModelBuilder
 
     static IReadOnlyList<ArgSpec> LayerSignature(LayerKind kind) => kind switch
     {
-        LayerKind.Linear => [ArgSpec.Req("in", ArgType.Int), ArgSpec.Req("out", ArgType.Int), new("bias", ArgType.Bool, True), InitArg],
+        LayerKind.Linear => [ArgSpec.Req("in", ArgType.Int), ArgSpec.Req("out", ArgType.Int), new("bias", ArgType.Bool, True), InitArg, BiasInitArg],
         LayerKind.LayerNorm => [ArgSpec.Req("n", ArgType.Int), new("eps", ArgType.Float, new Value.Float(1e-5)), new("affine", ArgType.Bool, True)],
         LayerKind.Embedding => [ArgSpec.Req("vocab", ArgType.Int), ArgSpec.Req("d", ArgType.Int), InitArg],
         LayerKind.SelfAttention => [ArgSpec.Req("d", ArgType.Int), ArgSpec.Req("heads", ArgType.Int), new("causal", ArgType.Bool, new Value.Bool(false)), new("bias", ArgType.Bool, True), InitArg],
@@ -260,6 +262,7 @@ public sealed class ModelBuilder
     };
 
     static readonly ArgSpec InitArg = new("init", ArgType.Init, new Value.List([new Value.Name("default"), new Value.Float(0)]));
+    static readonly ArgSpec BiasInitArg = new("bias_init", ArgType.Init, new Value.List([new Value.Name("default"), new Value.Float(0)]));
 
     void Layer(LayerStmt s, Constants constants)
     {
@@ -311,11 +314,19 @@ public sealed class ModelBuilder
             bound["init_scale"] = new Value.Float(sc.V);
         }
 
+        var biasInit = InitSpec.Default;
+        if (bound.Remove("bias_init", out var bv) && bv is Value.List { Items: [Value.Name bk, Value.Float bs] })
+        {
+            biasInit = bk.V == "default" ? InitSpec.Default : new InitSpec(bk.V, bs.V);
+            bound["bias_init"] = new Value.Name(bk.V);
+            bound["bias_init_scale"] = new Value.Float(bs.V);
+        }
+
         int I(string key) => (int)bound[key].AsInt();
         bool B(string key) => bound[key].AsBool();
         var ps = new List<ParameterIR>();
         void W(string local, params int[] shape) => ps.Add(new ParameterIR($"{name}.{local}", shape, init));
-        void Bias(string local, int n) => ps.Add(new ParameterIR($"{name}.{local}", [n], InitSpec.Default));
+        void Bias(string local, int n) => ps.Add(new ParameterIR($"{name}.{local}", [n], biasInit));
         switch (kind)
         {
             case LayerKind.Linear:
@@ -347,6 +358,18 @@ public sealed class ModelBuilder
         if (rendered.Count > 0) argExpressions[name] = rendered;
         layerByName[name] = layer;
         layerUses[name] = 0;
+    }
+
+    /// <summary>A statement with a syntax error: its name is taken silently, so its uses add no errors.</summary>
+    void Broken(BrokenStmt b, Constants constants)
+    {
+        sawBroken = true;
+        if (b.Target is null) return;
+        var quiet = new Constants(constants.Env, []);
+        var name = NameOf(b.Target, quiet);
+        if (name is null || entities.ContainsKey(name) || constants.Env.ContainsKey(name)) return;
+        entities[name] = new Entity(b.IsLayer ? EntityKind.Layer : EntityKind.Site, -1, b.Span);
+        if (b.IsLayer) brokenLayers.Add(name);
     }
 
     /// <summary>A layer whose declaration failed: its name stays taken, and its uses fail silently.</summary>

@@ -5,6 +5,7 @@ public static class Names
 {
     public static string? Suggest(string name, IEnumerable<string> candidates)
     {
+        if (name.Length < 3) return null; // one- or two-letter names: any guess would be noise
         string? best = null;
         var bestDistance = int.MaxValue;
         foreach (var c in candidates.Distinct())

@@ -40,6 +40,7 @@ public static class SemanticModel
                 continue;
             }
             if (failed.Contains(model.Name)) continue; // the model's own errors were reported; its train block would only echo them
+            if (t.HasSyntaxErrors) continue; // statements were dropped: missing-setting errors would be noise
             if (new TrainChecker(t, model, baseDir, diagnostics).Check() is { } ir) trains.Add(ir);
         }
         return new ProgramIR(path, models, trains);

@@ -43,10 +43,16 @@ public sealed record SymmetryStmt(IndexedName Name, Identifier Kind, IReadOnlyLi
 /// <summary><c>for i in 1..depth { … }</c> (both bounds inclusive).</summary>
 public sealed record ForStmt(Identifier Variable, Expr From, Expr To, IReadOnlyList<ModelStmt> Body, SourceSpan Span) : ModelStmt(Span);
 
+/// <summary>
+/// A statement that did not parse (its syntax error was reported). Kept so that the name it declares is known:
+/// later uses of that name are then not reported again as undefined.
+/// </summary>
+public sealed record BrokenStmt(IndexedName? Target, bool IsLayer, SourceSpan Span) : ModelStmt(Span);
+
 // ---------------------------------------------------------------- training
 
-/// <summary><c>train MODEL { … }</c>.</summary>
-public sealed record TrainDecl(Identifier Model, IReadOnlyList<TrainStmt> Body, SourceSpan Span) : SyntaxNode(Span);
+/// <summary><c>train MODEL { … }</c>. <see cref="HasSyntaxErrors"/>: some statement did not parse and was dropped.</summary>
+public sealed record TrainDecl(Identifier Model, IReadOnlyList<TrainStmt> Body, SourceSpan Span, bool HasSyntaxErrors = false) : SyntaxNode(Span);
 
 public abstract record TrainStmt(SourceSpan Span) : SyntaxNode(Span);
 

@@ -34,8 +34,8 @@ public sealed class Attn : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        var t0 = input;
-        var z = proj.forward(t0); // [16, 32]
+        var x = input;
+        var z = proj.forward(x); // [16, 32]
         var t2 = ln.forward(z); // [16, 32]
         var a = attn.forward(t2); // [16, 32]
         var pooled = a.mean(new long[] { 1 }); // [32]

@@ -40,8 +40,8 @@ public sealed class DeepLinear : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        var t0 = input;
-        var h1 = w1.forward(t0); // [32]
+        var x = input;
+        var h1 = w1.forward(x); // [32]
         var h2 = w2.forward(h1); // [32]
         var y = w3.forward(h2); // [16]
         return y;

@@ -38,8 +38,8 @@ public sealed class Deep : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        var t0 = input;
-        var t1 = fc_0.forward(t0); // [64]
+        var x = input;
+        var t1 = fc_0.forward(x); // [64]
         var h_0 = nn.functional.relu(t1); // [64]
         var t3 = fc_1.forward(h_0); // [64]
         var h_1 = nn.functional.leaky_relu(t3, 0.1); // [64]

@@ -30,8 +30,8 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        var t0 = input;
-        var t1 = fc1.forward(t0); // [128]
+        var x = input;
+        var t1 = fc1.forward(x); // [128]
         var h = nn.functional.relu(t1); // [128]
         var logits = fc2.forward(h); // [10]
         return logits;

@@ -28,14 +28,15 @@ public sealed class OdeRnn : nn.Module<Tensor, Tensor>
         using (torch.no_grad())
         {
             nn.init.orthogonal_(readout.weight!, 1.0);
+            nn.init.zeros_(readout.bias!);
         }
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor input)
     {
-        var t0 = input;
-        var h = cell.forward(t0); // [20, 24]
+        var x = input;
+        var h = cell.forward(x); // [20, 24]
         var s = h.select(1, -1); // [24]
         var y = readout.forward(s); // [2]
         return y;

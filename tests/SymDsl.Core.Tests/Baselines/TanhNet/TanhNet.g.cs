@@ -30,8 +30,8 @@ public sealed class TanhNet : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        var t0 = input;
-        var t1 = fc1.forward(t0); // [64]
+        var x = input;
+        var t1 = fc1.forward(x); // [64]
         var h = torch.tanh(t1); // [64]
         var y = fc2.forward(h); // [1]
         return y;

@@ -1,0 +1,101 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using SymDsl.Emit;
+
+namespace SymDsl.Core.Tests;
+
+/// <summary>Every generated module compiles on its own against TorchSharp.dll (metadata only: nothing native is loaded).</summary>
+public class GeneratedCSharpTests
+{
+    static readonly Lazy<MetadataReference[]> References = new(() =>
+    {
+        var tpa = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
+        return tpa.Where(p => Path.GetFileName(p).StartsWith("System") || Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll")
+            .Append(typeof(TorchSharp.torch).Assembly.Location)
+            .Distinct()
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
+            .ToArray();
+    });
+
+    public static IEnumerable<object[]> Samples() => Baselines.Valid();
+
+    [Theory]
+    [MemberData(nameof(Samples))]
+    public void Generated_module_compiles_against_TorchSharp(string sample)
+    {
+        var c = Baselines.Compile(sample);
+        Assert.NotNull(c.Program);
+        foreach (var m in c.Program!.Models) AssertCompiles(CSharpEmitter.Emit(m, "Test.Generated"), m.Name);
+    }
+
+    [Fact]
+    public void Generated_module_for_overridden_hyper_parameters_compiles()
+    {
+        var c = Compiler.CompileText("main.sym", Baselines.Source("ForLoopDeep"), new CompileOptions(new Dictionary<string, string> { ["depth"] = "5", ["width"] = "8" }));
+        Assert.NotNull(c.Program);
+        var code = CSharpEmitter.Emit(c.Program!.Models[0], "Test.Generated");
+        Assert.Contains("fc_5 = nn.Linear(width * 2, width * 2, hasBias: true);", code);
+        Assert.Contains("if (depth != 5)", code);
+        AssertCompiles(code, "Deep");
+    }
+
+    [Fact]
+    public void Multi_input_model_uses_dictionaries_and_compiles()
+    {
+        const string src = """
+            model Two() {
+                input a: [4]
+                input b: [4]
+                layer fa = Linear(4, 3)
+                layer fb = Linear(4, 3)
+                s = fa(a) + fb(b)
+                output y = relu(s)
+                output z = 2.0 * s
+            }
+            """;
+        var c = Compiler.CompileText("two.sym", src);
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        var code = CSharpEmitter.Emit(c.Program!.Models[0], "Test.Generated");
+        Assert.Contains("nn.Module<Dictionary<string, Tensor>, Dictionary<string, Tensor>>", code);
+        AssertCompiles(code, "Two");
+    }
+
+    static void AssertCompiles(string code, string what)
+    {
+        var tree = CSharpSyntaxTree.ParseText(code, new CSharpParseOptions(LanguageVersion.Latest));
+        var compilation = CSharpCompilation.Create("Generated_" + what, [tree], References.Value,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+        var errors = compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        Assert.True(errors.Count == 0, $"generated C# for {what} does not compile:\n{string.Join("\n", errors)}\n\n{code}");
+    }
+}
+
+public class BuildArtifactsTests
+{
+    [Fact]
+    public void Build_writes_ir_json_modules_and_report()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "symdsl-build-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var c = Compiler.CompileFile(Paths.Example("mlp.sym"));
+            var written = BuildArtifacts.Write(c, dir).Select(Path.GetFileName).ToList();
+            Assert.Equal(["program.ir.json", "Mlp.g.cs", "symmetry-report.md"], written);
+            var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "program.ir.json")));
+            var model = json.RootElement.GetProperty("models")[0];
+            Assert.Equal("Mlp", model.GetProperty("name").GetString());
+            Assert.Equal(3, model.GetProperty("symmetries").GetArrayLength());
+            Assert.Contains("public sealed class Mlp : nn.Module<Tensor, Tensor>", File.ReadAllText(Path.Combine(dir, "Mlp.g.cs")));
+            Assert.Contains("| `perm` | permutation | `h` |", File.ReadAllText(Path.Combine(dir, "symmetry-report.md")));
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void Build_writes_nothing_when_there_are_errors()
+    {
+        var c = Compiler.CompileText("bad.sym", "model M( {");
+        Assert.Empty(BuildArtifacts.Write(c, Path.Combine(Path.GetTempPath(), "symdsl-never-" + Guid.NewGuid().ToString("N"))));
+        Assert.Contains("did not compile", SymmetryReport.Render(c));
+    }
+}
