@@ -144,6 +144,27 @@ public class LoweringTests
     }
 
     [Fact]
+    public void Forward_with_parameter_overrides_gives_gradients_wrt_effective_parameters()
+    {
+        using var m = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "offset", 0.1, 0.0)], seed: 1);
+        var x = randn(4, 64);
+        var eff = m.EffectiveParameters().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().requires_grad_());
+        var loss = m.Forward(X(x), parameters: eff)["logits"].pow(2).sum();
+        var g = autograd.grad([loss], [eff["fc1.weight"]], [ones_like(loss)])[0];
+        Assert.Equal(new long[] { 8, 64 }, g.shape);
+        // The same as the gradient w.r.t. theta of the module itself (d(theta + theta0)/d theta = 1).
+        var own = m.Forward(X(x))["logits"].pow(2).sum();
+        own.backward();
+        var theta = m.named_parameters().First(np => np.name == "fc1.weight.theta").parameter;
+        Assert.True((theta.grad!.detach() - g.detach()).abs().max().item<float>() < 1e-5);
+        // Overriding with different values changes the output without touching the module.
+        using var _ = no_grad();
+        var zeroed = new Dictionary<string, Tensor> { ["fc2.weight"] = zeros(10, 8), ["fc2.bias"] = zeros(10) };
+        Assert.Equal(0f, m.Forward(X(x), parameters: zeroed)["logits"].abs().sum().item<float>());
+        Assert.NotEqual(0f, m.Forward(X(x))["logits"].abs().sum().item<float>());
+    }
+
+    [Fact]
     public void Factorized_with_a_rank_argument_is_low_rank()
     {
         using var m = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "factorized", Rank: 2)]);

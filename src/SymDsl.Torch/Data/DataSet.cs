@@ -237,13 +237,10 @@ public static class DataSources
         if (idims.Length != 3) throw new SymDslException($"{images}: expected images of rank 3 [N, rows, cols], found rank {idims.Length}");
         if (ldims.Length != 1) throw new SymDslException($"{labels}: expected labels of rank 1 [N], found rank {ldims.Length}");
         if (idims[0] != ldims[0]) throw new SymDslException($"{images} holds {idims[0]} images but {labels} holds {ldims[0]} labels");
-        var x = ibytes.Select(b => b / 255f).ToArray();
-        var y = lbytes.Select(b => (long)b).ToArray();
-        return new Dictionary<string, Tensor>
-        {
-            ["x"] = tensor(x).reshape(idims[0], idims[1] * idims[2]),
-            ["label"] = tensor(y),
-        };
+        using var scope = NewDisposeScope();
+        var x = tensor(ibytes, dtype: ScalarType.Byte).to_type(ScalarType.Float32).div_(255f).reshape(idims[0], idims[1] * idims[2]);
+        var y = tensor(lbytes, dtype: ScalarType.Byte).to_type(ScalarType.Int64);
+        return new Dictionary<string, Tensor> { ["x"] = x.MoveToOuterDisposeScope(), ["label"] = y.MoveToOuterDisposeScope() };
     }
 
     // ------------------------------------------------------------------ fashion_mnist

@@ -148,19 +148,33 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     /// <paramref name="captured"/> (still attached to the autograd graph when gradients are enabled, so gradients
     /// w.r.t. them can be taken). Floating-point inputs are cast to the parameters' dtype.
     /// </summary>
-    public Dictionary<string, Tensor> Forward(IReadOnlyDictionary<string, Tensor> inputs, ISet<string>? captureSites = null, IDictionary<string, Tensor>? captured = null)
+    /// <param name="parameters">
+    /// Optional effective parameters by logical name used instead of the module's own (any subset): a functional call,
+    /// e.g. to take gradients w.r.t. effective parameters of a reparametrised model (pass detached copies with
+    /// requires_grad) or to evaluate transformed parameters without touching the module.
+    /// </param>
+    public Dictionary<string, Tensor> Forward(IReadOnlyDictionary<string, Tensor> inputs, ISet<string>? captureSites = null, IDictionary<string, Tensor>? captured = null,
+        IReadOnlyDictionary<string, Tensor>? parameters = null)
     {
         var values = new Tensor[IR.Nodes.Count];
-        var dtype = ParameterDType;
-        foreach (var node in IR.Nodes)
+        var dtype = parameters?.Values.FirstOrDefault()?.dtype ?? ParameterDType;
+        var saved = _override;
+        _override = parameters;
+        try
         {
-            var v = Eval(node, values, inputs, dtype);
-            values[node.Id] = v;
-            if (node.Site is { } site && captureSites is not null && captured is not null && captureSites.Contains(site))
-                captured[site] = v;
+            foreach (var node in IR.Nodes)
+            {
+                var v = Eval(node, values, inputs, dtype);
+                values[node.Id] = v;
+                if (node.Site is { } site && captureSites is not null && captured is not null && captureSites.Contains(site))
+                    captured[site] = v;
+            }
         }
+        finally { _override = saved; }
         return IR.Outputs.ToDictionary(o => o.Name, o => values[o.Node]);
     }
+
+    IReadOnlyDictionary<string, Tensor>? _override;
 
     Tensor Eval(NodeIR node, Tensor[] values, IReadOnlyDictionary<string, Tensor> inputs, ScalarType dtype)
     {
@@ -208,8 +222,13 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         };
     }
 
-    Tensor P(LayerIR layer, string local) => _params[$"{layer.Name}.{local}"].Effective();
-    Tensor? POpt(LayerIR layer, string local) => _params.TryGetValue($"{layer.Name}.{local}", out var p) ? p.Effective() : null;
+    Tensor P(LayerIR layer, string local) => POpt(layer, local) ?? throw new SymDslException($"layer {layer.Name} has no parameter {layer.Name}.{local}");
+    Tensor? POpt(LayerIR layer, string local)
+    {
+        var name = $"{layer.Name}.{local}";
+        if (_override is not null && _override.TryGetValue(name, out var t)) return t;
+        return _params.TryGetValue(name, out var p) ? p.Effective() : null;
+    }
 
     Tensor ApplyLayer(LayerIR layer, Tensor x)
     {
