@@ -120,6 +120,52 @@ public class LoweringTests
     }
 
     [Fact]
+    public void Perturb_offsets_are_constant_per_unit()
+    {
+        using var m = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "offset", 0.5, 1e-3, Method: "perturb", Axis: 0),
+            new ReparamRequest("fc2.weight", "offset", 0.5, 1e-3, Method: "perturb", Axis: 1)], seed: 3);
+        var t1 = m.state_dict()["fc1.weight.theta0"]; // [8, 64]: unit i = row i
+        var t2 = m.state_dict()["fc2.weight.theta0"]; // [10, 8]: unit i = column i
+        Assert.True(t1.allclose(t1[.., 0..1].expand(8, 64)));
+        Assert.True(t2.allclose(t2[0..1, ..].expand(10, 8)));
+        Assert.True(t1[.., 0].std().item<float>() > 0.1); // distinct units
+        Assert.Equal(1e-3, m.RawWeightDecay["fc1.weight.theta"]);
+    }
+
+    [Fact]
+    public void Syre_diag_adds_a_weighted_decay_penalty()
+    {
+        using var m = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "offset", 0.1, 0.2, Method: "syre_diag")], seed: 3);
+        var d = m.state_dict()["fc1.weight.decay_d"];
+        Assert.InRange(d.min().item<float>(), 0.5f, 1.5f);
+        Assert.InRange(d.max().item<float>(), 0.5f, 1.5f);
+        Assert.Equal(0.0, m.RawWeightDecay["fc1.weight.theta"]);
+        Assert.Contains("fc1.weight.decay_d", m.RawKeys["fc1.weight"]);
+        var theta = m.state_dict()["fc1.weight.theta"];
+        var expected = (theta.square() * d).sum().item<float>() * 0.1f;
+        Assert.Equal(expected, m.Penalty()!.item<float>(), 5);
+        using var plain = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "offset", 0.1, 0.2)], seed: 3);
+        Assert.Null(plain.Penalty());
+    }
+
+    [Fact]
+    public void Offset_and_induce_compose_on_one_parameter()
+    {
+        using var plain = new SymModel(Mlp(8), seed: 7);
+        using var m = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "hadamard"), new ReparamRequest("fc1.weight", "offset", 0.1, 1e-3)], seed: 7);
+        var sd = m.state_dict();
+        Assert.Equal(["fc1.weight.u", "fc1.weight.v", "fc1.weight.theta0"], m.RawKeys["fc1.weight"]);
+        Assert.DoesNotContain("fc1.weight.theta", sd.Keys);
+        Assert.True(m.EffectiveParameter("fc1.weight").allclose(sd["fc1.weight.u"] * sd["fc1.weight.v"] + sd["fc1.weight.theta0"]));
+        Assert.True((m.EffectiveParameter("fc1.weight") - sd["fc1.weight.theta0"]).allclose(plain.EffectiveParameter("fc1.weight"), 1e-5, 1e-6));
+        Assert.Equal(1e-3, m.RawWeightDecay["fc1.weight.u"]);
+        var target = randn(8, 64);
+        m.SetEffectiveParameters(new Dictionary<string, Tensor> { ["fc1.weight"] = target });
+        Assert.True(m.EffectiveParameter("fc1.weight").allclose(target, 1e-5, 1e-6));
+        Assert.Throws<SymDslException>(() => new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "hadamard"), new ReparamRequest("fc1.weight", "factorized")]));
+    }
+
+    [Fact]
     public void Hadamard_and_factorized_start_at_the_plain_initialisation()
     {
         using var plain = new SymModel(Mlp(8), seed: 11);

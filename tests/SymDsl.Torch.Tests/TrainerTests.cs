@@ -280,6 +280,26 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Perturb_with_an_induced_parameter_trains_on_teacher_data()
+    {
+        var (model, train) = TanhNet(steps: 150);
+        var dir = TempDir("tanh");
+        var r = Trainer.Run(Program(model, train), train, new TrainOptions(dir));
+        var first = System.Text.Json.JsonDocument.Parse(File.ReadLines(Path.Combine(dir, "metrics.jsonl")).First()).RootElement.GetProperty("loss").GetDouble();
+        Assert.True(r.TrainLoss < first / 2, $"{r.TrainLoss} vs first logged {first}");
+        Assert.Null(r.TestAccuracy);
+    }
+
+    [Fact]
+    public void Syre_diag_deep_linear_learns_the_low_rank_map()
+    {
+        var (model, train) = DeepLinear(steps: 300);
+        var r = Trainer.Run(Program(model, train), train, new TrainOptions(TempDir("deeplinear")));
+        // Total target variance is Σ s_i² / d = (4 + 1 + 0.25 + 0.0625) / 16 ≈ 0.33.
+        Assert.True(r.TestLoss < 0.05, $"test loss {r.TestLoss}");
+    }
+
+    [Fact]
     public void Regression_on_lowrank_data_learns()
     {
         var (model, train) = LinearRegression(lr: 0.05, steps: 200);

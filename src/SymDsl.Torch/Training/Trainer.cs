@@ -49,17 +49,24 @@ public static class Trainer
     }
 
     /// <summary>The reparametrisations a train block asks for: syre (offset) on its break parameters, induce sparsity / lowrank.</summary>
-    public static List<ReparamRequest> Reparametrisations(TrainIR train)
+    public static List<ReparamRequest> Reparametrisations(TrainIR train, ModelIR? model = null)
     {
         var list = new List<ReparamRequest>();
         foreach (var b in train.Breaks)
         {
-            if (b.Method != "syre")
-                throw new SymDslException($"break method {b.Method} is not supported by the trainer (supported: syre)");
-            // syre: θ₀ ~ N(0, sigma²); decay is the optimizer weight_decay on θ (PyTorch convention: gradient += decay·θ).
-            var sigma = b.Args.Double("sigma", 0.1);
+            if (b.Method is not ("syre" or "perturb" or "syre_diag"))
+                throw new SymDslException($"break method {b.Method} is not supported by the trainer (syre, perturb, syre_diag)");
+            // θ₀ ~ N(0, sigma²) (perturb: one offset per unit); decay on θ (see OffsetParameterization).
+            var sigma = b.Args.Double("sigma", b.Method == "perturb" ? 0.01 : 0.1);
             var decay = b.Args.Double("decay", 1e-4);
-            list.AddRange(b.Parameters.Select(p => new ReparamRequest(p, "offset", sigma, decay)));
+            foreach (var p in b.Parameters)
+            {
+                int? axis = null;
+                if (b.Method == "perturb" && model is not null)
+                    axis = model.Symmetries.Where(s => b.Symmetries.Contains(s.Name))
+                        .SelectMany(s => s.Actions).FirstOrDefault(a => a.Parameter == p)?.Axis;
+                list.Add(new ReparamRequest(p, "offset", sigma, decay, Method: b.Method, Axis: axis));
+            }
         }
         foreach (var ind in train.Induces)
         {
@@ -145,7 +152,7 @@ sealed class TrainingRun : IDisposable
         _owned.Add(data);
         var (classes, outputShape) = Validate(modelIR, data);
 
-        var model = new SymModel(modelIR, Trainer.Reparametrisations(_train), seed);
+        var model = new SymModel(modelIR, Trainer.Reparametrisations(_train, modelIR), seed);
         _owned.Add(model);
         model.to(device);
         var optimizer = Trainer.BuildOptimizer(model, _train.Optimizer);
@@ -217,6 +224,8 @@ sealed class TrainingRun : IDisposable
                 if (!double.IsFinite(lastLoss))
                     throw new SymDslException($"the loss became {lastLoss.ToString(CultureInfo.InvariantCulture)} at step {step + 1}; training stopped"
                         + (File.Exists(ckptPath) ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
+                // Explicit regularisers (syre_diag) join the objective; the logged loss is the data loss alone.
+                if (model.Penalty() is { } penalty) loss = loss + penalty;
                 loss.backward();
                 optimizer.step();
             }
