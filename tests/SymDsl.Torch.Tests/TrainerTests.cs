@@ -240,6 +240,31 @@ public class TrainerTests
         Assert.Contains("[32]", e.Message);
     }
 
+    [Theory]
+    [InlineData("rk2")]
+    [InlineData("attention")]
+    public void Sequence_models_train_on_digits_rows(string kind)
+    {
+        // digits x [64] is read as 8 rows of 8 pixels: an ODE-RNN or a causal attention layer, then the last step.
+        var g = new Graph();
+        var x = g.Input("x", [8, 8]);
+        var h = g.Layer("seq", x, [8, 16], "h");
+        var last = g.Op(OpKind.Last, [h], [16], "s");
+        var y = g.Layer("readout", last, [10], "logits");
+        LayerIR seq = kind == "attention"
+            ? new("seq", LayerKind.SelfAttention, Args(("d", I(8)), ("heads", I(2)), ("causal", B(true)), ("bias", B(true))),
+                new[] { "q", "k", "v", "o" }.SelectMany(n => new[] { Param($"seq.{n}.weight", 8, 8), Param($"seq.{n}.bias", 8) }).ToList(), Span)
+            : new("seq", LayerKind.RNN, Args(("in", I(8)), ("hidden", I(16)), ("activation", N("tanh")), ("integrator", N(kind)), ("dt", D(0.5)), ("bias", B(true))),
+                [Param("seq.input.weight", 16, 8), Param("seq.hidden.weight", 16, 16), Param("seq.bias", 16)], Span);
+        var width = kind == "attention" ? 8 : 16;
+        if (kind == "attention") { g.Nodes[1] = g.Nodes[1] with { Shape = [8, 8] }; g.Nodes[2] = g.Nodes[2] with { Shape = [8] }; }
+        var model = new ModelIR("Seq", Args(), [new InputIR("x", [8, 8], ElementType.Float32, Span)], [seq, Linear("readout", width, 10)],
+            g.Nodes, [new OutputIR("logits", y)], [], Span);
+        var train = MlpTrain(steps: 120, syre: false, optimizer: "adam", lr: 0.01) with { Model = "Seq" };
+        var r = Trainer.Run(Program(model, train), train, new TrainOptions(TempDir("seq-" + kind)));
+        Assert.True(r.TestAccuracy > 0.35, $"{kind}: accuracy {r.TestAccuracy} (chance 0.1)");
+    }
+
     [Fact]
     public void Label_outside_the_class_count_is_an_error()
     {

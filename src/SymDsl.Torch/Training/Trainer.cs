@@ -373,8 +373,16 @@ sealed class TrainingRun : IDisposable
             if (!data.Train.TryGetValue(input.Name, out var field))
                 throw new SymDslException($"data source {_train.Data.Kind} has no field \"{input.Name}\" for model input {input.Name} (fields: {fieldsList})");
             var fshape = field.shape.Skip(1).ToArray();
-            if (!fshape.SequenceEqual(input.Shape.Select(d => (long)d)))
-                throw new SymDslException($"data field \"{input.Name}\" has per-example shape {Shape(fshape)} but model input {input.Name} is declared {Shape(input.Shape.Select(d => (long)d))}");
+            var ishape = input.Shape.Select(d => (long)d).ToArray();
+            if (!fshape.SequenceEqual(ishape))
+            {
+                // Same number of entries per example: a reshape (digits [64] read as [8, 8] rows by an RNN).
+                if (fshape.Aggregate(1L, (a, d) => a * d) != ishape.Aggregate(1L, (a, d) => a * d))
+                    throw new SymDslException($"data field \"{input.Name}\" has per-example shape {Shape(fshape)} but model input {input.Name} is declared {Shape(ishape)}");
+                foreach (var split in new[] { data.Train, data.Test })
+                    if (split.TryGetValue(input.Name, out var t)) { split[input.Name] = t.reshape([t.shape[0], .. ishape]).contiguous(); t.Dispose(); }
+                field = data.Train[input.Name];
+            }
             if (input.Type == ElementType.Float32 && field.dtype != ScalarType.Float32)
                 foreach (var split in new[] { data.Train, data.Test })
                     if (split.TryGetValue(input.Name, out var t)) { split[input.Name] = t.to_type(ScalarType.Float32); t.Dispose(); }
