@@ -16,7 +16,14 @@ public class TrainerTests
     public void Mlp_trains_and_writes_every_output()
     {
         var dir = TempDir("mlp");
-        var result = Trainer.Run(Program(Mlp(32), MlpTrain(epochs: 2, syre: true)), MlpTrain(epochs: 2, syre: true), new TrainOptions(dir, SymmetryReportMarkdown: "# Symmetries\n- perm <ok>"));
+        var progress = new List<TrainProgress>();
+        var result = Trainer.Run(Program(Mlp(32), MlpTrain(epochs: 2, syre: true)), MlpTrain(epochs: 2, syre: true),
+            new TrainOptions(dir, SymmetryReportMarkdown: "# Symmetries\n- perm <ok>"), progress.Add);
+        Assert.Equal(Enumerable.Range(1, 46).Select(i => (long)i), progress.Select(p => p.Step));
+        Assert.All(progress, p => Assert.Equal(46, p.TotalSteps));
+        Assert.Equal(1, progress[^1].Epoch);
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+        Assert.Empty(Directory.GetFiles(dir, ".*.tmp"));
         Assert.Equal(46, result.Steps); // ceil(1438 / 64) = 23 steps per epoch
         Assert.True(result.TestAccuracy > 0.7, $"accuracy {result.TestAccuracy}");
         Assert.True(result.TrainLoss < 1.0, $"train loss {result.TrainLoss}");
@@ -31,7 +38,10 @@ public class TrainerTests
         Assert.True(File.Exists(Path.Combine(dir, "checkpoint.bin")));
         Assert.True(File.Exists(Path.Combine(dir, "plots", "loss.png")));
         Assert.True(File.Exists(Path.Combine(dir, "plots", "test_accuracy.png")));
-        Assert.NotEmpty(Directory.GetFiles(Path.Combine(dir, "tensorboard"), "*", SearchOption.AllDirectories));
+        var events = Directory.GetFiles(Path.Combine(dir, "tensorboard"), "events.out.tfevents.*", SearchOption.AllDirectories);
+        Assert.NotEmpty(events);
+        var eventBytes = File.ReadAllBytes(events[0]);
+        Assert.Contains("test_accuracy", System.Text.Encoding.Latin1.GetString(eventBytes));
         var html = File.ReadAllText(Path.Combine(dir, "report.html"));
         Assert.Contains("data:image/png;base64,", html);
         Assert.Contains("perm &lt;ok&gt;", html);
