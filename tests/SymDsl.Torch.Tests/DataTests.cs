@@ -151,6 +151,42 @@ public class DataTests
     }
 
     [Fact]
+    public void Idx_with_separate_test_files_uses_them_as_the_test_split()
+    {
+        var dir = TempDir("idx-test");
+        var images = WriteIdx(dir, "train-images", IdxBytes(0x08, [6, 2, 2], Enumerable.Repeat((byte)10, 24).ToArray()), true);
+        var labels = WriteIdx(dir, "train-labels", IdxBytes(0x08, [6], [0, 1, 2, 3, 4, 5]), true);
+        var testImages = WriteIdx(dir, "test-images", IdxBytes(0x08, [3, 2, 2], Enumerable.Repeat((byte)255, 12).ToArray()), false);
+        var testLabels = WriteIdx(dir, "test-labels", IdxBytes(0x08, [3], [7, 8, 9]), false);
+        using var d = Load("idx", ("images", S(images)), ("labels", S(labels)), ("test_images", S(testImages)), ("test_labels", S(testLabels)), ("test_fraction", D(0.5)));
+        Assert.Equal(6, d.TrainCount);
+        Assert.Equal(3, d.TestCount);
+        Assert.Equal(1f, d.Test["x"].min().item<float>());
+        Assert.Equal(new long[] { 7, 8, 9 }, d.Test["label"].data<long>().ToArray());
+    }
+
+    [Fact]
+    public void Fashion_mnist_reads_the_four_files_of_a_directory()
+    {
+        var dir = TempDir("fm-files");
+        var rnd = new Random(1);
+        foreach (var (prefix, n) in new[] { ("train", 8), ("t10k", 4) })
+        {
+            var px = new byte[n * 28 * 28]; rnd.NextBytes(px);
+            WriteIdx(dir, $"{prefix}-images-idx3-ubyte", IdxBytes(0x08, [n, 28, 28], px), true);
+            WriteIdx(dir, $"{prefix}-labels-idx1-ubyte", IdxBytes(0x08, [n], Enumerable.Range(0, n).Select(i => (byte)i).ToArray()), true);
+        }
+        using var official = Load("fashion_mnist", ("dir", S(dir)), ("test_fraction", D(0.0)));
+        Assert.Equal(8, official.TrainCount);
+        Assert.Equal(4, official.TestCount);
+        Assert.Equal(new long[] { 8, 784 }, official.Train["x"].shape);
+        Assert.Equal("Ankle boot", official.ClassNames![9]);
+        using var pooled = Load("fashion_mnist", ("dir", S(dir)), ("test_fraction", D(0.25)));
+        Assert.Equal(9, pooled.TrainCount);
+        Assert.Equal(3, pooled.TestCount);
+    }
+
+    [Fact]
     public void Idx_with_a_bad_magic_number_names_the_file()
     {
         var dir = TempDir("idx-bad");
@@ -167,8 +203,11 @@ public class DataTests
     [Fact]
     public void Fashion_mnist_absent_says_how_to_install_it()
     {
-        var e = Assert.Throws<SymDslException>(() => DataSources.FashionMnist(Path.Combine(TempDir("fm"), "none"), 1));
+        if (Directory.Exists(DataSources.FashionMnistDir)) return; // installed system-wide: nothing to check
+        var missing = Path.Combine(TempDir("fm"), "none");
+        var e = Assert.Throws<SymDslException>(() => Load("fashion_mnist", ("dir", S(missing)), ("test_fraction", D(0.0))));
         Assert.Contains("apt-get install dataset-fashion-mnist", e.Message);
+        Assert.Contains(missing, e.Message);
     }
 
     [Fact]

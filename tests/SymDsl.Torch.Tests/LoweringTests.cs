@@ -120,6 +120,52 @@ public class LoweringTests
     }
 
     [Fact]
+    public void Perturb_offsets_are_constant_per_unit()
+    {
+        using var m = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "offset", 0.5, 1e-3, Method: "perturb", Axis: 0),
+            new ReparamRequest("fc2.weight", "offset", 0.5, 1e-3, Method: "perturb", Axis: 1)], seed: 3);
+        var t1 = m.state_dict()["fc1.weight.theta0"]; // [8, 64]: unit i = row i
+        var t2 = m.state_dict()["fc2.weight.theta0"]; // [10, 8]: unit i = column i
+        Assert.True(t1.allclose(t1[.., 0..1].expand(8, 64)));
+        Assert.True(t2.allclose(t2[0..1, ..].expand(10, 8)));
+        Assert.True(t1[.., 0].std().item<float>() > 0.1); // distinct units
+        Assert.Equal(1e-3, m.RawWeightDecay["fc1.weight.theta"]);
+    }
+
+    [Fact]
+    public void Syre_diag_adds_a_weighted_decay_penalty()
+    {
+        using var m = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "offset", 0.1, 0.2, Method: "syre_diag")], seed: 3);
+        var d = m.state_dict()["fc1.weight.decay_d"];
+        Assert.InRange(d.min().item<float>(), 0.5f, 1.5f);
+        Assert.InRange(d.max().item<float>(), 0.5f, 1.5f);
+        Assert.Equal(0.0, m.RawWeightDecay["fc1.weight.theta"]);
+        Assert.Contains("fc1.weight.decay_d", m.RawKeys["fc1.weight"]);
+        var theta = m.state_dict()["fc1.weight.theta"];
+        var expected = (theta.square() * d).sum().item<float>() * 0.1f;
+        Assert.Equal(expected, m.Penalty()!.item<float>(), 5);
+        using var plain = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "offset", 0.1, 0.2)], seed: 3);
+        Assert.Null(plain.Penalty());
+    }
+
+    [Fact]
+    public void Offset_and_induce_compose_on_one_parameter()
+    {
+        using var plain = new SymModel(Mlp(8), seed: 7);
+        using var m = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "hadamard"), new ReparamRequest("fc1.weight", "offset", 0.1, 1e-3)], seed: 7);
+        var sd = m.state_dict();
+        Assert.Equal(["fc1.weight.u", "fc1.weight.v", "fc1.weight.theta0"], m.RawKeys["fc1.weight"]);
+        Assert.DoesNotContain("fc1.weight.theta", sd.Keys);
+        Assert.True(m.EffectiveParameter("fc1.weight").allclose(sd["fc1.weight.u"] * sd["fc1.weight.v"] + sd["fc1.weight.theta0"]));
+        Assert.True((m.EffectiveParameter("fc1.weight") - sd["fc1.weight.theta0"]).allclose(plain.EffectiveParameter("fc1.weight"), 1e-5, 1e-6));
+        Assert.Equal(1e-3, m.RawWeightDecay["fc1.weight.u"]);
+        var target = randn(8, 64);
+        m.SetEffectiveParameters(new Dictionary<string, Tensor> { ["fc1.weight"] = target });
+        Assert.True(m.EffectiveParameter("fc1.weight").allclose(target, 1e-5, 1e-6));
+        Assert.Throws<SymDslException>(() => new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "hadamard"), new ReparamRequest("fc1.weight", "factorized")]));
+    }
+
+    [Fact]
     public void Hadamard_and_factorized_start_at_the_plain_initialisation()
     {
         using var plain = new SymModel(Mlp(8), seed: 11);
@@ -141,6 +187,27 @@ public class LoweringTests
         var loss = induced.Forward(X(randn(4, 64)))["logits"].pow(2).sum();
         loss.backward();
         Assert.NotNull(induced.named_parameters().First(np => np.name == "fc2.weight.U").parameter.grad);
+    }
+
+    [Fact]
+    public void Forward_with_parameter_overrides_gives_gradients_wrt_effective_parameters()
+    {
+        using var m = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "offset", 0.1, 0.0)], seed: 1);
+        var x = randn(4, 64);
+        var eff = m.EffectiveParameters().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().requires_grad_());
+        var loss = m.Forward(X(x), parameters: eff)["logits"].pow(2).sum();
+        var g = autograd.grad([loss], [eff["fc1.weight"]], [ones_like(loss)])[0];
+        Assert.Equal(new long[] { 8, 64 }, g.shape);
+        // The same as the gradient w.r.t. theta of the module itself (d(theta + theta0)/d theta = 1).
+        var own = m.Forward(X(x))["logits"].pow(2).sum();
+        own.backward();
+        var theta = m.named_parameters().First(np => np.name == "fc1.weight.theta").parameter;
+        Assert.True((theta.grad!.detach() - g.detach()).abs().max().item<float>() < 1e-5);
+        // Overriding with different values changes the output without touching the module.
+        using var _ = no_grad();
+        var zeroed = new Dictionary<string, Tensor> { ["fc2.weight"] = zeros(10, 8), ["fc2.bias"] = zeros(10) };
+        Assert.Equal(0f, m.Forward(X(x), parameters: zeroed)["logits"].abs().sum().item<float>());
+        Assert.NotEqual(0f, m.Forward(X(x))["logits"].abs().sum().item<float>());
     }
 
     [Fact]

@@ -84,6 +84,48 @@ internal static class TestPrograms
             breaks, diagnose, induces ?? [], Span);
     }
 
+    /// <summary>The TanhNet baseline of the front end: tanh MLP on teacher data, adam + cosine, perturb on perm and sparsity on fc1.weight.</summary>
+    public static (ModelIR, TrainIR) TanhNet(int steps)
+    {
+        var g = new Graph();
+        var x = g.Input("x", [10]);
+        var z = g.Layer("fc1", x, [64]);
+        var h = g.Act("tanh", z, [64], "h");
+        var y = g.Layer("fc2", h, [1], "y");
+        var perm = new SymmetryIR("perm", SymmetryKind.Permutation, "h", 64, 1,
+            [new("fc1.weight", 0, ActionRole.Forward), new("fc1.bias", 0, ActionRole.Forward), new("fc2.weight", 1, ActionRole.Inverse)], true, true, Span);
+        var model = new ModelIR("TanhNet", Args(), [new InputIR("x", [10], ElementType.Float32, Span)], [Linear("fc1", 10, 64), Linear("fc2", 64, 1)],
+            g.Nodes, [new OutputIR("y", y)], [perm], Span);
+        var train = new TrainIR("TanhNet",
+            new DataIR("teacher", Args(("d_in", I(10)), ("d_out", I(1)), ("hidden", I(8)), ("samples", I(1024)), ("noise", D(0.01)), ("test_fraction", D(0.2))), Span),
+            new LossIR("mse", "y", "target", Span),
+            new OptimizerIR("adam", Args(("lr", D(0.003)), ("weight_decay", D(0.0)), ("beta1", D(0.9)), ("beta2", D(0.999))), Span),
+            new ScheduleIR("cosine", Args(("min_lr", D(1e-5))), Span), 64, null, steps, 1, 10, null,
+            [new BreakIR("perturb", Args(("sigma", D(0.01)), ("decay", D(1e-4))), ["perm"], ["fc1.weight", "fc1.bias", "fc2.weight"], Span)],
+            [], [new InduceIR("sparsity", "fc1.weight", Args(), Span)], Span);
+        return (model, train);
+    }
+
+    /// <summary>The DeepLinear baseline: three linear layers on lowrank_regression, syre_diag on the rotation symmetries.</summary>
+    public static (ModelIR, TrainIR) DeepLinear(int steps)
+    {
+        var g = new Graph();
+        var x = g.Input("x", [16]);
+        var h1 = g.Layer("w1", x, [32], "h1");
+        var h2 = g.Layer("w2", h1, [32], "h2");
+        var y = g.Layer("w3", h2, [16], "y");
+        var model = new ModelIR("DeepLinear", Args(), [new InputIR("x", [16], ElementType.Float32, Span)],
+            [Linear("w1", 16, 32, bias: false, init: new InitSpec("normal", 0.05)), Linear("w2", 32, 32, bias: false, init: new InitSpec("normal", 0.05)), Linear("w3", 32, 16, bias: false, init: new InitSpec("normal", 0.05))],
+            g.Nodes, [new OutputIR("y", y)], [], Span);
+        var train = new TrainIR("DeepLinear",
+            new DataIR("lowrank_regression", Args(("d", I(16)), ("rank", I(4)), ("samples", I(2048)), ("top", D(2.0)), ("ratio", D(0.5)), ("noise", D(0.0)), ("test_fraction", D(0.2))), Span),
+            new LossIR("mse", "y", "target", Span),
+            new OptimizerIR("sgd", Args(("lr", D(0.5)), ("momentum", D(0.0)), ("weight_decay", D(0.0))), Span), null, 64, null, steps, 1, 10, null,
+            [new BreakIR("syre_diag", Args(("sigma", D(0.01)), ("decay", D(1e-4))), ["r1", "r2"], ["w1.weight", "w2.weight", "w3.weight"], Span)],
+            [], [], Span);
+        return (model, train);
+    }
+
     public static ProgramIR Program(ModelIR model, TrainIR train) => new("/tmp/test.sym", [model], [train]);
 
     public static string TempDir(string name)

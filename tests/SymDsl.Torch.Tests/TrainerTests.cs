@@ -16,7 +16,14 @@ public class TrainerTests
     public void Mlp_trains_and_writes_every_output()
     {
         var dir = TempDir("mlp");
-        var result = Trainer.Run(Program(Mlp(32), MlpTrain(epochs: 2, syre: true)), MlpTrain(epochs: 2, syre: true), new TrainOptions(dir, SymmetryReportMarkdown: "# Symmetries\n- perm <ok>"));
+        var progress = new List<TrainProgress>();
+        var result = Trainer.Run(Program(Mlp(32), MlpTrain(epochs: 2, syre: true)), MlpTrain(epochs: 2, syre: true),
+            new TrainOptions(dir, SymmetryReportMarkdown: "# Symmetries\n- perm <ok>"), progress.Add);
+        Assert.Equal(Enumerable.Range(1, 46).Select(i => (long)i), progress.Select(p => p.Step));
+        Assert.All(progress, p => Assert.Equal(46, p.TotalSteps));
+        Assert.Equal(1, progress[^1].Epoch);
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+        Assert.Empty(Directory.GetFiles(dir, ".*.tmp"));
         Assert.Equal(46, result.Steps); // ceil(1438 / 64) = 23 steps per epoch
         Assert.True(result.TestAccuracy > 0.7, $"accuracy {result.TestAccuracy}");
         Assert.True(result.TrainLoss < 1.0, $"train loss {result.TrainLoss}");
@@ -31,7 +38,10 @@ public class TrainerTests
         Assert.True(File.Exists(Path.Combine(dir, "checkpoint.bin")));
         Assert.True(File.Exists(Path.Combine(dir, "plots", "loss.png")));
         Assert.True(File.Exists(Path.Combine(dir, "plots", "test_accuracy.png")));
-        Assert.NotEmpty(Directory.GetFiles(Path.Combine(dir, "tensorboard"), "*", SearchOption.AllDirectories));
+        var events = Directory.GetFiles(Path.Combine(dir, "tensorboard"), "events.out.tfevents.*", SearchOption.AllDirectories);
+        Assert.NotEmpty(events);
+        var eventBytes = File.ReadAllBytes(events[0]);
+        Assert.Contains("test_accuracy", System.Text.Encoding.Latin1.GetString(eventBytes));
         var html = File.ReadAllText(Path.Combine(dir, "report.html"));
         Assert.Contains("data:image/png;base64,", html);
         Assert.Contains("perm &lt;ok&gt;", html);
@@ -240,6 +250,31 @@ public class TrainerTests
         Assert.Contains("[32]", e.Message);
     }
 
+    [Theory]
+    [InlineData("rk2")]
+    [InlineData("attention")]
+    public void Sequence_models_train_on_digits_rows(string kind)
+    {
+        // digits x [64] is read as 8 rows of 8 pixels: an ODE-RNN or a causal attention layer, then the last step.
+        var g = new Graph();
+        var x = g.Input("x", [8, 8]);
+        var h = g.Layer("seq", x, [8, 16], "h");
+        var last = g.Op(OpKind.Last, [h], [16], "s");
+        var y = g.Layer("readout", last, [10], "logits");
+        LayerIR seq = kind == "attention"
+            ? new("seq", LayerKind.SelfAttention, Args(("d", I(8)), ("heads", I(2)), ("causal", B(true)), ("bias", B(true))),
+                new[] { "q", "k", "v", "o" }.SelectMany(n => new[] { Param($"seq.{n}.weight", 8, 8), Param($"seq.{n}.bias", 8) }).ToList(), Span)
+            : new("seq", LayerKind.RNN, Args(("in", I(8)), ("hidden", I(16)), ("activation", N("tanh")), ("integrator", N(kind)), ("dt", D(0.5)), ("bias", B(true))),
+                [Param("seq.input.weight", 16, 8), Param("seq.hidden.weight", 16, 16), Param("seq.bias", 16)], Span);
+        var width = kind == "attention" ? 8 : 16;
+        if (kind == "attention") { g.Nodes[1] = g.Nodes[1] with { Shape = [8, 8] }; g.Nodes[2] = g.Nodes[2] with { Shape = [8] }; }
+        var model = new ModelIR("Seq", Args(), [new InputIR("x", [8, 8], ElementType.Float32, Span)], [seq, Linear("readout", width, 10)],
+            g.Nodes, [new OutputIR("logits", y)], [], Span);
+        var train = MlpTrain(steps: 120, syre: false, optimizer: "adam", lr: 0.01) with { Model = "Seq" };
+        var r = Trainer.Run(Program(model, train), train, new TrainOptions(TempDir("seq-" + kind)));
+        Assert.True(r.TestAccuracy > 0.35, $"{kind}: accuracy {r.TestAccuracy} (chance 0.1)");
+    }
+
     [Fact]
     public void Label_outside_the_class_count_is_an_error()
     {
@@ -277,6 +312,26 @@ public class TrainerTests
         var meta = Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName), m, null);
         foreach (var (_, t) in m.state_dict()) Assert.True(t.isfinite().all().item<bool>());
         Assert.True(meta.Step >= 2);
+    }
+
+    [Fact]
+    public void Perturb_with_an_induced_parameter_trains_on_teacher_data()
+    {
+        var (model, train) = TanhNet(steps: 150);
+        var dir = TempDir("tanh");
+        var r = Trainer.Run(Program(model, train), train, new TrainOptions(dir));
+        var first = System.Text.Json.JsonDocument.Parse(File.ReadLines(Path.Combine(dir, "metrics.jsonl")).First()).RootElement.GetProperty("loss").GetDouble();
+        Assert.True(r.TrainLoss < first / 2, $"{r.TrainLoss} vs first logged {first}");
+        Assert.Null(r.TestAccuracy);
+    }
+
+    [Fact]
+    public void Syre_diag_deep_linear_learns_the_low_rank_map()
+    {
+        var (model, train) = DeepLinear(steps: 300);
+        var r = Trainer.Run(Program(model, train), train, new TrainOptions(TempDir("deeplinear")));
+        // Total target variance is Σ s_i² / d = (4 + 1 + 0.25 + 0.0625) / 16 ≈ 0.33.
+        Assert.True(r.TestLoss < 0.05, $"test loss {r.TestLoss}");
     }
 
     [Fact]

@@ -42,8 +42,9 @@ public static class DataSources
         {
             "digits" => Digits(a.Double("test_fraction", 0.2), seed),
             "csv" => Csv(a.Text("path", ""), a.TryGetValue("label", out var l) ? l : new Value.Str("label"), a.Double("test_fraction", 0.2), a.Bool("standardize", false), seed),
-            "idx" => Idx(a.Text("images", ""), a.Text("labels", ""), a.Double("test_fraction", 0.2), seed),
-            "fashion_mnist" => FashionMnist(a.Text("path", FashionMnistDir), seed),
+            "idx" => Idx(a.Text("images", ""), a.Text("labels", ""), a.Double("test_fraction", 0.2), seed,
+                a.TryGetValue("test_images", out var ti) ? ti.AsText() : null, a.TryGetValue("test_labels", out var tl) ? tl.AsText() : null),
+            "fashion_mnist" => FashionMnist(a.TryGetValue("dir", out var dir) ? dir.AsText() : a.Text("path", FashionMnistDir), seed, a.Double("test_fraction", 0.0)),
             "teacher" => Teacher((int)a.Int("d_in", 8), (int)a.Int("d_out", 1), (int)a.Int("hidden", 16), (int)a.Int("samples", 1000), a.Double("noise", 0.0), a.Double("test_fraction", 0.2), seed),
             "lowrank_regression" => LowRankRegression((int)a.Int("d", 16), (int)a.Int("rank", 4), (int)a.Int("samples", 1000),
                 a.Double("top", 1.0), a.Double("ratio", 0.5), a.Double("noise", 0.0), a.Double("test_fraction", 0.2), seed),
@@ -226,9 +227,24 @@ public static class DataSources
         return (dims, bytes[offset..]);
     }
 
-    /// <summary>MNIST-format images [N, r, c] (scaled to [0, 1], field "x" [N, r*c]) and labels [N] (field "label").</summary>
-    public static DataSet Idx(string images, string labels, double testFraction, long seed) =>
-        Split(Path.GetFileName(images), IdxFields(images, labels), testFraction, seed, 10);
+    /// <summary>
+    /// MNIST-format images [N, r, c] (scaled to [0, 1], field "x" [N, r*c]) and labels [N] (field "label"). With
+    /// <paramref name="testImages"/> and <paramref name="testLabels"/> those files are the test split (test_fraction unused);
+    /// otherwise the test split is carved out with the seed. Classes: max label + 1 (at least 10).
+    /// </summary>
+    public static DataSet Idx(string images, string labels, double testFraction, long seed, string? testImages = null, string? testLabels = null)
+    {
+        if ((testImages is null) != (testLabels is null))
+            throw new SymDslException($"idx: give both test_images and test_labels, or neither");
+        var train = IdxFields(images, labels);
+        if (testImages is null) return Split(Path.GetFileName(images), train, testFraction, seed, Classes(train["label"]));
+        var test = IdxFields(testImages, testLabels!);
+        if (train["x"].shape[1] != test["x"].shape[1])
+            throw new SymDslException($"{testImages}: images of {test["x"].shape[1]} pixels, but {images} has {train["x"].shape[1]}");
+        return new DataSet(Path.GetFileName(images), train, test, Math.Max(Classes(train["label"]), Classes(test["label"])));
+    }
+
+    static int Classes(Tensor labels) => labels.numel() == 0 ? 10 : Math.Max(10, (int)labels.max().item<long>() + 1);
 
     static Dictionary<string, Tensor> IdxFields(string images, string labels)
     {
@@ -237,32 +253,40 @@ public static class DataSources
         if (idims.Length != 3) throw new SymDslException($"{images}: expected images of rank 3 [N, rows, cols], found rank {idims.Length}");
         if (ldims.Length != 1) throw new SymDslException($"{labels}: expected labels of rank 1 [N], found rank {ldims.Length}");
         if (idims[0] != ldims[0]) throw new SymDslException($"{images} holds {idims[0]} images but {labels} holds {ldims[0]} labels");
-        var x = ibytes.Select(b => b / 255f).ToArray();
-        var y = lbytes.Select(b => (long)b).ToArray();
-        return new Dictionary<string, Tensor>
-        {
-            ["x"] = tensor(x).reshape(idims[0], idims[1] * idims[2]),
-            ["label"] = tensor(y),
-        };
+        using var scope = NewDisposeScope();
+        var x = tensor(ibytes, dtype: ScalarType.Byte).to_type(ScalarType.Float32).div_(255f).reshape(idims[0], idims[1] * idims[2]);
+        var y = tensor(lbytes, dtype: ScalarType.Byte).to_type(ScalarType.Int64);
+        return new Dictionary<string, Tensor> { ["x"] = x.MoveToOuterDisposeScope(), ["label"] = y.MoveToOuterDisposeScope() };
     }
 
     // ------------------------------------------------------------------ fashion_mnist
 
     public const string FashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
-    /// <summary>Fashion-MNIST from the Debian package dataset-fashion-mnist: its own train (60 000) and test (10 000) files.</summary>
-    public static DataSet FashionMnist(string dir, long seed)
+    /// <summary>
+    /// Fashion-MNIST: the four IDX files (gzipped or not) in <paramref name="dir"/>, or, when they are not there, in the
+    /// Debian package dataset-fashion-mnist's <see cref="FashionMnistDir"/>. test_fraction 0 keeps the official split
+    /// (60 000 / 10 000); a positive test_fraction pools all 70 000 images and splits them with the seed.
+    /// </summary>
+    public static DataSet FashionMnist(string dir, long seed, double testFraction = 0.0)
     {
-        string Find(string stem)
+        string? Find(string d, string stem)
         {
             foreach (var f in new[] { stem + ".gz", stem })
-                if (File.Exists(Path.Combine(dir, f))) return Path.Combine(dir, f);
-            throw new SymDslException($"Fashion-MNIST not found: {Path.Combine(dir, stem)}(.gz) is missing; install it with `apt-get install dataset-fashion-mnist`");
+                if (File.Exists(Path.Combine(d, f))) return Path.Combine(d, f);
+            return null;
         }
-        var train = IdxFields(Find("train-images-idx3-ubyte"), Find("train-labels-idx1-ubyte"));
-        var test = IdxFields(Find("t10k-images-idx3-ubyte"), Find("t10k-labels-idx1-ubyte"));
-        return new DataSet("fashion_mnist", train, test, 10,
-            ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]);
+        string[] stems = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+        var chosen = new[] { dir, FashionMnistDir }.FirstOrDefault(d => stems.All(st => Find(d, st) is not null))
+            ?? throw new SymDslException($"Fashion-MNIST not found in {dir} nor in {FashionMnistDir} (train-images-idx3-ubyte.gz etc.); install it with `apt-get install dataset-fashion-mnist`");
+        var files = stems.Select(st => Find(chosen, st)!).ToArray();
+        var train = IdxFields(files[0], files[1]);
+        var test = IdxFields(files[2], files[3]);
+        string[] names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+        if (testFraction <= 0) return new DataSet("fashion_mnist", train, test, 10, names);
+        var pooled = train.Keys.ToDictionary(k => k, k => cat([train[k], test[k]], 0));
+        foreach (var t in train.Values.Concat(test.Values)) t.Dispose();
+        return Split("fashion_mnist", pooled, testFraction, seed, 10, names);
     }
 
     // ------------------------------------------------------------------ synthetic

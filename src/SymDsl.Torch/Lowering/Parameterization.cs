@@ -66,34 +66,86 @@ public sealed class PlainParameterization : Parameterization
 }
 
 /// <summary>
-/// syre: P = θ + θ₀ with θ₀ ~ N(0, σ²) drawn once (torch's seeded generator) and registered as a buffer "theta0"
-/// (saved in checkpoints, never trained); θ ("theta") starts at the layer's usual initialisation.
-/// The weight decay on θ is applied by the trainer through a dedicated optimizer parameter group.
+/// The symmetry breakers that add a fixed offset: P = θ + θ₀ with θ₀ a buffer "theta0" (saved in checkpoints, never
+/// trained) drawn once from the model's generator, and weight decay on θ.
+/// <list type="bullet">
+/// <item><c>syre</c>: θ₀ ~ N(0, σ²) per entry; decay through the optimizer (weight_decay = decay on θ, PyTorch convention: gradient += decay·θ).</item>
+/// <item><c>perturb</c> (permutation): one offset per unit, θ₀[unit i] = c_i ~ N(0, σ²) broadcast over the unit's entries along
+///   <see cref="UnitAxis"/>, so units are no longer interchangeable; decay through the optimizer as for syre.</item>
+/// <item><c>syre_diag</c> (rotation): θ₀ as syre, but the decay is the explicit penalty (decay/2)·Σ D ⊙ θ² (gradient decay·D ⊙ θ,
+///   matching the optimizer convention) with D a fixed random positive diagonal, entries U(0.5, 1.5), stored as buffer "decay_d";
+///   the optimizer's own weight decay is switched off for θ.</item>
+/// </list>
+/// θ is a plain tensor "theta" starting at the layer's usual initialisation, or, when the parameter is also induced
+/// (sparsity/lowrank), the inner parameterization's factors, so P = u ⊙ v + θ₀ or U Vᵀ + θ₀.
 /// </summary>
 public sealed class OffsetParameterization : Parameterization
 {
-    public OffsetParameterization(string logicalName, nn.Module node, Tensor init, double sigma, double decay, Generator? generator = null) : base(logicalName, init.shape, node)
+    readonly Parameterization? _inner;
+
+    public OffsetParameterization(string logicalName, nn.Module node, Tensor init, string method, double sigma, double decay,
+        Generator? generator = null, Parameterization? inner = null, int? unitAxis = null) : base(logicalName, init.shape, node)
     {
+        Method = method;
         Sigma = sigma;
         Decay = decay;
-        using var detached = init.detach();
-        node.register_parameter("theta", new TorchSharp.Modules.Parameter(detached.clone(), requires_grad: true));
-        var theta0 = torch.randn(init.shape, dtype: init.dtype, device: init.device, generator: generator).mul_(sigma);
+        UnitAxis = unitAxis;
+        _inner = inner;
+        if (inner is null)
+        {
+            using var detached = init.detach();
+            node.register_parameter("theta", new TorchSharp.Modules.Parameter(detached.clone(), requires_grad: true));
+        }
+        Tensor theta0;
+        if (method == "perturb")
+        {
+            var axis = unitAxis ?? 0;
+            if (axis < 0 || axis >= init.dim()) axis = 0;
+            using var c = torch.randn([init.shape[axis]], dtype: init.dtype, device: init.device, generator: generator);
+            var viewShape = Enumerable.Repeat(1L, (int)init.dim()).ToArray();
+            viewShape[axis] = init.shape[axis];
+            using var view = c.reshape(viewShape);
+            using var expanded = view.expand(init.shape);
+            theta0 = expanded.mul(sigma).contiguous();
+        }
+        else theta0 = torch.randn(init.shape, dtype: init.dtype, device: init.device, generator: generator).mul_(sigma);
         node.register_buffer("theta0", theta0, persistent: true);
+        if (method == "syre_diag")
+            node.register_buffer("decay_d", torch.rand(init.shape, dtype: init.dtype, device: init.device, generator: generator).add_(0.5), persistent: true);
     }
+
+    /// <summary>"syre", "perturb" or "syre_diag".</summary>
+    public string Method { get; }
     public double Sigma { get; }
     public double Decay { get; }
+    public int? UnitAxis { get; }
+    public Parameterization? Inner => _inner;
     public override string Kind => "offset";
-    public Tensor Theta => Raw("theta");
     public Tensor Theta0 => Buffer("theta0");
-    public override Tensor Effective() => Raw("theta") + Buffer("theta0");
-    public override IReadOnlyList<string> RawParameterNames => ["theta"];
+    /// <summary>True when the decay is an explicit penalty (syre_diag) rather than the optimizer's weight decay.</summary>
+    public bool DecayIsPenalty => Method == "syre_diag";
+    Tensor Theta() => _inner is null ? Raw("theta") : _inner.Effective();
+    public override Tensor Effective() => Theta() + Buffer("theta0");
+    public override IReadOnlyList<string> RawParameterNames => _inner?.RawParameterNames ?? ["theta"];
+
+    /// <summary>syre_diag's (decay/2)·Σ D ⊙ θ² on the trainable tensors (θ, or every factor of an induced parameter); null for the others.</summary>
+    public Tensor? Penalty()
+    {
+        if (!DecayIsPenalty) return null;
+        var d = Buffer("decay_d");
+        if (_inner is null) return (Raw("theta").square() * d).sum() * (Decay / 2);
+        // Induced: the diagonal weights the effective θ (u ⊙ v or U Vᵀ), which keeps D's meaning per entry of P.
+        return (_inner.Effective().square() * d).sum() * (Decay / 2);
+    }
+
     public override void SetEffective(Tensor value)
     {
         CheckShape(value);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        Raw("theta").copy_(value - Buffer("theta0"));
+        var theta = value - Buffer("theta0");
+        if (_inner is null) Raw("theta").copy_(theta);
+        else _inner.SetEffective(theta);
     }
 }
 

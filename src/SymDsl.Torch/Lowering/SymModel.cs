@@ -7,8 +7,12 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace SymDsl.Torch.Lowering;
 
-/// <summary>Per-parameter reparametrisations requested by a train block (syre, induce).</summary>
-public sealed record ReparamRequest(string Parameter, string Kind, double Sigma = 0, double Decay = 0, int? Rank = null);
+/// <summary>
+/// A per-parameter reparametrisation requested by a train block. Kind "offset" (a break method: <see cref="Method"/> =
+/// syre, perturb or syre_diag; <see cref="Axis"/> = the unit axis for perturb), "hadamard" (induce sparsity) or
+/// "factorized" (induce lowrank, optional <see cref="Rank"/>). An induce and an offset may apply to the same parameter.
+/// </summary>
+public sealed record ReparamRequest(string Parameter, string Kind, double Sigma = 0, double Decay = 0, int? Rank = null, string Method = "syre", int? Axis = null);
 
 /// <summary>
 /// A <see cref="ModelIR"/> lowered to a TorchSharp module.
@@ -42,14 +46,16 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     {
         using var gen = seed is { } sd ? new Generator(unchecked((ulong)sd)) : null;
         IR = ir;
-        var requests = new Dictionary<string, ReparamRequest>();
+        var offsets = new Dictionary<string, ReparamRequest>();
+        var induced = new Dictionary<string, ReparamRequest>();
         foreach (var r in reparams ?? [])
         {
             if (!ir.Parameters.Any(p => p.Name == r.Parameter))
-                throw new SymDslException($"model {ir.Name} has no parameter {r.Parameter} (to {r.Kind})");
-            if (requests.TryGetValue(r.Parameter, out var prev) && prev.Kind != r.Kind)
-                throw new SymDslException($"parameter {r.Parameter}: cannot combine {prev.Kind} with {r.Kind}");
-            requests[r.Parameter] = r;
+                throw new SymDslException($"model {ir.Name} has no parameter {r.Parameter} (to {(r.Kind == "offset" ? r.Method : r.Kind)})");
+            var table = r.Kind == "offset" ? offsets : induced;
+            if (table.TryGetValue(r.Parameter, out var prev) && (prev.Kind != r.Kind || prev.Method != r.Method))
+                throw new SymDslException($"parameter {r.Parameter}: cannot apply both {(prev.Kind == "offset" ? prev.Method : prev.Kind)} and {(r.Kind == "offset" ? r.Method : r.Kind)}");
+            table[r.Parameter] = r;
         }
 
         var inits = new List<(ParameterIR p, LayerIR layer, Tensor init)>();
@@ -63,7 +69,9 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
             var segments = p.Name.Split('.').Select(Sanitize).ToArray();
             var fullRaw = string.Join(".", segments);
             Parameterization param;
-            if (!requests.TryGetValue(p.Name, out var req))
+            var hasOffset = offsets.TryGetValue(p.Name, out var off);
+            var hasInduce = induced.TryGetValue(p.Name, out var ind);
+            if (!hasOffset && !hasInduce)
             {
                 param = new PlainParameterization(p.Name, NodeFor(segments[..^1]), segments[^1], init);
                 _rawKeys[p.Name] = [fullRaw];
@@ -71,18 +79,24 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
             else
             {
                 var node = NodeFor(segments);
-                param = req.Kind switch
-                {
-                    "offset" => new OffsetParameterization(p.Name, node, init, req.Sigma, req.Decay, gen),
-                    "hadamard" => new HadamardParameterization(p.Name, node, init),
-                    "factorized" => new FactorizedParameterization(p.Name, node, init, req.Rank),
-                    _ => throw new SymDslException($"unknown reparametrisation {req.Kind} for {p.Name}"),
-                };
+                Parameterization? inner = null;
+                if (hasInduce)
+                    inner = ind!.Kind switch
+                    {
+                        "hadamard" => new HadamardParameterization(p.Name, node, init),
+                        "factorized" => new FactorizedParameterization(p.Name, node, init, ind.Rank),
+                        _ => throw new SymDslException($"unknown reparametrisation {ind.Kind} for {p.Name}"),
+                    };
+                param = hasOffset
+                    ? new OffsetParameterization(p.Name, node, init, off!.Method, off.Sigma, off.Decay, gen, inner, off.Axis)
+                    : inner!;
                 _rawKeys[p.Name] = param.RawParameterNames.Select(n => fullRaw + "." + n).ToList();
                 if (param is OffsetParameterization o)
                 {
                     _rawKeys[p.Name].Add(fullRaw + ".theta0");
-                    _rawDecay[fullRaw + ".theta"] = o.Decay;
+                    if (o.DecayIsPenalty) _rawKeys[p.Name].Add(fullRaw + ".decay_d");
+                    foreach (var raw in o.RawParameterNames)
+                        _rawDecay[fullRaw + "." + raw] = o.DecayIsPenalty ? 0.0 : o.Decay;
                 }
             }
             _params[p.Name] = param;
@@ -123,10 +137,19 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         _params.TryGetValue(logicalName, out var p) ? p : throw new SymDslException($"model {IR.Name} has no parameter {logicalName}");
     /// <summary>Logical name → the state_dict keys of its raw tensors (parameters, then buffers).</summary>
     public IReadOnlyDictionary<string, List<string>> RawKeys => _rawKeys;
-    /// <summary>Raw parameter state_dict key → weight decay that replaces the optimizer's (syre's θ).</summary>
+    /// <summary>Raw parameter state_dict key → weight decay that replaces the optimizer's (θ of syre/perturb: their decay; of syre_diag: 0, its decay is <see cref="Penalty"/>).</summary>
     public IReadOnlyDictionary<string, double> RawWeightDecay => _rawDecay;
 
     public Tensor EffectiveParameter(string logicalName) => ParameterizationOf(logicalName).Effective();
+
+    /// <summary>The sum of explicit regularisation penalties (syre_diag's weighted decay) to add to the training loss; null when there are none.</summary>
+    public Tensor? Penalty()
+    {
+        Tensor? total = null;
+        foreach (var p in _params.Values.OfType<OffsetParameterization>())
+            if (p.Penalty() is { } t) total = total is null ? t : total + t;
+        return total;
+    }
 
     /// <summary>Every effective parameter by logical name. Plain entries are the live parameters: do not dispose them.</summary>
     public IReadOnlyDictionary<string, Tensor> EffectiveParameters() =>
@@ -148,19 +171,33 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     /// <paramref name="captured"/> (still attached to the autograd graph when gradients are enabled, so gradients
     /// w.r.t. them can be taken). Floating-point inputs are cast to the parameters' dtype.
     /// </summary>
-    public Dictionary<string, Tensor> Forward(IReadOnlyDictionary<string, Tensor> inputs, ISet<string>? captureSites = null, IDictionary<string, Tensor>? captured = null)
+    /// <param name="parameters">
+    /// Optional effective parameters by logical name used instead of the module's own (any subset): a functional call,
+    /// e.g. to take gradients w.r.t. effective parameters of a reparametrised model (pass detached copies with
+    /// requires_grad) or to evaluate transformed parameters without touching the module.
+    /// </param>
+    public Dictionary<string, Tensor> Forward(IReadOnlyDictionary<string, Tensor> inputs, ISet<string>? captureSites = null, IDictionary<string, Tensor>? captured = null,
+        IReadOnlyDictionary<string, Tensor>? parameters = null)
     {
         var values = new Tensor[IR.Nodes.Count];
-        var dtype = ParameterDType;
-        foreach (var node in IR.Nodes)
+        var dtype = parameters?.Values.FirstOrDefault()?.dtype ?? ParameterDType;
+        var saved = _override;
+        _override = parameters;
+        try
         {
-            var v = Eval(node, values, inputs, dtype);
-            values[node.Id] = v;
-            if (node.Site is { } site && captureSites is not null && captured is not null && captureSites.Contains(site))
-                captured[site] = v;
+            foreach (var node in IR.Nodes)
+            {
+                var v = Eval(node, values, inputs, dtype);
+                values[node.Id] = v;
+                if (node.Site is { } site && captureSites is not null && captured is not null && captureSites.Contains(site))
+                    captured[site] = v;
+            }
         }
+        finally { _override = saved; }
         return IR.Outputs.ToDictionary(o => o.Name, o => values[o.Node]);
     }
+
+    IReadOnlyDictionary<string, Tensor>? _override;
 
     Tensor Eval(NodeIR node, Tensor[] values, IReadOnlyDictionary<string, Tensor> inputs, ScalarType dtype)
     {
@@ -208,8 +245,13 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         };
     }
 
-    Tensor P(LayerIR layer, string local) => _params[$"{layer.Name}.{local}"].Effective();
-    Tensor? POpt(LayerIR layer, string local) => _params.TryGetValue($"{layer.Name}.{local}", out var p) ? p.Effective() : null;
+    Tensor P(LayerIR layer, string local) => POpt(layer, local) ?? throw new SymDslException($"layer {layer.Name} has no parameter {layer.Name}.{local}");
+    Tensor? POpt(LayerIR layer, string local)
+    {
+        var name = $"{layer.Name}.{local}";
+        if (_override is not null && _override.TryGetValue(name, out var t)) return t;
+        return _params.TryGetValue(name, out var p) ? p.Effective() : null;
+    }
 
     Tensor ApplyLayer(LayerIR layer, Tensor x)
     {

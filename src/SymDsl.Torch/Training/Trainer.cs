@@ -49,17 +49,24 @@ public static class Trainer
     }
 
     /// <summary>The reparametrisations a train block asks for: syre (offset) on its break parameters, induce sparsity / lowrank.</summary>
-    public static List<ReparamRequest> Reparametrisations(TrainIR train)
+    public static List<ReparamRequest> Reparametrisations(TrainIR train, ModelIR? model = null)
     {
         var list = new List<ReparamRequest>();
         foreach (var b in train.Breaks)
         {
-            if (b.Method != "syre")
-                throw new SymDslException($"break method {b.Method} is not supported by the trainer (supported: syre)");
-            // syre: θ₀ ~ N(0, sigma²); decay is the optimizer weight_decay on θ (PyTorch convention: gradient += decay·θ).
-            var sigma = b.Args.Double("sigma", 0.1);
+            if (b.Method is not ("syre" or "perturb" or "syre_diag"))
+                throw new SymDslException($"break method {b.Method} is not supported by the trainer (syre, perturb, syre_diag)");
+            // θ₀ ~ N(0, sigma²) (perturb: one offset per unit); decay on θ (see OffsetParameterization).
+            var sigma = b.Args.Double("sigma", b.Method == "perturb" ? 0.01 : 0.1);
             var decay = b.Args.Double("decay", 1e-4);
-            list.AddRange(b.Parameters.Select(p => new ReparamRequest(p, "offset", sigma, decay)));
+            foreach (var p in b.Parameters)
+            {
+                int? axis = null;
+                if (b.Method == "perturb" && model is not null)
+                    axis = model.Symmetries.Where(s => b.Symmetries.Contains(s.Name))
+                        .SelectMany(s => s.Actions).FirstOrDefault(a => a.Parameter == p)?.Axis;
+                list.Add(new ReparamRequest(p, "offset", sigma, decay, Method: b.Method, Axis: axis));
+            }
         }
         foreach (var ind in train.Induces)
         {
@@ -145,7 +152,7 @@ sealed class TrainingRun : IDisposable
         _owned.Add(data);
         var (classes, outputShape) = Validate(modelIR, data);
 
-        var model = new SymModel(modelIR, Trainer.Reparametrisations(_train), seed);
+        var model = new SymModel(modelIR, Trainer.Reparametrisations(_train, modelIR), seed);
         _owned.Add(model);
         model.to(device);
         var optimizer = Trainer.BuildOptimizer(model, _train.Optimizer);
@@ -196,6 +203,7 @@ sealed class TrainingRun : IDisposable
         int[]? perm = null;
         var permEpoch = -1;
         double lastLoss = double.NaN;
+        long stepTicks = 0;
         for (var step = start; step < total; step++)
         {
             _cancel.ThrowIfCancellationRequested();
@@ -206,6 +214,7 @@ sealed class TrainingRun : IDisposable
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
             context.LearningRate = lr;
 
+            var stepStart = Stopwatch.GetTimestamp();
             using (var scope = NewDisposeScope())
             {
                 var from = pos * batch;
@@ -217,9 +226,12 @@ sealed class TrainingRun : IDisposable
                 if (!double.IsFinite(lastLoss))
                     throw new SymDslException($"the loss became {lastLoss.ToString(CultureInfo.InvariantCulture)} at step {step + 1}; training stopped"
                         + (File.Exists(ckptPath) ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
+                // Explicit regularisers (syre_diag) join the objective; the logged loss is the data loss alone.
+                if (model.Penalty() is { } penalty) loss = loss + penalty;
                 loss.backward();
                 optimizer.step();
             }
+            stepTicks += Stopwatch.GetTimestamp() - stepStart;
 
             var done = step + 1;
             var metrics = new Dictionary<string, object?> { ["step"] = done, ["epoch"] = epoch, ["loss"] = lastLoss, ["lr"] = lr };
@@ -264,6 +276,8 @@ sealed class TrainingRun : IDisposable
         summary.Values["test_accuracy"] = testAcc;
         summary.Values["wall_seconds"] = wall;
         summary.Values["seconds_per_step"] = trained > 0 ? _clock.Elapsed.TotalSeconds / trained : 0.0;
+        // The optimizer step alone (batch gather, forward, backward, update), without logging, evaluation or checkpoints.
+        summary.Values["train_step_ms"] = trained > 0 ? stepTicks * 1000.0 / Stopwatch.Frequency / trained : 0.0;
         summary.Values["parameter_count"] = modelIR.ParameterCount;
         summary.Values["trainable_tensor_count"] = model.parameters().Sum(p => p.numel());
         summary.Values["steps"] = total;
@@ -359,8 +373,16 @@ sealed class TrainingRun : IDisposable
             if (!data.Train.TryGetValue(input.Name, out var field))
                 throw new SymDslException($"data source {_train.Data.Kind} has no field \"{input.Name}\" for model input {input.Name} (fields: {fieldsList})");
             var fshape = field.shape.Skip(1).ToArray();
-            if (!fshape.SequenceEqual(input.Shape.Select(d => (long)d)))
-                throw new SymDslException($"data field \"{input.Name}\" has per-example shape {Shape(fshape)} but model input {input.Name} is declared {Shape(input.Shape.Select(d => (long)d))}");
+            var ishape = input.Shape.Select(d => (long)d).ToArray();
+            if (!fshape.SequenceEqual(ishape))
+            {
+                // Same number of entries per example: a reshape (digits [64] read as [8, 8] rows by an RNN).
+                if (fshape.Aggregate(1L, (a, d) => a * d) != ishape.Aggregate(1L, (a, d) => a * d))
+                    throw new SymDslException($"data field \"{input.Name}\" has per-example shape {Shape(fshape)} but model input {input.Name} is declared {Shape(ishape)}");
+                foreach (var split in new[] { data.Train, data.Test })
+                    if (split.TryGetValue(input.Name, out var t)) { split[input.Name] = t.reshape([t.shape[0], .. ishape]).contiguous(); t.Dispose(); }
+                field = data.Train[input.Name];
+            }
             if (input.Type == ElementType.Float32 && field.dtype != ScalarType.Float32)
                 foreach (var split in new[] { data.Train, data.Test })
                     if (split.TryGetValue(input.Name, out var t)) { split[input.Name] = t.to_type(ScalarType.Float32); t.Dispose(); }
