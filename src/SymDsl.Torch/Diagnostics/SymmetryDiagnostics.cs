@@ -47,6 +47,11 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     public IReadOnlyList<DiagnoseIR> Metrics => _plans.Select(p => p.D).ToList();
     /// <summary>Wall time spent measuring (OnStep work only), for cost accounting.</summary>
     public double Seconds => _clock.Elapsed.TotalSeconds;
+    /// <summary>Wall time by metric key, plus "(forward)" for the shadow pass (activations and gradients), for cost accounting.</summary>
+    public IReadOnlyDictionary<string, double> SecondsByMetric => _secondsBy;
+    readonly Dictionary<string, double> _secondsBy = new();
+    void Charge(string what, Stopwatch sw) { _secondsBy[what] = _secondsBy.GetValueOrDefault(what) + sw.Elapsed.TotalSeconds; sw.Restart(); }
+
     /// <summary>How many steps had at least one metric due.</summary>
     public int Evaluations { get; private set; }
     /// <summary>The recorded headline series of the event-producing metrics (collapse, duplicates, rank), by key.</summary>
@@ -244,6 +249,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     List<(string key, double value)> Measure(TrainingContext context, List<Plan> due)
     {
         var result = new List<(string, double)>();
+        var sw = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         IReadOnlyDictionary<string, Tensor> effective;
         using (no_grad()) effective = context.Model.EffectiveParameters().ToDictionary(kv => kv.Key, kv => kv.Value.detach());
@@ -257,6 +263,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
             if (_shadow is null) throw new InvalidOperationException("SymmetryDiagnostics.OnStart was not called");
             (sites, siteGrads, paramGrads) = Forward(context, effective, withGradients: due.Any(p => p.NeedsGradients));
         }
+        Charge("(forward)", sw);
 
         using var _ = no_grad();
         foreach (var p in due)
@@ -329,6 +336,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
                         break;
                     }
             }
+            Charge(key, sw);
         }
         return result;
     }
