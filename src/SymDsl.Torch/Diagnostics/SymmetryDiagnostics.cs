@@ -1,0 +1,468 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using SymDsl.Diagnostics;
+using SymDsl.IR;
+using SymDsl.Torch.Lowering;
+using SymDsl.Torch.Measures;
+using SymDsl.Torch.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SymDsl.Torch.Diagnostics;
+
+/// <summary>
+/// The observer generated from a train block's <c>diagnose</c> clauses (docs/diagnostics.md). At step 1 and at every
+/// step that is a multiple of a metric's <see cref="DiagnoseIR.Every"/>, it measures that metric on the effective
+/// parameters and on the run's fixed probe batch and adds <c>KEY</c> (the headline) and <c>KEY.sub</c> numbers to the
+/// step's metrics (metrics.jsonl). At the end it turns the series of integer-valued order parameters (collapse and
+/// duplicate counts, effective ranks rounded) into <see cref="TrainEvent"/>s.
+/// <para>
+/// Forward/backward passes for site activations and gradients run on a private "shadow" copy of the model: a plain
+/// (un-reparametrised) <see cref="SymModel"/> of the same IR in which the nodes the metrics read are named, so that
+/// any node can be captured and gradients are taken directly w.r.t. the effective parameters. Its parameters are
+/// copied from the trained model before each measurement; the trained model and its gradients are never touched.
+/// </para>
+/// </summary>
+public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
+{
+    /// <summary>One resolved <c>diagnose</c> metric.</summary>
+    sealed record Plan(DiagnoseIR D, SymmetryIR? Sym, string? Parameter, int? SiteNode, int? ANode, int? BNode, string? AlignWeight)
+    {
+        public string Key => D.Key;
+        public bool NeedsGradients => D.Metric is "balance" or "alignment";
+        public bool IsEventSeries => D.Metric is "collapse" or "duplicates" or "rank";
+    }
+
+    readonly ModelIR _model;
+    readonly TrainIR _train;
+    readonly List<Plan> _plans;
+    readonly Dictionary<string, List<(long step, double value)>> _series = new();
+    readonly Dictionary<int, Tensor> _ckaReference = new();
+    readonly Stopwatch _clock = new();
+    SymModel? _shadow;
+    bool _disposed;
+
+    /// <summary>The metrics measured, in the order of the train block.</summary>
+    public IReadOnlyList<DiagnoseIR> Metrics => _plans.Select(p => p.D).ToList();
+    /// <summary>Wall time spent measuring (OnStep work only), for cost accounting.</summary>
+    public double Seconds => _clock.Elapsed.TotalSeconds;
+    /// <summary>Wall time by metric key, plus "(forward)" for the shadow pass (activations and gradients), for cost accounting.</summary>
+    public IReadOnlyDictionary<string, double> SecondsByMetric => _secondsBy;
+    readonly Dictionary<string, double> _secondsBy = new();
+    void Charge(string what, Stopwatch sw) { _secondsBy[what] = _secondsBy.GetValueOrDefault(what) + sw.Elapsed.TotalSeconds; sw.Restart(); }
+
+    /// <summary>How many steps had at least one metric due.</summary>
+    public int Evaluations { get; private set; }
+    /// <summary>The recorded headline series of the event-producing metrics (collapse, duplicates, rank), by key.</summary>
+    public IReadOnlyDictionary<string, List<(long step, double value)>> Series => _series;
+
+    SymmetryDiagnostics(ModelIR model, TrainIR train, List<Plan> plans)
+    {
+        _model = model; _train = train; _plans = plans;
+        foreach (var p in plans.Where(p => p.IsEventSeries)) _series[p.Key] = new();
+    }
+
+    /// <summary>
+    /// The observer for <paramref name="train"/>'s diagnose clauses, or null when it has none. Throws
+    /// <see cref="SymDslException"/> for a metric it cannot measure (unknown metric, missing target, wrong symmetry kind,
+    /// alignment at a site without a Linear layer next to it).
+    /// </summary>
+    public static SymmetryDiagnostics? Create(ModelIR model, TrainIR train)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(train);
+        if (train.Diagnostics.Count == 0) return null;
+        var plans = new List<Plan>();
+        foreach (var d in train.Diagnostics)
+        {
+            if (d.Targets.Count != 1) throw new SymDslException($"diagnose {d.Key}: one target expected");
+            var target = d.Targets[0];
+            var kind = d.TargetKinds.Count > 0 ? d.TargetKinds[0] : "";
+            if (d.Every <= 0) throw new SymDslException($"diagnose {d.Key}: every must be positive");
+            SymmetryIR Sym(params SymmetryKind[] kinds)
+            {
+                var s = model.Symmetries.FirstOrDefault(s => s.Name == target)
+                    ?? model.Symmetries.FirstOrDefault(s => $"{s.Kind.ToString().ToLowerInvariant()}({s.Target})" == target)
+                    ?? throw new SymDslException($"diagnose {d.Key}: model {model.Name} has no symmetry {target}");
+                if (!kinds.Contains(s.Kind))
+                    throw new SymDslException($"diagnose {d.Key}: {d.Metric} needs a {string.Join(" or ", kinds.Select(k => k.ToString().ToLowerInvariant()))} symmetry, {target} is {s.Kind.ToString().ToLowerInvariant()}");
+                return s;
+            }
+            int SiteNode()
+            {
+                var n = model.Site(target) ?? throw new SymDslException($"diagnose {d.Key}: model {model.Name} has no site {target}");
+                return n.Id;
+            }
+            switch (d.Metric)
+            {
+                case "collapse":
+                    {
+                        var s = Sym(SymmetryKind.Rescale, SymmetryKind.Sign);
+                        var site = model.Site(s.Target);
+                        int? node = site is not null && site.Op != OpKind.Input && site.Shape.Count > 0 && site.Shape[^1] == s.Dim * Math.Max(1, s.Blocks) ? site.Id : null;
+                        plans.Add(new Plan(d, s, null, node, null, null, null));
+                        break;
+                    }
+                case "duplicates": plans.Add(new Plan(d, Sym(SymmetryKind.Permutation), null, null, null, null, null)); break;
+                case "balance": plans.Add(new Plan(d, Sym(SymmetryKind.Rescale, SymmetryKind.Rotation), null, null, null, null, null)); break;
+                case "drift": plans.Add(new Plan(d, Sym(SymmetryKind.Translation), null, null, null, null, null)); break;
+                case "norm": plans.Add(new Plan(d, Sym(SymmetryKind.Scale), null, null, null, null, null)); break;
+                case "rank" when kind == "parameter" || (kind != "site" && model.Parameters.Any(p => p.Name == target)):
+                    if (!model.Parameters.Any(p => p.Name == target)) throw new SymDslException($"diagnose {d.Key}: model {model.Name} has no parameter {target}");
+                    plans.Add(new Plan(d, null, target, null, null, null, null));
+                    break;
+                case "rank": plans.Add(new Plan(d, null, null, SiteNode(), null, null, null)); break;
+                case "cka": plans.Add(new Plan(d, null, null, SiteNode(), null, null, null)); break;
+                case "alignment":
+                    {
+                        var h = SiteNode();
+                        var (a, b, w) = AlignmentLayer(model, h) ?? throw new SymDslException(
+                            $"diagnose {d.Key}: alignment needs a Linear layer that consumes site {target} (or produces it directly); there is none");
+                        plans.Add(new Plan(d, null, null, h, a, b, w));
+                        break;
+                    }
+                default: throw new SymDslException($"diagnose {d.Key}: unknown metric {d.Metric}");
+            }
+        }
+        return new SymmetryDiagnostics(model, train, plans);
+    }
+
+    /// <summary>
+    /// The layer h_b = W h_a of the CRH alignment at site node <paramref name="site"/>: the first Linear layer applied to the
+    /// site (h_a = the site, h_b = that layer's output), else the Linear layer that produces the site directly
+    /// (h_a = its input, h_b = the site). Returns node ids and the weight's logical name.
+    /// </summary>
+    static (int a, int b, string weight)? AlignmentLayer(ModelIR model, int site)
+    {
+        bool IsLinear(NodeIR n) => n.Op == OpKind.Layer && model.Layer(n.Attr("layer")).Kind == LayerKind.Linear;
+        var consumer = model.Nodes.FirstOrDefault(n => IsLinear(n) && n.Inputs.Count == 1 && n.Inputs[0] == site);
+        if (consumer is not null) return (site, consumer.Id, $"{consumer.Attr("layer")}.weight");
+        var producer = model.Node(site);
+        if (IsLinear(producer) && model.Node(producer.Inputs[0]).Type == ElementType.Float32)
+            return (producer.Inputs[0], site, $"{producer.Attr("layer")}.weight");
+        return null;
+    }
+
+    /// <summary>Whether <paramref name="d"/> is measured after step <paramref name="step"/>: step 1 and every multiple of Every.</summary>
+    public static bool IsDue(DiagnoseIR d, long step) => step == 1 || (d.Every > 0 && step % d.Every == 0);
+
+    static string ShadowSite(int node) => $"__diag{node}";
+
+    public void OnStart(TrainingContext context)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (context.StartStep > 0) LoadPreviousSeries(context);
+        var nodes = NeededNodes();
+        if (nodes.Count == 0) return;
+        var ir = _model with
+        {
+            Nodes = _model.Nodes.Select(n => nodes.Contains(n.Id) ? n with { Site = ShadowSite(n.Id) } : n with { Site = null }).ToList(),
+        };
+        // Building a module draws its initial weights from torch's global generator: keep the trainer's stream intact.
+        using var rng = torch.random.get_rng_state();
+        try
+        {
+            _shadow = new SymModel(ir);
+            _shadow.to(context.Model.ParameterDType).to(context.Device);
+            foreach (var p in _shadow.parameters()) p.DetachFromDisposeScope();
+            foreach (var b in _shadow.buffers()) b.DetachFromDisposeScope();
+            if (_plans.Any(p => p.D.Metric == "cka")) CaptureInitialReference(context);
+        }
+        finally
+        {
+            torch.random.set_rng_state(rng);
+        }
+    }
+
+    HashSet<int> NeededNodes()
+    {
+        var set = new HashSet<int>();
+        foreach (var p in _plans)
+        {
+            if (p.SiteNode is int s) set.Add(s);
+            if (p.ANode is int a) set.Add(a);
+            if (p.BNode is int b) set.Add(b);
+        }
+        return set;
+    }
+
+    /// <summary>cka(h)'s reference: h on the probe batch at the run's initialisation (rebuilt from the seed, as the trainer does).</summary>
+    void CaptureInitialReference(TrainingContext context)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        torch.manual_seed(context.Seed);
+        using var init = new SymModel(context.ModelIR, Trainer.Reparametrisations(context.Train));
+        init.to(context.Model.ParameterDType).to(context.Device);
+        var sites = Forward(context, init.EffectiveParameters(), withGradients: false).sites;
+        foreach (var p in _plans.Where(p => p.D.Metric == "cka"))
+        {
+            var node = p.SiteNode!.Value;
+            if (_ckaReference.ContainsKey(node)) continue;
+            var r = sites[node].detach().to(ScalarType.Float64).clone();
+            r.DetachFromDisposeScope();
+            _ckaReference[node] = r;
+        }
+    }
+
+    void LoadPreviousSeries(TrainingContext context)
+    {
+        var path = Path.Combine(context.OutDir, "metrics.jsonl");
+        if (!File.Exists(path)) return;
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(fs);
+        while (reader.ReadLine() is { } line)
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            if (!root.TryGetProperty("step", out var st) || !st.TryGetInt64(out var step) || step > context.StartStep) continue;
+            foreach (var (key, list) in _series)
+                if (root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number)
+                    list.Add((step, v.GetDouble()));
+        }
+    }
+
+    public void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var due = _plans.Where(p => IsDue(p.D, step)).ToList();
+        if (due.Count == 0) return;
+        _clock.Start();
+        try
+        {
+            Evaluations++;
+            foreach (var (key, value) in Measure(context, due))
+            {
+                metrics[key] = value;
+                if (_series.TryGetValue(key, out var list)) list.Add((step, value));
+            }
+        }
+        finally
+        {
+            _clock.Stop();
+        }
+    }
+
+    /// <summary>Measures the given metrics now; returns (key, value) pairs in plan order.</summary>
+    List<(string key, double value)> Measure(TrainingContext context, List<Plan> due)
+    {
+        var result = new List<(string, double)>();
+        var sw = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        IReadOnlyDictionary<string, Tensor> effective;
+        using (no_grad()) effective = context.Model.EffectiveParameters().ToDictionary(kv => kv.Key, kv => kv.Value.detach());
+
+        Dictionary<int, Tensor> sites = new();
+        Dictionary<int, Tensor> siteGrads = new();
+        Dictionary<string, Tensor> paramGrads = new();
+        var needForward = due.Any(p => p.SiteNode is not null || p.NeedsGradients);
+        if (needForward)
+        {
+            if (_shadow is null) throw new InvalidOperationException("SymmetryDiagnostics.OnStart was not called");
+            (sites, siteGrads, paramGrads) = Forward(context, effective, withGradients: due.Any(p => p.NeedsGradients));
+        }
+        Charge("(forward)", sw);
+
+        using var _ = no_grad();
+        foreach (var p in due)
+        {
+            var key = p.Key;
+            switch (p.D.Metric)
+            {
+                case "collapse":
+                    {
+                        var c = Collapse.FromSymmetry(p.Sym!, effective, p.D.Args.Double("threshold", 1e-3));
+                        result.Add((key, c.Count));
+                        result.Add((key + ".fraction", c.Fraction));
+                        if (p.SiteNode is int n && sites.TryGetValue(n, out var acts))
+                            result.Add((key + ".dead", Collapse.DeadUnits(acts).Length));
+                        break;
+                    }
+                case "duplicates":
+                    {
+                        var r = Duplicates.FromSymmetry(p.Sym!, effective, p.D.Args.Double("threshold", 0.99));
+                        result.Add((key, r.Redundant));
+                        result.Add((key + ".clusters", r.Clusters.Count));
+                        result.Add((key + ".max_cos", r.MaxOffDiagonalCosine));
+                        break;
+                    }
+                case "rank":
+                    {
+                        var s = p.Parameter is { } name
+                            ? Rank.SingularValues(effective[name])
+                            : Rank.SingularValues(Representation(sites[p.SiteNode!.Value], center: true));
+                        result.Add((key, Rank.EffectiveFromSingularValues(s)));
+                        result.Add((key + ".stable", Rank.StableFromSingularValues(s)));
+                        break;
+                    }
+                case "balance": result.AddRange(BalanceMetrics(p, effective, paramGrads)); break;
+                case "drift":
+                    {
+                        var biases = p.Sym!.Actions.Where(a => a.Role is ActionRole.Shift or ActionRole.Forward).Select(a => effective[a.Parameter]).ToList();
+                        result.Add((key, biases.Count == 1 ? Drift.MeanBias(biases[0]) : Drift.MeanBias(cat(biases.Select(b => b.flatten()).ToList()))));
+                        break;
+                    }
+                case "norm":
+                    {
+                        var ws = p.Sym!.Actions.Where(a => a.Role == ActionRole.Forward).Select(a => effective[a.Parameter]).ToList();
+                        var norm = Norm.Frobenius(ws);
+                        result.Add((key, norm));
+                        result.Add((key + ".eff_lr", norm > 0 ? context.LearningRate / (norm * norm) : double.PositiveInfinity));
+                        break;
+                    }
+                case "alignment":
+                    {
+                        var w = effective[p.AlignWeight!];
+                        var ha = Representation(sites[p.ANode!.Value], center: false, lastAxis: w.shape[1]);
+                        var hb = Representation(sites[p.BNode!.Value], center: false, lastAxis: w.shape[0]);
+                        var ga = Representation(siteGrads[p.ANode.Value], center: false, lastAxis: w.shape[1]);
+                        var gb = Representation(siteGrads[p.BNode.Value], center: false, lastAxis: w.shape[0]);
+                        var c = Alignment.Crh(ha, hb, ga, gb, w);
+                        double[] six = [c.RgaA, c.GwaA, c.RwaA, c.RgaB, c.GwaB, c.RwaB];
+                        var finite = six.Where(double.IsFinite).ToArray();
+                        result.Add((key, finite.Length > 0 ? finite.Average() : double.NaN));
+                        result.Add((key + ".rga_a", c.RgaA)); result.Add((key + ".gwa_a", c.GwaA)); result.Add((key + ".rwa_a", c.RwaA));
+                        result.Add((key + ".rga_b", c.RgaB)); result.Add((key + ".gwa_b", c.GwaB)); result.Add((key + ".rwa_b", c.RwaB));
+                        break;
+                    }
+                case "cka":
+                    {
+                        var node = p.SiteNode!.Value;
+                        result.Add((key, _ckaReference.TryGetValue(node, out var reference)
+                            ? Cka.Linear(reference.reshape(reference.shape[0], -1), Representation(sites[node], center: false))
+                            : double.NaN));
+                        break;
+                    }
+            }
+            Charge(key, sw);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// balance(S). Rescale: Q_i = ‖w_in,i‖² + b_i² − ‖w_out,i‖²; headline mean_i |Q_i|, .q_mean = mean_i Q_i (exactly
+    /// conserved by gradient flow), .grad_ratio = median_i r_i, .log_ratio = mean ln r_i. Rotation: headline
+    /// ‖C‖_F with C = S_F S_Fᵀ − S_I S_Iᵀ (W₁W₁ᵀ − W₂ᵀW₂), over blocks sqrt(Σ_b ‖C_b‖²_F); .grad_imbalance the rotation
+    /// gradient imbalance averaged over blocks. Gradients: of the mean loss on the probe batch w.r.t. the effective parameters.
+    /// </summary>
+    static IEnumerable<(string, double)> BalanceMetrics(Plan p, IReadOnlyDictionary<string, Tensor> effective, Dictionary<string, Tensor> grads)
+    {
+        var sym = p.Sym!;
+        var key = p.Key;
+        if (sym.Kind == SymmetryKind.Rescale)
+        {
+            var q = Balance.RescaleConserved(sym, effective);
+            yield return (key, q.Length == 0 ? double.NaN : q.Average(Math.Abs));
+            yield return (key + ".q_mean", q.Length == 0 ? double.NaN : q.Average());
+            var r = Balance.GradientRatio(sym, grads);
+            yield return (key + ".grad_ratio", r.Median);
+            yield return (key + ".log_ratio", r.MeanLogRatio);
+            yield break;
+        }
+        var cs = Balance.ConservedMatrices(sym, effective);
+        yield return (key, Math.Sqrt(cs.Sum(c => c.Cast<double>().Sum(x => x * x))));
+        var f = UnitNorms.Slices(sym, grads, ActionRole.Forward);
+        var i = UnitNorms.Slices(sym, grads, ActionRole.Inverse);
+        if (f is null || i is null) { yield return (key + ".grad_imbalance", double.NaN); yield break; }
+        int n = sym.Dim, nb = Math.Max(1, sym.Blocks);
+        var per = Enumerable.Range(0, nb).Select(b => Balance.RotationGradientImbalance(f.narrow(0, b * n, n), i.narrow(0, b * n, n).t())).Where(double.IsFinite).ToArray();
+        yield return (key + ".grad_imbalance", per.Length > 0 ? per.Average() : double.NaN);
+    }
+
+    /// <summary>Activations [N, …] as a matrix [N, rest] (or [N·T, d] when <paramref name="lastAxis"/> is given), optionally centred over rows.</summary>
+    static Tensor Representation(Tensor h, bool center, long? lastAxis = null)
+    {
+        var x = h.detach().to(ScalarType.Float64);
+        x = lastAxis is long d ? x.reshape(-1, d) : x.reshape(x.shape[0], -1);
+        return center ? x - x.mean([0], keepdim: true) : x;
+    }
+
+    /// <summary>
+    /// One pass of the shadow model on the probe batch with <paramref name="parameters"/> (the effective parameters):
+    /// captured node values, and with <paramref name="withGradients"/> the gradients of the mean training loss w.r.t.
+    /// every captured node and every effective parameter (autograd.grad: nothing accumulates in .grad).
+    /// </summary>
+    (Dictionary<int, Tensor> sites, Dictionary<int, Tensor> siteGrads, Dictionary<string, Tensor> paramGrads) Forward(
+        TrainingContext context, IReadOnlyDictionary<string, Tensor> parameters, bool withGradients)
+    {
+        var shadow = _shadow!;
+        shadow.SetEffectiveParameters(parameters);
+        var nodes = NeededNodes();
+        var names = nodes.ToDictionary(ShadowSite, n => n);
+        var captured = new Dictionary<string, Tensor>();
+        var sites = new Dictionary<int, Tensor>();
+        var siteGrads = new Dictionary<int, Tensor>();
+        var paramGrads = new Dictionary<string, Tensor>();
+        if (!withGradients)
+        {
+            using var _ = no_grad();
+            shadow.Forward(context.ProbeBatch, names.Keys.ToHashSet(), captured);
+            foreach (var (name, t) in captured) sites[names[name]] = t;
+            return (sites, siteGrads, paramGrads);
+        }
+        using (enable_grad())
+        {
+            var outputs = shadow.Forward(context.ProbeBatch, names.Keys.ToHashSet(), captured);
+            var loss = Trainer.LossOf(_train.Loss.Kind, outputs[_train.Loss.Output], context.ProbeBatch[_train.Loss.Target]);
+            var paramNames = shadow.ParameterNames.ToList();
+            var siteNames = captured.Keys.Where(k => captured[k].requires_grad).ToList();
+            var inputs = paramNames.Select(shadow.EffectiveParameter).Concat(siteNames.Select(k => captured[k])).ToList();
+            var grads = torch.autograd.grad([loss], inputs, [ones_like(loss)], allow_unused: true);
+            for (int k = 0; k < paramNames.Count; k++)
+                paramGrads[paramNames[k]] = GradOrZeros(grads[k], inputs[k]);
+            for (int k = 0; k < siteNames.Count; k++)
+                siteGrads[names[siteNames[k]]] = GradOrZeros(grads[paramNames.Count + k], inputs[paramNames.Count + k]).neg();
+        }
+        foreach (var (name, t) in captured)
+        {
+            sites[names[name]] = t.detach();
+            if (!siteGrads.ContainsKey(names[name])) siteGrads[names[name]] = zeros_like(t);
+        }
+        return (sites, siteGrads, paramGrads);
+    }
+
+    static Tensor GradOrZeros(Tensor? g, Tensor like) => g is null || g.IsInvalid ? zeros_like(like).detach() : g.detach();
+
+    public void OnEnd(TrainingContext context, TrainSummary summary)
+    {
+        summary.Values["diagnostics_seconds"] = Seconds;
+        summary.Values["diagnostics_evaluations"] = Evaluations;
+        summary.Events.AddRange(DetectEvents());
+        var ordered = summary.Events.OrderBy(e => e.Step).ToList(); // stable: same-step events keep their order
+        summary.Events.Clear();
+        summary.Events.AddRange(ordered);
+        ReleaseTensors(); // the run is over: free the shadow model (the series stay readable)
+    }
+
+    /// <summary>
+    /// Events of the integer-valued headlines (collapse, duplicates, rank): <see cref="Events.Detect"/> with the Level rule
+    /// (quantum 1: ranks rounded to integers; a new level must hold for 3 consecutive measurements), in step order.
+    /// </summary>
+    public IReadOnlyList<TrainEvent> DetectEvents()
+    {
+        var events = new List<TrainEvent>();
+        foreach (var p in _plans.Where(p => p.IsEventSeries))
+            foreach (var e in Events.Detect(_series[p.Key], p.Key))
+                events.Add(new TrainEvent(e.Step, p.Key, $"{p.Key} {Fmt(e.From)} → {Fmt(e.To)}", e.To));
+        return events.OrderBy(e => e.Step).ToList();
+    }
+
+    static string Fmt(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        ReleaseTensors();
+    }
+
+    void ReleaseTensors()
+    {
+        _shadow?.Dispose();
+        _shadow = null;
+        foreach (var t in _ckaReference.Values) t.Dispose();
+        _ckaReference.Clear();
+    }
+}
