@@ -26,6 +26,7 @@ public static class SymcApp
         root.Add(CheckCommand.Create(io));
         root.Add(BuildCommand.Create(io));
         root.Add(TrainCommand.Create(io));
+        root.Add(CompareCommand.Create(io));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -3,6 +3,7 @@ using SymDsl.Cli.Rendering;
 using SymDsl.Diagnostics;
 using SymDsl.Emit;
 using SymDsl.IR;
+using SymDsl.Torch.Diagnostics;
 using SymDsl.Torch.Training;
 
 namespace SymDsl.Cli.Commands;
@@ -24,40 +25,74 @@ internal static class TrainCommand
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write a checkpoint every N steps (besides the one at the end)." };
         var trainName = new Option<string?>("--train") { Description = "Which train block to run, by model name, when the file has several (default: the first)." };
+        var seeds = new Option<string?>("--seeds") { Description = "Train once per seed, e.g. --seeds 1,2,3; each run goes to DIR/seed-N and a table compares them." };
 
         var command = new Command("train", "Check and build a .sym file, then train it.")
         {
-            file, outDir, epochs, steps, seed, set, resume, device, checkpointEvery, trainName, maxBytes,
+            file, outDir, epochs, steps, seed, seeds, set, resume, device, checkpointEvery, trainName, maxBytes,
         };
         command.SetAction((parse, cancel) =>
         {
             var source = parse.GetValue(file)!;
-            var options = new CompileOptions(CommonOptions.ParseAssignments(parse.GetValue(set)), parse.GetValue(maxBytes));
+            var overrides = CommonOptions.ParseAssignments(parse.GetValue(set));
+            var options = new CompileOptions(overrides, parse.GetValue(maxBytes));
+            var seedList = ParseSeeds(parse.GetValue(seeds));
+            if (seedList is not null && parse.GetValue(seed) is not null)
+                throw new SymDslException("give either --seed or --seeds, not both");
             var compilation = CompileStep.Run(io, source, options);
             if (compilation is null) return Task.FromResult(ExitCodes.InputError);
             var program = compilation.Program!;
             var train = PickTrain(program, parse.GetValue(trainName));
 
             string dir = parse.GetValue(outDir)?.FullName ?? Path.Combine(Environment.CurrentDirectory, "runs", Path.GetFileNameWithoutExtension(source.Name));
-            var artifacts = BuildCommand.Write(compilation, Path.Combine(dir, "build"));
-            string? report = artifacts.FirstOrDefault(p => p.EndsWith(".md", StringComparison.OrdinalIgnoreCase)) is { } md ? File.ReadAllText(md) : null;
+            var runs = seedList is null
+                ? [(Dir: dir, Seed: parse.GetValue(seed))]
+                : seedList.Select(s => (Dir: Path.Combine(dir, $"seed-{s}"), Seed: (long?)s)).ToList();
 
-            var trainOptions = new TrainOptions(
-                OutDir: dir,
-                Epochs: parse.GetValue(epochs),
-                Steps: parse.GetValue(steps),
-                Seed: parse.GetValue(seed),
-                Device: parse.GetValue(device)!,
-                Resume: parse.GetValue(resume),
-                CheckpointEvery: parse.GetValue(checkpointEvery),
-                SymmetryReportMarkdown: report);
+            var results = new List<(long Seed, TrainResult Result)>();
+            foreach (var run in runs)
+            {
+                var artifacts = BuildCommand.Write(compilation, Path.Combine(run.Dir, "build"));
+                string? report = artifacts.FirstOrDefault(p => p.EndsWith(".md", StringComparison.OrdinalIgnoreCase)) is { } md ? File.ReadAllText(md) : null;
+                new RunManifest(source.FullName, new Dictionary<string, string>(overrides), train.Model, run.Seed ?? train.Seed).Write(run.Dir);
 
-            io.Err.WriteLine($"training {train.Model} from {CompileStep.DisplayPath(source)} → {DisplayPaths.Of(dir)}");
-            var result = TrainingView.Run(io, program, train, trainOptions, cancel);
-            TrainingView.PrintSummary(io, result);
+                var trainOptions = new TrainOptions(
+                    OutDir: run.Dir,
+                    Epochs: parse.GetValue(epochs),
+                    Steps: parse.GetValue(steps),
+                    Seed: run.Seed,
+                    Device: parse.GetValue(device)!,
+                    Resume: parse.GetValue(resume),
+                    CheckpointEvery: parse.GetValue(checkpointEvery),
+                    SymmetryReportMarkdown: report);
+
+                io.Err.WriteLine($"training {train.Model} from {CompileStep.DisplayPath(source)} (seed {run.Seed ?? train.Seed}) → {DisplayPaths.Of(run.Dir)}");
+                using var diagnostics = SymmetryDiagnostics.Create(program.Model(train.Model), train);
+                IReadOnlyList<ITrainingObserver> observers = diagnostics is null ? [] : [diagnostics];
+                var result = TrainingView.Run(io, program, train, trainOptions, observers, cancel);
+                TrainingView.PrintSummary(io, result);
+                results.Add((run.Seed ?? train.Seed, result));
+            }
+            if (results.Count > 1) TrainingView.PrintSeedTable(io, results);
             return Task.FromResult(ExitCodes.Ok);
         });
         return command;
+    }
+
+    /// <summary>"1,2,3" or "1-4" (inclusive) → seeds; null when not given.</summary>
+    internal static IReadOnlyList<long>? ParseSeeds(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        var seeds = new List<long>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int dash = part.IndexOf('-', 1);
+            if (dash > 0 && long.TryParse(part[..dash], out var lo) && long.TryParse(part[(dash + 1)..], out var hi) && lo <= hi && hi - lo < 1000)
+                for (long s = lo; s <= hi; s++) seeds.Add(s);
+            else if (long.TryParse(part, out var one)) seeds.Add(one);
+            else throw new SymDslException($"--seeds expects a list like 1,2,3 or a range like 1-5, got '{text}'");
+        }
+        return seeds.Distinct().ToList();
     }
 
     static TrainIR PickTrain(ProgramIR program, string? name)

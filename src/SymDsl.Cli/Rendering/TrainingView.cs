@@ -8,7 +8,7 @@ namespace SymDsl.Cli.Rendering;
 /// <summary>Shows training: a live progress bar on a terminal, plain periodic lines otherwise (CI, pipes).</summary>
 internal static class TrainingView
 {
-    public static TrainResult Run(CliIO io, ProgramIR program, TrainIR train, TrainOptions options, CancellationToken cancel)
+    public static TrainResult Run(CliIO io, ProgramIR program, TrainIR train, TrainOptions options, IReadOnlyList<ITrainingObserver> observers, CancellationToken cancel)
     {
         if (io.IsTerminal)
         {
@@ -24,7 +24,7 @@ internal static class TrainingView
                         task.MaxValue = Math.Max(1, p.TotalSteps);
                         task.Value = p.Step;
                         task.Description = $"[bold]{Markup.Escape(train.Model)}[/] epoch {p.Epoch} loss {p.Loss.ToString("F4", CultureInfo.InvariantCulture)}";
-                    }, cancel);
+                    }, cancel, observers);
                     task.Value = task.MaxValue;
                 });
             return result!;
@@ -42,7 +42,37 @@ internal static class TrainingView
                 io.Err.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"step {p.Step}/{p.TotalSteps} epoch {p.Epoch} loss {p.Loss:F4} lr {p.LearningRate:G3} ({(DateTime.UtcNow - started).TotalSeconds:F1}s)"));
             }
-        }, cancel);
+        }, cancel, observers);
+    }
+
+    /// <summary>One row per seed, then the mean and spread: a claim should hold on every seed, not on one.</summary>
+    public static void PrintSeedTable(CliIO io, IReadOnlyList<(long Seed, TrainResult Result)> runs)
+    {
+        string Num(double v) => v.ToString("F4", CultureInfo.InvariantCulture);
+        var lines = new List<string[]> { new[] { "seed", "train_loss", "test_loss", "test_accuracy" } };
+        foreach (var (seed, r) in runs)
+            lines.Add([seed.ToString(CultureInfo.InvariantCulture), Num(r.TrainLoss), Num(r.TestLoss), r.TestAccuracy is { } a ? Num(a) : "-"]);
+        static (double Mean, double Std) Stats(IEnumerable<double> xs)
+        {
+            var v = xs.ToArray();
+            double m = v.Average();
+            return (m, v.Length > 1 ? Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Length - 1)) : 0);
+        }
+        string MeanStd(IEnumerable<double> xs) { var (m, s) = Stats(xs); return $"{Num(m)} ± {Num(s)}"; }
+        var accs = runs.Where(r => r.Result.TestAccuracy is not null).Select(r => r.Result.TestAccuracy!.Value).ToList();
+        lines.Add(["mean ± sd", MeanStd(runs.Select(r => r.Result.TrainLoss)), MeanStd(runs.Select(r => r.Result.TestLoss)), accs.Count > 0 ? MeanStd(accs) : "-"]);
+
+        if (io.IsTerminal)
+        {
+            var table = new Table().Border(TableBorder.Rounded);
+            foreach (var h in lines[0]) table.AddColumn(h);
+            foreach (var row in lines.Skip(1)) table.AddRow(row.Select(Markup.Escape).ToArray());
+            AnsiConsole.Write(table);
+        }
+        else
+        {
+            foreach (var row in lines) io.Out.WriteLine(string.Join("\t", row));
+        }
     }
 
     public static void PrintSummary(CliIO io, TrainResult r)
