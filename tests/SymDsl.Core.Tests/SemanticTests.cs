@@ -273,6 +273,7 @@ public class SemanticTests
 
     [Theory]
     [InlineData("depth", "3", "SYM0205")]
+    [InlineData("widht", "3", "SYM0205")]
     [InlineData("width", "wide", "SYM0206")]
     [InlineData("width", "2.5", "SYM0206")]
     [InlineData("wide", "1", "SYM0206")]
@@ -280,6 +281,7 @@ public class SemanticTests
     {
         var c = Compiler.CompileText("t.sym", Overridable, new CompileOptions(new Dictionary<string, string> { [name] = value }));
         Assert.Contains(c.Diagnostics, d => d.Code == code && d.Level == Diagnostics.DiagnosticLevel.Error);
+        if (name == "widht") Assert.Contains(c.Diagnostics, d => d.Message.EndsWith("did you mean 'width'?"));
         Assert.Null(c.Program);
     }
 

@@ -28,7 +28,7 @@ public static class DiagnosticCatalog
     public static Diagnostic UndefinedName(SourceSpan s, string name, string? suggestion) => Error(s, "SYM0202", $"'{name}' is not defined{DidYouMean(suggestion)}");
     public static Diagnostic UnknownType(SourceSpan s, string type) => Error(s, "SYM0203", $"unknown type '{type}'; expected int, float, bool or string");
     public static Diagnostic TypeMismatch(SourceSpan s, string what, string expected, string actual) => Error(s, "SYM0204", $"{what} must be {expected}, but got {actual}");
-    public static Diagnostic UnknownOverride(SourceSpan s, string name) => Error(s, "SYM0205", $"--set {name}=…: no model in this file has a hyper-parameter '{name}'");
+    public static Diagnostic UnknownOverride(SourceSpan s, string name, string? suggestion) => Error(s, "SYM0205", $"--set {name}=…: no model in this file has a hyper-parameter '{name}'{DidYouMean(suggestion)}");
     public static Diagnostic BadOverride(SourceSpan s, string name, string value, string type) => Error(s, "SYM0206", $"--set {name}={value}: '{value}' is not a valid {type}");
     public static Diagnostic MissingHyperParameter(SourceSpan s, string name) => Error(s, "SYM0207", $"hyper-parameter '{name}' has no value; give it a default or use --set {name}=VALUE");
     public static Diagnostic NotConstant(SourceSpan s, string what) => Error(s, "SYM0208", $"{what} must be a constant expression of hyper-parameters and loop variables");

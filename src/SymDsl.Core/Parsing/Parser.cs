@@ -115,6 +115,8 @@ public static class Parser
                 diagnostics.Add(DiagnosticCatalog.UnexpectedCharacter(span, Quote(offendingSymbol?.Text ?? msg.TrimStart('\u0001'))));
                 return;
             }
+            if (e is NoViableAltException && offendingSymbol is not null)
+                msg = offendingSymbol.Type == TokenConstants.EOF ? "unexpected end of file" : $"unexpected '{offendingSymbol.Text}'";
             diagnostics.Add(DiagnosticCatalog.SyntaxError(span, Friendly(msg)));
         }
 

@@ -27,7 +27,8 @@ public static class SemanticModel
             if (checkedModel.HasErrors) failed.Add(model.Name);
         }
         foreach (var key in overrides.Keys.Where(k => !used.Contains(k)))
-            diagnostics.Add(DiagnosticCatalog.UnknownOverride(Text.SourceSpan.None(path), key));
+            diagnostics.Add(DiagnosticCatalog.UnknownOverride(Text.SourceSpan.None(path), key,
+                Names.Suggest(key, file.Models.SelectMany(m => m.Parameters.Select(p => p.Name.Text)))));
 
         var baseDir = SafeDirectory(path);
         var trains = new List<TrainIR>();
