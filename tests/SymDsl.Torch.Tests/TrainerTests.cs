@@ -144,8 +144,10 @@ public class TrainerTests
         using var cts = new CancellationTokenSource();
         Assert.ThrowsAny<OperationCanceledException>(() =>
             Trainer.Run(program, train, new TrainOptions(part), p => { if (p.Step == 25) cts.Cancel(); }, cts.Token));
-        // The run was interrupted after step 25: the checkpoint holds step 20 and the metrics file runs past it.
+        // The run was interrupted after step 25: it checkpointed there, so the resume starts at 25.
         Assert.Equal(25, File.ReadAllLines(Path.Combine(part, "metrics.jsonl")).Length);
+        using (var probe = new SymModel(Mlp(16), Trainer.Reparametrisations(train)))
+            Assert.Equal(25, Checkpoint.Load(Path.Combine(part, Checkpoint.FileName), probe, null).Step);
         var resumed = Trainer.Run(program, train, new TrainOptions(part, Resume: true));
 
         Assert.Equal(File.ReadAllText(Path.Combine(full, "metrics.jsonl")), File.ReadAllText(Path.Combine(part, "metrics.jsonl")));
@@ -162,6 +164,24 @@ public class TrainerTests
         var s2 = m2.state_dict();
         Assert.Equal(s1.Keys.OrderBy(k => k), s2.Keys.OrderBy(k => k));
         foreach (var k in s1.Keys) Assert.True(Same(s1[k], s2[k]), k);
+    }
+
+    [Fact]
+    public void Resume_after_a_crash_drops_metrics_past_the_last_checkpoint()
+    {
+        var train = MlpTrain(steps: 30, logEvery: 1, checkpointEvery: 10);
+        var program = Program(Mlp(16), train);
+        var full = TempDir("crash-full");
+        Trainer.Run(program, train, new TrainOptions(full));
+        // Simulate a crash after step 17 (an exception, not a cancellation): the last checkpoint is step 10's.
+        var crashed = TempDir("crash");
+        Assert.Throws<InvalidOperationException>(() =>
+            Trainer.Run(program, train, new TrainOptions(crashed), p => { if (p.Step == 17) throw new InvalidOperationException("crash"); }));
+        using (var m = new SymModel(Mlp(16), Trainer.Reparametrisations(train)))
+            Assert.Equal(10, Checkpoint.Load(Path.Combine(crashed, Checkpoint.FileName), m, null).Step);
+        Assert.Equal(17, File.ReadAllLines(Path.Combine(crashed, "metrics.jsonl")).Length);
+        Trainer.Run(program, train, new TrainOptions(crashed, Resume: true));
+        Assert.Equal(File.ReadAllText(Path.Combine(full, "metrics.jsonl")), File.ReadAllText(Path.Combine(crashed, "metrics.jsonl")));
     }
 
     [Fact]

@@ -206,7 +206,13 @@ sealed class TrainingRun : IDisposable
         long stepTicks = 0;
         for (var step = start; step < total; step++)
         {
-            _cancel.ThrowIfCancellationRequested();
+            if (_cancel.IsCancellationRequested)
+            {
+                // Interrupted: keep the work done so far so that --resume continues from here.
+                if (step > start && (checkpointEvery is not { } c || c <= 0 || step % c != 0))
+                    Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, step, total, previousWall + _clock.Elapsed.TotalSeconds, lines));
+                _cancel.ThrowIfCancellationRequested();
+            }
             var epoch = (int)(step / stepsPerEpoch);
             var pos = (int)(step % stepsPerEpoch);
             if (epoch != permEpoch) { perm = DataSources.Permutation(nTrain, seed * 1_000_033 + epoch); permEpoch = epoch; }
