@@ -355,6 +355,36 @@ public class TrainerTests
     }
 
     [Fact]
+    public void A_non_finite_update_is_caught_before_it_reaches_a_checkpoint()
+    {
+        // The loss of step 3 is finite, but after its update a parameter is infinite (forced by an observer).
+        var (model, train) = LinearRegression(lr: 0.01, steps: 10, checkpointEvery: 1);
+        var dir = TempDir("inf");
+        var e = Assert.Throws<SymDslException>(() => Trainer.Run(Program(model, train), train, new TrainOptions(dir), observers: [new Poison(3)]));
+        Assert.Contains("non-finite at step 3", e.Message);
+        using var m = new SymModel(model);
+        Assert.Equal(2, Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName), m, null).Step);
+    }
+
+    sealed class Poison(long atStep) : ITrainingObserver
+    {
+        public void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics)
+        {
+            if (step != atStep) return;
+            using var _ = no_grad();
+            context.Model.parameters().First().fill_(double.PositiveInfinity);
+        }
+    }
+
+    [Fact]
+    public void Torch_failures_during_a_step_are_reported_as_one_line_errors()
+    {
+        var (model, train) = LinearRegression(lr: 1e39, steps: 5);
+        var e = Assert.Throws<SymDslException>(() => Trainer.Run(Program(model, train), train, new TrainOptions(TempDir("torch-fail"))));
+        Assert.Contains("step 1", e.Message);
+    }
+
+    [Fact]
     public void Regression_on_lowrank_data_learns()
     {
         var (model, train) = LinearRegression(lr: 0.05, steps: 200);

@@ -209,7 +209,7 @@ sealed class TrainingRun : IDisposable
             if (_cancel.IsCancellationRequested)
             {
                 // Interrupted: keep the work done so far so that --resume continues from here.
-                if (step > start && (checkpointEvery is not { } c || c <= 0 || step % c != 0))
+                if (step > start && (checkpointEvery is not { } c || c <= 0 || step % c != 0) && ParametersFinite(model))
                     Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, step, total, previousWall + _clock.Elapsed.TotalSeconds, lines));
                 _cancel.ThrowIfCancellationRequested();
             }
@@ -234,8 +234,15 @@ sealed class TrainingRun : IDisposable
                         + (File.Exists(ckptPath) ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
                 // Explicit regularisers (syre_diag) join the objective; the logged loss is the data loss alone.
                 if (model.Penalty() is { } penalty) loss = loss + penalty;
-                loss.backward();
-                optimizer.step();
+                try
+                {
+                    loss.backward();
+                    optimizer.step();
+                }
+                catch (System.Runtime.InteropServices.ExternalException torchError)
+                {
+                    throw new SymDslException($"torch failed at step {step + 1}: {FirstLine(torchError.Message)}", torchError);
+                }
             }
             stepTicks += Stopwatch.GetTimestamp() - stepStart;
 
@@ -262,7 +269,13 @@ sealed class TrainingRun : IDisposable
                     if (k is not ("step" or "epoch") && ToDouble(v) is { } d && double.IsFinite(d)) tb.add_scalar(k, (float)d, (int)done);
             }
             if ((checkpointEvery is { } ce && ce > 0 && done % ce == 0) || done == total)
+            {
+                // Never overwrite the last good checkpoint with diverged parameters (a finite loss can precede a non-finite update).
+                if (!ParametersFinite(model))
+                    throw new SymDslException($"the parameters became non-finite at step {done}; training stopped"
+                        + (File.Exists(ckptPath) ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
                 Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, done, total, previousWall + _clock.Elapsed.TotalSeconds, lines));
+            }
             _progress?.Invoke(new TrainProgress(done, total, epoch, lastLoss, lr));
         }
         metricsWriter.Flush();
@@ -298,6 +311,15 @@ sealed class TrainingRun : IDisposable
         Reports.WriteHtml(outDir, $"{modelIR.Name} — {Path.GetFileName(_program.SourcePath)}", summary, plots, _options.SymmetryReportMarkdown);
 
         return new TrainResult(outDir, total, trainLoss, testLoss, testAcc, wall, modelIR.ParameterCount);
+    }
+
+    static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+
+    static bool ParametersFinite(SymModel model)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        return model.parameters().All(p => p.isfinite().all().item<bool>());
     }
 
     static double? ToDouble(object? v) => v switch
