@@ -226,16 +226,16 @@ sealed class TrainingRun : IDisposable
                 var from = pos * batch;
                 var idx = tensor(perm![from..Math.Min(from + batch, nTrain)].Select(i => (long)i).ToArray(), device: device);
                 var b = trainFields.ToDictionary(kv => kv.Key, kv => kv.Value.index_select(0, idx));
-                optimizer.zero_grad();
-                var loss = BatchLoss(b);
-                lastLoss = loss.item<float>();
-                if (!double.IsFinite(lastLoss))
-                    throw new SymDslException($"the loss became {lastLoss.ToString(CultureInfo.InvariantCulture)} at step {step + 1}; training stopped"
-                        + (File.Exists(ckptPath) ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
-                // Explicit regularisers (syre_diag) join the objective; the logged loss is the data loss alone.
-                if (model.Penalty() is { } penalty) loss = loss + penalty;
                 try
                 {
+                    optimizer.zero_grad();
+                    var loss = BatchLoss(b);
+                    lastLoss = loss.item<float>();
+                    if (!double.IsFinite(lastLoss))
+                        throw new SymDslException($"the loss became {lastLoss.ToString(CultureInfo.InvariantCulture)} at step {step + 1}; training stopped"
+                            + (File.Exists(ckptPath) ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
+                    // Explicit regularisers (syre_diag) join the objective; the logged loss is the data loss alone.
+                    if (model.Penalty() is { } penalty) loss = loss + penalty;
                     loss.backward();
                     optimizer.step();
                 }
