@@ -302,6 +302,11 @@ sealed class TrainingRun : IDisposable
         summary.Values["steps"] = total;
         summary.Values["epochs"] = (double)total / stepsPerEpoch;
         summary.Values["seed"] = seed;
+        summary.Values["batch"] = batch;
+        summary.Values["optimizer"] = _train.Optimizer.Kind + "(" + string.Join(", ", _train.Optimizer.Args.Select(kv => $"{kv.Key} = {kv.Value}")) + ")";
+        summary.Values["schedule"] = _train.Schedule is { } sch ? sch.Kind + "(" + string.Join(", ", sch.Args.Select(kv => $"{kv.Key} = {kv.Value}")) + ")" : "constant";
+        summary.Values["reparametrised"] = model.ParameterNames.Where(n => model.ParameterizationOf(n).Kind != "plain")
+            .Select(n => model.ParameterizationOf(n) is OffsetParameterization o ? $"{n}: {o.Method}{(o.Inner is { } i ? " + " + i.Kind : "")}" : $"{n}: {model.ParameterizationOf(n).Kind}").ToList();
         summary.Values["device"] = device.ToString();
         foreach (var o in _observers) o.OnEnd(context, summary);
         var json = new Dictionary<string, object?>(summary.Values) { ["events"] = summary.Events };
