@@ -174,6 +174,7 @@ sealed class TrainingRun : IDisposable
 
         long start = 0;
         double previousWall = 0;
+        var haveCheckpoint = false; // a checkpoint of this run (or the one resumed) exists on disk
         var lines = new List<string>();
         if (_options.Resume)
         {
@@ -181,6 +182,7 @@ sealed class TrainingRun : IDisposable
             if (meta.Seed != seed) throw new SymDslException($"{ckptPath} was written with seed {meta.Seed}, not {seed}");
             start = meta.Step;
             previousWall = meta.WallSeconds;
+            haveCheckpoint = true;
             lines.AddRange(meta.MetricsLines);
         }
         File.WriteAllLines(Path.Combine(outDir, "metrics.jsonl"), lines);
@@ -233,7 +235,7 @@ sealed class TrainingRun : IDisposable
                     lastLoss = loss.item<float>();
                     if (!double.IsFinite(lastLoss))
                         throw new SymDslException($"the loss became {lastLoss.ToString(CultureInfo.InvariantCulture)} at step {step + 1}; training stopped"
-                            + (File.Exists(ckptPath) ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
+                            + (haveCheckpoint ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
                     // Explicit regularisers (syre_diag) join the objective; the logged loss is the data loss alone.
                     if (model.Penalty() is { } penalty) loss = loss + penalty;
                     loss.backward();
@@ -273,8 +275,9 @@ sealed class TrainingRun : IDisposable
                 // Never overwrite the last good checkpoint with diverged parameters (a finite loss can precede a non-finite update).
                 if (!ParametersFinite(model))
                     throw new SymDslException($"the parameters became non-finite at step {done}; training stopped"
-                        + (File.Exists(ckptPath) ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
+                        + (haveCheckpoint ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
                 Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, done, total, previousWall + _clock.Elapsed.TotalSeconds, lines));
+                haveCheckpoint = true;
             }
             _progress?.Invoke(new TrainProgress(done, total, epoch, lastLoss, lr));
         }
