@@ -227,6 +227,8 @@ public class LoweringTests
     public void Self_attention_shapes_and_causality(int heads, bool causal)
     {
         using var m = new SymModel(Single(Attention(8, heads, causal), [5, 8], [5, 8]));
+        Assert.Equal(new[] { "q", "k", "v", "o" }.SelectMany(n => new[] { $"attn.{n}.weight", $"attn.{n}.bias" }).OrderBy(k => k, StringComparer.Ordinal),
+            m.state_dict().Keys.OrderBy(k => k, StringComparer.Ordinal));
         using var _ = no_grad();
         var x = randn(3, 5, 8);
         var y = m.Forward(X(x))["y"];

@@ -144,8 +144,10 @@ public class TrainerTests
         using var cts = new CancellationTokenSource();
         Assert.ThrowsAny<OperationCanceledException>(() =>
             Trainer.Run(program, train, new TrainOptions(part), p => { if (p.Step == 25) cts.Cancel(); }, cts.Token));
-        // The run was interrupted after step 25: the checkpoint holds step 20 and the metrics file runs past it.
+        // The run was interrupted after step 25: it checkpointed there, so the resume starts at 25.
         Assert.Equal(25, File.ReadAllLines(Path.Combine(part, "metrics.jsonl")).Length);
+        using (var probe = new SymModel(Mlp(16), Trainer.Reparametrisations(train)))
+            Assert.Equal(25, Checkpoint.Load(Path.Combine(part, Checkpoint.FileName), probe, null).Step);
         var resumed = Trainer.Run(program, train, new TrainOptions(part, Resume: true));
 
         Assert.Equal(File.ReadAllText(Path.Combine(full, "metrics.jsonl")), File.ReadAllText(Path.Combine(part, "metrics.jsonl")));
@@ -162,6 +164,24 @@ public class TrainerTests
         var s2 = m2.state_dict();
         Assert.Equal(s1.Keys.OrderBy(k => k), s2.Keys.OrderBy(k => k));
         foreach (var k in s1.Keys) Assert.True(Same(s1[k], s2[k]), k);
+    }
+
+    [Fact]
+    public void Resume_after_a_crash_drops_metrics_past_the_last_checkpoint()
+    {
+        var train = MlpTrain(steps: 30, logEvery: 1, checkpointEvery: 10);
+        var program = Program(Mlp(16), train);
+        var full = TempDir("crash-full");
+        Trainer.Run(program, train, new TrainOptions(full));
+        // Simulate a crash after step 17 (an exception, not a cancellation): the last checkpoint is step 10's.
+        var crashed = TempDir("crash");
+        Assert.Throws<InvalidOperationException>(() =>
+            Trainer.Run(program, train, new TrainOptions(crashed), p => { if (p.Step == 17) throw new InvalidOperationException("crash"); }));
+        using (var m = new SymModel(Mlp(16), Trainer.Reparametrisations(train)))
+            Assert.Equal(10, Checkpoint.Load(Path.Combine(crashed, Checkpoint.FileName), m, null).Step);
+        Assert.Equal(17, File.ReadAllLines(Path.Combine(crashed, "metrics.jsonl")).Length);
+        Trainer.Run(program, train, new TrainOptions(crashed, Resume: true));
+        Assert.Equal(File.ReadAllText(Path.Combine(full, "metrics.jsonl")), File.ReadAllText(Path.Combine(crashed, "metrics.jsonl")));
     }
 
     [Fact]
@@ -332,6 +352,36 @@ public class TrainerTests
         var r = Trainer.Run(Program(model, train), train, new TrainOptions(TempDir("deeplinear")));
         // Total target variance is Σ s_i² / d = (4 + 1 + 0.25 + 0.0625) / 16 ≈ 0.33.
         Assert.True(r.TestLoss < 0.05, $"test loss {r.TestLoss}");
+    }
+
+    [Fact]
+    public void A_non_finite_update_is_caught_before_it_reaches_a_checkpoint()
+    {
+        // The loss of step 3 is finite, but after its update a parameter is infinite (forced by an observer).
+        var (model, train) = LinearRegression(lr: 0.01, steps: 10, checkpointEvery: 1);
+        var dir = TempDir("inf");
+        var e = Assert.Throws<SymDslException>(() => Trainer.Run(Program(model, train), train, new TrainOptions(dir), observers: [new Poison(3)]));
+        Assert.Contains("non-finite at step 3", e.Message);
+        using var m = new SymModel(model);
+        Assert.Equal(2, Checkpoint.Load(Path.Combine(dir, Checkpoint.FileName), m, null).Step);
+    }
+
+    sealed class Poison(long atStep) : ITrainingObserver
+    {
+        public void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics)
+        {
+            if (step != atStep) return;
+            using var _ = no_grad();
+            context.Model.parameters().First().fill_(double.PositiveInfinity);
+        }
+    }
+
+    [Fact]
+    public void Torch_failures_during_a_step_are_reported_as_one_line_errors()
+    {
+        var (model, train) = LinearRegression(lr: 1e39, steps: 5);
+        var e = Assert.Throws<SymDslException>(() => Trainer.Run(Program(model, train), train, new TrainOptions(TempDir("torch-fail"))));
+        Assert.Contains("step 1", e.Message);
     }
 
     [Fact]

@@ -36,6 +36,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     readonly Dictionary<string, double> _rawDecay = new();
 
     public ModelIR IR { get; }
+    readonly Dictionary<string, LayerIR> _layers;
 
     /// <summary>
     /// Builds the module. Initialisation draws in IR parameter order, then the syre offsets θ₀, from a private
@@ -46,6 +47,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     {
         using var gen = seed is { } sd ? new Generator(unchecked((ulong)sd)) : null;
         IR = ir;
+        _layers = ir.Layers.ToDictionary(l => l.Name);
         var offsets = new Dictionary<string, ReparamRequest>();
         var induced = new Dictionary<string, ReparamRequest>();
         foreach (var r in reparams ?? [])
@@ -214,7 +216,8 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
                         throw new SymDslException($"model {IR.Name}: input {name} expects per-example shape [{string.Join(", ", expected)}] but got [{string.Join(", ", x.shape.Skip(1))}] (batch of {(x.dim() > 0 ? x.shape[0] : 0)})");
                     return x.is_floating_point() && x.dtype != dtype ? x.to(dtype) : x;
                 }
-            case OpKind.Layer: return ApplyLayer(IR.Layer(node.Attr("layer")), In(0));
+            case OpKind.Layer:
+                return ApplyLayer(_layers.TryGetValue(node.Attr("layer"), out var layer) ? layer : throw new SymDslException($"model {IR.Name}: no layer {node.Attr("layer")}"), In(0));
             case OpKind.Activation: return Activate(node, In(0));
             case OpKind.Add: return In(0) + In(1);
             case OpKind.Sub: return In(0) - In(1);

@@ -47,7 +47,10 @@ public static class Reports
         var order = new List<string>();
         if (series.ContainsKey("loss")) order.Add("loss");
         if (series.ContainsKey("test_accuracy")) order.Add("test_accuracy");
-        order.AddRange(series.Keys.Where(k => k is not ("loss" or "test_loss" or "test_accuracy" or "epoch")).OrderBy(k => k, StringComparer.Ordinal));
+        // lr only when a schedule makes it move.
+        order.AddRange(series.Keys.Where(k => k is not ("loss" or "test_loss" or "test_accuracy" or "epoch"))
+            .Where(k => k != "lr" || series[k].Select(p => p.value).Distinct().Count() > 1)
+            .OrderBy(k => k, StringComparer.Ordinal));
         foreach (var key in order)
         {
             var plt = new ScottPlot.Plot();

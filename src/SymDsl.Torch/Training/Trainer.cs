@@ -174,6 +174,7 @@ sealed class TrainingRun : IDisposable
 
         long start = 0;
         double previousWall = 0;
+        var haveCheckpoint = false; // a checkpoint of this run (or the one resumed) exists on disk
         var lines = new List<string>();
         if (_options.Resume)
         {
@@ -181,6 +182,7 @@ sealed class TrainingRun : IDisposable
             if (meta.Seed != seed) throw new SymDslException($"{ckptPath} was written with seed {meta.Seed}, not {seed}");
             start = meta.Step;
             previousWall = meta.WallSeconds;
+            haveCheckpoint = true;
             lines.AddRange(meta.MetricsLines);
         }
         File.WriteAllLines(Path.Combine(outDir, "metrics.jsonl"), lines);
@@ -206,7 +208,13 @@ sealed class TrainingRun : IDisposable
         long stepTicks = 0;
         for (var step = start; step < total; step++)
         {
-            _cancel.ThrowIfCancellationRequested();
+            if (_cancel.IsCancellationRequested)
+            {
+                // Interrupted: keep the work done so far so that --resume continues from here.
+                if (step > start && (checkpointEvery is not { } c || c <= 0 || step % c != 0) && ParametersFinite(model))
+                    Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, step, total, previousWall + _clock.Elapsed.TotalSeconds, lines));
+                _cancel.ThrowIfCancellationRequested();
+            }
             var epoch = (int)(step / stepsPerEpoch);
             var pos = (int)(step % stepsPerEpoch);
             if (epoch != permEpoch) { perm = DataSources.Permutation(nTrain, seed * 1_000_033 + epoch); permEpoch = epoch; }
@@ -220,16 +228,23 @@ sealed class TrainingRun : IDisposable
                 var from = pos * batch;
                 var idx = tensor(perm![from..Math.Min(from + batch, nTrain)].Select(i => (long)i).ToArray(), device: device);
                 var b = trainFields.ToDictionary(kv => kv.Key, kv => kv.Value.index_select(0, idx));
-                optimizer.zero_grad();
-                var loss = BatchLoss(b);
-                lastLoss = loss.item<float>();
-                if (!double.IsFinite(lastLoss))
-                    throw new SymDslException($"the loss became {lastLoss.ToString(CultureInfo.InvariantCulture)} at step {step + 1}; training stopped"
-                        + (File.Exists(ckptPath) ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
-                // Explicit regularisers (syre_diag) join the objective; the logged loss is the data loss alone.
-                if (model.Penalty() is { } penalty) loss = loss + penalty;
-                loss.backward();
-                optimizer.step();
+                try
+                {
+                    optimizer.zero_grad();
+                    var loss = BatchLoss(b);
+                    lastLoss = loss.item<float>();
+                    if (!double.IsFinite(lastLoss))
+                        throw new SymDslException($"the loss became {lastLoss.ToString(CultureInfo.InvariantCulture)} at step {step + 1}; training stopped"
+                            + (haveCheckpoint ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
+                    // Explicit regularisers (syre_diag) join the objective; the logged loss is the data loss alone.
+                    if (model.Penalty() is { } penalty) loss = loss + penalty;
+                    loss.backward();
+                    optimizer.step();
+                }
+                catch (System.Runtime.InteropServices.ExternalException torchError)
+                {
+                    throw new SymDslException($"torch failed at step {step + 1}: {FirstLine(torchError.Message)}", torchError);
+                }
             }
             stepTicks += Stopwatch.GetTimestamp() - stepStart;
 
@@ -256,7 +271,14 @@ sealed class TrainingRun : IDisposable
                     if (k is not ("step" or "epoch") && ToDouble(v) is { } d && double.IsFinite(d)) tb.add_scalar(k, (float)d, (int)done);
             }
             if ((checkpointEvery is { } ce && ce > 0 && done % ce == 0) || done == total)
+            {
+                // Never overwrite the last good checkpoint with diverged parameters (a finite loss can precede a non-finite update).
+                if (!ParametersFinite(model))
+                    throw new SymDslException($"the parameters became non-finite at step {done}; training stopped"
+                        + (haveCheckpoint ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
                 Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, done, total, previousWall + _clock.Elapsed.TotalSeconds, lines));
+                haveCheckpoint = true;
+            }
             _progress?.Invoke(new TrainProgress(done, total, epoch, lastLoss, lr));
         }
         metricsWriter.Flush();
@@ -283,6 +305,11 @@ sealed class TrainingRun : IDisposable
         summary.Values["steps"] = total;
         summary.Values["epochs"] = (double)total / stepsPerEpoch;
         summary.Values["seed"] = seed;
+        summary.Values["batch"] = batch;
+        summary.Values["optimizer"] = _train.Optimizer.Kind + "(" + string.Join(", ", _train.Optimizer.Args.Select(kv => $"{kv.Key} = {kv.Value}")) + ")";
+        summary.Values["schedule"] = _train.Schedule is { } sch ? sch.Kind + "(" + string.Join(", ", sch.Args.Select(kv => $"{kv.Key} = {kv.Value}")) + ")" : "constant";
+        summary.Values["reparametrised"] = model.ParameterNames.Where(n => model.ParameterizationOf(n).Kind != "plain")
+            .Select(n => model.ParameterizationOf(n) is OffsetParameterization o ? $"{n}: {o.Method}{(o.Inner is { } i ? " + " + i.Kind : "")}" : $"{n}: {model.ParameterizationOf(n).Kind}").ToList();
         summary.Values["device"] = device.ToString();
         foreach (var o in _observers) o.OnEnd(context, summary);
         var json = new Dictionary<string, object?>(summary.Values) { ["events"] = summary.Events };
@@ -292,6 +319,15 @@ sealed class TrainingRun : IDisposable
         Reports.WriteHtml(outDir, $"{modelIR.Name} — {Path.GetFileName(_program.SourcePath)}", summary, plots, _options.SymmetryReportMarkdown);
 
         return new TrainResult(outDir, total, trainLoss, testLoss, testAcc, wall, modelIR.ParameterCount);
+    }
+
+    static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+
+    static bool ParametersFinite(SymModel model)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        return model.parameters().All(p => p.isfinite().all().item<bool>());
     }
 
     static double? ToDouble(object? v) => v switch
