@@ -221,6 +221,39 @@ public class SymmetryDiagnosticsTests
         Assert.Equal(new[] { crh.RgaA, crh.GwaA, crh.RwaA, crh.RgaB, crh.GwaB, crh.RwaB }.Average(), (double)m["alignment(h)"]!, 5);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Balance_uses_the_gradient_of_the_step_just_taken(bool syre)
+    {
+        var train = WithDiagnostics(MlpTrain(syre: syre), D("balance", "scale", "symmetry"));
+        using var h = new Harness(Mlp(16), train);
+        using var opt = Trainer.BuildOptimizer(h.Model, train.Optimizer);
+        using var step = SymmetryDiagnostics.Create(h.IR, train)!;
+        using var probe = SymmetryDiagnostics.Create(h.IR, train, new DiagnosticsOptions(GradientSource.Probe))!;
+        step.OnStart(h.Context);
+        probe.OnStart(h.Context);
+        var named = h.Model.named_parameters().ToDictionary(np => np.name, np => np.parameter);
+        Tensor Raw(string logical) => named[h.Model.RawKeys[logical][0]];
+        float[] before;
+        using (var scope = NewDisposeScope())
+        {
+            var batch = h.Data.Train.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, 100, 64));
+            opt.zero_grad();
+            h.Context.Loss(batch).backward();
+            before = Raw("fc1.weight").grad!.data<float>().ToArray();
+            opt.step(); // weight decay and momentum must not change .grad
+        }
+        Assert.Equal(before, Raw("fc1.weight").grad!.data<float>().ToArray());
+        var expected = Balance.GradientRatio(Raw("fc1.weight").grad!, Raw("fc1.bias").grad!, Raw("fc2.weight").grad!);
+        var m = h.Step(step, 10);
+        Assert.Equal(expected.Median, (double)m["balance(scale).grad_ratio"]!, 6);
+        Assert.Equal(expected.MeanLogRatio, (double)m["balance(scale).log_ratio"]!, 6);
+        var mp = h.Step(probe, 10); // a fresh probe-batch gradient: another batch, another ratio
+        Assert.NotEqual(expected.Median, (double)mp["balance(scale).grad_ratio"]!, 6);
+        Assert.Equal((double)m["balance(scale)"]!, (double)mp["balance(scale)"]!, 9);
+    }
+
     [Fact]
     public void Rank_changes_become_events_in_step_order()
     {
