@@ -119,6 +119,33 @@ public class SymmetryDiagnosticsTests
     }
 
     [Fact]
+    public void A_resumed_run_has_the_same_series_and_events_as_an_uninterrupted_one()
+    {
+        var train = WithDiagnostics(MlpTrain(steps: 40, logEvery: 1, checkpointEvery: 20, syre: true),
+            D("rank", "fc1.weight", "parameter", every: 5), D("collapse", "scale", "symmetry", every: 5), D("balance", "scale", "symmetry", every: 5));
+        var model = Mlp(16);
+        var program = Program(model, train);
+        using var full = SymmetryDiagnostics.Create(model, train)!;
+        var fullDir = TempDir("diag-full");
+        Trainer.Run(program, train, new TrainOptions(fullDir), observers: [full]);
+
+        var partDir = TempDir("diag-part");
+        using var cts = new CancellationTokenSource();
+        using (var first = SymmetryDiagnostics.Create(model, train)!)
+            Assert.ThrowsAny<OperationCanceledException>(() =>
+                Trainer.Run(program, train, new TrainOptions(partDir), p => { if (p.Step == 25) cts.Cancel(); }, cts.Token, observers: [first]));
+        using var resumed = SymmetryDiagnostics.Create(model, train)!;
+        Trainer.Run(program, train, new TrainOptions(partDir, Resume: true), observers: [resumed]);
+
+        Assert.Equal(new long[] { 1, 5, 10, 15, 20, 25, 30, 35, 40 }, full.Series["rank(fc1.weight)"].Select(p => p.step));
+        foreach (var key in new[] { "rank(fc1.weight)", "collapse(scale)" })
+            Assert.Equal(full.Series[key], resumed.Series[key]);
+        Assert.Equal(File.ReadAllText(Path.Combine(fullDir, "metrics.jsonl")), File.ReadAllText(Path.Combine(partDir, "metrics.jsonl")));
+        var events = (string dir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement.GetProperty("events").GetRawText();
+        Assert.Equal(events(fullDir), events(partDir));
+    }
+
+    [Fact]
     public void Measuring_leaves_no_live_tensors_and_does_not_touch_the_model()
     {
         var train = WithDiagnostics(MlpTrain(syre: true), D("collapse", "scale", "symmetry"), D("balance", "scale", "symmetry"),
