@@ -281,6 +281,48 @@ public class SymmetryDiagnosticsTests
         Assert.Equal((double)m["balance(scale)"]!, (double)mp["balance(scale)"]!, 9);
     }
 
+    const string Staircase = """
+        model Deep {
+            input x: [8]
+            layer l1 = Linear(8, 8, bias = false, init = normal(0.001))
+            layer l2 = Linear(8, 8, bias = false, init = normal(0.001))
+            h = l1(x)
+            output y = l2(h)
+            symmetry rot : rotation(h)
+        }
+        train Deep {
+            data lowrank_regression(d = 8, rank = 3, samples = 512, top = 2.0, ratio = 0.5)
+            loss mse(y, target)
+            optimizer sgd(lr = 0.2)
+            batch 512
+            steps 400
+            seed 1
+            diagnose rank(l1.weight), rank(h), balance(rot) every 5 steps
+        }
+        """;
+
+    [Fact]
+    public void Deep_linear_from_small_init_learns_modes_one_at_a_time()
+    {
+        var c = SymDsl.Compiler.CompileText("staircase.sym", Staircase);
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        var program = c.Program!;
+        using var diag = SymmetryDiagnostics.Create(program.Models[0], program.Trains[0])!;
+        var dir = TempDir("staircase");
+        Trainer.Run(program, program.Trains[0], new TrainOptions(dir), observers: [diag]);
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement;
+        var events = summary.GetProperty("events").EnumerateArray()
+            .Select(e => (step: e.GetProperty("step").GetInt64(), kind: e.GetProperty("kind").GetString()!, message: e.GetProperty("message").GetString()!)).ToList();
+        File.WriteAllLines("/tmp/symdsl-staircase.txt", events.Select(e => $"{e.step} {e.message}")
+            .Concat(diag.Series["rank(h)"].Where((_, i) => i % 4 == 0).Select(p => $"rank(h) {p.step} {p.value:F2}")));
+        Assert.Equal(events.Select(e => e.step).OrderBy(s => s), events.Select(e => e.step));
+        // the weight's rank climbs 1 → 2 → 3 as the three modes are learned, strongest first, at increasing steps
+        var ups = events.Where(e => e.kind == "rank(l1.weight)" && (e.message.EndsWith("1 → 2") || e.message.EndsWith("2 → 3"))).ToList();
+        Assert.Equal(2, ups.Count);
+        Assert.EndsWith("1 → 2", ups[0].message);
+        Assert.True(ups[1].step > ups[0].step);
+    }
+
     [Fact]
     public void Rank_changes_become_events_in_step_order()
     {
