@@ -323,6 +323,60 @@ public class SymmetryDiagnosticsTests
         Assert.True(ups[1].step > ups[0].step);
     }
 
+    const string NormNet = """
+        model N {
+            input x: [64]
+            layer l1 = Linear(64, 12, bias = false)
+            layer l2 = Linear(12, 16)
+            layer norm = LayerNorm(16)
+            layer head = Linear(16, 10)
+            h = l1(x)
+            z = l2(h)
+            output logits = head(relu(norm(z)))
+            symmetry rot : rotation(h)
+            symmetry sc : scale(z)
+            symmetry shift : translation(logits)
+        }
+        train N {
+            data digits(test_fraction = 0.2)
+            loss cross_entropy(logits, label)
+            optimizer sgd(lr = 0.05, momentum = 0.9, weight_decay = 1e-3)
+            batch 64
+            steps 10
+            seed 4
+            diagnose balance(rot), norm(sc), drift(shift), alignment(h) every 5 steps
+        }
+        """;
+
+    [Fact]
+    public void Rotation_balance_norm_and_drift_match_the_final_parameters()
+    {
+        var c = SymDsl.Compiler.CompileText("norm.sym", NormNet);
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        var program = c.Program!;
+        var (model, train) = (program.Models[0], program.Trains[0]);
+        using var diag = SymmetryDiagnostics.Create(model, train)!;
+        var dir = TempDir("norm");
+        Trainer.Run(program, train, new TrainOptions(dir), observers: [diag]);
+        var last = JsonDocument.Parse(File.ReadAllLines(Path.Combine(dir, "metrics.jsonl")).Last()).RootElement;
+        Assert.Equal(10, last.GetProperty("step").GetInt64());
+        double V(string k) => last.GetProperty(k).GetDouble();
+
+        using var trained = RunComparison.Load(model, dir, train); // the checkpoint of step 10, float64
+        var p = trained.EffectiveParameters();
+        var w1 = p["l1.weight"]; var w2 = p["l2.weight"];
+        var expectedC = (w1.matmul(w1.t()) - w2.t().matmul(w2)).norm().item<double>();
+        Assert.Equal(expectedC, V("balance(rot)"), 4);
+        var gi = V("balance(rot).grad_imbalance");
+        Assert.InRange(gi, 0.0, 1.0);
+        var norm = Norm.Frobenius([p["l2.weight"], p["l2.bias"]]);
+        Assert.Equal(norm, V("norm(sc)"), 4);
+        Assert.Equal(V("lr") / (norm * norm), V("norm(sc).eff_lr"), 6);
+        Assert.Equal(Drift.MeanBias(p["head.bias"]), V("drift(shift)"), 6);
+        foreach (var k in new[] { "rga_a", "gwa_a", "rwa_a", "rga_b", "gwa_b", "rwa_b" })
+            Assert.InRange(V($"alignment(h).{k}"), -1.0, 1.0);
+    }
+
     [Fact]
     public void Rank_changes_become_events_in_step_order()
     {
