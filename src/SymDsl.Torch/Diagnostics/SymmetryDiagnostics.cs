@@ -183,6 +183,9 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     public void OnStart(TrainingContext context)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        // A new run (or a resumed one): start the series afresh, from metrics.jsonl after a resume.
+        ReleaseTensors();
+        foreach (var list in _series.Values) list.Clear();
         if (context.StartStep > 0) LoadPreviousSeries(context);
         // Raw tensors whose gradient is the gradient w.r.t. the effective parameter: plain ones and syre's θ (θ + θ₀).
         _rawForGradient.Clear();
