@@ -11,6 +11,25 @@ using static TorchSharp.torch;
 
 namespace SymDsl.Torch.Diagnostics;
 
+/// <summary>Which gradient the balance metrics (.grad_ratio, .grad_imbalance) use.</summary>
+public enum GradientSource
+{
+    /// <summary>
+    /// The mini-batch gradient of the optimizer step just taken (the trainable tensors' .grad after the step: the loss gradient
+    /// alone, TorchSharp's optimizers add weight decay and momentum out of place). Free. Falls back to <see cref="Probe"/> when
+    /// a parameter has no such gradient (before the first step, or reparametrised by induce).
+    /// </summary>
+    Step,
+    /// <summary>A fresh gradient of the mean loss on the fixed probe batch w.r.t. the effective parameters (one forward and backward pass).</summary>
+    Probe,
+}
+
+/// <summary>Options of <see cref="SymmetryDiagnostics"/>.</summary>
+public sealed record DiagnosticsOptions(GradientSource Gradients = GradientSource.Step)
+{
+    public static readonly DiagnosticsOptions Default = new();
+}
+
 /// <summary>
 /// The observer generated from a train block's <c>diagnose</c> clauses (docs/diagnostics.md). At step 1 and at every
 /// step that is a multiple of a metric's <see cref="DiagnoseIR.Every"/>, it measures that metric on the effective
@@ -31,6 +50,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     {
         public string Key => D.Key;
         public bool NeedsGradients => D.Metric is "balance" or "alignment";
+        public bool NeedsSiteGradients => D.Metric is "alignment";
         public bool IsEventSeries => D.Metric is "collapse" or "duplicates" or "rank";
     }
 
@@ -52,14 +72,21 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     readonly Dictionary<string, double> _secondsBy = new();
     void Charge(string what, Stopwatch sw) { _secondsBy[what] = _secondsBy.GetValueOrDefault(what) + sw.Elapsed.TotalSeconds; sw.Restart(); }
 
+    /// <summary>Wall time of each evaluation (each step with a metric due), in order.</summary>
+    public IReadOnlyList<double> EvaluationSeconds => _evalSeconds;
+    readonly List<double> _evalSeconds = new();
+
     /// <summary>How many steps had at least one metric due.</summary>
     public int Evaluations { get; private set; }
     /// <summary>The recorded headline series of the event-producing metrics (collapse, duplicates, rank), by key.</summary>
     public IReadOnlyDictionary<string, List<(long step, double value)>> Series => _series;
 
-    SymmetryDiagnostics(ModelIR model, TrainIR train, List<Plan> plans)
+    readonly DiagnosticsOptions _options;
+    readonly Dictionary<string, TorchSharp.Modules.Parameter> _rawForGradient = new();
+
+    SymmetryDiagnostics(ModelIR model, TrainIR train, List<Plan> plans, DiagnosticsOptions options)
     {
-        _model = model; _train = train; _plans = plans;
+        _model = model; _train = train; _plans = plans; _options = options;
         foreach (var p in plans.Where(p => p.IsEventSeries)) _series[p.Key] = new();
     }
 
@@ -68,8 +95,12 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     /// <see cref="SymDslException"/> for a metric it cannot measure (unknown metric, missing target, wrong symmetry kind,
     /// alignment at a site without a Linear layer next to it).
     /// </summary>
-    public static SymmetryDiagnostics? Create(ModelIR model, TrainIR train)
+    public static SymmetryDiagnostics? Create(ModelIR model, TrainIR train) => Create(model, train, DiagnosticsOptions.Default);
+
+    /// <summary><see cref="Create(ModelIR, TrainIR)"/> with explicit <paramref name="options"/>.</summary>
+    public static SymmetryDiagnostics? Create(ModelIR model, TrainIR train, DiagnosticsOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
         if (train.Diagnostics.Count == 0) return null;
@@ -125,7 +156,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
                 default: throw new SymDslException($"diagnose {d.Key}: unknown metric {d.Metric}");
             }
         }
-        return new SymmetryDiagnostics(model, train, plans);
+        return new SymmetryDiagnostics(model, train, plans, options);
     }
 
     /// <summary>
@@ -152,9 +183,21 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     public void OnStart(TrainingContext context)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        // A new run (or a resumed one): start the series afresh, from metrics.jsonl after a resume.
+        ReleaseTensors();
+        foreach (var list in _series.Values) list.Clear();
         if (context.StartStep > 0) LoadPreviousSeries(context);
+        // Raw tensors whose gradient is the gradient w.r.t. the effective parameter: plain ones and syre's θ (θ + θ₀).
+        _rawForGradient.Clear();
+        var named = context.Model.named_parameters().ToDictionary(np => np.name, np => np.parameter);
+        foreach (var name in context.Model.ParameterNames)
+        {
+            var param = context.Model.ParameterizationOf(name);
+            if (param is PlainParameterization or OffsetParameterization && named.TryGetValue(context.Model.RawKeys[name][0], out var raw))
+                _rawForGradient[name] = raw;
+        }
         var nodes = NeededNodes();
-        if (nodes.Count == 0) return;
+        if (nodes.Count == 0 && !_plans.Any(p => p.NeedsGradients)) return; // no pass on the probe batch is ever needed
         var ir = _model with
         {
             Nodes = _model.Nodes.Select(n => nodes.Contains(n.Id) ? n with { Site = ShadowSite(n.Id) } : n with { Site = null }).ToList(),
@@ -229,6 +272,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var due = _plans.Where(p => IsDue(p.D, step)).ToList();
         if (due.Count == 0) return;
+        var started = _clock.Elapsed;
         _clock.Start();
         try
         {
@@ -242,6 +286,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         finally
         {
             _clock.Stop();
+            _evalSeconds.Add((_clock.Elapsed - started).TotalSeconds);
         }
     }
 
@@ -257,12 +302,15 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         Dictionary<int, Tensor> sites = new();
         Dictionary<int, Tensor> siteGrads = new();
         Dictionary<string, Tensor> paramGrads = new();
-        var needForward = due.Any(p => p.SiteNode is not null || p.NeedsGradients);
+        var stepGrads = _options.Gradients == GradientSource.Step ? StepGradients(due) : null;
+        var needGradients = due.Any(p => p.NeedsSiteGradients || (p.NeedsGradients && stepGrads is null));
+        var needForward = needGradients || due.Any(p => p.SiteNode is not null);
         if (needForward)
         {
             if (_shadow is null) throw new InvalidOperationException("SymmetryDiagnostics.OnStart was not called");
-            (sites, siteGrads, paramGrads) = Forward(context, effective, withGradients: due.Any(p => p.NeedsGradients));
+            (sites, siteGrads, paramGrads) = Forward(context, effective, withGradients: needGradients);
         }
+        if (stepGrads is not null) paramGrads = stepGrads;
         Charge("(forward)", sw);
 
         using var _ = no_grad();
@@ -342,10 +390,30 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     }
 
     /// <summary>
+    /// The gradients of the optimizer step just taken (the raw parameters' .grad, the mini-batch loss gradient before weight
+    /// decay and momentum) for every parameter a due balance metric needs; null when any is unavailable (no .grad yet, or a
+    /// parameter reparametrised by induce, whose raw gradient is not the effective one).
+    /// </summary>
+    Dictionary<string, Tensor>? StepGradients(List<Plan> due)
+    {
+        var needed = due.Where(p => p.D.Metric == "balance").SelectMany(p => p.Sym!.Parameters).Distinct().ToList();
+        if (needed.Count == 0) return null;
+        var grads = new Dictionary<string, Tensor>();
+        foreach (var name in needed)
+        {
+            if (!_rawForGradient.TryGetValue(name, out var raw)) return null;
+            var g = raw.grad;
+            if (g is null || g.IsInvalid || !g.shape.SequenceEqual(raw.shape)) return null;
+            grads[name] = g.detach();
+        }
+        return grads;
+    }
+
+    /// <summary>
     /// balance(S). Rescale: Q_i = ‖w_in,i‖² + b_i² − ‖w_out,i‖²; headline mean_i |Q_i|, .q_mean = mean_i Q_i (exactly
     /// conserved by gradient flow), .grad_ratio = median_i r_i, .log_ratio = mean ln r_i. Rotation: headline
     /// ‖C‖_F with C = S_F S_Fᵀ − S_I S_Iᵀ (W₁W₁ᵀ − W₂ᵀW₂), over blocks sqrt(Σ_b ‖C_b‖²_F); .grad_imbalance the rotation
-    /// gradient imbalance averaged over blocks. Gradients: of the mean loss on the probe batch w.r.t. the effective parameters.
+    /// gradient imbalance averaged over blocks. Gradients: see <see cref="DiagnosticsOptions.Gradients"/>.
     /// </summary>
     static IEnumerable<(string, double)> BalanceMetrics(Plan p, IReadOnlyDictionary<string, Tensor> effective, Dictionary<string, Tensor> grads)
     {

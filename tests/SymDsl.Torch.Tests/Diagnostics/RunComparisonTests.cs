@@ -108,7 +108,6 @@ public class RunComparisonTests
         var trained = RunComparison.Compare(model, a, b, probe, train);
         var init = RunComparison.CompareInitial(model, 1, 2, probe, train);
         var msg = string.Join(", ", trained.Zip(init, (t, i) => $"{t.Site}: {t.Cka:F3} vs {i.Cka:F3}"));
-        File.WriteAllText("/tmp/symdsl-cka.txt", msg);
         foreach (var site in new[] { "h", "logits" })
             Assert.True(trained.First(s => s.Site == site).Cka > init.First(s => s.Site == site).Cka + 0.05, msg);
         foreach (var t in probe.Values) t.Dispose();

@@ -119,6 +119,33 @@ public class SymmetryDiagnosticsTests
     }
 
     [Fact]
+    public void A_resumed_run_has_the_same_series_and_events_as_an_uninterrupted_one()
+    {
+        var train = WithDiagnostics(MlpTrain(steps: 40, logEvery: 1, checkpointEvery: 20, syre: true),
+            D("rank", "fc1.weight", "parameter", every: 5), D("collapse", "scale", "symmetry", every: 5), D("balance", "scale", "symmetry", every: 5));
+        var model = Mlp(16);
+        var program = Program(model, train);
+        using var full = SymmetryDiagnostics.Create(model, train)!;
+        var fullDir = TempDir("diag-full");
+        Trainer.Run(program, train, new TrainOptions(fullDir), observers: [full]);
+
+        var partDir = TempDir("diag-part");
+        using var cts = new CancellationTokenSource();
+        using (var first = SymmetryDiagnostics.Create(model, train)!)
+            Assert.ThrowsAny<OperationCanceledException>(() =>
+                Trainer.Run(program, train, new TrainOptions(partDir), p => { if (p.Step == 25) cts.Cancel(); }, cts.Token, observers: [first]));
+        using var resumed = SymmetryDiagnostics.Create(model, train)!;
+        Trainer.Run(program, train, new TrainOptions(partDir, Resume: true), observers: [resumed]);
+
+        Assert.Equal(new long[] { 1, 5, 10, 15, 20, 25, 30, 35, 40 }, full.Series["rank(fc1.weight)"].Select(p => p.step));
+        foreach (var key in new[] { "rank(fc1.weight)", "collapse(scale)" })
+            Assert.Equal(full.Series[key], resumed.Series[key]);
+        Assert.Equal(File.ReadAllText(Path.Combine(fullDir, "metrics.jsonl")), File.ReadAllText(Path.Combine(partDir, "metrics.jsonl")));
+        var events = (string dir) => JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement.GetProperty("events").GetRawText();
+        Assert.Equal(events(fullDir), events(partDir));
+    }
+
+    [Fact]
     public void Measuring_leaves_no_live_tensors_and_does_not_touch_the_model()
     {
         var train = WithDiagnostics(MlpTrain(syre: true), D("collapse", "scale", "symmetry"), D("balance", "scale", "symmetry"),
@@ -221,6 +248,133 @@ public class SymmetryDiagnosticsTests
         Assert.Equal(new[] { crh.RgaA, crh.GwaA, crh.RwaA, crh.RgaB, crh.GwaB, crh.RwaB }.Average(), (double)m["alignment(h)"]!, 5);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Balance_uses_the_gradient_of_the_step_just_taken(bool syre)
+    {
+        var train = WithDiagnostics(MlpTrain(syre: syre), D("balance", "scale", "symmetry"));
+        using var h = new Harness(Mlp(16), train);
+        using var opt = Trainer.BuildOptimizer(h.Model, train.Optimizer);
+        using var step = SymmetryDiagnostics.Create(h.IR, train)!;
+        using var probe = SymmetryDiagnostics.Create(h.IR, train, new DiagnosticsOptions(GradientSource.Probe))!;
+        step.OnStart(h.Context);
+        probe.OnStart(h.Context);
+        var named = h.Model.named_parameters().ToDictionary(np => np.name, np => np.parameter);
+        Tensor Raw(string logical) => named[h.Model.RawKeys[logical][0]];
+        float[] before;
+        using (var scope = NewDisposeScope())
+        {
+            var batch = h.Data.Train.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, 100, 64));
+            opt.zero_grad();
+            h.Context.Loss(batch).backward();
+            before = Raw("fc1.weight").grad!.data<float>().ToArray();
+            opt.step(); // weight decay and momentum must not change .grad
+        }
+        Assert.Equal(before, Raw("fc1.weight").grad!.data<float>().ToArray());
+        var expected = Balance.GradientRatio(Raw("fc1.weight").grad!, Raw("fc1.bias").grad!, Raw("fc2.weight").grad!);
+        var m = h.Step(step, 10);
+        Assert.Equal(expected.Median, (double)m["balance(scale).grad_ratio"]!, 6);
+        Assert.Equal(expected.MeanLogRatio, (double)m["balance(scale).log_ratio"]!, 6);
+        var mp = h.Step(probe, 10); // a fresh probe-batch gradient: another batch, another ratio
+        Assert.NotEqual(expected.Median, (double)mp["balance(scale).grad_ratio"]!, 6);
+        Assert.Equal((double)m["balance(scale)"]!, (double)mp["balance(scale)"]!, 9);
+    }
+
+    const string Staircase = """
+        model Deep {
+            input x: [8]
+            layer l1 = Linear(8, 8, bias = false, init = normal(0.001))
+            layer l2 = Linear(8, 8, bias = false, init = normal(0.001))
+            h = l1(x)
+            output y = l2(h)
+            symmetry rot : rotation(h)
+        }
+        train Deep {
+            data lowrank_regression(d = 8, rank = 3, samples = 512, top = 2.0, ratio = 0.5)
+            loss mse(y, target)
+            optimizer sgd(lr = 0.2)
+            batch 512
+            steps 400
+            seed 1
+            diagnose rank(l1.weight), rank(h) every 10 steps
+        }
+        """;
+
+    [Fact]
+    public void Deep_linear_from_small_init_learns_modes_one_at_a_time()
+    {
+        var c = SymDsl.Compiler.CompileText("staircase.sym", Staircase);
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        var program = c.Program!;
+        using var diag = SymmetryDiagnostics.Create(program.Models[0], program.Trains[0])!;
+        var dir = TempDir("staircase");
+        Trainer.Run(program, program.Trains[0], new TrainOptions(dir), observers: [diag]);
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))).RootElement;
+        var events = summary.GetProperty("events").EnumerateArray()
+            .Select(e => (step: e.GetProperty("step").GetInt64(), kind: e.GetProperty("kind").GetString()!, message: e.GetProperty("message").GetString()!)).ToList();
+        Assert.Equal(events.Select(e => e.step).OrderBy(s => s), events.Select(e => e.step));
+        // the weight's rank climbs 1 → 2 → 3 as the three modes are learned, strongest first, at increasing steps
+        var ups = events.Where(e => e.kind == "rank(l1.weight)" && (e.message.EndsWith("1 → 2") || e.message.EndsWith("2 → 3"))).ToList();
+        Assert.Equal(2, ups.Count);
+        Assert.EndsWith("1 → 2", ups[0].message);
+        Assert.True(ups[1].step > ups[0].step);
+    }
+
+    const string NormNet = """
+        model N {
+            input x: [64]
+            layer l1 = Linear(64, 12, bias = false)
+            layer l2 = Linear(12, 16)
+            layer norm = LayerNorm(16)
+            layer head = Linear(16, 10)
+            h = l1(x)
+            z = l2(h)
+            output logits = head(relu(norm(z)))
+            symmetry rot : rotation(h)
+            symmetry sc : scale(z)
+            symmetry shift : translation(logits)
+        }
+        train N {
+            data digits(test_fraction = 0.2)
+            loss cross_entropy(logits, label)
+            optimizer sgd(lr = 0.05, momentum = 0.9, weight_decay = 1e-3)
+            batch 64
+            steps 10
+            seed 4
+            diagnose balance(rot), norm(sc), drift(shift), alignment(h) every 5 steps
+        }
+        """;
+
+    [Fact]
+    public void Rotation_balance_norm_and_drift_match_the_final_parameters()
+    {
+        var c = SymDsl.Compiler.CompileText("norm.sym", NormNet);
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        var program = c.Program!;
+        var (model, train) = (program.Models[0], program.Trains[0]);
+        using var diag = SymmetryDiagnostics.Create(model, train)!;
+        var dir = TempDir("norm");
+        Trainer.Run(program, train, new TrainOptions(dir), observers: [diag]);
+        var last = JsonDocument.Parse(File.ReadAllLines(Path.Combine(dir, "metrics.jsonl")).Last()).RootElement;
+        Assert.Equal(10, last.GetProperty("step").GetInt64());
+        double V(string k) => last.GetProperty(k).GetDouble();
+
+        using var trained = RunComparison.Load(model, dir, train); // the checkpoint of step 10, float64
+        var p = trained.EffectiveParameters();
+        var w1 = p["l1.weight"]; var w2 = p["l2.weight"];
+        var expectedC = (w1.matmul(w1.t()) - w2.t().matmul(w2)).norm().item<double>();
+        Assert.Equal(expectedC, V("balance(rot)"), 4);
+        var gi = V("balance(rot).grad_imbalance");
+        Assert.InRange(gi, 0.0, 1.0);
+        var norm = Norm.Frobenius([p["l2.weight"], p["l2.bias"]]);
+        Assert.Equal(norm, V("norm(sc)"), 4);
+        Assert.Equal(V("lr") / (norm * norm), V("norm(sc).eff_lr"), 6);
+        Assert.Equal(Drift.MeanBias(p["head.bias"]), V("drift(shift)"), 6);
+        foreach (var k in new[] { "rga_a", "gwa_a", "rwa_a", "rga_b", "gwa_b", "rwa_b" })
+            Assert.InRange(V($"alignment(h).{k}"), -1.0, 1.0);
+    }
+
     [Fact]
     public void Rank_changes_become_events_in_step_order()
     {
@@ -255,5 +409,10 @@ public class SymmetryDiagnosticsTests
         // rows of a rank-r fc1.weight with r < 8: 8 − r units lie in... collapse needs in AND out ≈ 0, so none here
         Assert.DoesNotContain(summary.Events, e => e.Kind == "collapse(scale)");
         Assert.Equal(16, diag.Series["rank(fc1.weight)"].Count);
+        // the same observer started again (a new run) begins a new series
+        diag.OnStart(h.Context);
+        Assert.Empty(diag.Series["rank(fc1.weight)"]);
+        Assert.NotEmpty(h.Step(diag, 1));
+        Assert.Single(diag.Series["rank(fc1.weight)"]);
     }
 }
