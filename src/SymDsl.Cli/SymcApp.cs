@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using SymDsl.Cli.Commands;
 using SymDsl.Diagnostics;
 
@@ -12,6 +13,8 @@ public static class ExitCodes
     public const int InputError = 1;
     /// <summary>Bad usage: unknown command or flag, malformed option value.</summary>
     public const int Usage = 2;
+    /// <summary>Interrupted by Ctrl-C or SIGTERM (128 + SIGINT, as shells expect).</summary>
+    public const int Interrupted = 130;
     /// <summary>A bug in symc itself (reported on one line; never a stack trace unless SYMC_DEBUG=1).</summary>
     public const int Internal = 3;
 }
@@ -19,6 +22,13 @@ public static class ExitCodes
 /// <summary>The symc command line: parsing with System.CommandLine, one class per command.</summary>
 public static class SymcApp
 {
+    static void Interrupt(PosixSignalContext context, CancellationTokenSource cancel)
+    {
+        if (cancel.IsCancellationRequested) return; // second signal: let it end the process
+        context.Cancel = true;
+        cancel.Cancel();
+    }
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var io = new CliIO(stdout, stderr);
@@ -38,7 +48,18 @@ public static class SymcApp
 
         try
         {
-            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+            // Ctrl-C (SIGINT) and SIGTERM cancel the command's token instead of killing the process: training stops
+            // between steps, writes a checkpoint and returns. A second signal is not intercepted and ends the process.
+            using var cancel = new CancellationTokenSource();
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => Interrupt(ctx, cancel));
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => Interrupt(ctx, cancel));
+            return parsed.InvokeAsync(new InvocationConfiguration
+            {
+                Output = stdout,
+                Error = stderr,
+                EnableDefaultExceptionHandler = false,
+                ProcessTerminationTimeout = null,
+            }, cancel.Token).GetAwaiter().GetResult();
         }
         catch (SymDslException e)
         {
@@ -47,8 +68,8 @@ public static class SymcApp
         }
         catch (OperationCanceledException)
         {
-            stderr.WriteLine("symc: cancelled");
-            return ExitCodes.InputError;
+            stderr.WriteLine("symc: interrupted; checkpoints already written are kept (continue a training run with --resume)");
+            return ExitCodes.Interrupted;
         }
         catch (Exception e) when (Environment.GetEnvironmentVariable("SYMC_DEBUG") != "1")
         {

@@ -23,7 +23,7 @@ internal static class TrainingView
                     {
                         task.MaxValue = Math.Max(1, p.TotalSteps);
                         task.Value = p.Step;
-                        task.Description = $"[bold]{Markup.Escape(train.Model)}[/] epoch {p.Epoch} loss {p.Loss.ToString("F4", CultureInfo.InvariantCulture)}";
+                        task.Description = $"[bold]{Markup.Escape(train.Model)}[/] epoch {p.Epoch + 1} loss {p.Loss.ToString("F4", CultureInfo.InvariantCulture)}";
                     }, cancel, observers);
                     task.Value = task.MaxValue;
                 });
@@ -40,7 +40,7 @@ internal static class TrainingView
             {
                 lastPrinted = p.Step;
                 io.Err.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"step {p.Step}/{p.TotalSteps} epoch {p.Epoch} loss {p.Loss:F4} lr {p.LearningRate:G3} ({(DateTime.UtcNow - started).TotalSeconds:F1}s)"));
+                    $"step {p.Step}/{p.TotalSteps} epoch {p.Epoch + 1} loss {p.Loss:F4} lr {p.LearningRate:G3} ({(DateTime.UtcNow - started).TotalSeconds:F1}s)"));
             }
         }, cancel, observers);
     }

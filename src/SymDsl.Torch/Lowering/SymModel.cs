@@ -1,6 +1,6 @@
-using System.Text.RegularExpressions;
 using SymDsl.Diagnostics;
 using SymDsl.IR;
+using SymDsl.Semantics;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -43,7 +43,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     /// generator seeded with <paramref name="seed"/> (reproducible even when other threads use torch's RNG), or from
     /// torch's global generator when no seed is given.
     /// </summary>
-    public SymModel(ModelIR ir, IEnumerable<ReparamRequest>? reparams = null, long? seed = null) : base(Sanitize(ir.Name))
+    public SymModel(ModelIR ir, IEnumerable<ReparamRequest>? reparams = null, long? seed = null) : base(Names.Sanitize(ir.Name))
     {
         using var gen = seed is { } sd ? new Generator(unchecked((ulong)sd)) : null;
         IR = ir;
@@ -68,7 +68,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
 
         foreach (var (p, layer, init) in inits)
         {
-            var segments = p.Name.Split('.').Select(Sanitize).ToArray();
+            var segments = p.Name.Split('.').Select(Names.Sanitize).ToArray();
             var fullRaw = string.Join(".", segments);
             Parameterization param;
             var hasOffset = offsets.TryGetValue(p.Name, out var off);
@@ -125,13 +125,6 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         return (ParamNode)parent;
     }
 
-    /// <summary>"fc[2]" → "fc_2": a TorchSharp-friendly identifier for one name segment.</summary>
-    public static string Sanitize(string segment)
-    {
-        var s = Regex.Replace(segment, @"[^A-Za-z0-9_]", "_").TrimEnd('_');
-        s = Regex.Replace(s, "_+", "_");
-        return s.Length == 0 ? "_" : s;
-    }
 
     /// <summary>Logical parameter names in IR order.</summary>
     public IReadOnlyList<string> ParameterNames => IR.Parameters.Select(p => p.Name).ToList();
