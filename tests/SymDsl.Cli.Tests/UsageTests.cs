@@ -64,3 +64,23 @@ public class UsageTests
         Symc.AssertNoStackTrace(r);
     }
 }
+
+public class UsageEdgeTests
+{
+    [Fact]
+    public void Unknown_flag_in_place_of_the_file_is_a_usage_error()
+    {
+        var r = Symc.Run("check", "--bogus");
+        Assert.Equal(ExitCodes.Usage, r.ExitCode);
+        Assert.Contains("--bogus", r.Err);
+        Symc.AssertNoStackTrace(r);
+    }
+
+    [Fact]
+    public void Seeds_and_seed_together_are_rejected()
+    {
+        var r = Symc.Run("train", Paths.Example("mlp.sym"), "--seed", "1", "--seeds", "1,2", "--out", Symc.TempDir());
+        Assert.Equal(ExitCodes.InputError, r.ExitCode);
+        Assert.Contains("--seeds", r.Err);
+    }
+}

@@ -6,7 +6,19 @@ namespace SymDsl.Cli.Commands;
 /// <summary>Arguments and options shared by several commands.</summary>
 internal static class CommonOptions
 {
-    public static Argument<FileInfo> SourceFile() => new("FILE") { Description = "The .sym model file." };
+    public static Argument<FileInfo> SourceFile() => new("FILE")
+    {
+        Description = "The .sym model file.",
+        Validators = { RejectOptionLikeFile },
+    };
+
+    /// <summary>An unknown flag given where FILE is expected (<c>symc check --bogus</c>) is bad usage, not a missing file.</summary>
+    static void RejectOptionLikeFile(ArgumentResult result)
+    {
+        foreach (var token in result.Tokens)
+            if (token.Value.StartsWith('-') && !File.Exists(token.Value))
+                result.AddError($"unknown option '{token.Value}' (FILE expected)");
+    }
 
     public static Option<string[]> Set() => new("--set")
     {
