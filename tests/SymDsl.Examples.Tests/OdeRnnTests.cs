@@ -38,7 +38,7 @@ public class OdeRnnTests(ITestOutputHelper output)
         };
         var rnn = Compiler.CompileFile(Paths.Example(File), new CompileOptions(overrides));
         Assert.False(rnn.HasErrors, string.Join("\n", rnn.Diagnostics));
-        var stand = Compiler.CompileText(StandIn, "standin.sym");
+        var stand = Compiler.CompileText("standin.sym", StandIn);
         Assert.False(stand.HasErrors, string.Join("\n", stand.Diagnostics));
         var model = rnn.Program!.Model("DigitsRnn");
         var train = stand.Program!.Trains[0] with { Model = model.Name };
@@ -55,6 +55,27 @@ public class OdeRnnTests(ITestOutputHelper output)
         return new Outcome(integrator, dt, seed,
             ExampleRun.SummaryNumber(dir, "test_accuracy"), ExampleRun.SummaryNumber(dir, "train_loss"),
             ExampleRun.SummaryNumber(dir, "train_step_ms"), Diverged: false);
+    }
+
+    /// <summary>
+    /// The robust part of the stability/accuracy trade-off. The linear part dh/dt = −h is stable for euler and rk2 only
+    /// while dt ≤ 2 (rk4: dt ≲ 2.79). At dt = 0.5 all three integrators reach a good accuracy; at dt = 2.5 euler and rk2
+    /// lose accuracy. (rk4 beat both at dt = 2.5 in 4 of 5 seed/size combinations tried, but not in all, so that is not
+    /// asserted; see README.md.) Fast variant: hidden 24 (README: 32), 400 steps (README: 600), seeds 2 and 3.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Small_steps_are_accurate_for_every_integrator_large_steps_degrade_euler_and_rk2(long seed)
+    {
+        string[] integrators = ["euler", "rk2", "rk4"];
+        var small = integrators.Select(i => Train(i, 0.5, seed, hidden: 24, steps: 400)).ToList();
+        var large = integrators.Take(2).Select(i => Train(i, 2.5, seed, hidden: 24, steps: 400)).ToList();
+        foreach (var o in small.Concat(large)) output.WriteLine(o.ToString());
+        var msg = string.Join("\n", small.Concat(large));
+        foreach (var o in small) Assert.True(!o.Diverged && o.Accuracy > 0.85, msg); // measured 0.90–0.95
+        for (int k = 0; k < 2; k++)                                                   // measured drops 0.07–0.25
+            Assert.True(large[k].Diverged || large[k].Accuracy < small[k].Accuracy - 0.03, msg);
     }
 
     /// <summary>Prints the README's table (SYMDSL_EXAMPLES_FULL=1); does nothing otherwise. Not a claim test.</summary>
