@@ -28,6 +28,21 @@ public class InducedSymmetryTests(ITestOutputHelper output)
         return w.le(tol * max).to(torch.ScalarType.Float64).mean().item<double>();
     }
 
+    /// <summary>
+    /// Prints the near-zero fractions of the README's runs (SYMDSL_INDUCED_RUNS=DIR with DIR/{Plain,Sparse,LowRank}/seed-N
+    /// from `symc train … --train MODEL --seeds …`); does nothing otherwise. Not a claim test.
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Manual")]
+    public void Readme_numbers()
+    {
+        var root = Environment.GetEnvironmentVariable("SYMDSL_INDUCED_RUNS");
+        if (root is null) return;
+        foreach (var model in new[] { "Plain", "Sparse", "LowRank" })
+            foreach (var run in Directory.GetDirectories(Path.Combine(root, model), "seed-*").Order())
+                output.WriteLine($"{model} {Path.GetFileName(run)}: near-zero {NearZeroFraction(Paths.Example(File), model, run, new Dictionary<string, string>()):P1}");
+    }
+
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
