@@ -19,8 +19,9 @@ public class GalleryFigures(ITestOutputHelper output)
         sc.LegendText = label;
     }
 
-    static void Save(ScottPlot.Plot plt, string example, string title, string x, string y)
+    static void Save(ScottPlot.Plot plt, string example, string title, string x, string y, bool legendUpperLeft = false)
     {
+        if (legendUpperLeft) plt.Legend.Alignment = ScottPlot.Alignment.UpperLeft;
         plt.Title(title);
         plt.XLabel(x);
         plt.YLabel(y);
@@ -63,7 +64,7 @@ public class GalleryFigures(ITestOutputHelper output)
                     var s = series(Path.Combine(root, arm, "seed-1"), key);
                     Line(plt, s, $"{key} {name}", v => v / s[0].value - 1);
                 }
-            Save(plt, "conservation", "conserved quantities: relative change", "step", "Q(t)/Q(0) − 1");
+            Save(plt, "conservation", "conserved quantities: relative change", "step", "Q(t)/Q(0) − 1", legendUpperLeft: true);
         }
         {   // crh-alignment: alignment at h2 and h3 over training, seeds 1–3, with the paper's random baseline
             var plt = new ScottPlot.Plot();
