@@ -343,6 +343,8 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
                             : Rank.SingularValues(Representation(sites[p.SiteNode!.Value], center: true));
                         result.Add((key, Rank.EffectiveFromSingularValues(s)));
                         result.Add((key + ".stable", Rank.StableFromSingularValues(s)));
+                        // Per-mode singular values (descending, at most 8): rank(y).sv1 … .svK, for stepwise learning.
+                        for (int k = 0; k < Math.Min(8, s.Length); k++) result.Add((key + ".sv" + (k + 1).ToString(CultureInfo.InvariantCulture), s[k]));
                         break;
                     }
                 case "balance": result.AddRange(BalanceMetrics(p, effective, paramGrads)); break;

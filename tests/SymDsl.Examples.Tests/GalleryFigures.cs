@@ -1,0 +1,111 @@
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace SymDsl.Examples.Tests;
+
+/// <summary>
+/// Draws the gallery's combined figures (examples/*/figure.png) from the README runs. Manual: set SYMDSL_FIGURES=DIR,
+/// the folder the README commands wrote into (DIR/syre-plain, DIR/syre-syre, DIR/stepwise, …; see each README);
+/// does nothing otherwise. Not a claim test.
+/// </summary>
+public class GalleryFigures(ITestOutputHelper output)
+{
+    static string? Root => Environment.GetEnvironmentVariable("SYMDSL_FIGURES");
+
+    static void Line(ScottPlot.Plot plt, List<(long step, double value)> s, string label, Func<double, double>? f = null)
+    {
+        var sc = plt.Add.Scatter(s.Select(p => (double)p.step).ToArray(), s.Select(p => f is null ? p.value : f(p.value)).ToArray());
+        sc.MarkerSize = 0;
+        sc.LegendText = label;
+    }
+
+    static void Save(ScottPlot.Plot plt, string example, string title, string x, string y, bool legendUpperLeft = false)
+    {
+        if (legendUpperLeft) plt.Legend.Alignment = ScottPlot.Alignment.UpperLeft;
+        plt.Title(title);
+        plt.XLabel(x);
+        plt.YLabel(y);
+        plt.ShowLegend();
+        plt.SavePng(Path.Combine(Paths.Example(example), "figure.png"), 640, 380);
+    }
+
+    [Fact]
+    [Trait("Category", "Manual")]
+    public void Draw()
+    {
+        if (Root is not { } root) return;
+        var series = ExampleRun.Series;
+
+        {   // syre-against-collapse: rank of both hidden layers, plain vs syre (seed 1)
+            var plt = new ScottPlot.Plot();
+            foreach (var (arm, name) in new[] { ("syre-plain", "plain"), ("syre-syre", "syre") })
+                foreach (var site in new[] { "h1", "h2" })
+                    Line(plt, series(Path.Combine(root, arm, "seed-1"), $"rank({site})"), $"rank({site}) {name}");
+            Save(plt, "syre-against-collapse", "weight decay 0.02: effective rank of the hidden representations", "step", "effective rank");
+        }
+        {   // stepwise-deep-linear: each mode's singular value / its final value, and the loss / initial loss (seed 1)
+            var plt = new ScottPlot.Plot();
+            var run = Path.Combine(root, "stepwise", "seed-1");
+            for (int k = 1; k <= 4; k++)
+            {
+                var s = series(run, $"rank(y).sv{k}");
+                Line(plt, s, $"mode {k}", v => v / s[^1].value);
+            }
+            var loss = series(run, "loss");
+            Line(plt, loss, "loss / initial", v => v / loss[0].value);
+            foreach (var t in new[] { 62.1, 86.2, 119.5, 165.6 }) plt.Add.VerticalLine(t, 1, ScottPlot.Colors.Gray, ScottPlot.LinePattern.Dashed);
+            Save(plt, "stepwise-deep-linear", "modes learned one at a time (dashed: predicted half-times)", "step", "fraction learned");
+        }
+        {   // conservation: relative change of the conserved quantities (seed 1)
+            var plt = new ScottPlot.Plot();
+            foreach (var (arm, name) in new[] { ("cons-gd", "full-batch GD"), ("cons-wd", "weight decay"), ("cons-sgd", "minibatch 16") })
+                foreach (var key in new[] { "balance(s)", "balance(r)" })
+                {
+                    var s = series(Path.Combine(root, arm, "seed-1"), key);
+                    Line(plt, s, $"{key} {name}", v => v / s[0].value - 1);
+                }
+            Save(plt, "conservation", "conserved quantities: relative change", "step", "Q(t)/Q(0) − 1", legendUpperLeft: true);
+        }
+        {   // crh-alignment: alignment at h2 and h3 over training, seeds 1–3, with the paper's random baseline
+            var plt = new ScottPlot.Plot();
+            foreach (var seed in new[] { 1, 2, 3 })
+                foreach (var site in new[] { "h2", "h3" })
+                    Line(plt, series(Path.Combine(root, "crh", $"seed-{seed}"), $"alignment({site})"), $"alignment({site}) seed {seed}");
+            plt.Add.HorizontalLine(0.14, 1, ScottPlot.Colors.Gray, ScottPlot.LinePattern.Dashed);
+            Save(plt, "crh-alignment", "CRH alignment (dashed: random baseline 0.14)", "step", "alignment");
+        }
+        {   // universal-alignment: CKA per site, trained vs init, for the three seed pairs
+            var plt = new ScottPlot.Plot();
+            foreach (var (a, b) in new[] { (1, 2), (1, 3), (2, 3) })
+            {
+                var json = ExampleRun.Symc("compare", Path.Combine(root, "uni", $"seed-{a}"), Path.Combine(root, "uni", $"seed-{b}"), "--json");
+                using var doc = JsonDocument.Parse(json);
+                var rows = doc.RootElement.EnumerateArray().ToList();
+                var xs = Enumerable.Range(1, rows.Count).Select(i => (double)i).ToArray();
+                var t = plt.Add.Scatter(xs, rows.Select(r => r.GetProperty("cka").GetDouble()).ToArray()); t.LegendText = $"trained, seeds {a} vs {b}";
+                var i0 = plt.Add.Scatter(xs, rows.Select(r => r.GetProperty("cka_init").GetDouble()).ToArray()); i0.LegendText = $"at init, seeds {a} vs {b}";
+                i0.LinePattern = ScottPlot.LinePattern.Dashed;
+                output.WriteLine($"{a} vs {b}: " + json);
+            }
+            Save(plt, "universal-alignment", "linear CKA between runs at h1, h2, h3, logits", "site (1 = h1 … 4 = logits)", "CKA");
+        }
+        {   // induced-symmetry: effective rank of fc1.weight, seed 1
+            var plt = new ScottPlot.Plot();
+            foreach (var m in new[] { "Plain", "Sparse", "LowRank" })
+                Line(plt, series(Path.Combine(root, $"ind-{m}", "seed-1"), "rank(fc1.weight)"), m);
+            Save(plt, "induced-symmetry", "effective rank of fc1.weight (same weight decay)", "step", "effective rank");
+        }
+        {   // ode-rnn: test accuracy against dt per integrator (seed 1, hidden 32, 600 steps)
+            var plt = new ScottPlot.Plot();
+            double[] dts = [0.25, 0.5, 1, 1.5, 2, 2.5, 3];
+            foreach (var integ in new[] { "euler", "rk2", "rk4" })
+            {
+                var acc = dts.Select(dt => OdeRnnTests.Train(integ, dt, 1, hidden: 32, steps: 600)).ToList();
+                foreach (var o in acc) output.WriteLine(o.ToString());
+                var sc = plt.Add.Scatter(dts, acc.Select(o => o.Accuracy).ToArray());
+                sc.LegendText = integ;
+            }
+            Save(plt, "ode-rnn", "digits rows as a sequence: accuracy vs step size", "dt", "test accuracy");
+        }
+    }
+}
