@@ -29,7 +29,7 @@ public class GalleryFigures(ITestOutputHelper output)
         plt.SavePng(Path.Combine(Paths.Example(example), "figure.png"), 640, 380);
     }
 
-    [Fact]
+    [ManualFact("SYMDSL_FIGURES")]
     [Trait("Category", "Manual")]
     public void Draw()
     {

@@ -32,7 +32,7 @@ public class InducedSymmetryTests(ITestOutputHelper output)
     /// Prints the near-zero fractions of the README's runs (SYMDSL_INDUCED_RUNS=DIR with DIR/{Plain,Sparse,LowRank}/seed-N
     /// from `symc train … --train MODEL --seeds …`); does nothing otherwise. Not a claim test.
     /// </summary>
-    [Fact]
+    [ManualFact("SYMDSL_INDUCED_RUNS")]
     [Trait("Category", "Manual")]
     public void Readme_numbers()
     {

@@ -79,7 +79,7 @@ public class OdeRnnTests(ITestOutputHelper output)
     }
 
     /// <summary>Prints the README's table (SYMDSL_EXAMPLES_FULL=1); does nothing otherwise. Not a claim test.</summary>
-    [Fact]
+    [ManualFact("SYMDSL_EXAMPLES_FULL", "1")]
     [Trait("Category", "Manual")]
     public void Sweep_for_the_readme()
     {
