@@ -62,7 +62,7 @@ public sealed class SymmetryInference
         if (dot > 0 && target[(dot + 1)..] is "qk" or "vo")
         {
             var layerName = target[..dot];
-            var layer = model.Layers.FirstOrDefault(l => l.Name == layerName);
+            var layer = model.FindLayer(layerName);
             if (layer is null) return (null, $"'{layerName}' is not a layer");
             if (layer.Kind != LayerKind.SelfAttention) return (null, $"{target} names the query-key / value-output product of a SelfAttention layer, but '{layerName}' is a {layer.Kind}");
             if (kind != SymmetryKind.Rotation) return (null, $"only rotation acts on {target} (the product of two projections)");
