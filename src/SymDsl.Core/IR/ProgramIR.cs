@@ -126,7 +126,16 @@ public enum LayerKind { Linear, LayerNorm, Embedding, SelfAttention, RNN }
 /// </summary>
 public sealed record LayerIR(string Name, LayerKind Kind, IReadOnlyDictionary<string, Value> Args, IReadOnlyList<ParameterIR> Parameters, SourceSpan Span)
 {
-    public ParameterIR Parameter(string local) => Parameters.First(p => p.Name == $"{Name}.{local}");
+    public ParameterIR Parameter(string local)
+    {
+        // The first parameter named "{Name}.{local}", compared without building that string (called per node by the back end).
+        if (Name is not null && local is not null)
+            foreach (var p in Parameters)
+                if (p.Name is { } n && n.Length == Name.Length + 1 + local.Length && n[Name.Length] == '.'
+                    && n.StartsWith(Name, StringComparison.Ordinal) && n.EndsWith(local, StringComparison.Ordinal))
+                    return p;
+        return Parameters.First(p => p.Name == $"{Name}.{local}");
+    }
 }
 
 /// <summary>A logical parameter. <see cref="Name"/> is "layer.local" (e.g. "fc1.weight", "attn.q.weight").</summary>

@@ -44,21 +44,42 @@ public static class Parser
         foreach (var t in all)
         {
             if (t.Channel != TokenConstants.DefaultChannel) continue;
-            switch (t.Text)
+            // By token type rather than by text: no substring per token. The grammar has no lexer actions that set
+            // text, and only the bracket literals lex to "(" "[" "{" ")" "]" "}", so the two tests agree.
+            switch (BracketOf(t.Type))
             {
-                case "(" or "[" or "{":
+                case '(':
                     if (++depth > MaxNesting)
                     {
                         diagnostics.Add(DiagnosticCatalog.NestingTooDeep(new SourceSpan(path, t.Line, t.Column + 1, t.Line, t.Column + 2), MaxNesting));
                         return false;
                     }
                     break;
-                case ")" or "]" or "}":
+                case ')':
                     depth = Math.Max(0, depth - 1);
                     break;
             }
         }
         return true;
+    }
+
+    /// <summary>Per token type: '(' for an opening bracket token, ')' for a closing one, '\0' otherwise.</summary>
+    static readonly char[] Brackets = BracketTable();
+
+    static char BracketOf(int type) => (uint)type < (uint)Brackets.Length ? Brackets[type] : '\0';
+
+    static char[] BracketTable()
+    {
+        var vocabulary = SymLexer.DefaultVocabulary;
+        var table = new char[SymLexer._ATN.maxTokenType + 1];
+        for (int t = 0; t < table.Length; t++)
+            table[t] = vocabulary.GetLiteralName(t) switch
+            {
+                "'('" or "'['" or "'{'" => '(',
+                "')'" or "']'" or "'}'" => ')',
+                _ => '\0',
+            };
+        return table;
     }
 
     /// <summary>Default ANTLR recovery (single-token insertion/deletion, then resynchronisation), with the ERROR_CHAR

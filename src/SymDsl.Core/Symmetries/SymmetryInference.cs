@@ -28,15 +28,29 @@ public sealed class SymmetryInference
         this.model = model;
         this.layerUses = layerUses;
         this.crossEntropyOutputs = crossEntropyOutputs;
-        consumers = model.Nodes.Select(_ => new List<int>()).ToArray();
-        foreach (var n in model.Nodes) foreach (var i in n.Inputs.Distinct()) consumers[i].Add(n.Id);
+        consumers = new List<int>[model.Nodes.Count];
+        for (int k = 0; k < consumers.Length; k++) consumers[k] = [];
+        foreach (var n in model.Nodes)
+        {
+            // Each distinct input once, in order (as Inputs.Distinct(), without a set per node: nodes have one or two inputs).
+            var ins = n.Inputs;
+            for (int k = 0; k < ins.Count; k++)
+            {
+                var seenBefore = false;
+                for (int j = 0; j < k && !seenBefore; j++) seenBefore = ins[j] == ins[k];
+                if (!seenBefore) consumers[ins[k]].Add(n.Id);
+            }
+        }
         outputNodes = model.Outputs.Select(o => o.Node).ToHashSet();
     }
 
     /// <summary>A symmetry that holds, before naming.</summary>
     public sealed record Found(SymmetryKind Kind, string Target, int Dim, int Blocks, IReadOnlyList<ParamActionIR> Actions, SourceSpan Span);
 
-    public static string Spell(SymmetryKind k, string target) => $"{k.ToString().ToLowerInvariant()}({target})";
+    public static string Spell(SymmetryKind k, string target)
+        => $"{((uint)k < (uint)KindNames.Length ? KindNames[(int)k] : k.ToString().ToLowerInvariant())}({target})";
+
+    static readonly SymmetryKind[] Kinds = Enum.GetValues<SymmetryKind>();
 
     /// <summary>Every symmetry the rules give, in graph order: per named site, then per attention layer.</summary>
     public List<Found> InferAll()
@@ -45,7 +59,7 @@ public sealed class SymmetryInference
         foreach (var n in model.Nodes)
         {
             if (n.Site is null || n.Op == OpKind.Input || model.Site(n.Site)?.Id != n.Id) continue;
-            foreach (var kind in Enum.GetValues<SymmetryKind>())
+            foreach (var kind in Kinds)
                 if (Check(kind, n.Site).Found is { } f) found.Add(f);
         }
         foreach (var l in model.Layers.Where(l => l.Kind == LayerKind.SelfAttention))
