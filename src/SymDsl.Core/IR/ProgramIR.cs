@@ -31,8 +31,60 @@ public sealed record ModelIR(
     SourceSpan Span)
 {
     public NodeIR Node(int id) => Nodes[id];
-    public NodeIR? Site(string name) => Nodes.LastOrDefault(n => n.Site == name);
-    public LayerIR Layer(string name) => Layers.First(l => l.Name == name);
+
+    /// <summary>The last node named <paramref name="name"/>, or null. O(1) after the first call (see <see cref="ModelIndex"/>).</summary>
+    public NodeIR? Site(string name)
+        => name is not null && Index().Sites.TryGetValue(name, out var n) ? n
+         : name is null ? Nodes.LastOrDefault(n => n.Site == name) : null;
+
+    /// <summary>The first layer named <paramref name="name"/>; throws like <c>First</c> when there is none. O(1) after the first call.</summary>
+    public LayerIR Layer(string name)
+        => name is not null && Index().Layers.TryGetValue(name, out var l) ? l : Layers.First(l => l.Name == name);
+
+    /// <summary>The first layer named <paramref name="name"/>, or null.</summary>
+    internal LayerIR? FindLayer(string name)
+        => name is not null && Index().Layers.TryGetValue(name, out var l) ? l : Layers.FirstOrDefault(l => l.Name == name);
+
+    // Name lookups are per node in symmetry inference and in the TorchSharp forward pass. The index lives outside the
+    // record (keyed by reference) so that record equality, hashing, `with` and printing are unchanged; it is rebuilt
+    // if the node or layer list is not the one it was built from.
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ModelIR, ModelIndex> indexes = new();
+
+    ModelIndex Index()
+    {
+        if (indexes.TryGetValue(this, out var index) && index.IsFor(this)) return index;
+        index = new ModelIndex(this);
+        indexes.AddOrUpdate(this, index);
+        return index;
+    }
+
+    sealed class ModelIndex
+    {
+        readonly IReadOnlyList<NodeIR> nodes;
+        readonly int nodeCount;
+        readonly IReadOnlyList<LayerIR> layers;
+        readonly int layerCount;
+        /// <summary>Site name → the last node with that name (as <c>LastOrDefault</c>).</summary>
+        public readonly Dictionary<string, NodeIR> Sites;
+        /// <summary>Layer name → the first layer with that name (as <c>First</c>).</summary>
+        public readonly Dictionary<string, LayerIR> Layers;
+
+        public ModelIndex(ModelIR model)
+        {
+            nodes = model.Nodes;
+            layers = model.Layers;
+            nodeCount = nodes.Count;
+            layerCount = layers.Count;
+            Sites = new Dictionary<string, NodeIR>(nodeCount);
+            foreach (var n in nodes) if (n.Site is not null) Sites[n.Site] = n;
+            Layers = new Dictionary<string, LayerIR>(layerCount);
+            foreach (var l in layers) if (l.Name is not null) Layers.TryAdd(l.Name, l);
+        }
+
+        public bool IsFor(ModelIR model)
+            => ReferenceEquals(model.Nodes, nodes) && model.Nodes.Count == nodeCount
+            && ReferenceEquals(model.Layers, layers) && model.Layers.Count == layerCount;
+    }
     public IEnumerable<ParameterIR> Parameters => Layers.SelectMany(l => l.Parameters);
     public long ParameterCount => Parameters.Sum(p => p.Shape.Aggregate(1L, (a, d) => a * d));
 
@@ -74,7 +126,16 @@ public enum LayerKind { Linear, LayerNorm, Embedding, SelfAttention, RNN }
 /// </summary>
 public sealed record LayerIR(string Name, LayerKind Kind, IReadOnlyDictionary<string, Value> Args, IReadOnlyList<ParameterIR> Parameters, SourceSpan Span)
 {
-    public ParameterIR Parameter(string local) => Parameters.First(p => p.Name == $"{Name}.{local}");
+    public ParameterIR Parameter(string local)
+    {
+        // The first parameter named "{Name}.{local}", compared without building that string (called per node by the back end).
+        if (Name is not null && local is not null)
+            foreach (var p in Parameters)
+                if (p.Name is { } n && n.Length == Name.Length + 1 + local.Length && n[Name.Length] == '.'
+                    && n.StartsWith(Name, StringComparison.Ordinal) && n.EndsWith(local, StringComparison.Ordinal))
+                    return p;
+        return Parameters.First(p => p.Name == $"{Name}.{local}");
+    }
 }
 
 /// <summary>A logical parameter. <see cref="Name"/> is "layer.local" (e.g. "fc1.weight", "attn.q.weight").</summary>

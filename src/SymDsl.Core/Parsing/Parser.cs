@@ -44,21 +44,42 @@ public static class Parser
         foreach (var t in all)
         {
             if (t.Channel != TokenConstants.DefaultChannel) continue;
-            switch (t.Text)
+            // By token type rather than by text: no substring per token. The grammar has no lexer actions that set
+            // text, and only the bracket literals lex to "(" "[" "{" ")" "]" "}", so the two tests agree.
+            switch (BracketOf(t.Type))
             {
-                case "(" or "[" or "{":
+                case '(':
                     if (++depth > MaxNesting)
                     {
                         diagnostics.Add(DiagnosticCatalog.NestingTooDeep(new SourceSpan(path, t.Line, t.Column + 1, t.Line, t.Column + 2), MaxNesting));
                         return false;
                     }
                     break;
-                case ")" or "]" or "}":
+                case ')':
                     depth = Math.Max(0, depth - 1);
                     break;
             }
         }
         return true;
+    }
+
+    /// <summary>Per token type: '(' for an opening bracket token, ')' for a closing one, '\0' otherwise.</summary>
+    static readonly char[] Brackets = BracketTable();
+
+    static char BracketOf(int type) => (uint)type < (uint)Brackets.Length ? Brackets[type] : '\0';
+
+    static char[] BracketTable()
+    {
+        var vocabulary = SymLexer.DefaultVocabulary;
+        var table = new char[SymLexer._ATN.maxTokenType + 1];
+        for (int t = 0; t < table.Length; t++)
+            table[t] = vocabulary.GetLiteralName(t) switch
+            {
+                "'('" or "'['" or "'{'" => '(',
+                "')'" or "']'" or "'}'" => ')',
+                _ => '\0',
+            };
+        return table;
     }
 
     /// <summary>Default ANTLR recovery (single-token insertion/deletion, then resynchronisation), with the ERROR_CHAR
@@ -75,10 +96,46 @@ public static class Parser
             // A new top-level declaration ends the current one: leave the statement loop and let the missing '}'
             // be conjured, instead of deleting the next declaration.
             if (recognizer.InputStream.LA(1) is SymLexer.MODEL or SymLexer.TRAIN && recognizer.Context is not SymParser.FileContext) return;
-            var expecting = recognizer.GetExpectedTokens();
-            foreach (var t in expecting.ToArray())
-                if (recognizer.Vocabulary.GetLiteralName(t) is "')'" or "']'") return;
+            if (ExpectsCloser(recognizer)) return;
             base.Sync(recognizer);
+        }
+
+        int[]? closers;
+
+        /// <summary>
+        /// Whether the full-context expected tokens (<c>recognizer.GetExpectedTokens()</c>) hold ')' or ']'.
+        /// Sync runs at every loop iteration and sub-rule of the parse, so this walks the same follow sets as
+        /// <c>ATN.GetExpectedTokens</c> (each cached in its ATN state) without building their union, and stops at the first hit.
+        /// </summary>
+        bool ExpectsCloser(Antlr4.Runtime.Parser recognizer)
+        {
+            closers ??= Closers(recognizer.Vocabulary, recognizer.Atn.maxTokenType);
+            var atn = recognizer.Atn;
+            var following = atn.NextTokens(atn.states[recognizer.State]);
+            if (ContainsAny(following, closers)) return true;
+            RuleContext ctx = recognizer.Context;
+            while (ctx is not null && ctx.invokingState >= 0 && following.Contains(TokenConstants.EPSILON))
+            {
+                var rt = (Antlr4.Runtime.Atn.RuleTransition)atn.states[ctx.invokingState].Transition(0);
+                following = atn.NextTokens(rt.followState);
+                if (ContainsAny(following, closers)) return true;
+                ctx = ctx.Parent;
+            }
+            return false;
+        }
+
+        static bool ContainsAny(IntervalSet set, int[] types)
+        {
+            foreach (var t in types) if (set.Contains(t)) return true;
+            return false;
+        }
+
+        static int[] Closers(IVocabulary vocabulary, int maxTokenType)
+        {
+            var list = new List<int>();
+            for (int t = 0; t <= maxTokenType; t++)
+                if (vocabulary.GetLiteralName(t) is "')'" or "']'") list.Add(t);
+            return [.. list];
         }
 
         public override void ReportError(Antlr4.Runtime.Parser recognizer, RecognitionException e)
@@ -309,7 +366,7 @@ internal sealed class SyntaxTreeBuilder(string path, List<Diagnostic> diagnostic
         return sb.ToString();
     }
 
-    static bool Ok(IToken? t) => t is not null && t.TokenIndex >= 0 && !string.IsNullOrEmpty(t.Text) && !t.Text.StartsWith("<missing");
+    static bool Ok(IToken? t) => t is not null && t.TokenIndex >= 0 && !string.IsNullOrEmpty(t.Text) && !t.Text.StartsWith("<missing", StringComparison.Ordinal);
 
     /// <summary>True when the subtree holds a recovery artefact: an error node, a conjured token, or a failed rule.</summary>
     static bool HasErrors(IParseTree? t)

@@ -28,15 +28,29 @@ public sealed class SymmetryInference
         this.model = model;
         this.layerUses = layerUses;
         this.crossEntropyOutputs = crossEntropyOutputs;
-        consumers = model.Nodes.Select(_ => new List<int>()).ToArray();
-        foreach (var n in model.Nodes) foreach (var i in n.Inputs.Distinct()) consumers[i].Add(n.Id);
+        consumers = new List<int>[model.Nodes.Count];
+        for (int k = 0; k < consumers.Length; k++) consumers[k] = [];
+        foreach (var n in model.Nodes)
+        {
+            // Each distinct input once, in order (as Inputs.Distinct(), without a set per node: nodes have one or two inputs).
+            var ins = n.Inputs;
+            for (int k = 0; k < ins.Count; k++)
+            {
+                var seenBefore = false;
+                for (int j = 0; j < k && !seenBefore; j++) seenBefore = ins[j] == ins[k];
+                if (!seenBefore) consumers[ins[k]].Add(n.Id);
+            }
+        }
         outputNodes = model.Outputs.Select(o => o.Node).ToHashSet();
     }
 
     /// <summary>A symmetry that holds, before naming.</summary>
     public sealed record Found(SymmetryKind Kind, string Target, int Dim, int Blocks, IReadOnlyList<ParamActionIR> Actions, SourceSpan Span);
 
-    public static string Spell(SymmetryKind k, string target) => $"{k.ToString().ToLowerInvariant()}({target})";
+    public static string Spell(SymmetryKind k, string target)
+        => $"{((uint)k < (uint)KindNames.Length ? KindNames[(int)k] : k.ToString().ToLowerInvariant())}({target})";
+
+    static readonly SymmetryKind[] Kinds = Enum.GetValues<SymmetryKind>();
 
     /// <summary>Every symmetry the rules give, in graph order: per named site, then per attention layer.</summary>
     public List<Found> InferAll()
@@ -45,7 +59,7 @@ public sealed class SymmetryInference
         foreach (var n in model.Nodes)
         {
             if (n.Site is null || n.Op == OpKind.Input || model.Site(n.Site)?.Id != n.Id) continue;
-            foreach (var kind in Enum.GetValues<SymmetryKind>())
+            foreach (var kind in Kinds)
                 if (Check(kind, n.Site).Found is { } f) found.Add(f);
         }
         foreach (var l in model.Layers.Where(l => l.Kind == LayerKind.SelfAttention))
@@ -57,12 +71,11 @@ public sealed class SymmetryInference
     /// <summary>Whether <c>kind(target)</c> holds: the symmetry, or the reason (the rule that failed).</summary>
     public (Found? Found, string? Reason) Check(SymmetryKind kind, string target)
     {
-        var spelled = Spell(kind, target);
         var dot = target.LastIndexOf('.');
         if (dot > 0 && target[(dot + 1)..] is "qk" or "vo")
         {
             var layerName = target[..dot];
-            var layer = model.Layers.FirstOrDefault(l => l.Name == layerName);
+            var layer = model.FindLayer(layerName);
             if (layer is null) return (null, $"'{layerName}' is not a layer");
             if (layer.Kind != LayerKind.SelfAttention) return (null, $"{target} names the query-key / value-output product of a SelfAttention layer, but '{layerName}' is a {layer.Kind}");
             if (kind != SymmetryKind.Rotation) return (null, $"only rotation acts on {target} (the product of two projections)");
@@ -76,11 +89,11 @@ public sealed class SymmetryInference
         {
             SymmetryKind.Translation => Translation(node, target),
             SymmetryKind.Scale => Scale(node, target),
-            _ => Hidden(kind, node, target, spelled),
+            _ => Hidden(kind, node, target),
         };
     }
 
-    (Found?, string?) Hidden(SymmetryKind kind, NodeIR node, string target, string spelled)
+    (Found?, string?) Hidden(SymmetryKind kind, NodeIR node, string target)
     {
         // h = σ(W x + b) with W a Linear layer, or h = W x (no nonlinearity).
         string fn;
@@ -114,7 +127,7 @@ public sealed class SymmetryInference
         var cs = consumers[node.Id];
         if (cs.Count == 0) return (null, $"{target} has no consumer");
         var actions = new List<ParamActionIR> { new(producer.Parameter("weight").Name, 0, ActionRole.Forward) };
-        if (producer.Parameters.Any(p => p.Name == $"{producer.Name}.bias")) actions.Add(new(producer.Parameter("bias").Name, 0, ActionRole.Forward));
+        if (HasParameter(producer, "bias")) actions.Add(new(producer.Parameter("bias").Name, 0, ActionRole.Forward));
         foreach (var c in cs)
         {
             var cn = model.Node(c);
@@ -139,7 +152,7 @@ public sealed class SymmetryInference
             return (null, $"softmax at {target} is not over the last dimension");
         if (!IsLinear(pre)) return (null, $"translation({target}) needs a Linear layer with a bias as the producer of the logits, but they are {Describe(pre)}");
         var layer = model.Layer(pre.Attr("layer"));
-        if (!layer.Parameters.Any(p => p.Name == $"{layer.Name}.bias")) return (null, $"layer '{layer.Name}' has no bias to shift");
+        if (!HasParameter(layer, "bias")) return (null, $"layer '{layer.Name}' has no bias to shift");
         if (layerUses.GetValueOrDefault(layer.Name) != 1) return (null, $"layer '{layer.Name}' is applied more than once");
         if (!viaSoftmax && consumers[node.Id].Count != 0) return (null, $"{target} is also consumed inside the model");
         return (new Found(SymmetryKind.Translation, target, 1, 1, [new(layer.Parameter("bias").Name, 0, ActionRole.Shift)], node.Span), null);
@@ -179,6 +192,17 @@ public sealed class SymmetryInference
         }
         else actions.Add(new($"{layer.Name}.o.weight", 1, ActionRole.Inverse));
         return new Found(SymmetryKind.Rotation, target, d / heads, heads, actions, layer.Span);
+    }
+
+    /// <summary>Whether the layer has the parameter "{layer}.{local}" (without building that name per call).</summary>
+    static bool HasParameter(LayerIR layer, string local)
+    {
+        var name = layer.Name;
+        foreach (var p in layer.Parameters)
+            if (p.Name is { } n && n.Length == name.Length + 1 + local.Length && n[name.Length] == '.'
+                && n.StartsWith(name, StringComparison.Ordinal) && n.EndsWith(local, StringComparison.Ordinal))
+                return true;
+        return false;
     }
 
     bool IsLinear(NodeIR n) => n.Op == OpKind.Layer && model.Layer(n.Attr("layer")).Kind == LayerKind.Linear;
