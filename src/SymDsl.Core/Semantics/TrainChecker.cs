@@ -21,7 +21,7 @@ public static class TrainCatalog
     public static readonly Dictionary<string, ArgSpec[]> DataSources = new()
     {
         ["digits"] = [new("test_fraction", ArgType.Float, F(0.2))],
-        ["csv"] = [ArgSpec.Req("path", ArgType.Path), new("label", ArgType.IntOrString, S("label")), new("test_fraction", ArgType.Float, F(0.2))],
+        ["csv"] = [ArgSpec.Req("path", ArgType.Path), new("label", ArgType.IntOrString, S("label")), new("test_fraction", ArgType.Float, F(0.2)), new("standardize", ArgType.Bool, new Value.Bool(false))],
         ["idx"] = [ArgSpec.Req("images", ArgType.Path), ArgSpec.Req("labels", ArgType.Path), new("test_images", ArgType.Path), new("test_labels", ArgType.Path), new("test_fraction", ArgType.Float, F(0.2))],
         ["fashion_mnist"] = [new("dir", ArgType.Path, S("data/fashion_mnist")), new("test_fraction", ArgType.Float, F(0.0))],
         ["teacher"] = [new("d_in", ArgType.Int, I(16)), new("d_out", ArgType.Int, I(1)), new("hidden", ArgType.Int, I(32)), new("samples", ArgType.Int, I(1024)), new("noise", ArgType.Float, F(0.0)), new("test_fraction", ArgType.Float, F(0.2))],
@@ -232,6 +232,8 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         return ok;
     }
 
+    static long Entries(IReadOnlyList<int> shape) => shape.Aggregate(1L, (a, d) => a * d);
+
     void CheckInputs(string kind, IReadOnlyList<DataField> fields, SourceSpan span)
     {
         foreach (var input in model.Inputs)
@@ -244,10 +246,10 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             }
             if (input.Type != f.Type)
                 diagnostics.Add(DiagnosticCatalog.InputBinding(input.Span, $"input '{input.Name}' is {input.Type}, but {kind}'s field '{f.Name}' is {f.Type}"));
-            else if (f.Shape is not null && !f.Shape.SequenceEqual(input.Shape))
-                diagnostics.Add(DiagnosticCatalog.InputBinding(input.Span, $"input '{input.Name}' has shape {Names.Shape(input.Shape)}, but {kind}'s field '{f.Name}' has shape {Names.Shape(f.Shape)}"));
-            else if (f.Shape is null && input.Shape.Count != 1)
-                diagnostics.Add(DiagnosticCatalog.InputBinding(input.Span, $"{kind}'s field '{f.Name}' is a vector of features, but input '{input.Name}' has shape {Names.Shape(input.Shape)}"));
+            // A field is read in the input's shape when the entry counts agree (digits' [64] as [8, 8] rows for an RNN);
+            // a field whose shape is known only at run time (csv) is checked there.
+            else if (f.Shape is not null && !f.Shape.SequenceEqual(input.Shape) && Entries(f.Shape) != Entries(input.Shape))
+                diagnostics.Add(DiagnosticCatalog.InputBinding(input.Span, $"input '{input.Name}' has shape {Names.Shape(input.Shape)} ({Entries(input.Shape)} entries), but {kind}'s field '{f.Name}' has shape {Names.Shape(f.Shape)} ({Entries(f.Shape)} entries)"));
         }
     }
 
