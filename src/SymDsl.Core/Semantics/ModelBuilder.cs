@@ -9,7 +9,10 @@ namespace SymDsl.Semantics;
 public sealed record DeclaredSymmetry(string Name, string Kind, SourceSpan KindSpan, string? Target, SourceSpan TargetSpan, SourceSpan Span);
 
 /// <summary>A model after name binding, hyper-parameter evaluation, unrolling and shape inference, before symmetry inference.</summary>
-public sealed record CheckedModel(ModelIR Model, IReadOnlyList<DeclaredSymmetry> Declared, IReadOnlyDictionary<string, int> LayerUses, bool HasErrors);
+/// <param name="Unresolved">Sites whose definition already failed with an error (a syntax or shape error): later references
+/// to them, e.g. in a <c>symmetry</c> declaration, add no errors of their own.</param>
+public sealed record CheckedModel(ModelIR Model, IReadOnlyList<DeclaredSymmetry> Declared, IReadOnlyDictionary<string, int> LayerUses, bool HasErrors,
+    IReadOnlySet<string> Unresolved);
 
 /// <summary>
 /// Checks one model: hyper-parameters (with overrides), names, <c>for</c> unrolling, layer arguments, shapes.
@@ -86,7 +89,8 @@ public sealed class ModelBuilder
         }
 
         var hasErrors = diagnostics.Count(d => d.Level == DiagnosticLevel.Error) > errorsBefore || sawBroken;
-        return new CheckedModel(model, declared, layerUses, hasErrors);
+        var unresolved = entities.Where(e => e.Value.Kind == EntityKind.Site && e.Value.Node < 0).Select(e => e.Key).ToHashSet();
+        return new CheckedModel(model, declared, layerUses, hasErrors, unresolved);
     }
 
     static bool HasOutputStatement(IEnumerable<ModelStmt> body)

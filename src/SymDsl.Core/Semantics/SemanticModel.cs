@@ -22,7 +22,7 @@ public static class SemanticModel
             var model = checkedModel.Model;
             var ce = CrossEntropyOutputs(file, decl.Name.Text);
             var inference = new SymmetryInference(model, checkedModel.LayerUses, ce);
-            var symmetries = inference.Resolve(checkedModel.Declared, diagnostics);
+            var symmetries = inference.Resolve(checkedModel.Declared, diagnostics, checkedModel.Unresolved);
             models.Add(model with { Symmetries = symmetries });
             if (checkedModel.HasErrors) failed.Add(model.Name);
         }

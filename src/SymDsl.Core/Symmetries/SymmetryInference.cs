@@ -223,8 +223,11 @@ public sealed class SymmetryInference
 
     static readonly string[] KindNames = Enum.GetNames<SymmetryKind>().Select(k => k.ToLowerInvariant()).ToArray();
 
-    /// <summary>Checks the declarations, warns for undeclared inferred symmetries, and returns the IR list.</summary>
-    public List<SymmetryIR> Resolve(IReadOnlyList<DeclaredSymmetry> declared, List<Diagnostic> diagnostics)
+    /// <summary>
+    /// Checks the declarations, warns for undeclared inferred symmetries, and returns the IR list. Declarations at
+    /// <paramref name="unresolved"/> sites (whose definitions already failed with an error) are skipped silently.
+    /// </summary>
+    public List<SymmetryIR> Resolve(IReadOnlyList<DeclaredSymmetry> declared, List<Diagnostic> diagnostics, IReadOnlySet<string>? unresolved = null)
     {
         var inferred = InferAll();
         var result = new List<SymmetryIR>();
@@ -233,7 +236,7 @@ public sealed class SymmetryInference
         {
             var kindIndex = Array.IndexOf(KindNames, d.Kind);
             if (kindIndex < 0) { diagnostics.Add(DiagnosticCatalog.UnknownSymmetryKind(d.KindSpan, d.Kind, Names.Suggest(d.Kind, KindNames))); continue; }
-            if (d.Target is null) continue;
+            if (d.Target is null || unresolved?.Contains(d.Target) == true) continue;
             var kind = (SymmetryKind)kindIndex;
             var spelled = Spell(kind, d.Target);
             var node = model.Site(d.Target);
