@@ -25,11 +25,13 @@ internal static class TrainCommand
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write a checkpoint every N steps (besides the one at the end)." };
         var trainName = new Option<string?>("--train") { Description = "Which train block to run, by model name, when the file has several (default: the first)." };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads libtorch may use (default: libtorch's own choice, one per core). Small models on a busy machine often train faster with 1." };
+        threads.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--threads must be at least 1"); });
         var seeds = new Option<string?>("--seeds") { Description = "Train once per seed, e.g. --seeds 1,2,3; each run goes to DIR/seed-N and a table compares them." };
 
         var command = new Command("train", "Check and build a .sym file, then train it.")
         {
-            file, outDir, epochs, steps, seed, seeds, set, resume, device, checkpointEvery, trainName, maxBytes,
+            file, outDir, epochs, steps, seed, seeds, set, resume, device, threads, checkpointEvery, trainName, maxBytes,
         };
         command.SetAction((parse, cancel) =>
         {
@@ -43,6 +45,8 @@ internal static class TrainCommand
             if (compilation is null) return Task.FromResult(ExitCodes.InputError);
             var program = compilation.Program!;
             var train = PickTrain(program, parse.GetValue(trainName));
+
+            if (parse.GetValue(threads) is int n) TorchSharp.torch.set_num_threads(n);
 
             string dir = parse.GetValue(outDir)?.FullName ?? Path.Combine(Environment.CurrentDirectory, "runs", Path.GetFileNameWithoutExtension(source.Name));
             var runs = seedList is null
