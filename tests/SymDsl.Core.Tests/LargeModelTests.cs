@@ -1,4 +1,3 @@
-using System.Text;
 using SymDsl.Diagnostics;
 using SymDsl.IR;
 using SymDsl.Text;
@@ -6,30 +5,16 @@ using SymDsl.Text;
 namespace SymDsl.Core.Tests;
 
 /// <summary>
-/// The 5,000-layer chain of the checker benchmark (bench/SymDsl.Bench, GenerateLayers) checks, with the expected result.
+/// The 5,000-layer chain of the checker benchmark (bench/SymDsl.Bench; tests/Shared/LayerChain.cs) checks, with the expected result.
 /// No timing here: how fast it checks is measured by the benchmark.
 /// </summary>
 public class LargeModelTests
 {
-    static string GenerateLayers(int count)
-    {
-        var sb = new StringBuilder("// A chain of ").Append(count).Append(" Linear layers.\nmodel Big(width: int = 8) {\n    input x: [width]\n");
-        string prev = "x";
-        for (int i = 0; i < count; i++)
-        {
-            sb.Append("    layer l").Append(i).Append(" = Linear(width, width)\n");
-            sb.Append("    h").Append(i).Append(" = relu(l").Append(i).Append('(').Append(prev).Append("))\n");
-            prev = "h" + i;
-        }
-        sb.Append("    layer out = Linear(width, 2)\n    output y = out(").Append(prev).Append(")\n}\n");
-        return sb.ToString();
-    }
-
     [Fact]
     public void Chain_of_5000_linear_layers_checks()
     {
         const int n = 5000;
-        var c = Compiler.CompileText("big.sym", GenerateLayers(n));
+        var c = Compiler.CompileText("big.sym", LayerChain.Generate(n));
         Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics.Take(5)));
         var m = Assert.Single(c.Program!.Models);
         Assert.Equal(n + 1, m.Layers.Count);

@@ -1,6 +1,6 @@
-namespace SymDsl.Core.Tests;
+namespace SymDsl.Tests;
 
-/// <summary>Locates the repository from the test binaries (bin/…/net10.0 → repo root holds SymDsl.sln).</summary>
+/// <summary>Locates the repository from the test binaries (bin/…/net10.0 → the folder holding SymDsl.sln).</summary>
 internal static class Paths
 {
     public static string Root { get; } = FindRoot();
