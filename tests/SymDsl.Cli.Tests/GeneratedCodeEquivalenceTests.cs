@@ -38,6 +38,31 @@ public class GeneratedCodeEquivalenceTests
             AssertEquivalent(model);
     }
 
+    [Fact]
+    public void Trained_weights_load_into_the_generated_module()
+    {
+        // examples/mlp.sym trains with syre: the checkpoint holds θ and θ₀, weights.dat the effective θ + θ₀.
+        string dir = Symc.TempDir();
+        var r = Symc.Run("train", Paths.Example("mlp.sym"), "--out", dir, "--steps", "15", "--set", "width=12");
+        Assert.True(r.ExitCode == 0, r.All);
+        var compilation = Compiler.CompileFile(Paths.Example("mlp.sym"), new CompileOptions(new Dictionary<string, string> { ["width"] = "12" }));
+        var program = compilation.Program!;
+        var model = program.Models[0];
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var trained = SymDsl.Torch.Diagnostics.RunComparison.Load(model, dir, program.Trains[0]);
+        var generated = Instantiate(model);
+        generated.load(Path.Combine(dir, "weights.dat"));
+        generated.eval();
+
+        var inputs = RandomInputs(model);
+        var expected = trained.Forward(inputs.ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float64)))["logits"];
+        var actual = RunGenerated(generated, model, inputs)["logits"];
+        double diff = (expected - actual.to(ScalarType.Float64)).abs().max().item<double>();
+        Assert.True(diff < 1e-4, $"generated module with weights.dat differs from the trained model by {diff}");
+    }
+
     static void AssertEquivalent(ModelIR model)
     {
         using var scope = NewDisposeScope();

@@ -74,6 +74,7 @@ internal static class TrainCommand
                 using var diagnostics = SymmetryDiagnostics.Create(program.Model(train.Model), train);
                 IReadOnlyList<ITrainingObserver> observers = diagnostics is null ? [] : [diagnostics];
                 var result = TrainingView.Run(io, program, train, trainOptions, observers, cancel);
+                WeightsExport.Write(program.Model(train.Model), train, run.Dir);
                 TrainingView.PrintSummary(io, result);
                 results.Add((run.Seed ?? train.Seed, result));
             }
