@@ -15,6 +15,29 @@ public class SymmetryCommandTests
         Assert.DoesNotContain("FAILED", r.Out);
     }
 
+    [Theory]
+    [InlineData("", true)]            // default eps = 1e-5: scale(z) holds approximately
+    [InlineData(", eps = 0.0", false)] // eps = 0: exactly
+    public void Scale_before_a_layer_norm_is_exact_only_without_eps(string epsArgument, bool approximate)
+    {
+        string path = Symc.WriteTemp("ln.sym", $$"""
+            model N {
+                input x: [6]
+                layer a = Linear(6, 8)
+                layer ln = LayerNorm(8{{epsArgument}})
+                layer b = Linear(8, 3)
+                z = a(x)
+                output y = b(ln(z))
+                symmetry s : scale(z)
+            }
+            """);
+        var r = Symc.Run("check", path, "--verify");
+        Assert.True(r.ExitCode == 0, r.All);
+        var line = Assert.Single(r.Out.Split('\n'), l => l.Contains("scale(z)"));
+        Assert.StartsWith("verified", line.Trim());
+        Assert.Equal(approximate, line.Contains("approximate: LayerNorm eps"));
+    }
+
     [Fact]
     public void Seeds_train_one_run_each_and_compare_reports_cka_per_site()
     {
