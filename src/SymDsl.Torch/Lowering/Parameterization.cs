@@ -34,6 +34,9 @@ public abstract class Parameterization
     /// <summary>Local names (relative to <see cref="Owner"/>) of the trainable raw tensors.</summary>
     public abstract IReadOnlyList<string> RawParameterNames { get; }
 
+    /// <summary>The dtype of the first raw tensor (all raw tensors of a model share it).</summary>
+    internal ScalarType RawDType => Raw(RawParameterNames[0]).dtype;
+
     protected TorchSharp.Modules.Parameter Raw(string local) => Owner.get_parameter(local) ?? throw new InvalidOperationException($"raw parameter {local} of {LogicalName} missing");
     protected Tensor Buffer(string local) => Owner.get_buffer(local) ?? throw new InvalidOperationException($"buffer {local} of {LogicalName} missing");
 
