@@ -20,8 +20,8 @@ public sealed record ReparamRequest(string Parameter, string Kind, double Sigma 
 /// Layout: one child module per layer (its name sanitised: "fc[2]" → "fc_2"), nested child modules for dotted
 /// local names ("attn" → "q" → weight). A Plain parameter is registered under its logical name, so the
 /// state_dict key of "fc1.weight" is "fc1.weight"; a reparametrised one gets a child node named after the
-/// parameter holding its raw tensors ("fc1.weight.theta" + buffer "fc1.weight.theta0"; "fc1.weight.u"/"v";
-/// "fc1.weight.U"/"V"). <see cref="RawKeys"/> maps logical names to their raw state_dict keys.
+/// parameter holding its raw tensors (syre/perturb: "fc1.weight.value" = θ + θ₀ + buffer "fc1.weight.theta0";
+/// syre_diag: "fc1.weight.theta" + "fc1.weight.theta0" + "fc1.weight.decay_d"; "fc1.weight.u"/"v"; "fc1.weight.U"/"V"). <see cref="RawKeys"/> maps logical names to their raw state_dict keys.
 /// </para>
 /// <para>
 /// The model is built dynamically from the IR, so its components cannot be C# fields; they are registered
@@ -138,6 +138,23 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     public IReadOnlyDictionary<string, double> RawWeightDecay => _rawDecay;
 
     public Tensor EffectiveParameter(string logicalName) => ParameterizationOf(logicalName).Effective();
+
+    /// <summary>
+    /// One optimizer step with the right weight decay for offset parameters that store P = θ + θ₀ (syre, perturb): their
+    /// stored values are shifted to θ in place for the step (so the optimizer's weight decay acts on θ, as the train block
+    /// says) and back to P after it. Use this instead of <c>optimizer.step()</c> whenever the model has such parameters
+    /// with a non-zero decay; otherwise it is just <c>optimizer.step()</c>. Gradients are left untouched.
+    /// </summary>
+    public void OptimizerStep(torch.optim.Optimizer optimizer)
+    {
+        var shifted = _shifted ??= _params.Values.OfType<OffsetParameterization>().Where(o => o.NeedsShift).ToArray();
+        if (shifted.Length == 0) { optimizer.step(); return; }
+        foreach (var o in shifted) o.ShiftToTheta();
+        try { optimizer.step(); }
+        finally { foreach (var o in shifted) o.ShiftToEffective(); }
+    }
+
+    OffsetParameterization[]? _shifted;
 
     /// <summary>The sum of explicit regularisation penalties (syre_diag's weighted decay) to add to the training loss; null when there are none.</summary>
     public Tensor? Penalty()
