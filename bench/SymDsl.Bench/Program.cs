@@ -109,9 +109,9 @@ if (only?.Contains("micro") == true)
 
 // ------------------------------------------------------------------ syre overhead (full trainer, digits MLP)
 // Trainer.Run on examples/mlp.sym with its break clause and without, alternating which runs first. The ratio is of the
-// medians of the training loop's time per step (step + logging + per-epoch test evaluation + checkpoint, i.e. what the
-// progress callback sees; set-up and the final report are excluded); the optimizer step alone (summary.json's
-// train_step_ms) is reported next to it.
+// medians of the training loop's time per step over 10-step windows (step + logging + per-epoch test evaluation +
+// checkpoint, i.e. what the progress callback sees; set-up and the final report are excluded); the optimizer step
+// alone (summary.json's train_step_ms) is reported next to it.
 if (Section("syre"))
 {
     var program = CompileProgram(Path.Combine(root, "examples", "mlp.sym"));
@@ -298,20 +298,30 @@ static void CopyParameters(SymModel from, nn.Module to)
 }
 
 /// <summary>
-/// One Trainer.Run: the loop's seconds per step (sum of the intervals between progress callbacks, so data loading,
-/// model set-up and the final evaluation/report are excluded) and the optimizer step alone (summary.json's train_step_ms).
+/// One Trainer.Run: the loop's time per step as windows of 10 consecutive steps (steps 10k+1..10k+10, k ≥ 1; a window
+/// holds exactly one step that is a multiple of 10, so periodic work such as diagnostics every 10 steps is counted once
+/// per window), each window's seconds per step; and the optimizer step alone (summary.json's train_step_ms, a mean).
+/// A step's time is the interval between progress callbacks: step, observers, logging, per-epoch test evaluation and
+/// checkpoints; set-up and the final evaluation/report are excluded.
 /// </summary>
-static (double loop, double step) TrainLoop(ProgramIR program, TrainIR train, int steps, IReadOnlyList<ITrainingObserver>? observers)
+static (List<double> windows, double step) TrainLoop(ProgramIR program, TrainIR train, int steps, IReadOnlyList<ITrainingObserver>? observers)
 {
     string dir = Path.Combine(Path.GetTempPath(), "symdsl-bench", Guid.NewGuid().ToString("N"));
     try
     {
-        var sw = new Stopwatch();
-        double loop = 0;
-        Trainer.Run(program, train, new TrainOptions(dir, Steps: steps), p => { if (sw.IsRunning) loop += sw.Elapsed.TotalSeconds; sw.Restart(); }, observers: observers);
-        // The first interval (before the first callback) is not counted: steps - 1 intervals.
+        var intervals = new double[steps + 1];
+        long last = 0;
+        Trainer.Run(program, train, new TrainOptions(dir, Steps: steps), p =>
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (last != 0) intervals[p.Step] = Stopwatch.GetElapsedTime(last, now).TotalSeconds;
+            last = now;
+        }, observers: observers);
+        var windows = new List<double>();
+        for (int from = 11; from + 9 <= steps; from += 10)
+            windows.Add(intervals.Skip(from).Take(10).Sum() / 10);
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")));
-        return (loop / (steps - 1), doc.RootElement.GetProperty("train_step_ms").GetDouble() / 1e3);
+        return (windows, doc.RootElement.GetProperty("train_step_ms").GetDouble() / 1e3);
     }
     finally
     {
@@ -319,11 +329,15 @@ static (double loop, double step) TrainLoop(ProgramIR program, TrainIR train, in
     }
 }
 
-/// <summary>Trainer.Run of A and B alternately (which goes first alternates), after one warm-up of each; medians.</summary>
+/// <summary>
+/// Trainer.Run of A and B alternately (which goes first alternates), after one warm-up of each. Loop time: the median
+/// over all 10-step windows of all repeats (robust to the other processes' bursts on a shared machine); step alone: the
+/// median over repeats.
+/// </summary>
 static LoopComparison CompareTrainLoops(ProgramIR program, TrainIR a, Func<(SymmetryDiagnostics obs, Action after)>? observerA, TrainIR b,
     Func<(SymmetryDiagnostics obs, Action after)>? observerB, int steps, int repeats)
 {
-    (double, double) Once(TrainIR tr, Func<(SymmetryDiagnostics obs, Action after)>? make, bool record)
+    (List<double>, double) Once(TrainIR tr, Func<(SymmetryDiagnostics obs, Action after)>? make, bool record)
     {
         if (make is null) return TrainLoop(program, tr, steps, null);
         var (obs, after) = make();
@@ -341,8 +355,8 @@ static LoopComparison CompareTrainLoops(ProgramIR program, TrainIR a, Func<(Symm
         bool aFirst = i % 2 == 0;
         for (int k = 0; k < 2; k++)
         {
-            if ((k == 0) == aFirst) { var (l, s) = Once(a, observerA, true); la.Add(l); sa.Add(s); }
-            else { var (l, s) = Once(b, observerB, true); lb.Add(l); sb.Add(s); }
+            if ((k == 0) == aFirst) { var (l, s) = Once(a, observerA, true); la.AddRange(l); sa.Add(s); }
+            else { var (l, s) = Once(b, observerB, true); lb.AddRange(l); sb.Add(s); }
         }
     }
     return new LoopComparison(StepTimer.Median(la), StepTimer.Median(lb), StepTimer.Median(sa), StepTimer.Median(sb), steps, repeats);
