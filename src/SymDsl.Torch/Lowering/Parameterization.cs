@@ -153,17 +153,23 @@ public sealed class OffsetParameterization : Parameterization
     /// <summary>In place, without recording gradients: the stored P becomes θ = P − θ₀ (for the optimizer's weight decay on θ). No-op unless <see cref="TrainsEffective"/>.</summary>
     public void ShiftToTheta()
     {
-        if (!TrainsEffective) return;
         using var _ = no_grad();
-        Raw("value").sub_(Buffer("theta0"));
+        Shift(toTheta: true);
     }
 
     /// <summary>Undoes <see cref="ShiftToTheta"/>: the stored θ becomes P = θ + θ₀.</summary>
     public void ShiftToEffective()
     {
-        if (!TrainsEffective) return;
         using var _ = no_grad();
-        Raw("value").add_(Buffer("theta0"));
+        Shift(toTheta: false);
+    }
+
+    /// <summary>The shift itself, for a caller that already holds a no_grad guard (one guard for a whole optimizer step).</summary>
+    internal void Shift(bool toTheta)
+    {
+        if (!TrainsEffective) return;
+        if (toTheta) Raw("value").sub_(Buffer("theta0"));
+        else Raw("value").add_(Buffer("theta0"));
     }
 
     /// <summary>syre_diag's (decay/2)·Σ D ⊙ θ² on the trainable tensors (θ, or every factor of an induced parameter); null for the others.</summary>

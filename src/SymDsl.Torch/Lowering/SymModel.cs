@@ -149,9 +149,10 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     {
         var shifted = _shifted ??= _params.Values.OfType<OffsetParameterization>().Where(o => o.NeedsShift).ToArray();
         if (shifted.Length == 0) { optimizer.step(); return; }
-        foreach (var o in shifted) o.ShiftToTheta();
+        using var _ = no_grad(); // one guard for the step (the optimizer's own step runs without gradients too)
+        foreach (var o in shifted) o.Shift(toTheta: true);
         try { optimizer.step(); }
-        finally { foreach (var o in shifted) o.ShiftToEffective(); }
+        finally { foreach (var o in shifted) o.Shift(toTheta: false); }
     }
 
     OffsetParameterization[]? _shifted;
