@@ -14,7 +14,8 @@ using static TorchSharp.torch;
 
 // bench/run → this program. Writes bench/out/results.json and bench/out/results.md.
 // Options: --quick (fewer samples; for a smoke run), --out DIR, --threads N, --only a,b (sections: compiled, syre,
-// diagnostics, check, gflops, memory; results.json/results.md are then written only with --out).
+// diagnostics, check, gflops, memory, and micro: per-call costs, not in the default run; results.json/results.md are
+// then written only with --out).
 
 bool quick = args.Contains("--quick");
 var only = ArgValue("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
