@@ -3,8 +3,10 @@ using System.Diagnostics;
 namespace SymDsl.Bench;
 
 /// <summary>
-/// Times two step functions side by side: warm-up, then rounds that alternate which one runs first, each step
-/// timed on its own. Medians of the per-step samples make the ratio robust to the other core's noise.
+/// Times two step functions side by side: warm-up, then rounds of interleaved steps (A B B A …, so neither side
+/// systematically runs right after the other), each step timed on its own. Medians of the per-step samples make the
+/// ratio robust to the other core's noise; interleaving step by step (rather than in blocks) keeps a burst of load
+/// from landing on one side only.
 /// </summary>
 public static class StepTimer
 {
@@ -20,11 +22,12 @@ public static class StepTimer
         var a = new List<double>();
         var b = new List<double>();
         for (int r = 0; r < rounds; r++)
-        {
-            bool aFirst = r % 2 == 0;
-            Run(aFirst ? stepA : stepB, aFirst ? a : b, stepsPerRound);
-            Run(aFirst ? stepB : stepA, aFirst ? b : a, stepsPerRound);
-        }
+            for (int i = 0; i < stepsPerRound; i++)
+            {
+                bool aFirst = (r * stepsPerRound + i) % 2 == 0;
+                Run(aFirst ? stepA : stepB, aFirst ? a : b, 1);
+                Run(aFirst ? stepB : stepA, aFirst ? b : a, 1);
+            }
         return new Comparison(name, Median(a), Median(b), a.Count);
     }
 

@@ -104,15 +104,20 @@ public class LoweringTests
     {
         using var m = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "offset", Sigma: 0.5, Decay: 0.01)], seed: 5);
         var sd = m.state_dict();
-        Assert.Contains("fc1.weight.theta", sd.Keys);
+        // syre stores the effective P = θ + θ₀ ("value") next to the fixed θ₀; θ is P − θ₀.
+        Assert.Contains("fc1.weight.value", sd.Keys);
         Assert.Contains("fc1.weight.theta0", sd.Keys);
         Assert.DoesNotContain("fc1.weight", sd.Keys);
-        Assert.Equal(["fc1.weight.theta", "fc1.weight.theta0"], m.RawKeys["fc1.weight"]);
+        Assert.DoesNotContain("fc1.weight.theta", sd.Keys);
+        Assert.Equal(["fc1.weight.value", "fc1.weight.theta0"], m.RawKeys["fc1.weight"]);
         var theta0 = sd["fc1.weight.theta0"];
         Assert.False(theta0.requires_grad);
         Assert.DoesNotContain(m.named_parameters(), np => np.name == "fc1.weight.theta0");
         Assert.InRange(theta0.std().item<float>(), 0.4, 0.6);
-        Assert.True(m.EffectiveParameter("fc1.weight").allclose(sd["fc1.weight.theta"] + theta0));
+        Assert.True(m.EffectiveParameter("fc1.weight").equal(sd["fc1.weight.value"]).all().item<bool>());
+        // θ starts at the layer's usual initialisation (the same draw as without syre).
+        using var plain = new SymModel(Mlp(8), seed: 5);
+        Assert.True((sd["fc1.weight.value"] - theta0).allclose(plain.EffectiveParameter("fc1.weight"), 1e-5, 1e-6));
         var want = ones(8, 64);
         m.SetEffectiveParameters(new Dictionary<string, Tensor> { ["fc1.weight"] = want });
         Assert.True(m.EffectiveParameter("fc1.weight").allclose(want));
@@ -129,7 +134,33 @@ public class LoweringTests
         Assert.True(t1.allclose(t1[.., 0..1].expand(8, 64)));
         Assert.True(t2.allclose(t2[0..1, ..].expand(10, 8)));
         Assert.True(t1[.., 0].std().item<float>() > 0.1); // distinct units
-        Assert.Equal(1e-3, m.RawWeightDecay["fc1.weight.theta"]);
+        Assert.Equal(1e-3, m.RawWeightDecay["fc1.weight.value"]);
+    }
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("adamw")]
+    public void Syre_optimizer_step_decays_theta_not_the_effective_parameter(string kind)
+    {
+        // The stored P = θ + θ₀ is trained; OptimizerStep lets the optimizer's weight decay act on θ = P − θ₀, exactly
+        // as when θ itself is the trainable tensor (syre_diag keeps that layout, with the penalty instead of the decay).
+        using var m = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "offset", Sigma: 0.5, Decay: 0.1)], seed: 5);
+        using var opt = kind == "sgd" ? (optim.Optimizer)optim.SGD(m.parameters(), 0.1, weight_decay: 0.1) : optim.AdamW(m.parameters(), 0.1, weight_decay: 0.1);
+        var x = randn(4, 64);
+        m.Forward(X(x))["logits"].pow(2).sum().backward();
+        using var _ = no_grad();
+        var value = m.named_parameters().First(np => np.name == "fc1.weight.value").parameter;
+        var theta0 = m.state_dict()["fc1.weight.theta0"];
+        var p0 = value.detach().clone();
+        var g = value.grad!.detach().clone();
+        m.OptimizerStep(opt);
+        Assert.True(value.grad!.equal(g).all().item<bool>()); // gradients are left untouched
+        // The first step of the optimizer on θ directly: SGD θ − lr (g + γ θ); AdamW θ (1 − lr γ) − lr g / (|g| + eps).
+        var theta = p0 - theta0;
+        var expected = (kind == "sgd" ? theta - 0.1 * (g + 0.1 * theta) : theta * (1 - 0.1 * 0.1) - 0.1 * g / (g.abs() + 1e-8)) + theta0;
+        Assert.True(value.allclose(expected, 1e-5, 1e-6), $"max diff {(value - expected).abs().max().item<float>()}");
+        var towardsZero = kind == "sgd" ? p0 - 0.1 * (g + 0.1 * p0) : p0 * (1 - 0.1 * 0.1) - 0.1 * g / (g.abs() + 1e-8);
+        Assert.False(value.allclose(towardsZero, 1e-5, 1e-6)); // the decay pulls towards θ₀, not 0
     }
 
     [Fact]
@@ -198,10 +229,10 @@ public class LoweringTests
         var loss = m.Forward(X(x), parameters: eff)["logits"].pow(2).sum();
         var g = autograd.grad([loss], [eff["fc1.weight"]], [ones_like(loss)])[0];
         Assert.Equal(new long[] { 8, 64 }, g.shape);
-        // The same as the gradient w.r.t. theta of the module itself (d(theta + theta0)/d theta = 1).
+        // The same as the gradient w.r.t. the module's own stored P = theta + theta0 (= the gradient w.r.t. theta).
         var own = m.Forward(X(x))["logits"].pow(2).sum();
         own.backward();
-        var theta = m.named_parameters().First(np => np.name == "fc1.weight.theta").parameter;
+        var theta = m.named_parameters().First(np => np.name == "fc1.weight.value").parameter;
         Assert.True((theta.grad!.detach() - g.detach()).abs().max().item<float>() < 1e-5);
         // Overriding with different values changes the output without touching the module.
         using var _ = no_grad();

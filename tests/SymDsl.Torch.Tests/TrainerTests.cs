@@ -201,7 +201,7 @@ public class TrainerTests
         // θ₀ is a buffer, never trained: equal to the draw at the start of the run.
         using var fresh = new SymModel(Mlp(16), Trainer.Reparametrisations(train), seed: 1);
         Assert.True(Same(fresh.state_dict()["fc1.weight.theta0"], theta0));
-        Assert.False(Same(fresh.state_dict()["fc1.weight.theta"], other.state_dict()["fc1.weight.theta"]));
+        Assert.False(Same(fresh.state_dict()["fc1.weight.value"], other.state_dict()["fc1.weight.value"]));
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public class TrainerTests
         var train = MlpTrain(syre: true);
         using var model = new SymModel(Mlp(8), Trainer.Reparametrisations(new TrainIR(train.Model, train.Data, train.Loss, train.Optimizer, null, 64, 1, null, 1, 10, null,
             [new BreakIR("syre", Args(("sigma", D(0.1)), ("decay", D(0.05))), ["perm"], ["fc1.weight"], Span)], [], [], Span)));
-        Assert.Equal(0.05, model.RawWeightDecay["fc1.weight.theta"]);
+        Assert.Equal(0.05, model.RawWeightDecay["fc1.weight.value"]);
         Assert.Single(model.RawWeightDecay);
         using var opt = Trainer.BuildOptimizer(model, train.Optimizer);
         Assert.Equal(2, opt.ParamGroups.Count());

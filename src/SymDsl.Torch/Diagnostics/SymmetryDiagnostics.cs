@@ -187,7 +187,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         ReleaseTensors();
         foreach (var list in _series.Values) list.Clear();
         if (context.StartStep > 0) LoadPreviousSeries(context);
-        // Raw tensors whose gradient is the gradient w.r.t. the effective parameter: plain ones and syre's θ (θ + θ₀).
+        // Raw tensors whose gradient is the gradient w.r.t. the effective parameter: plain ones and syre's stored P = θ + θ₀.
         _rawForGradient.Clear();
         var named = context.Model.named_parameters().ToDictionary(np => np.name, np => np.parameter);
         foreach (var name in context.Model.ParameterNames)
@@ -296,8 +296,11 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         var result = new List<(string, double)>();
         var sw = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
-        IReadOnlyDictionary<string, Tensor> effective;
-        using (no_grad()) effective = context.Model.EffectiveParameters().ToDictionary(kv => kv.Key, kv => kv.Value.detach());
+        IReadOnlyDictionary<string, Tensor> live;
+        using (no_grad()) live = context.Model.EffectiveParameters().ToDictionary(kv => kv.Key, kv => kv.Value.detach());
+        // Every measure works in float64 on the CPU (Measures' TensorMath.F64: detach().to(Float64, CPU)); convert each
+        // parameter once per evaluation instead of once per metric (the same values: the conversion is exact).
+        var effective = F64(live);
 
         Dictionary<int, Tensor> sites = new();
         Dictionary<int, Tensor> siteGrads = new();
@@ -308,9 +311,13 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         if (needForward)
         {
             if (_shadow is null) throw new InvalidOperationException("SymmetryDiagnostics.OnStart was not called");
-            (sites, siteGrads, paramGrads) = Forward(context, effective, withGradients: needGradients);
+            (sites, siteGrads, paramGrads) = Forward(context, live, withGradients: needGradients);
         }
         if (stepGrads is not null) paramGrads = stepGrads;
+        paramGrads = F64(paramGrads);
+        var norms = new Dictionary<string, (double[] InSquared, double[] OutSquared)>();
+        (double[] InSquared, double[] OutSquared) Norms(SymmetryIR sym) =>
+            norms.TryGetValue(sym.Name, out var n) ? n : norms[sym.Name] = UnitNorms.FromSymmetry(sym, effective);
         Charge("(forward)", sw);
 
         using var _ = no_grad();
@@ -321,7 +328,8 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
             {
                 case "collapse":
                     {
-                        var c = Collapse.FromSymmetry(p.Sym!, effective, p.D.Args.Double("threshold", 1e-3));
+                        var (inSq, outSq) = Norms(p.Sym!); // Collapse.FromSymmetry, sharing the unit norms with balance
+                        var c = Collapse.FromSquaredNorms(inSq, outSq, p.D.Args.Double("threshold", 1e-3));
                         result.Add((key, c.Count));
                         result.Add((key + ".fraction", c.Fraction));
                         if (p.SiteNode is int n && sites.TryGetValue(n, out var acts))
@@ -347,7 +355,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
                         for (int k = 0; k < Math.Min(8, s.Length); k++) result.Add((key + ".sv" + (k + 1).ToString(CultureInfo.InvariantCulture), s[k]));
                         break;
                     }
-                case "balance": result.AddRange(BalanceMetrics(p, effective, paramGrads)); break;
+                case "balance": result.AddRange(BalanceMetrics(p, effective, paramGrads, Norms)); break;
                 case "drift":
                     {
                         var biases = p.Sym!.Actions.Where(a => a.Role is ActionRole.Shift or ActionRole.Forward).Select(a => effective[a.Parameter]).ToList();
@@ -417,13 +425,15 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     /// ‖C‖_F with C = S_F S_Fᵀ − S_I S_Iᵀ (W₁W₁ᵀ − W₂ᵀW₂), over blocks sqrt(Σ_b ‖C_b‖²_F); .grad_imbalance the rotation
     /// gradient imbalance averaged over blocks. Gradients: see <see cref="DiagnosticsOptions.Gradients"/>.
     /// </summary>
-    static IEnumerable<(string, double)> BalanceMetrics(Plan p, IReadOnlyDictionary<string, Tensor> effective, Dictionary<string, Tensor> grads)
+    static IEnumerable<(string, double)> BalanceMetrics(Plan p, IReadOnlyDictionary<string, Tensor> effective, Dictionary<string, Tensor> grads,
+        Func<SymmetryIR, (double[] InSquared, double[] OutSquared)> norms)
     {
         var sym = p.Sym!;
         var key = p.Key;
         if (sym.Kind == SymmetryKind.Rescale)
         {
-            var q = Balance.RescaleConserved(sym, effective);
+            var (inSq, outSq) = norms(sym); // Balance.RescaleConserved: Q_i = in_i − out_i
+            var q = inSq.Zip(outSq, (a, b) => a - b).ToArray();
             yield return (key, q.Length == 0 ? double.NaN : q.Average(Math.Abs));
             yield return (key + ".q_mean", q.Length == 0 ? double.NaN : q.Average());
             var r = Balance.GradientRatio(sym, grads);
@@ -492,6 +502,10 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         }
         return (sites, siteGrads, paramGrads);
     }
+
+    /// <summary>Each tensor detached and in float64 on the CPU, as the measures use it.</summary>
+    static Dictionary<string, Tensor> F64(IReadOnlyDictionary<string, Tensor> tensors) =>
+        tensors.ToDictionary(kv => kv.Key, kv => kv.Value.detach().to(ScalarType.Float64, CPU));
 
     static Tensor GradOrZeros(Tensor? g, Tensor like) => g is null || g.IsInvalid ? zeros_like(like).detach() : g.detach();
 

@@ -34,6 +34,9 @@ public abstract class Parameterization
     /// <summary>Local names (relative to <see cref="Owner"/>) of the trainable raw tensors.</summary>
     public abstract IReadOnlyList<string> RawParameterNames { get; }
 
+    /// <summary>The dtype of the first raw tensor (all raw tensors of a model share it).</summary>
+    internal ScalarType RawDType => Raw(RawParameterNames[0]).dtype;
+
     protected TorchSharp.Modules.Parameter Raw(string local) => Owner.get_parameter(local) ?? throw new InvalidOperationException($"raw parameter {local} of {LogicalName} missing");
     protected Tensor Buffer(string local) => Owner.get_buffer(local) ?? throw new InvalidOperationException($"buffer {local} of {LogicalName} missing");
 
@@ -76,8 +79,16 @@ public sealed class PlainParameterization : Parameterization
 ///   matching the optimizer convention) with D a fixed random positive diagonal, entries U(0.5, 1.5), stored as buffer "decay_d";
 ///   the optimizer's own weight decay is switched off for θ.</item>
 /// </list>
-/// θ is a plain tensor "theta" starting at the layer's usual initialisation, or, when the parameter is also induced
-/// (sparsity/lowrank), the inner parameterization's factors, so P = u ⊙ v + θ₀ or U Vᵀ + θ₀.
+/// <para>
+/// Storage. For syre and perturb on a parameter that is not also induced, the trainable tensor is the effective parameter
+/// itself, P = θ + θ₀, registered as "value" (<see cref="TrainsEffective"/>): training ℓ(θ + θ₀) + decay·‖θ‖² is exactly
+/// training P with the decay pulling P towards θ₀ (gradient ∇ℓ(P) + decay·(P − θ₀)), and ∂ℓ/∂θ = ∂ℓ/∂P, so the forward
+/// and backward passes carry no extra addition. The optimizer still applies its weight decay to θ: around the optimizer
+/// step, <see cref="ShiftToTheta"/> subtracts θ₀ in place and <see cref="ShiftToEffective"/> adds it back
+/// (<see cref="SymModel.OptimizerStep"/>; not needed when decay is 0). Otherwise (syre_diag, whose penalty reads θ, and
+/// offsets on induced parameters) θ is stored: a tensor "theta" starting at the layer's usual initialisation, or the inner
+/// parameterization's factors, so P = θ + θ₀, u ⊙ v + θ₀ or U Vᵀ + θ₀.
+/// </para>
 /// </summary>
 public sealed class OffsetParameterization : Parameterization
 {
@@ -91,7 +102,8 @@ public sealed class OffsetParameterization : Parameterization
         Decay = decay;
         UnitAxis = unitAxis;
         _inner = inner;
-        if (inner is null)
+        TrainsEffective = inner is null && method != "syre_diag";
+        if (inner is null && !TrainsEffective)
         {
             using var detached = init.detach();
             node.register_parameter("theta", new TorchSharp.Modules.Parameter(detached.clone(), requires_grad: true));
@@ -109,6 +121,11 @@ public sealed class OffsetParameterization : Parameterization
             theta0 = expanded.mul(sigma).contiguous();
         }
         else theta0 = torch.randn(init.shape, dtype: init.dtype, device: init.device, generator: generator).mul_(sigma);
+        if (TrainsEffective)
+        {
+            using var detached = init.detach();
+            node.register_parameter("value", new TorchSharp.Modules.Parameter(detached.add(theta0), requires_grad: true));
+        }
         node.register_buffer("theta0", theta0, persistent: true);
         if (method == "syre_diag")
             node.register_buffer("decay_d", torch.rand(init.shape, dtype: init.dtype, device: init.device, generator: generator).add_(0.5), persistent: true);
@@ -124,9 +141,36 @@ public sealed class OffsetParameterization : Parameterization
     public Tensor Theta0 => Buffer("theta0");
     /// <summary>True when the decay is an explicit penalty (syre_diag) rather than the optimizer's weight decay.</summary>
     public bool DecayIsPenalty => Method == "syre_diag";
-    Tensor Theta() => _inner is null ? Raw("theta") : _inner.Effective();
-    public override Tensor Effective() => Theta() + Buffer("theta0");
-    public override IReadOnlyList<string> RawParameterNames => _inner?.RawParameterNames ?? ["theta"];
+    /// <summary>True when the trainable tensor is P = θ + θ₀ itself ("value"), false when it is θ ("theta") or the inner factors.</summary>
+    public bool TrainsEffective { get; }
+    /// <summary>True when the optimizer step must see θ rather than P (<see cref="ShiftToTheta"/>): P is trained and the optimizer decays it.</summary>
+    public bool NeedsShift => TrainsEffective && Decay != 0;
+    /// <summary>θ = P − θ₀ (a new tensor when P is stored, differentiable w.r.t. the raw tensors).</summary>
+    public Tensor Theta() => TrainsEffective ? Raw("value") - Buffer("theta0") : _inner is null ? Raw("theta") : _inner.Effective();
+    public override Tensor Effective() => TrainsEffective ? Raw("value") : Theta() + Buffer("theta0");
+    public override IReadOnlyList<string> RawParameterNames => _inner?.RawParameterNames ?? [TrainsEffective ? "value" : "theta"];
+
+    /// <summary>In place, without recording gradients: the stored P becomes θ = P − θ₀ (for the optimizer's weight decay on θ). No-op unless <see cref="TrainsEffective"/>.</summary>
+    public void ShiftToTheta()
+    {
+        using var _ = no_grad();
+        Shift(toTheta: true);
+    }
+
+    /// <summary>Undoes <see cref="ShiftToTheta"/>: the stored θ becomes P = θ + θ₀.</summary>
+    public void ShiftToEffective()
+    {
+        using var _ = no_grad();
+        Shift(toTheta: false);
+    }
+
+    /// <summary>The shift itself, for a caller that already holds a no_grad guard (one guard for a whole optimizer step).</summary>
+    internal void Shift(bool toTheta)
+    {
+        if (!TrainsEffective) return;
+        if (toTheta) Raw("value").sub_(Buffer("theta0"));
+        else Raw("value").add_(Buffer("theta0"));
+    }
 
     /// <summary>syre_diag's (decay/2)·Σ D ⊙ θ² on the trainable tensors (θ, or every factor of an induced parameter); null for the others.</summary>
     public Tensor? Penalty()
@@ -142,6 +186,7 @@ public sealed class OffsetParameterization : Parameterization
     {
         CheckShape(value);
         using var _ = no_grad();
+        if (TrainsEffective) { Raw("value").copy_(value); return; }
         using var scope = NewDisposeScope();
         var theta = value - Buffer("theta0");
         if (_inner is null) Raw("theta").copy_(theta);

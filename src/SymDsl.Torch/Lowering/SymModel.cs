@@ -20,8 +20,8 @@ public sealed record ReparamRequest(string Parameter, string Kind, double Sigma 
 /// Layout: one child module per layer (its name sanitised: "fc[2]" → "fc_2"), nested child modules for dotted
 /// local names ("attn" → "q" → weight). A Plain parameter is registered under its logical name, so the
 /// state_dict key of "fc1.weight" is "fc1.weight"; a reparametrised one gets a child node named after the
-/// parameter holding its raw tensors ("fc1.weight.theta" + buffer "fc1.weight.theta0"; "fc1.weight.u"/"v";
-/// "fc1.weight.U"/"V"). <see cref="RawKeys"/> maps logical names to their raw state_dict keys.
+/// parameter holding its raw tensors (syre/perturb: "fc1.weight.value" = θ + θ₀ + buffer "fc1.weight.theta0";
+/// syre_diag: "fc1.weight.theta" + "fc1.weight.theta0" + "fc1.weight.decay_d"; "fc1.weight.u"/"v"; "fc1.weight.U"/"V"). <see cref="RawKeys"/> maps logical names to their raw state_dict keys.
 /// </para>
 /// <para>
 /// The model is built dynamically from the IR, so its components cannot be C# fields; they are registered
@@ -105,6 +105,8 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
             init.Dispose();
         }
         // Components are registered explicitly above (dynamic layout); nothing is held in fields.
+        _outputs = ir.Outputs.Select(o => (o.Name, o.Node)).ToArray();
+        _dtypeSource = ir.Parameters.Select(p => _params.GetValueOrDefault(p.Name)).FirstOrDefault(p => p is not null);
     }
 
     ParamNode NodeFor(string[] segments)
@@ -137,6 +139,24 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
 
     public Tensor EffectiveParameter(string logicalName) => ParameterizationOf(logicalName).Effective();
 
+    /// <summary>
+    /// One optimizer step with the right weight decay for offset parameters that store P = θ + θ₀ (syre, perturb): their
+    /// stored values are shifted to θ in place for the step (so the optimizer's weight decay acts on θ, as the train block
+    /// says) and back to P after it. Use this instead of <c>optimizer.step()</c> whenever the model has such parameters
+    /// with a non-zero decay; otherwise it is just <c>optimizer.step()</c>. Gradients are left untouched.
+    /// </summary>
+    public void OptimizerStep(torch.optim.Optimizer optimizer)
+    {
+        var shifted = _shifted ??= _params.Values.OfType<OffsetParameterization>().Where(o => o.NeedsShift).ToArray();
+        if (shifted.Length == 0) { optimizer.step(); return; }
+        using var _ = no_grad(); // one guard for the step (the optimizer's own step runs without gradients too)
+        foreach (var o in shifted) o.Shift(toTheta: true);
+        try { optimizer.step(); }
+        finally { foreach (var o in shifted) o.Shift(toTheta: false); }
+    }
+
+    OffsetParameterization[]? _shifted;
+
     /// <summary>The sum of explicit regularisation penalties (syre_diag's weighted decay) to add to the training loss; null when there are none.</summary>
     public Tensor? Penalty()
     {
@@ -156,7 +176,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         foreach (var (name, value) in values) ParameterizationOf(name).SetEffective(value);
     }
 
-    public ScalarType ParameterDType => parameters().FirstOrDefault()?.dtype ?? ScalarType.Float32;
+    public ScalarType ParameterDType => _dtypeSource is { } p ? p.RawDType : ScalarType.Float32;
     public Device ParameterDevice => parameters().FirstOrDefault()?.device ?? CPU;
 
     public override Dictionary<string, Tensor> forward(Dictionary<string, Tensor> inputs) => Forward(inputs);
@@ -174,128 +194,235 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     public Dictionary<string, Tensor> Forward(IReadOnlyDictionary<string, Tensor> inputs, ISet<string>? captureSites = null, IDictionary<string, Tensor>? captured = null,
         IReadOnlyDictionary<string, Tensor>? parameters = null)
     {
-        var values = new Tensor[IR.Nodes.Count];
+        var plan = _plan ??= BuildPlan();
+        var values = new Tensor[plan.Length];
         var dtype = parameters?.Values.FirstOrDefault()?.dtype ?? ParameterDType;
+        var capture = captureSites is not null && captured is not null;
         var saved = _override;
         _override = parameters;
         try
         {
-            foreach (var node in IR.Nodes)
+            foreach (var step in plan)
             {
-                var v = Eval(node, values, inputs, dtype);
-                values[node.Id] = v;
-                if (node.Site is { } site && captureSites is not null && captured is not null && captureSites.Contains(site))
-                    captured[site] = v;
+                var v = Eval(step, values, inputs, dtype);
+                values[step.Id] = v;
+                if (capture && step.Site is { } site && captureSites!.Contains(site))
+                    captured![site] = v;
             }
         }
         finally { _override = saved; }
-        return IR.Outputs.ToDictionary(o => o.Name, o => values[o.Node]);
+        var outputs = new Dictionary<string, Tensor>(_outputs.Length);
+        foreach (var (name, node) in _outputs) outputs.Add(name, values[node]);
+        return outputs;
     }
 
     IReadOnlyDictionary<string, Tensor>? _override;
 
-    Tensor Eval(NodeIR node, Tensor[] values, IReadOnlyDictionary<string, Tensor> inputs, ScalarType dtype)
+    // ------------------------------------------------------------------ the evaluation plan
+    // Built once (on the first Forward, after construction): per node its op, inputs and attributes read out of the IR,
+    // and for layers the resolved parameterizations, so that Forward does no string building, IR dictionary lookups
+    // or LINQ per call, only tensor calls. Errors the IR lookups would raise (an unknown layer, activation or op, a
+    // missing parameter) are kept and raised when the node is evaluated, with the same messages as before.
+
+    NodeStep[]? _plan;
+    readonly (string name, int node)[] _outputs;
+    readonly Parameterization? _dtypeSource;
+
+    /// <summary>A parameter a layer reads: its logical name (for functional overrides) and its parameterization, if any.</summary>
+    sealed class Slot(SymModel owner, LayerIR layer, string local)
     {
-        Tensor In(int i) => values[node.Inputs[i]];
-        switch (node.Op)
+        readonly string _name = $"{layer.Name}.{local}";
+        readonly Parameterization? _param = owner._params.GetValueOrDefault($"{layer.Name}.{local}");
+        readonly string _layerName = layer.Name;
+        public Tensor Required() => Optional() ?? throw new SymDslException($"layer {_layerName} has no parameter {_name}");
+        public Tensor? Optional()
+        {
+            if (owner._override is { } o && o.TryGetValue(_name, out var t)) return t;
+            return _param?.Effective();
+        }
+    }
+
+    sealed class NodeStep
+    {
+        public required int Id;
+        public required OpKind Op;
+        public required int[] Inputs;
+        public string? Site;
+        public NodeIR Node = null!;
+        // Input
+        public string? InputName;
+        public long[]? InputShape;
+        // Activation
+        public string? Fn;
+        public double Scalar; // leaky_relu's slope, Scale's factor, the RNN's dt, LayerNorm's eps
+        public long Dim;      // softmax's dim (already shifted for the batch), Attention's heads
+        // Layer
+        public LayerIR? Layer;
+        public Slot? W, B, Q, QB, K, KB, V, VB, O, OB, Wh;
+        public long? NormN;
+        public bool Causal;
+        public string? Integrator;
+    }
+
+    NodeStep[] BuildPlan()
+    {
+        var steps = new NodeStep[IR.Nodes.Count];
+        for (var i = 0; i < IR.Nodes.Count; i++)
+        {
+            var node = IR.Nodes[i];
+            var st = new NodeStep { Id = node.Id, Op = node.Op, Inputs = node.Inputs.ToArray(), Site = node.Site, Node = node };
+            switch (node.Op)
+            {
+                case OpKind.Input:
+                    st.InputName = node.Attr("name");
+                    st.InputShape = node.Shape.Select(d => (long)d).ToArray();
+                    break;
+                case OpKind.Activation:
+                    st.Fn = node.Attr("fn");
+                    if (st.Fn == "leaky_relu") st.Scalar = node.Attrs.Double("negative_slope", 0.01);
+                    // dim is per example (the batch is implicit): dim >= 0 is shifted by one, negative dims count from the end.
+                    if (st.Fn == "softmax") st.Dim = node.Attrs.Int("dim", -1) is var d && d >= 0 ? d + 1 : d;
+                    break;
+                case OpKind.Scale:
+                    st.Scalar = node.Attrs["factor"].AsDouble();
+                    break;
+                case OpKind.Layer:
+                    if (_layers.TryGetValue(node.Attr("layer"), out var layer)) PlanLayer(st, layer);
+                    break;
+            }
+            steps[i] = st;
+        }
+        return steps;
+    }
+
+    void PlanLayer(NodeStep st, LayerIR layer)
+    {
+        st.Layer = layer;
+        Slot S(string local) => new(this, layer, local);
+        switch (layer.Kind)
+        {
+            case LayerKind.Linear: st.W = S("weight"); st.B = S("bias"); break;
+            case LayerKind.LayerNorm:
+                st.W = S("weight"); st.B = S("bias");
+                st.NormN = layer.Args.TryGetValue("n", out var n) ? n.AsInt() : null;
+                st.Scalar = layer.Args.Double("eps", 1e-5);
+                break;
+            case LayerKind.Embedding: st.W = S("weight"); break;
+            case LayerKind.SelfAttention:
+                st.Q = S("q.weight"); st.QB = S("q.bias"); st.K = S("k.weight"); st.KB = S("k.bias");
+                st.V = S("v.weight"); st.VB = S("v.bias"); st.O = S("o.weight"); st.OB = S("o.bias");
+                st.Dim = layer.Args.Int("heads", 1);
+                st.Causal = layer.Args.Bool("causal", false);
+                break;
+            case LayerKind.RNN:
+                st.W = S("input.weight"); st.Wh = S("hidden.weight"); st.B = S("bias");
+                st.Fn = layer.Args.Text("activation", "tanh");
+                st.Integrator = layer.Args.Text("integrator", "euler");
+                st.Scalar = layer.Args.Double("dt", 1.0);
+                break;
+        }
+    }
+
+    Tensor Eval(NodeStep st, Tensor[] values, IReadOnlyDictionary<string, Tensor> inputs, ScalarType dtype)
+    {
+        switch (st.Op)
         {
             case OpKind.Input:
                 {
-                    var name = node.Attr("name");
+                    var name = st.InputName!;
                     if (!inputs.TryGetValue(name, out var x))
                         throw new SymDslException($"model {IR.Name}: no value for input {name}");
-                    var expected = node.Shape.Select(d => (long)d).ToArray();
-                    if (x.dim() != expected.Length + 1 || !x.shape.Skip(1).SequenceEqual(expected))
+                    var expected = st.InputShape!;
+                    if (!ShapeMatches(x, expected))
                         throw new SymDslException($"model {IR.Name}: input {name} expects per-example shape [{string.Join(", ", expected)}] but got [{string.Join(", ", x.shape.Skip(1))}] (batch of {(x.dim() > 0 ? x.shape[0] : 0)})");
                     return x.is_floating_point() && x.dtype != dtype ? x.to(dtype) : x;
                 }
             case OpKind.Layer:
-                return ApplyLayer(_layers.TryGetValue(node.Attr("layer"), out var layer) ? layer : throw new SymDslException($"model {IR.Name}: no layer {node.Attr("layer")}"), In(0));
-            case OpKind.Activation: return Activate(node, In(0));
-            case OpKind.Add: return In(0) + In(1);
-            case OpKind.Sub: return In(0) - In(1);
-            case OpKind.Mul: return In(0) * In(1);
-            case OpKind.Scale: return In(0) * node.Attrs["factor"].AsDouble();
-            case OpKind.Last: return In(0).select(1, -1);
-            case OpKind.Mean: return In(0).mean([1]);
-            case OpKind.Flatten: return In(0).flatten(1);
-            default: throw new SymDslException($"unsupported op {node.Op}");
+                return st.Layer is not null ? ApplyLayer(st, values[st.Inputs[0]]) : throw new SymDslException($"model {IR.Name}: no layer {st.Node.Attr("layer")}");
+            case OpKind.Activation: return Activate(st, values[st.Inputs[0]]);
+            case OpKind.Add: return values[st.Inputs[0]] + values[st.Inputs[1]];
+            case OpKind.Sub: return values[st.Inputs[0]] - values[st.Inputs[1]];
+            case OpKind.Mul: return values[st.Inputs[0]] * values[st.Inputs[1]];
+            case OpKind.Scale: return values[st.Inputs[0]] * st.Scalar;
+            case OpKind.Last: return values[st.Inputs[0]].select(1, -1);
+            case OpKind.Mean: return values[st.Inputs[0]].mean([1]);
+            case OpKind.Flatten: return values[st.Inputs[0]].flatten(1);
+            default: throw new SymDslException($"unsupported op {st.Op}");
         }
     }
 
-    static Tensor Activate(NodeIR node, Tensor x)
+    /// <summary>x is [batch, ..expected]: one native shape query.</summary>
+    static bool ShapeMatches(Tensor x, long[] expected)
     {
-        var fn = node.Attr("fn");
-        return fn switch
-        {
-            "relu" => F.relu(x),
-            "leaky_relu" => F.leaky_relu(x, node.Attrs.Double("negative_slope", 0.01)),
-            "tanh" => x.tanh(),
-            "sigmoid" => x.sigmoid(),
-            "gelu" => F.gelu(x),
-            "sin" => x.sin(),
-            "identity" => x.alias(),
-            // dim is per example (the batch is implicit): dim >= 0 is shifted by one, negative dims count from the end.
-            "softmax" => F.softmax(x, node.Attrs.Int("dim", -1) is var d && d >= 0 ? d + 1 : d),
-            _ => throw new SymDslException($"unknown activation {fn}"),
-        };
+        var shape = x.shape;
+        if (shape.Length != expected.Length + 1) return false;
+        for (var i = 0; i < expected.Length; i++)
+            if (shape[i + 1] != expected[i]) return false;
+        return true;
     }
 
-    Tensor P(LayerIR layer, string local) => POpt(layer, local) ?? throw new SymDslException($"layer {layer.Name} has no parameter {layer.Name}.{local}");
-    Tensor? POpt(LayerIR layer, string local)
+    static Tensor Activate(NodeStep st, Tensor x) => st.Fn switch
     {
-        var name = $"{layer.Name}.{local}";
-        if (_override is not null && _override.TryGetValue(name, out var t)) return t;
-        return _params.TryGetValue(name, out var p) ? p.Effective() : null;
-    }
+        "relu" => F.relu(x),
+        "leaky_relu" => F.leaky_relu(x, st.Scalar),
+        "tanh" => x.tanh(),
+        "sigmoid" => x.sigmoid(),
+        "gelu" => F.gelu(x),
+        "sin" => x.sin(),
+        "identity" => x.alias(),
+        "softmax" => F.softmax(x, st.Dim),
+        _ => throw new SymDslException($"unknown activation {st.Fn}"),
+    };
 
-    Tensor ApplyLayer(LayerIR layer, Tensor x)
+    Tensor ApplyLayer(NodeStep st, Tensor x)
     {
+        var layer = st.Layer!;
         switch (layer.Kind)
         {
             case LayerKind.Linear:
-                return F.linear(x, P(layer, "weight"), POpt(layer, "bias"));
+                return F.linear(x, st.W!.Required(), st.B!.Optional());
             case LayerKind.LayerNorm:
                 {
-                    var n = layer.Args.Int("n", x.shape[^1]);
-                    return F.layer_norm(x, [n], POpt(layer, "weight"), POpt(layer, "bias"), layer.Args.Double("eps", 1e-5));
+                    var n = st.NormN ?? x.shape[^1];
+                    return F.layer_norm(x, [n], st.W!.Optional(), st.B!.Optional(), st.Scalar);
                 }
             case LayerKind.Embedding:
                 {
-                    var w = P(layer, "weight");
+                    var w = st.W!.Required();
                     var idx = x.to_type(ScalarType.Int64);
-                    var vocab = w.shape[0];
                     var flat = idx.reshape(-1);
                     var outShape = idx.shape.Append(w.shape[1]).ToArray();
                     return w.index_select(0, flat).reshape(outShape);
                 }
-            case LayerKind.SelfAttention: return Attention(layer, x);
-            case LayerKind.RNN: return Rnn(layer, x);
+            case LayerKind.SelfAttention: return Attention(st, x);
+            case LayerKind.RNN: return Rnn(st, x);
             default: throw new SymDslException($"unsupported layer kind {layer.Kind}");
         }
     }
 
     /// <summary>Multi-head scaled dot-product self-attention over [B, T, d]; head h uses rows h*dh.. of q/k/v and columns of o.</summary>
-    Tensor Attention(LayerIR layer, Tensor x)
+    Tensor Attention(NodeStep st, Tensor x)
     {
-        var d = x.shape[^1];
-        var heads = layer.Args.Int("heads", 1);
+        var layer = st.Layer!;
+        var shape = x.shape;
+        var d = shape[^1];
+        var heads = st.Dim;
         if (d % heads != 0) throw new SymDslException($"layer {layer.Name}: d = {d} is not divisible by heads = {heads}");
         var dh = d / heads;
-        long b = x.shape[0], t = x.shape[1];
-        Tensor Proj(string n) => F.linear(x, P(layer, n + ".weight"), POpt(layer, n + ".bias")).view(b, t, heads, dh).transpose(1, 2);
-        var q = Proj("q");
-        var k = Proj("k");
-        var v = Proj("v");
+        long b = shape[0], t = shape[1];
+        Tensor Proj(Slot w, Slot bias) => F.linear(x, w.Required(), bias.Optional()).view(b, t, heads, dh).transpose(1, 2);
+        var q = Proj(st.Q!, st.QB!);
+        var k = Proj(st.K!, st.KB!);
+        var v = Proj(st.V!, st.VB!);
         var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(dh);
-        if (layer.Args.Bool("causal", false))
+        if (st.Causal)
         {
             var mask = ones(t, t, dtype: ScalarType.Bool, device: x.device).triu(1);
             scores = scores.masked_fill(mask, double.NegativeInfinity);
         }
         var attn = F.softmax(scores, -1);
         var ctx = attn.matmul(v).transpose(1, 2).reshape(b, t, d);
-        return F.linear(ctx, P(layer, "o.weight"), POpt(layer, "o.bias"));
+        return F.linear(ctx, st.O!.Required(), st.OB!.Optional());
     }
 
     /// <summary>
@@ -303,14 +430,15 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     /// h_0 = 0, x_t held constant within the step. euler: h + dt f(h); rk2: the explicit midpoint rule
     /// h + dt f(h + dt/2 f(h)); rk4: the classical Runge–Kutta step. Output: every h_t, [B, T, hidden].
     /// </summary>
-    Tensor Rnn(LayerIR layer, Tensor x)
+    Tensor Rnn(NodeStep st, Tensor x)
     {
-        var wx = P(layer, "input.weight");
-        var wh = P(layer, "hidden.weight");
-        var bias = POpt(layer, "bias");
-        var act = layer.Args.Text("activation", "tanh");
-        var integrator = layer.Args.Text("integrator", "euler");
-        var dt = layer.Args.Double("dt", 1.0);
+        var layer = st.Layer!;
+        var wx = st.W!.Required();
+        var wh = st.Wh!.Required();
+        var bias = st.B!.Optional();
+        var act = st.Fn!;
+        var integrator = st.Integrator!;
+        var dt = st.Scalar;
         long bsz = x.shape[0], steps = x.shape[1], hidden = wh.shape[0];
         var drive = F.linear(x, wx, bias); // [B, T, hidden]: W_x x_t + b for every t at once
         var h = zeros(bsz, hidden, dtype: drive.dtype, device: drive.device);

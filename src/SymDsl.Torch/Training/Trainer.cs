@@ -82,7 +82,7 @@ public static class Trainer
 
     /// <summary>
     /// Builds the optimizer with TorchSharp's own SGD/Adam/AdamW. Parameter groups: one with the optimizer's
-    /// weight_decay for ordinary parameters, one per distinct syre decay for the θ of syre-reparametrised
+    /// weight_decay for ordinary parameters, one per distinct syre decay for the stored P = θ + θ₀ of syre-reparametrised
     /// parameters (their decay replaces the optimizer's).
     /// </summary>
     public static OptimizerHelper BuildOptimizer(SymModel model, OptimizerIR opt)
@@ -239,7 +239,8 @@ sealed class TrainingRun : IDisposable
                     // Explicit regularisers (syre_diag) join the objective; the logged loss is the data loss alone.
                     if (model.Penalty() is { } penalty) loss = loss + penalty;
                     loss.backward();
-                    optimizer.step();
+                    model.OptimizerStep(optimizer); // syre/perturb: the optimizer's decay acts on θ = P − θ₀
+
                 }
                 catch (System.Runtime.InteropServices.ExternalException torchError)
                 {
