@@ -45,7 +45,12 @@ public static class Duplicates
         return FromUnitVectors(UnitNorms.UnitVectors(sym, parameters), cosThreshold, signInvariant);
     }
 
-    /// <summary>Clusters of the rows of <paramref name="units"/> [n, k] by cosine similarity (see <see cref="Clusters"/>).</summary>
+    /// <summary>
+    /// Clusters of the rows of <paramref name="units"/> [n, k] by cosine similarity (see <see cref="Clusters"/>).
+    /// The O(n²·k) part, the Gram matrix of all pairs, is screened in float32; every pair within <see cref="ScreenMargin"/>
+    /// of the threshold or of the largest cosine is then decided on its float64 cosine, so the clusters and
+    /// <see cref="DuplicateResult.MaxOffDiagonalCosine"/> are those of the float64 computation.
+    /// </summary>
     public static DuplicateResult FromUnitVectors(Tensor units, double cosThreshold = 0.99, bool signInvariant = false)
     {
         using var _ = torch.no_grad();
@@ -53,24 +58,38 @@ public static class Duplicates
         var u = TensorMath.F64(units);
         int n = (int)u.shape[0];
         var norms = u.pow(2).sum(new long[] { 1 }, keepdim: true).sqrt();
-        var nonzero = TensorMath.ToArray(norms.squeeze(1)).Select(x => x > 0).ToArray();
+        var zero = TensorMath.ToArray(norms.squeeze(1)).Select((x, i) => (x, i)).Where(t => !(t.x > 0)).Select(t => (long)t.i).ToArray();
+        if (n - zero.Length < 2) return new DuplicateResult([], double.NaN);
         var unit = u / torch.where(norms > 0, norms, torch.ones_like(norms));
-        var cos = unit.matmul(unit.t());
-        if (signInvariant) cos = cos.abs();
-        // only pairs i < j of nonzero units count
-        var nz = torch.tensor(nonzero, device: cos.device).to(ScalarType.Float64);
-        var valid = torch.triu(torch.ones(n, n, ScalarType.Float64), 1) * nz.unsqueeze(1) * nz.unsqueeze(0);
-        var validMask = valid > 0.5;
-        double maxCos = n < 2 || !validMask.any().item<bool>()
-            ? double.NegativeInfinity
-            : cos.masked_select(validMask).max().item<double>();
-        var pairs = (validMask & (cos > cosThreshold)).nonzero(); // [k, 2]
-        var flat = pairs.numel() == 0 ? Array.Empty<long>() : pairs.contiguous().data<long>().ToArray();
+
+        // Screen: cosines of all pairs in float32; only pairs i < j of nonzero units count.
+        var u32 = unit.to(ScalarType.Float32);
+        var cos = u32.matmul(u32.t());
+        if (signInvariant) cos.abs_();
+        cos.masked_fill_(torch.ones(n, n, ScalarType.Bool, device: cos.device).tril_(), float.NegativeInfinity);
+        if (zero.Length > 0)
+        {
+            var zeroIndex = torch.tensor(zero, device: cos.device);
+            cos.index_fill_(0, zeroIndex, float.NegativeInfinity).index_fill_(1, zeroIndex, float.NegativeInfinity);
+        }
+        double screenMax = cos.max().item<float>();
+        var candidates = (cos >= (float)(Math.Min(cosThreshold, screenMax) - ScreenMargin)).nonzero(); // [m, 2]
+
+        // Decide: the candidates' cosines in float64.
+        var first = candidates.select(1, 0);
+        var second = candidates.select(1, 1);
+        var exact = (unit.index_select(0, first) * unit.index_select(0, second)).sum(new long[] { 1 });
+        if (signInvariant) exact = exact.abs();
+        var pairs = candidates.numel() == 0 ? Array.Empty<long>() : candidates.contiguous().data<long>().ToArray();
+        var cosines = TensorMath.ToArray(exact);
+
+        double maxCos = cosines.Length == 0 ? double.NaN : cosines.Max();
         var parent = Enumerable.Range(0, n).ToArray();
         int Find(int i) { while (parent[i] != i) { parent[i] = parent[parent[i]]; i = parent[i]; } return i; }
-        for (int k = 0; k + 1 < flat.Length; k += 2)
+        for (int k = 0; k < cosines.Length; k++)
         {
-            int ri = Find((int)flat[k]), rj = Find((int)flat[k + 1]);
+            if (!(cosines[k] > cosThreshold)) continue;
+            int ri = Find((int)pairs[2 * k]), rj = Find((int)pairs[2 * k + 1]);
             if (ri != rj) parent[Math.Max(ri, rj)] = Math.Min(ri, rj);
         }
         var clusters = Enumerable.Range(0, n).GroupBy(Find)
@@ -78,6 +97,9 @@ public static class Duplicates
             .Select(gr => gr.OrderBy(i => i).ToArray())
             .OrderBy(c => c[0])
             .ToList();
-        return new DuplicateResult(clusters, double.IsNegativeInfinity(maxCos) ? double.NaN : maxCos);
+        return new DuplicateResult(clusters, maxCos);
     }
+
+    /// <summary>How far below the threshold (or the largest cosine) a float32-screened pair is still checked in float64.</summary>
+    public const double ScreenMargin = 1e-4;
 }
