@@ -42,41 +42,27 @@ public static class IrJson
         w.WriteString("name", m.Name);
         Dict(w, "hyperParameters", m.HyperParameters);
         w.WriteNumber("parameterCount", m.ParameterCount);
-        w.WriteStartArray("inputs");
-        foreach (var i in m.Inputs)
+        Objects(w, "inputs", m.Inputs, i =>
         {
-            w.WriteStartObject();
             w.WriteString("name", i.Name);
             Ints(w, "shape", i.Shape);
             w.WriteString("type", i.Type.ToString());
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("layers");
-        foreach (var l in m.Layers)
+        });
+        Objects(w, "layers", m.Layers, l =>
         {
-            w.WriteStartObject();
             w.WriteString("name", l.Name);
             w.WriteString("kind", l.Kind.ToString());
             Dict(w, "args", l.Args);
-            w.WriteStartArray("parameters");
-            foreach (var p in l.Parameters)
+            Objects(w, "parameters", l.Parameters, p =>
             {
-                w.WriteStartObject();
                 w.WriteString("name", p.Name);
                 Ints(w, "shape", p.Shape);
                 w.WriteString("init", p.Init.Kind);
                 if (p.Init.Kind is not ("default" or "zeros" or "ones")) w.WriteNumber("initScale", p.Init.Scale);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("nodes");
-        foreach (var n in m.Nodes)
+            });
+        });
+        Objects(w, "nodes", m.Nodes, n =>
         {
-            w.WriteStartObject();
             w.WriteNumber("id", n.Id);
             w.WriteString("op", n.Op.ToString());
             Ints(w, "inputs", n.Inputs);
@@ -84,22 +70,14 @@ public static class IrJson
             w.WriteString("type", n.Type.ToString());
             if (n.Site is not null) w.WriteString("site", n.Site);
             if (n.Attrs.Count > 0) Dict(w, "attrs", n.Attrs);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("outputs");
-        foreach (var o in m.Outputs)
+        });
+        Objects(w, "outputs", m.Outputs, o =>
         {
-            w.WriteStartObject();
             w.WriteString("name", o.Name);
             w.WriteNumber("node", o.Node);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("symmetries");
-        foreach (var s in m.Symmetries)
+        });
+        Objects(w, "symmetries", m.Symmetries, s =>
         {
-            w.WriteStartObject();
             w.WriteString("name", s.Name);
             w.WriteString("kind", s.Kind.ToString());
             w.WriteString("target", s.Target);
@@ -107,19 +85,13 @@ public static class IrJson
             w.WriteNumber("blocks", s.Blocks);
             w.WriteBoolean("declared", s.Declared);
             w.WriteBoolean("inferred", s.Inferred);
-            w.WriteStartArray("actions");
-            foreach (var a in s.Actions)
+            Objects(w, "actions", s.Actions, a =>
             {
-                w.WriteStartObject();
                 w.WriteString("parameter", a.Parameter);
                 w.WriteNumber("axis", a.Axis);
                 w.WriteString("role", a.Role.ToString());
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+            });
+        });
         w.WriteEndObject();
     }
 
@@ -138,41 +110,42 @@ public static class IrJson
         w.WriteNumber("seed", t.Seed);
         w.WriteNumber("logEvery", t.LogEvery);
         if (t.CheckpointEvery is { } c) w.WriteNumber("checkpointEvery", c); else w.WriteNull("checkpointEvery");
-        w.WriteStartArray("breaks");
-        foreach (var b in t.Breaks)
+        Objects(w, "breaks", t.Breaks, b =>
         {
-            w.WriteStartObject();
             w.WriteString("method", b.Method);
             Dict(w, "args", b.Args);
             Strings(w, "symmetries", b.Symmetries);
             Strings(w, "parameters", b.Parameters);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("diagnostics");
-        foreach (var d in t.Diagnostics)
+        });
+        Objects(w, "diagnostics", t.Diagnostics, d =>
         {
-            w.WriteStartObject();
             w.WriteString("metric", d.Metric);
             w.WriteString("key", d.Key);
             Strings(w, "targets", d.Targets);
             Strings(w, "targetKinds", d.TargetKinds);
             Dict(w, "args", d.Args);
             w.WriteNumber("every", d.Every);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteStartArray("induces");
-        foreach (var i in t.Induces)
+        });
+        Objects(w, "induces", t.Induces, i =>
         {
-            w.WriteStartObject();
             w.WriteString("structure", i.Structure);
             w.WriteString("parameter", i.Parameter);
             Dict(w, "args", i.Args);
+        });
+        w.WriteEndObject();
+    }
+
+    /// <summary>An array of objects: <c>"name": [ { body(item) }, … ]</c>.</summary>
+    static void Objects<T>(Utf8JsonWriter w, string name, IEnumerable<T> items, Action<T> body)
+    {
+        w.WriteStartArray(name);
+        foreach (var item in items)
+        {
+            w.WriteStartObject();
+            body(item);
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        w.WriteEndObject();
     }
 
     static void Ints(Utf8JsonWriter w, string name, IEnumerable<int> xs)
