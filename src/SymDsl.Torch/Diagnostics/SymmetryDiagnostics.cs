@@ -505,7 +505,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
 
     /// <summary>Each tensor detached and in float64 on the CPU, as the measures use it.</summary>
     static Dictionary<string, Tensor> F64(IReadOnlyDictionary<string, Tensor> tensors) =>
-        tensors.ToDictionary(kv => kv.Key, kv => kv.Value.detach().to(ScalarType.Float64, CPU));
+        tensors.ToDictionary(kv => kv.Key, kv => TensorMath.F64(kv.Value));
 
     static Tensor GradOrZeros(Tensor? g, Tensor like) => g is null || g.IsInvalid ? zeros_like(like).detach() : g.detach();
 
