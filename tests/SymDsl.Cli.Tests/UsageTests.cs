@@ -31,6 +31,16 @@ public class UsageTests
     }
 
     [Fact]
+    public void A_child_process_reports_a_missing_file_on_one_line_with_exit_1()
+    {
+        var r = SymcProcess.Run(["check", Path.Combine(Symc.TempDir(), "absent.sym")]);
+        Assert.Equal(ExitCodes.InputError, r.ExitCode);
+        Assert.Contains("absent.sym", r.Err);
+        Assert.Single(r.Err.Trim().Split('\n'));
+        Symc.AssertNoStackTrace(r);
+    }
+
+    [Fact]
     public void Unknown_command_is_a_usage_error()
     {
         var r = Symc.Run("frobnicate");
