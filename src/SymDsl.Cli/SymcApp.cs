@@ -64,6 +64,14 @@ public static class SymcApp
         catch (SymDslException e)
         {
             stderr.WriteLine($"symc: error: {e.Message}");
+            // What lies behind (e.g. libtorch's own message for a diverged or failed step) only on request.
+            if (Debug && e.InnerException is { } cause) stderr.WriteLine($"caused by: {cause}");
+            return ExitCodes.InputError;
+        }
+        catch (Exception e) when (!Debug && e is IOException or UnauthorizedAccessException)
+        {
+            // A write or read that no command named more precisely (.NET's message names the file).
+            stderr.WriteLine($"symc: error: {e.Message}");
             return ExitCodes.InputError;
         }
         catch (OperationCanceledException)
@@ -71,12 +79,20 @@ public static class SymcApp
             stderr.WriteLine("symc: interrupted; checkpoints already written are kept (continue a training run with --resume)");
             return ExitCodes.Interrupted;
         }
-        catch (Exception e) when (Environment.GetEnvironmentVariable("SYMC_DEBUG") != "1")
+        catch (ExternalException) when (!Debug)
+        {
+            // libtorch's text is not for users: it names C++ internals, not their model or data.
+            stderr.WriteLine("symc: internal error: a libtorch call failed (set SYMC_DEBUG=1 for its message and the stack trace, and please report it)");
+            return ExitCodes.Internal;
+        }
+        catch (Exception e) when (!Debug)
         {
             stderr.WriteLine($"symc: internal error: {e.GetType().Name}: {e.Message} (set SYMC_DEBUG=1 for the stack trace, and please report it)");
             return ExitCodes.Internal;
         }
     }
+
+    static bool Debug => Environment.GetEnvironmentVariable("SYMC_DEBUG") == "1";
 }
 
 /// <summary>Where a command writes: results to Out, diagnostics and progress to Err.</summary>

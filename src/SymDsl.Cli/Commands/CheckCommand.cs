@@ -16,7 +16,7 @@ internal static class CheckCommand
         var format = new Option<DiagnosticFormat>("--format") { Description = "Diagnostic output format: text (FILE:LINE:COL lines on stderr) or json (on stdout)." };
 
         var verify = new Option<bool>("--verify") { Description = "Also verify every declared and inferred symmetry numerically: random parameters and group elements, float64, compare outputs." };
-        var trials = new Option<int>("--trials") { Description = "Random group elements per symmetry with --verify.", DefaultValueFactory = _ => 3 };
+        var trials = CommonOptions.Count("--trials", "Random group elements per symmetry with --verify.", defaultValue: 3, max: 1000);
 
         var command = new Command("check", "Parse and check a .sym file: names, shapes, train blocks and symmetries.") { file, set, maxBytes, format, verify, trials };
         command.SetAction(parse =>

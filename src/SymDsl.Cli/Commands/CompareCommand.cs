@@ -21,7 +21,7 @@ internal static class CompareCommand
     {
         var runA = new Argument<DirectoryInfo>("RUN_A") { Description = "A run directory written by symc train." };
         var runB = new Argument<DirectoryInfo>("RUN_B") { Description = "Another run of the same model (e.g. another seed)." };
-        var probe = new Option<int>("--probe") { Description = "Number of probe examples (from the test split).", DefaultValueFactory = _ => 512 };
+        var probe = CommonOptions.Count("--probe", "Number of probe examples (from the test split).", defaultValue: 512);
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
 
         var command = new Command("compare", "Compare the representations of two trained runs site by site (linear CKA), against two random initialisations.") { runA, runB, probe, json };

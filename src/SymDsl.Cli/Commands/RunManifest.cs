@@ -13,11 +13,19 @@ internal sealed record RunManifest(string Source, Dictionary<string, string> Ove
 
     public void Write(string runDir)
     {
-        Directory.CreateDirectory(runDir);
         string path = Path.Combine(runDir, FileName);
         string tmp = path + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(this, Json));
-        File.Move(tmp, path, overwrite: true);
+        try
+        {
+            Directory.CreateDirectory(runDir);
+            File.WriteAllText(tmp, JsonSerializer.Serialize(this, Json));
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(tmp); } catch (Exception) { /* best effort: the error below is the one to report */ }
+            throw SymDsl.Torch.Training.Reports.CannotWrite(path, e);
+        }
     }
 
     public static RunManifest Read(string runDir)

@@ -17,22 +17,30 @@ internal static class TrainCommand
         var set = CommonOptions.Set();
         var maxBytes = CommonOptions.MaxParameterBytes();
         var outDir = new Option<DirectoryInfo?>("--out", "-o") { Description = "Run directory (default: runs/<file name>)." };
-        var epochs = new Option<int?>("--epochs") { Description = "Override the number of epochs." };
-        var steps = new Option<int?>("--steps") { Description = "Override the number of steps (takes precedence over epochs)." };
-        var seed = new Option<long?>("--seed") { Description = "Override the seed." };
+        var epochs = CommonOptions.OptionalCount("--epochs", "Override the number of epochs.");
+        var steps = CommonOptions.OptionalCount("--steps", "Override the number of steps (takes precedence over epochs).");
+        var seed = new Option<long?>("--seed") { Description = "Override the seed.", CustomParser = CommonOptions.Seed };
         var resume = new Option<bool>("--resume") { Description = "Continue from the last checkpoint in the run directory." };
         var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
-        var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write a checkpoint every N steps (besides the one at the end)." };
+        var checkpointEvery = CommonOptions.OptionalCount("--checkpoint-every", "Write a checkpoint every N steps (besides the one at the end).");
         var trainName = new Option<string?>("--train") { Description = "Which train block to run, by model name, when the file has several (default: the first)." };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads libtorch may use (default: libtorch's own choice, one per core). Small models on a busy machine often train faster with 1." };
-        threads.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--threads must be at least 1"); });
+        var threads = CommonOptions.OptionalCount("--threads", "CPU threads libtorch may use (default: libtorch's own choice, one per core). Small models on a busy machine often train faster with 1.", max: 1024);
         var seeds = new Option<string?>("--seeds") { Description = "Train once per seed, e.g. --seeds 1,2,3; each run goes to DIR/seed-N and a table compares them." };
+        seeds.Validators.Add(r =>
+        {
+            try { ParseSeeds(r.GetValueOrDefault<string?>()); }
+            catch (SymDslException e) { r.AddError(e.Message); }
+        });
 
         var command = new Command("train", "Check and build a .sym file, then train it.")
         {
             file, outDir, epochs, steps, seed, seeds, set, resume, device, threads, checkpointEvery, trainName, maxBytes,
         };
+        command.Validators.Add(r =>
+        {
+            if (r.GetResult(seed) is not null && r.GetResult(seeds) is not null) r.AddError("give either --seed or --seeds, not both");
+        });
         command.SetAction((parse, cancel) =>
         {
             var source = parse.GetValue(file)!;
@@ -72,9 +80,9 @@ internal static class TrainCommand
 
                 io.Err.WriteLine($"training {train.Model} from {CompileStep.DisplayPath(source)} (seed {run.Seed ?? train.Seed}) → {DisplayPaths.Of(run.Dir)}");
                 using var diagnostics = SymmetryDiagnostics.Create(program.Model(train.Model), train);
-                IReadOnlyList<ITrainingObserver> observers = diagnostics is null ? [] : [diagnostics];
+                // weights.dat is written at the end of the run, before summary.json (which marks a run directory complete).
+                IReadOnlyList<ITrainingObserver> observers = diagnostics is null ? [new WeightsExport()] : [diagnostics, new WeightsExport()];
                 var result = TrainingView.Run(io, program, train, trainOptions, observers, cancel);
-                WeightsExport.Write(program.Model(train.Model), train, run.Dir);
                 TrainingView.PrintSummary(io, result);
                 results.Add((run.Seed ?? train.Seed, result));
             }

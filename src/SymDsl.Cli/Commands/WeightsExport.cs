@@ -1,7 +1,6 @@
-using SymDsl.Diagnostics;
 using SymDsl.IR;
-using SymDsl.Torch.Diagnostics;
 using SymDsl.Torch.Lowering;
+using SymDsl.Torch.Training;
 using static TorchSharp.torch;
 
 namespace SymDsl.Cli.Commands;
@@ -9,18 +8,22 @@ namespace SymDsl.Cli.Commands;
 /// <summary>
 /// RUN/weights.dat: the trained model's effective parameters (P = θ + θ₀ for syre, u ⊙ v or U Vᵀ for induce), in float32,
 /// under the state_dict keys of the generated C# module, in TorchSharp's own format: <c>new Mlp().load("weights.dat")</c>.
-/// Written atomically from the run's final checkpoint.
+/// Written atomically at the end of a run (as an observer, so before the trainer's summary.json, which marks the run
+/// complete), from the trained model, whose state is the run's final checkpoint.
 /// </summary>
-internal static class WeightsExport
+internal sealed class WeightsExport : ITrainingObserver
 {
     public const string FileName = "weights.dat";
 
-    public static string Write(ModelIR model, TrainIR train, string runDir)
+    public void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics) { }
+
+    public void OnEnd(TrainingContext context, TrainSummary summary) => Write(context.ModelIR, context.Model, context.OutDir);
+
+    public static string Write(ModelIR model, SymModel trained, string runDir)
     {
         string path = Path.Combine(runDir, FileName);
         string tmp = Path.Combine(runDir, $".{FileName}.{Environment.ProcessId}.tmp");
         using var scope = NewDisposeScope();
-        using var trained = RunComparison.Load(model, runDir, train);
         using var plain = new SymModel(model);
         using (no_grad())
             plain.SetEffectiveParameters(trained.EffectiveParameters().ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32)));
@@ -31,7 +34,8 @@ internal static class WeightsExport
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new SymDslException($"cannot write {path}: {e.Message}");
+            try { File.Delete(tmp); } catch (Exception) { /* best effort: the error below is the one to report */ }
+            throw Reports.CannotWrite(path, e);
         }
         return path;
     }

@@ -26,6 +26,8 @@ public sealed class TrainingContext
     public required int StepsPerEpoch { get; init; }
     /// <summary>Steps already done when this process started (non-zero after <c>--resume</c>).</summary>
     public required long StartStep { get; init; }
+    /// <summary>The run's optimizer (its state: momentum, Adam's moments).</summary>
+    public TorchSharp.Modules.OptimizerHelper? Optimizer { get; init; }
     /// <summary>The learning rate of the step that has just been taken.</summary>
     public double LearningRate { get; internal set; }
 }
@@ -51,5 +53,10 @@ public interface ITrainingObserver
 {
     void OnStart(TrainingContext context) { }
     void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics);
+    /// <summary>
+    /// After the backward pass of step <paramref name="step"/> (1-based) and before its optimizer update, inside the step's
+    /// dispose scope: the gradients are in the parameters' .grad. The trainer checks them right after this call.
+    /// </summary>
+    void OnGradients(TrainingContext context, long step) { }
     void OnEnd(TrainingContext context, TrainSummary summary) { }
 }

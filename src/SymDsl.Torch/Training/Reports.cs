@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using SymDsl.Diagnostics;
 
 namespace SymDsl.Torch.Training;
 
@@ -40,7 +41,7 @@ public static class Reports
     public static List<(string title, string file)> WritePlots(string outDir, IEnumerable<string> metricsLines)
     {
         var plotsDir = Path.Combine(outDir, "plots");
-        Directory.CreateDirectory(plotsDir);
+        Writing(plotsDir, () => Directory.CreateDirectory(plotsDir));
         var series = Series(metricsLines);
         var written = new List<(string, string)>();
         // The loss curve (with the test loss when present), the accuracy, then every other numeric key.
@@ -61,7 +62,8 @@ public static class Reports
             plt.YLabel(key);
             if (key == "loss") plt.ShowLegend();
             var file = Path.Combine("plots", PlotFileName(key));
-            plt.SavePng(Path.Combine(outDir, file), 720, 420);
+            var path = Path.Combine(outDir, file);
+            Writing(path, () => plt.SavePng(path, 720, 420));
             written.Add((key, file));
         }
         return written;
@@ -102,7 +104,42 @@ public static class Reports
         if (!string.IsNullOrWhiteSpace(symmetryMarkdown))
             sb.Append("<h2>Symmetry report</h2>\n<pre>").Append(Enc(symmetryMarkdown)).Append("</pre>\n");
         sb.Append("</body></html>\n");
-        File.WriteAllText(Path.Combine(outDir, "report.html"), sb.ToString());
+        var report = Path.Combine(outDir, "report.html");
+        Writing(report, () => File.WriteAllText(report, sb.ToString()));
+    }
+
+    /// <summary>Writes <paramref name="text"/> to a temporary file next to <paramref name="path"/>, then renames it over <paramref name="path"/>.</summary>
+    public static void WriteAtomically(string path, string text)
+    {
+        var tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            File.WriteAllText(tmp, text);
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(tmp); } catch (Exception) { /* best effort: the error below is the one to report */ }
+            throw CannotWrite(path, e);
+        }
+    }
+
+    /// <summary>The one-line error for a failed write: "cannot write PATH: reason" (the reason without .NET's repeat of the path).</summary>
+    public static SymDslException CannotWrite(string path, Exception e)
+    {
+        var reason = e.Message.Trim();
+        foreach (var suffix in new[] { $" : '{path}'", $" : '{Path.GetFullPath(path)}'", $" '{path}'", $" '{Path.GetFullPath(path)}'" })
+            if (reason.EndsWith(suffix, StringComparison.Ordinal)) { reason = reason[..^suffix.Length].TrimEnd(' ', ':', '.'); break; }
+        return new SymDslException($"cannot write {path}: {reason}", e);
+    }
+
+    static void Writing(string path, Action write)
+    {
+        try { write(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CannotWrite(path, e);
+        }
     }
 
     static string Enc(string s) => WebUtility.HtmlEncode(s);

@@ -45,7 +45,15 @@ public static class Trainer
         // state) belongs to this scope and is released when the run ends, successfully or not.
         using var scope = NewDisposeScope();
         using var run = new TrainingRun(program, train, options, observers ?? [], progress, cancel);
-        return run.Execute();
+        try
+        {
+            return run.Execute();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A write that no more specific handler names (.NET's message names the file): one line, never "internal error".
+            throw new SymDslException($"cannot write the run directory {Path.GetFullPath(options.OutDir)}: {e.Message}", e);
+        }
     }
 
     /// <summary>The reparametrisations a train block asks for: syre (offset) on its break parameters, induce sparsity / lowrank.</summary>
@@ -194,12 +202,17 @@ sealed class TrainingRun : IDisposable
         {
             Model = model, ModelIR = modelIR, Train = _train, Device = device, OutDir = outDir, Seed = seed, Data = data,
             ProbeBatch = probe, Loss = BatchLoss, TotalSteps = total, StepsPerEpoch = stepsPerEpoch, StartStep = start,
+            Optimizer = optimizer,
         };
 
         var tb = torch.utils.tensorboard.SummaryWriter(Path.Combine(outDir, "tensorboard"), "", false);
         var metricsWriter = new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: true);
         _owned.Add(metricsWriter);
         foreach (var o in _observers) o.OnStart(context);
+
+        // summary.json marks a complete run (it is written last): a stale one from an earlier run in this directory goes now.
+        Writing(Path.Combine(outDir, SummaryFileName), () => File.Delete(Path.Combine(outDir, SummaryFileName)));
+        long? lastGood = haveCheckpoint ? start : null; // the step of the last checkpoint on disk, which a divergence keeps
 
         model.train();
         int[]? perm = null;
@@ -211,7 +224,7 @@ sealed class TrainingRun : IDisposable
             if (_cancel.IsCancellationRequested)
             {
                 // Interrupted: keep the work done so far so that --resume continues from here.
-                if (step > start && (checkpointEvery is not { } c || c <= 0 || step % c != 0) && ParametersFinite(model))
+                if (step > start && (checkpointEvery is not { } c || c <= 0 || step % c != 0) && Divergence.DiagnoseState(model, optimizer) is null)
                     Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, step, total, previousWall + _clock.Elapsed.TotalSeconds, lines));
                 _cancel.ThrowIfCancellationRequested();
             }
@@ -232,19 +245,22 @@ sealed class TrainingRun : IDisposable
                 {
                     optimizer.zero_grad();
                     var loss = BatchLoss(b);
-                    lastLoss = loss.item<float>();
+                    lastLoss = loss.item<float>(); // the loss is checked every step (this sync is needed anyway)
                     if (!double.IsFinite(lastLoss))
-                        throw new SymDslException($"the loss became {lastLoss.ToString(CultureInfo.InvariantCulture)} at step {step + 1}; training stopped"
-                            + (haveCheckpoint ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
+                        throw Divergence.Stopped($"the loss became {Divergence.Kind(lastLoss)}", step + 1, ckptPath, lastGood);
                     // Explicit regularisers (syre_diag) join the objective; the logged loss is the data loss alone.
                     if (model.Penalty() is { } penalty) loss = loss + penalty;
                     loss.backward();
+                    foreach (var o in _observers) o.OnGradients(context, step + 1);
+                    // Every gradient in one fused check (one sync) before the update, so that a non-finite gradient never
+                    // reaches the parameters or the optimizer state; the culprit is named only once something is found.
+                    if (Divergence.FirstNonFinite(Divergence.Gradients(model)) is { } bad)
+                        throw Divergence.Stopped($"the gradient of {bad.Name} became {bad.Kind}", step + 1, ckptPath, lastGood);
                     model.OptimizerStep(optimizer); // syre/perturb: the optimizer's decay acts on θ = P − θ₀
-
                 }
                 catch (System.Runtime.InteropServices.ExternalException torchError)
                 {
-                    throw new SymDslException($"torch failed at step {step + 1}: {FirstLine(torchError.Message)}", torchError);
+                    throw TorchFailed(torchError, model, optimizer, step + 1, ckptPath, lastGood);
                 }
             }
             stepTicks += Stopwatch.GetTimestamp() - stepStart;
@@ -254,7 +270,14 @@ sealed class TrainingRun : IDisposable
             var baseKeys = metrics.Count;
             if (_observers.Count > 0)
                 using (var scope = NewDisposeScope())
-                    foreach (var o in _observers) o.OnStep(context, done, metrics);
+                    try
+                    {
+                        foreach (var o in _observers) o.OnStep(context, done, metrics);
+                    }
+                    catch (System.Runtime.InteropServices.ExternalException torchError)
+                    {
+                        throw TorchFailed(torchError, model, optimizer, done, ckptPath, lastGood);
+                    }
             var epochEnd = pos == stepsPerEpoch - 1 || done == total;
             if (epochEnd && data.TestCount > 0)
             {
@@ -266,23 +289,26 @@ sealed class TrainingRun : IDisposable
             {
                 var line = JsonSerializer.Serialize(metrics, Json);
                 lines.Add(line);
-                metricsWriter.WriteLine(line);
-                metricsWriter.Flush();
-                foreach (var (k, v) in metrics)
-                    if (k is not ("step" or "epoch") && ToDouble(v) is { } d && double.IsFinite(d)) tb.add_scalar(k, (float)d, (int)done);
+                Writing(Path.Combine(outDir, "metrics.jsonl"), () => { metricsWriter.WriteLine(line); metricsWriter.Flush(); });
+                Writing(tb.LogDir, () =>
+                {
+                    foreach (var (k, v) in metrics)
+                        if (k is not ("step" or "epoch") && ToDouble(v) is { } d && double.IsFinite(d)) tb.add_scalar(k, (float)d, (int)done);
+                });
             }
             if ((checkpointEvery is { } ce && ce > 0 && done % ce == 0) || done == total)
             {
-                // Never overwrite the last good checkpoint with diverged parameters (a finite loss can precede a non-finite update).
-                if (!ParametersFinite(model))
-                    throw new SymDslException($"the parameters became non-finite at step {done}; training stopped"
-                        + (haveCheckpoint ? $", the last good checkpoint is {ckptPath}" : " (no checkpoint was written)"));
+                // Never overwrite the last good checkpoint with a diverged state: the parameters and the optimizer state
+                // are checked first (a finite loss and finite gradients can still give a non-finite update).
+                if (Divergence.DiagnoseState(model, optimizer) is { } what)
+                    throw Divergence.Stopped(what, done, ckptPath, lastGood);
                 Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, done, total, previousWall + _clock.Elapsed.TotalSeconds, lines));
                 haveCheckpoint = true;
+                lastGood = done;
             }
             _progress?.Invoke(new TrainProgress(done, total, epoch, lastLoss, lr));
         }
-        metricsWriter.Flush();
+        Writing(Path.Combine(outDir, "metrics.jsonl"), metricsWriter.Flush);
 
         // Final evaluation (eval mode, no gradients).
         model.eval();
@@ -312,23 +338,45 @@ sealed class TrainingRun : IDisposable
         summary.Values["reparametrised"] = model.ParameterNames.Where(n => model.ParameterizationOf(n).Kind != "plain")
             .Select(n => model.ParameterizationOf(n) is OffsetParameterization o ? $"{n}: {o.Method}{(o.Inner is { } i ? " + " + i.Kind : "")}" : $"{n}: {model.ParameterizationOf(n).Kind}").ToList();
         summary.Values["device"] = device.ToString();
+        // Write order: observers' end-of-run files (the CLI's weights.dat), plots, report.html, then summary.json, last and
+        // atomically: a run directory with summary.json is complete; without it, the run did not finish.
         foreach (var o in _observers) o.OnEnd(context, summary);
         var json = new Dictionary<string, object?>(summary.Values) { ["events"] = summary.Events };
-        File.WriteAllText(Path.Combine(outDir, "summary.json"), JsonSerializer.Serialize(json, JsonIndented));
 
         var plots = Reports.WritePlots(outDir, lines);
         Reports.WriteHtml(outDir, $"{modelIR.Name} — {Path.GetFileName(_program.SourcePath)}", summary, plots, _options.SymmetryReportMarkdown);
+        Reports.WriteAtomically(Path.Combine(outDir, SummaryFileName), JsonSerializer.Serialize(json, JsonIndented));
 
         return new TrainResult(outDir, total, trainLoss, testLoss, testAcc, wall, modelIR.ParameterCount);
     }
 
-    static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+    public const string SummaryFileName = "summary.json";
 
-    static bool ParametersFinite(SymModel model)
+    /// <summary>
+    /// A libtorch error during a step: when something went non-finite it is a divergence, said as one (a NaN can make a
+    /// libtorch call fail before any check sees it); otherwise a one-line failure. libtorch's own text stays in the inner
+    /// exception (the CLI prints it with SYMC_DEBUG=1).
+    /// </summary>
+    static SymDslException TorchFailed(System.Runtime.InteropServices.ExternalException error, SymModel model, OptimizerHelper optimizer, long step, string ckptPath, long? lastGood)
     {
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        return model.parameters().All(p => p.isfinite().all().item<bool>());
+        string? what;
+        try { what = Divergence.Diagnose(model, optimizer); }
+        catch (System.Runtime.InteropServices.ExternalException) { what = null; }
+        return what is not null
+            ? Divergence.Stopped(what, step, ckptPath, lastGood, error)
+            : new SymDslException($"libtorch failed at step {step} although the loss, gradients, parameters and optimizer state are finite; training stopped"
+                + (lastGood is { } k ? $", the last good checkpoint (step {k}) is kept in {ckptPath}" : " (no checkpoint was written)")
+                + " (set SYMC_DEBUG=1 for libtorch's message)", error);
+    }
+
+    /// <summary>Runs a write to <paramref name="path"/>; an I/O failure becomes one line naming the file.</summary>
+    static void Writing(string path, Action write)
+    {
+        try { write(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Reports.CannotWrite(path, e);
+        }
     }
 
     static double? ToDouble(object? v) => v switch
