@@ -23,6 +23,8 @@ public sealed class DataSet : IDisposable
     /// <summary>The number of label classes for classification sources, else null.</summary>
     public int? Classes { get; }
     public IReadOnlyList<string>? ClassNames { get; }
+    /// <summary>For sources read from a file: where each label value first occurs ("data.csv:12"), so that a label the model cannot take is reported at its row.</summary>
+    public IReadOnlyDictionary<long, string>? LabelOrigins { get; set; }
     public long TrainCount => Train.Values.First().shape[0];
     public long TestCount => Test.Count == 0 ? 0 : Test.Values.First().shape[0];
 
@@ -140,6 +142,7 @@ public static class DataSources
         }
         var features = new List<float>();
         var labels = new List<string>();
+        var labelLines = new List<int>();
         var nFeat = header.Length - 1;
         for (var li2 = 1; li2 < lines.Length; li2++)
         {
@@ -151,7 +154,7 @@ public static class DataSources
             for (var c = 0; c < cells.Length; c++)
             {
                 var cell = cells[c].Trim().Trim('"');
-                if (c == labelCol) { labels.Add(cell); continue; }
+                if (c == labelCol) { labels.Add(cell); labelLines.Add(li2 + 1); continue; }
                 if (!float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) || !float.IsFinite(f))
                     throw new SymDslException($"{path}:{li2 + 1}: column \"{header[c]}\" is not a number: \"{cell}\"");
                 features.Add(f);
@@ -161,9 +164,17 @@ public static class DataSources
         long[] ys;
         int classes;
         IReadOnlyList<string>? names = null;
-        if (labels.All(s => long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0))
+        // Numeric labels (every cell a number, NaN and -1 included) are class indices: each must be a whole number ≥ 0.
+        if (labels.All(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
         {
-            ys = labels.Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+            ys = new long[labels.Count];
+            for (var i = 0; i < labels.Count; i++)
+            {
+                var v = double.Parse(labels[i], NumberStyles.Float, CultureInfo.InvariantCulture);
+                if (!(v >= 0 && v == Math.Floor(v) && v <= int.MaxValue))
+                    throw new SymDslException($"{path}:{labelLines[i]}: label \"{labels[i]}\" in column \"{header[labelCol]}\" is not a class index (a whole number 0, 1, 2, …)");
+                ys[i] = (long)v;
+            }
             classes = (int)ys.Max() + 1;
         }
         else
@@ -181,6 +192,9 @@ public static class DataSources
             ["label"] = tensor(ys),
         };
         var ds = Split(Path.GetFileName(path), fields, testFraction, seed, classes, names);
+        var origins = new Dictionary<long, string>();
+        for (var i = 0; i < ys.Length; i++) origins.TryAdd(ys[i], $"{path}:{labelLines[i]}");
+        ds.LabelOrigins = origins;
         if (standardize)
         {
             using var scope = NewDisposeScope();

@@ -32,6 +32,9 @@ public sealed record TrainResult(string OutDir, long Steps, double TrainLoss, do
 
 public static class Trainer
 {
+    /// <summary>DIR/summary.json, written last: a run directory without it did not finish.</summary>
+    public const string SummaryFileName = "summary.json";
+
     /// <summary>
     /// Trains <paramref name="train"/>'s model from <paramref name="program"/>. User-facing failures (bad data, shape
     /// mismatch, divergence, unwritable output) are thrown as <see cref="SymDsl.Diagnostics.SymDslException"/>.
@@ -350,7 +353,7 @@ sealed class TrainingRun : IDisposable
         return new TrainResult(outDir, total, trainLoss, testLoss, testAcc, wall, modelIR.ParameterCount);
     }
 
-    public const string SummaryFileName = "summary.json";
+    const string SummaryFileName = Trainer.SummaryFileName;
 
     /// <summary>
     /// A libtorch error during a step: when something went non-finite it is a divergence, said as one (a NaN can make a
@@ -494,7 +497,12 @@ sealed class TrainingRun : IDisposable
                 var max = labels.max().item<long>();
                 var min = labels.min().item<long>();
                 if (min < 0 || max >= k)
-                    throw new SymDslException($"label {(min < 0 ? min : max)} in the {splitName} data is outside the {k} classes of output {outputIR.Name} (labels must be 0..{k - 1})");
+                {
+                    var bad = min < 0 ? min : max;
+                    // A label from a file is reported at its row (the first row holding it).
+                    var where = data.LabelOrigins is { } origins && origins.TryGetValue(bad, out var origin) ? $"{origin}: " : "";
+                    throw new SymDslException($"{where}label {bad} in the {splitName} data is outside the {k} classes of output {outputIR.Name} (labels must be 0..{k - 1})");
+                }
             }
             return (k, outShape);
         }
