@@ -90,7 +90,7 @@ public class UsageEdgeTests
     public void Seeds_and_seed_together_are_rejected()
     {
         var r = Symc.Run("train", Paths.Example("mlp.sym"), "--seed", "1", "--seeds", "1,2", "--out", Symc.TempDir());
-        Assert.Equal(ExitCodes.InputError, r.ExitCode);
+        Assert.Equal(ExitCodes.Usage, r.ExitCode); // bad usage, refused before anything is built or written
         Assert.Contains("--seeds", r.Err);
     }
 }

@@ -104,6 +104,30 @@ public class DataTests
         Assert.Contains(message, e.Message);
     }
 
+    [Theory]
+    [InlineData("a,b,class,c\n1,2,0,3\n4,5,NaN,6\n7,8,1,9\n", ":3:", "label \"NaN\"")]
+    [InlineData("a,b,class,c\n1,2,0,3\n4,5,1,6\n7,8,-1,9\n", ":4:", "label \"-1\"")]
+    [InlineData("a,b,class,c\n1,2,0.5,3\n", ":2:", "label \"0.5\"")]
+    [InlineData("a,b,class,c\n1,2,0,3\n\n4,5,inf,6\n", ":4:", "label \"inf\"")]
+    public void A_numeric_label_that_is_not_a_class_index_names_its_row(string text, string line, string message)
+    {
+        var path = WriteCsv(text);
+        var e = Assert.Throws<SymDslException>(() => Load("csv", ("path", S(path)), ("label", S("class")), ("test_fraction", D(0.0))));
+        Assert.StartsWith(path + line, e.Message);
+        Assert.Contains(message, e.Message);
+        Assert.Contains("not a class index", e.Message);
+    }
+
+    [Fact]
+    public void Csv_labels_remember_the_first_row_of_each_value()
+    {
+        using var d = Load("csv", ("path", S(WriteCsv("a,class\n1,2\n2,0\n3,2.0\n4,1\n"))), ("label", S("class")), ("test_fraction", D(0.0)));
+        Assert.Equal(3, d.Classes);
+        Assert.EndsWith("data.csv:2", d.LabelOrigins![2]);
+        Assert.EndsWith("data.csv:3", d.LabelOrigins[0]);
+        Assert.EndsWith("data.csv:5", d.LabelOrigins[1]);
+    }
+
     [Fact]
     public void Missing_data_file_is_an_error()
     {

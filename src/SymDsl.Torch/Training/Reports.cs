@@ -127,9 +127,8 @@ public static class Reports
     /// <summary>The one-line error for a failed write: "cannot write PATH: reason" (the reason without .NET's repeat of the path).</summary>
     public static SymDslException CannotWrite(string path, Exception e)
     {
-        var reason = e.Message.Trim();
-        foreach (var suffix in new[] { $" : '{path}'", $" : '{Path.GetFullPath(path)}'", $" '{path}'", $" '{Path.GetFullPath(path)}'" })
-            if (reason.EndsWith(suffix, StringComparison.Ordinal)) { reason = reason[..^suffix.Length].TrimEnd(' ', ':', '.'); break; }
+        // .NET appends " : 'PATH'" (the path it used, perhaps a temporary file's): the message names the file already.
+        var reason = System.Text.RegularExpressions.Regex.Replace(e.Message.Trim(), @"\s*:\s*'[^']*'$", "");
         return new SymDslException($"cannot write {path}: {reason}", e);
     }
 

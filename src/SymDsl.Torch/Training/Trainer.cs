@@ -147,7 +147,12 @@ sealed class TrainingRun : IDisposable
 
     public void Dispose()
     {
-        for (var i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
+        for (var i = _owned.Count - 1; i >= 0; i--)
+        {
+            // A writer whose file failed (full disk) fails again when disposed: the first failure is the one reported.
+            try { _owned[i].Dispose(); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
     }
 
     public TrainResult Execute()
