@@ -24,15 +24,13 @@ public static class Divergence
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         // Fused check: the sum of the per-tensor sums is finite when every entry is (a finite sum can overflow; then
-        // the precise pass below finds nothing and the tensors count as finite).
-        Tensor? total = null;
+        // the precise pass below finds nothing and the tensors count as finite). n + 2 kernels, one host sync.
+        var sums = new List<Tensor>(named.Count);
         foreach (var (_, t) in named)
-        {
-            if (!t.is_floating_point()) continue;
-            var s = t.sum().to_type(ScalarType.Float64);
-            total = total is null ? s : total.add_(s);
-        }
-        if (total is null || total.isfinite().item<bool>()) return null;
+            if (t.is_floating_point()) sums.Add(t.sum());
+        if (sums.Count == 0) return null;
+        var total = sums.Count == 1 ? sums[0] : stack(sums.Select(s => s.dtype == sums[0].dtype ? s : s.to_type(sums[0].dtype))).sum();
+        if (double.IsFinite(total.dtype == ScalarType.Float32 ? total.item<float>() : total.to_type(ScalarType.Float64).item<double>())) return null;
         foreach (var (name, t) in named)
         {
             if (!t.is_floating_point() || t.isfinite().all().item<bool>()) continue;
