@@ -164,14 +164,15 @@ public static class DataSources
         long[] ys;
         int classes;
         IReadOnlyList<string>? names = null;
-        // Numeric labels (every cell a number, NaN and -1 included) are class indices: each must be a whole number ≥ 0.
-        if (labels.All(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
+        // Numeric labels are class indices: when any label is a number (NaN and -1 included), each must be a whole
+        // number ≥ 0 (a word among numbers, such as "inf" or "missing", is reported at its row too).
+        if (labels.Any(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
         {
             ys = new long[labels.Count];
             for (var i = 0; i < labels.Count; i++)
             {
-                var v = double.Parse(labels[i], NumberStyles.Float, CultureInfo.InvariantCulture);
-                if (!(v >= 0 && v == Math.Floor(v) && v <= int.MaxValue))
+                var isNumber = double.TryParse(labels[i], NumberStyles.Float, CultureInfo.InvariantCulture, out var v);
+                if (!isNumber || !(v >= 0 && v == Math.Floor(v) && v <= int.MaxValue))
                     throw new SymDslException($"{path}:{labelLines[i]}: label \"{labels[i]}\" in column \"{header[labelCol]}\" is not a class index (a whole number 0, 1, 2, …)");
                 ys[i] = (long)v;
             }
