@@ -96,6 +96,8 @@ public class DataTests
     [InlineData("a,b,class,c\n1,2,0,3\n4,5,1\n", ":3:", "expected 4 columns")]
     [InlineData("a,b,class,c\n1,2,0,3\n4,five,1,6\n", ":3:", "not a number")]
     [InlineData("a,b,klass,c\n1,2,0,3\n", ":1:", "no column named \"class\"")]
+    [InlineData("a,b,class,c\n1,2,0,3\n4,1e39,1,6\n", ":3:", "column \"b\" is not a finite float32 number: \"1e39\"")]
+    [InlineData("a,b,class,c\n1,NaN,0,3\n", ":2:", "column \"b\" is not a finite float32 number: \"NaN\"")]
     public void Malformed_csv_names_the_file_and_line(string text, string line, string message)
     {
         var path = WriteCsv(text);

@@ -155,8 +155,10 @@ public static class DataSources
             {
                 var cell = cells[c].Trim().Trim('"');
                 if (c == labelCol) { labels.Add(cell); labelLines.Add(li2 + 1); continue; }
-                if (!float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) || !float.IsFinite(f))
+                if (!float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var f))
                     throw new SymDslException($"{path}:{li2 + 1}: column \"{header[c]}\" is not a number: \"{cell}\"");
+                if (!float.IsFinite(f)) // NaN, Infinity, or beyond float32's range (1e39)
+                    throw new SymDslException($"{path}:{li2 + 1}: column \"{header[c]}\" is not a finite float32 number: \"{cell}\"");
                 features.Add(f);
             }
         }
