@@ -125,7 +125,12 @@ public static class DataSources
     public static DataSet Csv(string path, Value label, double testFraction, bool standardize, long seed)
     {
         if (!File.Exists(path)) throw new SymDslException($"{path}: data file not found");
-        var lines = File.ReadAllLines(path);
+        string[] lines;
+        try { lines = File.ReadAllLines(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SymDslException($"{path}: cannot read the data file: {System.Text.RegularExpressions.Regex.Replace(e.Message.Trim(), @"\s*:\s*'[^']*'$", "")}", e);
+        }
         if (lines.Length == 0 || lines[0].Trim().Length == 0) throw new SymDslException($"{path}:1: the CSV file has no header row");
         var header = lines[0].Split(',').Select(h => h.Trim().Trim('"')).ToArray();
         int labelCol;
