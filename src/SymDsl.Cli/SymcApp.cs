@@ -37,6 +37,7 @@ public static class SymcApp
         root.Add(BuildCommand.Create(io));
         root.Add(TrainCommand.Create(io));
         root.Add(CompareCommand.Create(io));
+        root.Add(SweepCommand.Create(io));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
