@@ -112,7 +112,7 @@ internal static partial class LocalRunner
 
         var output = new List<string>();
         await using var log = new StreamWriter(Path.Combine(run.Dir, CellFiles.Log), append: true) { AutoFlush = true };
-        log.WriteLine($"# symc sweep {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ}: {(run.Resumed ? "resuming" : "starting")} cell {run.Cell.Name}: symc {string.Join(' ', args)}");
+        log.WriteLine($"# symc sweep {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ}: {(run.Resumed ? "resuming" : "starting")} cell {run.Cell.Name}: symc {string.Join(' ', args)}");
         void OnLine(string? line)
         {
             if (line is null) return;
@@ -148,6 +148,7 @@ internal static partial class LocalRunner
         run.Clock.Stop();
 
         int code = process.ExitCode;
+        lock (output) log.WriteLine($"# symc sweep {DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ}: exit {code}");
         if (code == ExitCodes.Ok && File.Exists(Path.Combine(run.Dir, Torch.Training.Trainer.SummaryFileName)))
             run.Status = CellStatus.Done;
         else if (code == ExitCodes.Interrupted || (cancel.IsCancellationRequested && code != ExitCodes.Ok))
