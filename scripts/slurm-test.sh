@@ -84,13 +84,13 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 ReturnToService=2
 MinJobAge=600
-KillWait=60
+KillWait=30
 SlurmdTimeout=60
 NodeName=$host CPUs=2 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
   say "starting slurmctld and slurmd"
-  /usr/sbin/slurmctld -i
+  /usr/sbin/slurmctld -c   # -c: no jobs from an earlier run of this script
   started+=(/run/slurmctld.pid)
   /usr/sbin/slurmd
   started+=(/run/slurmd.pid)
@@ -144,24 +144,23 @@ say "array job $job submitted; $(grep -E '^#SBATCH' "$work/slurm/sweep.sbatch" |
 t0=$(date +%s)
 
 cell_of() { sed -n "s/^  $1) cell=\\([^;]*\\);.*/\\1/p" "$work/slurm/sweep.sbatch" | tr -d "'"; }
-# Waits until task $1's cell has a checkpoint, is not finished and its symc is running, then prints the cell directory.
-wait_mid_run() {
-  local dir="$work/slurm/$(cell_of "$1")"
-  for _ in $(seq 600); do
-    if [ -f "$dir/checkpoint.bin" ] && [ ! -f "$dir/summary.json" ] && squeue -h -j "${job}_$1" -t R | grep -q .; then
-      echo "$dir"; return 0
-    fi
-    sleep 0.2
-  done
-  fail "task $1 never ran with a checkpoint"
-}
-
-d0=$(wait_mid_run 0)
-say "task 0 running with a checkpoint ($(tail -n 1 "$d0/metrics.jsonl" | grep -oE '"step":[0-9]+')): SIGUSR1 to its batch shell, as --signal does before the time limit"
-scancel --batch --signal=USR1 "${job}_0"
-d1=$(wait_mid_run 1)
-say "task 1 running with a checkpoint ($(tail -n 1 "$d1/metrics.jsonl" | grep -oE '"step":[0-9]+')): scontrol requeue, as a preemption does"
+d0="$work/slurm/$(cell_of 0)"
+d1="$work/slurm/$(cell_of 1)"
+# True when task $1 (cell directory $2) runs and its cell has a checkpoint but no summary yet.
+mid_run() { [ -f "$2/checkpoint.bin" ] && [ ! -f "$2/summary.json" ] && squeue -h -j "${job}_$1" -t R 2>/dev/null | grep -q .; }
+# Tasks 0 and 1 start together (--array-limit 2): interrupt both once both have a checkpoint.
+for _ in $(seq 1200); do
+  mid_run 0 "$d0" && mid_run 1 "$d1" && break
+  sleep 0.1
+done
+mid_run 0 "$d0" && mid_run 1 "$d1" || { squeue -j "$job"; fail "tasks 0 and 1 never ran with a checkpoint at the same time"; }
+step() { tail -n 1 "$1/metrics.jsonl" | grep -oE '"step":[0-9]+' | grep -oE '[0-9]+'; }
+say "task 1 running, its cell checkpointed (last logged step $(step "$d1")): scontrol requeue, as a preemption does"
 scontrol requeue "${job}_1"
+say "task 0 running, its cell checkpointed (last logged step $(step "$d0")): SIGUSR1 to its batch shell, as --signal does before the time limit"
+# scancel delivers the signal at once but then keeps retrying while the task requeues itself ("Job can not be altered
+# now"): it runs in the background; the checks below tell whether the signal did its work.
+timeout 60 scancel --batch --signal=USR1 "${job}_0" >/dev/null 2>&1 &
 
 for _ in $(seq 900); do
   squeue -h -j "$job" 2>/dev/null | grep -q . || break
