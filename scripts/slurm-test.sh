@@ -63,6 +63,7 @@ if ! scontrol ping 2>/dev/null | grep -q 'is UP'; then
 ClusterName=symctest
 SlurmctldHost=$host
 AuthType=auth/munge
+AuthInfo=cred_expire=30
 CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root
