@@ -117,7 +117,7 @@ public class FuzzTests
         var summary = run.Summary();
         if (Environment.GetEnvironmentVariable("SYMDSL_FUZZ_REPORT") is { Length: > 0 } report)
         {
-            File.WriteAllText(report, summary);
+            File.WriteAllText(report, summary + string.Concat(run.Failures.Take(20).Select(f => "\n" + f + "\n")));
             File.WriteAllText(report + ".slowest.sym", run.SlowestInput);
         }
         Assert.True(run.Failures.Count == 0, summary + "\n\n" + string.Join("\n\n", run.Failures.Take(5)));
