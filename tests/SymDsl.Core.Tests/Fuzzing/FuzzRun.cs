@@ -20,8 +20,29 @@ public static class FuzzOracle
         return false;
     }
 
+    static readonly Lazy<MetadataReference[]> References = new(() =>
+    {
+        var tpa = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
+        return tpa.Where(p => Path.GetFileName(p).StartsWith("System") || Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll")
+            .Append(typeof(TorchSharp.torch).Assembly.Location)
+            .Distinct()
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
+            .ToArray();
+    });
+
+    /// <summary>Compiles generated modules against TorchSharp.dll (metadata only): null when they compile.</summary>
+    public static string? CheckCompiles(IEnumerable<(string Name, string Text)> files)
+    {
+        var trees = files.Where(f => f.Name.EndsWith(".cs", StringComparison.Ordinal))
+            .Select(f => CSharpSyntaxTree.ParseText(f.Text, new CSharpParseOptions(LanguageVersion.Latest), path: f.Name)).ToList();
+        var compilation = CSharpCompilation.Create("Fuzz", trees, References.Value,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+        var errors = compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Take(3).ToList();
+        return errors.Count == 0 ? null : "generated C# does not compile: " + string.Join("; ", errors);
+    }
+
     /// <summary>Checks the artifacts of <c>symc build</c> (the same <see cref="BuildArtifacts.Render"/> that it writes): null when sound.</summary>
-    public static string? CheckBuild(Compilation c)
+    public static string? CheckBuild(Compilation c, bool compile = false)
     {
         var files = BuildArtifacts.Render(c);
         var expected = 2 + c.Program!.Models.Count;
@@ -43,7 +64,7 @@ public static class FuzzOracle
                 if (errors.Count > 0) return $"{name} has C# syntax errors: {string.Join("; ", errors)}";
             }
         }
-        return null;
+        return compile ? CheckCompiles(files) : null;
     }
 }
 
@@ -55,6 +76,10 @@ public static class FuzzOracle
 public sealed class FuzzRun(int seed, IReadOnlyList<string> corpus, Func<string, Random, string> mutate)
 {
     public static readonly TimeSpan HangCap = TimeSpan.FromSeconds(5);
+
+    /// <summary>One in this many generated-valid programs has its C# compiled with Roslyn (about 0.3 s each).</summary>
+    public int CompileEvery { get; init; } = 25;
+    public int Compiled;
 
     public List<string> Failures { get; } = [];
     public int Inputs, ValidBuilt, FaultsCaught, Mutations, MutationsWithErrors, Crashes, Hangs, InternalErrors, Characters;
@@ -146,6 +171,13 @@ public sealed class FuzzRun(int seed, IReadOnlyList<string> corpus, Func<string,
             catch (Exception e) { Crashes++; buildProblem = $"build threw {e}"; }
         }
         watch.Stop();
+        // Every program's artifacts are rendered and parsed (timed above); every CompileEvery-th valid one is also
+        // compiled against TorchSharp (not timed: that is Roslyn's time).
+        if (buildProblem is null && !c.HasErrors && label == "valid" && ValidBuilt % CompileEvery == 0)
+        {
+            Compiled++;
+            buildProblem = FuzzOracle.CheckCompiles(BuildArtifacts.Render(c));
+        }
         Total += watch.Elapsed;
         if (watch.Elapsed > Slowest) { Slowest = watch.Elapsed; SlowestInput = text; SlowestKind = label; }
 
@@ -187,7 +219,7 @@ public sealed class FuzzRun(int seed, IReadOnlyList<string> corpus, Func<string,
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.AppendLine(inv, $"inputs {Inputs:N0} ({Characters / 1024.0 / 1024.0:0.0} MiB of source): {ValidBuilt:N0} generated-valid checked and built, {FaultsCaught:N0} known-invalid edits caught, {Mutations:N0} mutations ({MutationsWithErrors:N0} with errors)");
+        sb.AppendLine(inv, $"inputs {Inputs:N0} ({Characters / 1024.0 / 1024.0:0.0} MiB of source): {ValidBuilt:N0} generated-valid checked and built ({Compiled:N0} of them compiled with Roslyn against TorchSharp), {FaultsCaught:N0} known-invalid edits caught, {Mutations:N0} mutations ({MutationsWithErrors:N0} with errors)");
         sb.AppendLine(inv, $"failures {Failures.Count}: crashes {Crashes}, hangs over {HangCap.TotalSeconds:0} s {Hangs}, internal errors (SYM0001) {InternalErrors}");
         sb.AppendLine(inv, $"time {Total.TotalSeconds:0.0} s in compile+build, mean {(Inputs == 0 ? 0 : Total.TotalMilliseconds / Inputs):0.00} ms; slowest {Slowest.TotalMilliseconds:0} ms ({SlowestKind}, {SlowestInput.Length:N0} characters)");
         sb.AppendLine(inv, $"peak working set of the process {PeakWorkingSet / 1024.0 / 1024.0:0} MiB");

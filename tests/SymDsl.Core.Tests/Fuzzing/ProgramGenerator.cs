@@ -154,11 +154,13 @@ public sealed class ProgramGenerator
         public readonly Dictionary<string, int> IntParams = [];
         public readonly List<string> FloatParams = [];
         public readonly HashSet<string> Layers = [];
+        /// <summary>The C# class the model's module is generated as.</summary>
+        public string ClassName = "";
     }
 
     void Model(string name)
     {
-        var st = new ModelState();
+        var st = new ModelState { ClassName = char.ToUpperInvariant(name[0]) + name[1..] };
         // Which data the model is for decides its input and output.
         var purpose = rng.Next(4); // 0: digits (x [64] or [8, 8], 10 classes), 1: teacher (x [d], target [k]), 2-3: no train block
         Put($"model {name}");
@@ -441,6 +443,14 @@ public sealed class ProgramGenerator
                 Newline();
                 var last = new Val($"{h}[{n}]", [.. cur.Shape]);
                 st.Values.Add(last);
+                if (rng.Next(4) == 0)
+                {
+                    // Names that differ in the IR but not once sanitised for C# (f[1] and f_1), or that name C# members.
+                    var twin = new[] { $"{f}_1", "forward", "outputs", "RegisterComponents", st.ClassName }[rng.Next(5)];
+                    if (st.Layers.Contains(twin)) return last;
+                    Layer(st, twin, $"Linear({d}, {d})");
+                    return Assign(st, Fresh("tw"), $"{twin}({last.Name})", [.. cur.Shape]);
+                }
                 return last;
             }
             case 6:
