@@ -28,6 +28,7 @@ public static class Compiler
     public static Compilation CompileFile(string path, CompileOptions? options = null)
     {
         string? text;
+        if (Directory.Exists(path)) return new Compilation(path, [DiagnosticCatalog.FileUnreadable(SourceSpan.None(path), "it is a directory")], null);
         try { text = ReadBounded(path, Parser.MaxSourceChars); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException or System.Security.SecurityException)
         {

@@ -155,6 +155,14 @@ public class FuzzTests
     }
 
     [Fact]
+    public void A_directory_is_a_diagnostic_that_says_so()
+    {
+        var dir = Directory.CreateTempSubdirectory("symdsl-dir-");
+        try { Assert.Equal("cannot read the source file: it is a directory", Assert.Single(Compiler.CompileFile(dir.FullName).Diagnostics).Message); }
+        finally { dir.Delete(); }
+    }
+
+    [Fact]
     public void Missing_file_is_a_diagnostic_not_an_exception()
     {
         var c = Compiler.CompileFile(Path.Combine(Path.GetTempPath(), "does-not-exist-" + Guid.NewGuid() + ".sym"));
