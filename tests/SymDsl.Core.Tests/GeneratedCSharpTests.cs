@@ -60,6 +60,40 @@ public class GeneratedCSharpTests
         AssertCompiles(code, "Two");
     }
 
+    /// <summary>Found by the fuzzer: layer names that clash once sanitised, or with the class or its members, got one field.</summary>
+    [Fact]
+    public void Layer_names_that_clash_in_CSharp_get_distinct_fields()
+    {
+        const string src = """
+            model clash() {
+                input x: [3, 4]
+                h[0] = x
+                for i in 1..2 {
+                    layer fc[i] = Linear(4, 4)
+                    h[i] = relu(fc[i](h[i - 1]))
+                }
+                layer fc_1 = Linear(4, 4)
+                layer forward = Linear(4, 4)
+                layer Clash = Linear(4, 4)
+                layer r[1] = RNN(4, 4)
+                layer r_1 = RNN(4, 4)
+                layer OdeRnn_r_1 = Linear(4, 4)
+                output y = OdeRnn_r_1(r_1(r[1](Clash(forward(fc_1(h[2]))))))
+            }
+            """;
+        var c = Compiler.CompileText("clash.sym", src);
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        var code = CSharpEmitter.Emit(c.Program!.Models[0], "Test.Generated");
+        Assert.Contains("private readonly Linear fc_1;", code);
+        Assert.Contains("private readonly Linear fc_1_2;", code);
+        Assert.Contains("private readonly Linear forward_2;", code);
+        Assert.Contains("private readonly Linear Clash_2;", code);
+        Assert.Contains("private readonly OdeRnn_r_1 r_1;", code);
+        Assert.Contains("private readonly OdeRnn_r_1_2 r_1_2;", code);
+        Assert.Contains("private readonly Linear layer_OdeRnn_r_1;", code);
+        AssertCompiles(code, "Clash");
+    }
+
     static void AssertCompiles(string code, string what)
     {
         var tree = CSharpSyntaxTree.ParseText(code, new CSharpParseOptions(LanguageVersion.Latest));
