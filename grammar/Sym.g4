@@ -124,5 +124,6 @@ LINE_COMMENT  : '//' ~[\r\n]* -> channel(HIDDEN);
 BLOCK_COMMENT : '/*' .*? '*/' -> channel(HIDDEN);
 WS            : [ \t\r\n]+ -> channel(HIDDEN);
 
-// Anything else is reported by the parser as an unexpected character, not thrown.
-ERROR_CHAR : .;
+// Anything else (any non-ASCII character outside comments and strings, and ASCII characters that start no token)
+// goes to a channel of its own: the parser never sees it, and Parser.Parse reports every such run as SYM0102.
+ERROR_CHAR : . -> channel(2);

@@ -20,16 +20,41 @@ public sealed record Compilation(string Path, IReadOnlyList<Diagnostic> Diagnost
 /// <summary>The one entry point of the compiler: text → syntax tree → semantic model → IR.</summary>
 public static class Compiler
 {
-    /// <summary>Reads and compiles a file. A missing or unreadable file is a SYM0002 diagnostic, never an exception.</summary>
+    /// <summary>
+    /// Reads and compiles a file. A missing or unreadable file is a SYM0002 diagnostic, never an exception; a file larger
+    /// than <see cref="Parser.MaxSourceChars"/> bytes is SYM0605, refused from its size before it is read (and a stream
+    /// whose size is not known is read no further than that).
+    /// </summary>
     public static Compilation CompileFile(string path, CompileOptions? options = null)
     {
-        string text;
-        try { text = File.ReadAllText(path); }
+        string? text;
+        if (Directory.Exists(path)) return new Compilation(path, [DiagnosticCatalog.FileUnreadable(SourceSpan.None(path), "it is a directory")], null);
+        try { text = ReadBounded(path, Parser.MaxSourceChars); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException or System.Security.SecurityException)
         {
             return new Compilation(path, [DiagnosticCatalog.FileUnreadable(SourceSpan.None(path), e.Message)], null);
         }
+        if (text is null) return new Compilation(path, [DiagnosticCatalog.SourceTooLarge(SourceSpan.None(path), Parser.MaxSourceChars)], null);
         return CompileText(path, text, options);
+    }
+
+    /// <summary>The file's text (UTF-8, or as its byte-order mark says), or null when it has more than <paramref name="limit"/> bytes.</summary>
+    static string? ReadBounded(string path, int limit)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        if (stream.CanSeek && stream.Length > limit) return null;
+        // Not seekable (a pipe, /dev/stdin) or grown since: read at most limit + 1 bytes. UTF-8 needs at least one byte per
+        // UTF-16 code unit, so a text of at most `limit` bytes is at most `limit` characters.
+        var bytes = new byte[(int)Math.Min(limit + 1L, stream.CanSeek ? stream.Length + 1 : limit + 1L)];
+        int total = 0, n;
+        while (total < bytes.Length && (n = stream.Read(bytes, total, bytes.Length - total)) > 0)
+        {
+            total += n;
+            if (total == bytes.Length && total <= limit) Array.Resize(ref bytes, (int)Math.Min(limit + 1L, bytes.Length * 2L));
+        }
+        if (total > limit) return null;
+        using var reader = new StreamReader(new MemoryStream(bytes, 0, total), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return reader.ReadToEnd();
     }
 
     /// <summary>Compiles source text. Never throws: an internal failure is reported as SYM0001.</summary>

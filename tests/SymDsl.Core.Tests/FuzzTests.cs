@@ -5,7 +5,9 @@ namespace SymDsl.Core.Tests;
 
 /// <summary>
 /// Seeded mutations of the examples and baselines (token deletions, swaps, duplications, truncations, random bytes):
-/// CompileText never throws, never reports an internal error (SYM0001), and finishes each input quickly.
+/// CompileText never throws, never reports an internal error (SYM0001), finishes each input quickly, and never accepts
+/// an unreadable character. Grammar-aware generation (Fuzzing/ProgramGenerator.cs) with an oracle (Fuzzing/FuzzRun.cs):
+/// generated-valid programs check and build, known-invalid edits are errors; bench/fuzz runs it at 100,000 inputs.
 /// </summary>
 public class FuzzTests
 {
@@ -28,7 +30,7 @@ public class FuzzTests
         "rotation(attn.qk)", "h[i-1]", "for i in 0..100000000 {", "Linear(100000000, 100000000)", "steps", "digits()", "syre",
     ];
 
-    static string Mutate(string source, Random rng)
+    internal static string Mutate(string source, Random rng)
     {
         var tokens = Tokenize(source);
         var rounds = 1 + rng.Next(6);
@@ -93,11 +95,37 @@ public class FuzzTests
             var internalError = c.Diagnostics.FirstOrDefault(d => d.Code == "SYM0001");
             Assert.True(internalError is null, $"run {run}: {internalError}\n--- input ---\n{text}");
             Assert.Equal(c.HasErrors, c.Program is null);
+            // An unreadable character outside comments and strings is always an error.
+            Assert.True(c.HasErrors || !Fuzzing.FuzzOracle.HasUnreadableCharacter(text), $"run {run}: an unreadable character was accepted\n--- input ---\n{text}");
             if (c.HasErrors) withErrors++;
             foreach (var d in c.Diagnostics) Assert.False(string.IsNullOrWhiteSpace(d.Message));
         }
         // The mutations must actually exercise the error paths.
         Assert.True(withErrors > Runs / 2, $"only {withErrors} of {Runs} mutated inputs had errors");
+    }
+
+    /// <summary>
+    /// Generated programs (valid by construction) check without errors and build (IR JSON, C#, report); generated
+    /// programs with one known-invalid edit get an error; mutations of either never crash, hang or report SYM0001.
+    /// SYMDSL_FUZZ_COUNT sets the number of inputs (bench/fuzz.sh runs 100,000); SYMDSL_FUZZ_REPORT a file for the summary.
+    /// </summary>
+    [Fact]
+    public void Generated_and_mutated_programs_meet_the_oracle()
+    {
+        var count = int.TryParse(Environment.GetEnvironmentVariable("SYMDSL_FUZZ_COUNT"), out var n) && n > 0 ? n : 1200;
+        var seed = int.TryParse(Environment.GetEnvironmentVariable("SYMDSL_FUZZ_SEED"), out var sd) ? sd : 4242;
+        var run = new Fuzzing.FuzzRun(seed, Corpus(), Mutate);
+        run.Run(count);
+        var summary = run.Summary();
+        if (Environment.GetEnvironmentVariable("SYMDSL_FUZZ_REPORT") is { Length: > 0 } report)
+        {
+            File.WriteAllText(report, summary + string.Concat(run.Failures.Take(20).Select(f => "\n" + f + "\n")));
+            File.WriteAllText(report + ".slowest.sym", run.SlowestInput);
+        }
+        Assert.True(run.Failures.Count == 0, summary + "\n\n" + string.Join("\n\n", run.Failures.Take(5)));
+        // The generator must reach the interesting places.
+        Assert.True(run.ValidBuilt >= count / 4 - 1, summary);
+        Assert.True(run.FaultsCaught >= count / 4 - 1, summary);
     }
 
     [Theory]
@@ -124,6 +152,14 @@ public class FuzzTests
         var c = Compiler.CompileText("c.sym", chain);
         Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
         Assert.Equal(20_001, c.Program!.Models[0].Nodes.Count);
+    }
+
+    [Fact]
+    public void A_directory_is_a_diagnostic_that_says_so()
+    {
+        var dir = Directory.CreateTempSubdirectory("symdsl-dir-");
+        try { Assert.Equal("cannot read the source file: it is a directory", Assert.Single(Compiler.CompileFile(dir.FullName).Diagnostics).Message); }
+        finally { dir.Delete(); }
     }
 
     [Fact]

@@ -22,6 +22,7 @@ public static class DiagnosticCatalog
     public static Diagnostic SyntaxError(SourceSpan s, string message) => Error(s, "SYM0101", message);
     public static Diagnostic UnexpectedCharacter(SourceSpan s, string text) => Error(s, "SYM0102", $"unexpected character {text}");
     public static Diagnostic NestingTooDeep(SourceSpan s, int limit) => Error(s, "SYM0103", $"brackets are nested more than {limit} deep");
+    public static Diagnostic NumberOutOfRange(SourceSpan s, string text, string range) => Error(s, "SYM0104", $"the number {text} is out of range: {range}");
 
     // ---------------------------------------------------------------- SYM02xx names and types
     public static Diagnostic DuplicateName(SourceSpan s, string name, string what) => Error(s, "SYM0201", $"'{name}' is already defined in this {what}");
@@ -29,7 +30,7 @@ public static class DiagnosticCatalog
     public static Diagnostic UnknownType(SourceSpan s, string type) => Error(s, "SYM0203", $"unknown type '{type}'; expected int, float, bool or string");
     public static Diagnostic TypeMismatch(SourceSpan s, string what, string expected, string actual) => Error(s, "SYM0204", $"{what} must be {expected}, but got {actual}");
     public static Diagnostic UnknownOverride(SourceSpan s, string name, string? suggestion) => Error(s, "SYM0205", $"--set {name}=…: no model in this file has a hyper-parameter '{name}'{DidYouMean(suggestion)}");
-    public static Diagnostic BadOverride(SourceSpan s, string name, string value, string type) => Error(s, "SYM0206", $"--set {name}={value}: '{value}' is not a valid {type}");
+    public static Diagnostic BadOverride(SourceSpan s, string name, string value, string type) => Error(s, "SYM0206", $"--set {name}={value}: '{value}' is not a valid {type}{(type == "float" ? " (a finite number)" : "")}");
     public static Diagnostic MissingHyperParameter(SourceSpan s, string name) => Error(s, "SYM0207", $"hyper-parameter '{name}' has no value; give it a default or use --set {name}=VALUE");
     public static Diagnostic NotConstant(SourceSpan s, string what) => Error(s, "SYM0208", $"{what} must be a constant expression of hyper-parameters and loop variables");
     public static Diagnostic UnknownLayerKind(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0209", $"unknown layer kind '{kind}'{DidYouMean(suggestion)}");
@@ -42,6 +43,7 @@ public static class DiagnosticCatalog
     public static Diagnostic UnknownElementType(SourceSpan s, string type) => Error(s, "SYM0216", $"unknown input element type '{type}'; expected float or int");
     public static Diagnostic UnsupportedOperator(SourceSpan s, string op) => Error(s, "SYM0218", $"operator '{op}' is not defined on tensors; use +, - or * (or a constant factor)");
     public static Diagnostic NoOutput(SourceSpan s, string model) => Error(s, "SYM0219", $"model '{model}' has no output; add `output NAME = expr`");
+    public static Diagnostic NotFinite(SourceSpan s, string what, double value) => Error(s, "SYM0220", $"{what} is not a finite number ({Text.Numbers.Show(value)})");
     public static Diagnostic ExpectedValue(SourceSpan s, string what) => Error(s, "SYM0217", $"expected a tensor value here, but found {what}");
 
     // ---------------------------------------------------------------- SYM03xx shapes
@@ -85,4 +87,5 @@ public static class DiagnosticCatalog
     public static Diagnostic UnrollTooLarge(SourceSpan s, long limit) => Error(s, "SYM0602", $"for blocks unroll to more than {limit:N0} statements");
     public static Diagnostic DimensionTooLarge(SourceSpan s, string what) => Error(s, "SYM0603", $"{what} is too large");
     public static Diagnostic FileTooLarge(SourceSpan s, int limit) => Error(s, "SYM0604", $"the file has more than {limit:N0} tokens");
+    public static Diagnostic SourceTooLarge(SourceSpan s, long limit) => Error(s, "SYM0605", $"the file is larger than {limit:N0} bytes; it was not read");
 }

@@ -13,13 +13,24 @@ public static class Parser
 {
     public static FileSyntax Parse(string path, string text, List<Diagnostic> diagnostics)
     {
+        if (text.Length > MaxSourceChars)
+        {
+            diagnostics.Add(DiagnosticCatalog.SourceTooLarge(SourceSpan.None(path), MaxSourceChars));
+            return new FileSyntax([], [], SourceSpan.None(path));
+        }
         var listener = new ErrorCollector(path, diagnostics);
-        var lexer = new SymLexer(new AntlrInputStream(text));
+        var lexer = new BoundedLexer(new AntlrInputStream(NormalizeLineEnds(text)));
         lexer.RemoveErrorListeners();
         lexer.AddErrorListener(listener);
         var tokens = new CommonTokenStream(lexer);
         tokens.Fill();
+        if (lexer.Overflow)
+        {
+            diagnostics.Add(DiagnosticCatalog.FileTooLarge(SourceSpan.None(path), MaxTokens));
+            return new FileSyntax([], [], SourceSpan.None(path));
+        }
         if (!WithinLimits(path, tokens, diagnostics)) return new FileSyntax([], [], SourceSpan.None(path));
+        ReportUnreadableCharacters(path, tokens, diagnostics);
         var parser = new SymParser(tokens);
         parser.RemoveErrorListeners();
         parser.AddErrorListener(listener);
@@ -28,18 +39,108 @@ public static class Parser
         return new SyntaxTreeBuilder(path, diagnostics).BuildFile(tree);
     }
 
+    /// <summary>
+    /// The largest source the compiler reads, in characters (UTF-16 code units; the file-size check in
+    /// <see cref="Compiler.CompileFile"/> uses the same number of bytes). Larger sources are refused before lexing.
+    /// </summary>
+    public const int MaxSourceChars = 8 << 20;
+
+    /// <summary>CR LF and a lone CR end a line as LF does, so that lines and columns count alike for all three.</summary>
+    public static string NormalizeLineEnds(string text)
+        => text.Contains('\r') ? text.Replace("\r\n", "\n").Replace('\r', '\n') : text;
+
+    /// <summary>
+    /// Every character the lexer cannot read (ERROR_CHAR, kept off the parser's channel) is SYM0102 at its line and
+    /// column; a run of adjacent ones is one diagnostic spanning the run.
+    /// </summary>
+    static void ReportUnreadableCharacters(string path, CommonTokenStream tokens, List<Diagnostic> diagnostics)
+    {
+        var all = tokens.GetTokens();
+        var reported = 0;
+        for (int i = 0; i < all.Count && reported < MaxUnreadableReports; i++)
+        {
+            var first = all[i];
+            if (first.Type != SymLexer.ERROR_CHAR) continue;
+            var last = first;
+            var run = new System.Text.StringBuilder(first.Text);
+            while (i + 1 < all.Count && all[i + 1].Type == SymLexer.ERROR_CHAR && all[i + 1].StartIndex == last.StopIndex + 1 && all[i + 1].Line == first.Line)
+            {
+                last = all[++i];
+                run.Append(last.Text);
+            }
+            var span = new SourceSpan(path, first.Line, first.Column + 1, first.Line, last.Column + 1 + Math.Max(1, last.Text?.Length ?? 1));
+            diagnostics.Add(DiagnosticCatalog.UnexpectedCharacter(span, DescribeCharacters(run.ToString())));
+            reported++;
+        }
+    }
+
+    /// <summary>At most this many SYM0102 diagnostics per file (a binary file would otherwise give one per few bytes).</summary>
+    public const int MaxUnreadableReports = 1000;
+
+    /// <summary>
+    /// <c>'Ω'</c>, <c>U+0000</c>, <c>'ab…' (40 characters)</c>: printable characters quoted, others (controls, format
+    /// characters, separators, lone surrogates, unassigned) as code points, so that the message stays on one line.
+    /// </summary>
+    internal static string DescribeCharacters(string text)
+    {
+        const int Shown = 8;
+        var parts = new List<string>();
+        int count = 0;
+        var printable = new System.Text.StringBuilder();
+        void Flush() { if (printable.Length > 0) { parts.Add($"'{printable}'"); printable.Clear(); } }
+        for (int i = 0; i < text.Length;)
+        {
+            System.Text.Rune rune;
+            int width;
+            if (System.Text.Rune.TryCreate(text[i], out rune)) width = 1;
+            else if (i + 1 < text.Length && System.Text.Rune.TryCreate(text[i], text[i + 1], out rune)) width = 2;
+            else { rune = default; width = 1; }
+            if (count < Shown)
+            {
+                if (width == 1 && char.IsSurrogate(text[i])) { Flush(); parts.Add($"U+{(int)text[i]:X4}"); }
+                else if (Printable(rune)) printable.Append(rune.ToString());
+                else { Flush(); parts.Add($"U+{rune.Value:X4}"); }
+            }
+            count++;
+            i += width;
+        }
+        Flush();
+        var shown = string.Join(" ", parts);
+        return count <= Shown ? shown : $"{shown} … ({count} characters)";
+    }
+
+    static bool Printable(System.Text.Rune r) => System.Text.Rune.GetUnicodeCategory(r) switch
+    {
+        System.Globalization.UnicodeCategory.Control or System.Globalization.UnicodeCategory.Format
+            or System.Globalization.UnicodeCategory.Surrogate or System.Globalization.UnicodeCategory.LineSeparator
+            or System.Globalization.UnicodeCategory.ParagraphSeparator or System.Globalization.UnicodeCategory.SpaceSeparator
+            or System.Globalization.UnicodeCategory.PrivateUse or System.Globalization.UnicodeCategory.OtherNotAssigned
+            or System.Globalization.UnicodeCategory.NonSpacingMark or System.Globalization.UnicodeCategory.EnclosingMark => false,
+        // U+FFFD stands for bytes that are not valid UTF-8: show its code rather than the replacement glyph.
+        _ => r.Value is not ('\'' or 0xFFFD),
+    };
+
     public const int MaxNesting = 200;
     public const int MaxTokens = 1_000_000;
 
-    /// <summary>Guards the recursive parser and tree walks: bounded bracket nesting and file size.</summary>
+    /// <summary>A lexer that stops after <see cref="MaxTokens"/> tokens (hidden ones included), so that memory stays bounded.</summary>
+    sealed class BoundedLexer(ICharStream input) : SymLexer(input)
+    {
+        int count;
+        public bool Overflow { get; private set; }
+
+        public override IToken NextToken()
+        {
+            if (!Overflow && ++count <= MaxTokens) return base.NextToken();
+            Overflow = true;
+            return EmitEOF();
+        }
+    }
+
+    /// <summary>Guards the recursive parser and tree walks: bounded bracket nesting.</summary>
     static bool WithinLimits(string path, CommonTokenStream tokens, List<Diagnostic> diagnostics)
     {
         var all = tokens.GetTokens();
-        if (all.Count > MaxTokens)
-        {
-            diagnostics.Add(DiagnosticCatalog.FileTooLarge(SourceSpan.None(path), MaxTokens));
-            return false;
-        }
         var depth = 0;
         foreach (var t in all)
         {
@@ -82,8 +183,8 @@ public static class Parser
         return table;
     }
 
-    /// <summary>Default ANTLR recovery (single-token insertion/deletion, then resynchronisation), with the ERROR_CHAR
-    /// tokens reported once as unexpected characters rather than as parser errors.</summary>
+    /// <summary>Default ANTLR recovery (single-token insertion/deletion, then resynchronisation), adjusted for lists and
+    /// declarations. ERROR_CHAR tokens never reach the parser (their own channel); <see cref="ReportUnreadableCharacters"/> reports them.</summary>
     sealed class SymErrorStrategy : DefaultErrorStrategy
     {
         /// <summary>
@@ -138,24 +239,6 @@ public static class Parser
             return [.. list];
         }
 
-        public override void ReportError(Antlr4.Runtime.Parser recognizer, RecognitionException e)
-        {
-            if (e.OffendingToken?.Type == SymLexer.ERROR_CHAR) { BeginErrorCondition(recognizer); return; }
-            base.ReportError(recognizer, e);
-        }
-
-        protected override void ReportUnwantedToken(Antlr4.Runtime.Parser recognizer)
-        {
-            if (recognizer.CurrentToken.Type == SymLexer.ERROR_CHAR)
-            {
-                if (InErrorRecoveryMode(recognizer)) return;
-                BeginErrorCondition(recognizer);
-                var t = recognizer.CurrentToken;
-                recognizer.NotifyErrorListeners(t, "\u0001" + t.Text, null);
-                return;
-            }
-            base.ReportUnwantedToken(recognizer);
-        }
     }
 
     sealed class ErrorCollector(string path, List<Diagnostic> diagnostics) : IAntlrErrorListener<IToken>, IAntlrErrorListener<int>
@@ -167,11 +250,6 @@ public static class Parser
             if (!seen.Add((line, charPositionInLine))) return;
             var len = Math.Max(1, offendingSymbol?.Text?.Length ?? 1);
             var span = new SourceSpan(path, line, charPositionInLine + 1, line, charPositionInLine + 1 + len);
-            if (msg.StartsWith('\u0001') || offendingSymbol?.Type == SymLexer.ERROR_CHAR)
-            {
-                diagnostics.Add(DiagnosticCatalog.UnexpectedCharacter(span, Quote(offendingSymbol?.Text ?? msg.TrimStart('\u0001'))));
-                return;
-            }
             if (e is NoViableAltException && offendingSymbol is not null)
                 msg = offendingSymbol.Type == TokenConstants.EOF ? "unexpected end of file" : $"unexpected '{offendingSymbol.Text}'";
             diagnostics.Add(DiagnosticCatalog.SyntaxError(span, Friendly(msg)));
@@ -183,8 +261,6 @@ public static class Parser
             if (!seen.Add((line, charPositionInLine))) return;
             diagnostics.Add(DiagnosticCatalog.UnexpectedCharacter(new SourceSpan(path, line, charPositionInLine + 1, line, charPositionInLine + 2), msg));
         }
-
-        static string Quote(string t) => t.Length == 1 && char.IsControl(t[0]) ? $"U+{(int)t[0]:X4}" : $"'{t}'";
 
         static string Friendly(string msg) => msg
             .Replace("'<EOF>'", "end of file").Replace("<EOF>", "end of file")
@@ -336,9 +412,13 @@ internal sealed class SyntaxTreeBuilder(string path, List<Diagnostic> diagnostic
             case SymParser.ListExprContext l:
                 return new ListExpr(l.expr().Select(Expr).ToList(), span);
             case SymParser.IntLitContext n:
-                return long.TryParse(n.GetText(), out var v) ? new IntLiteral(v, span) : new FloatLiteral(double.Parse(n.GetText(), System.Globalization.CultureInfo.InvariantCulture), span);
+                if (long.TryParse(n.GetText(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v)) return new IntLiteral(v, span);
+                diagnostics.Add(DiagnosticCatalog.NumberOutOfRange(span, Shorten(n.GetText()), "ints are 64-bit, at most 9223372036854775807"));
+                return new ErrorExpr(span);
             case SymParser.FloatLitContext f:
-                return double.TryParse(f.GetText(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) ? new FloatLiteral(d, span) : new ErrorExpr(span);
+                if (Numbers.ParseFinite(f.GetText()) is { } d) return new FloatLiteral(d, span);
+                diagnostics.Add(DiagnosticCatalog.NumberOutOfRange(span, Shorten(f.GetText()), "floats are 64-bit, at most about 1.8e308"));
+                return new ErrorExpr(span);
             case SymParser.StringLitContext s:
                 return new StringLiteral(Unescape(s.GetText()), span);
             case SymParser.BoolLitContext b:
@@ -349,6 +429,8 @@ internal sealed class SyntaxTreeBuilder(string path, List<Diagnostic> diagnostic
                 return new ErrorExpr(span);
         }
     }
+
+    static string Shorten(string text) => text.Length <= 40 ? text : text[..20] + "…" + text[^8..];
 
     static string Unescape(string quoted)
     {

@@ -98,7 +98,9 @@ public sealed class Constants(IReadOnlyDictionary<string, Value> env, List<Diagn
                 {
                     double x = l1.AsDouble(), y = r1.AsDouble();
                     if ((b.Operator is "/" or "%") && y == 0) return Fail(DiagnosticCatalog.DivisionByZero(b.Span));
-                    return new Value.Float(b.Operator switch { "+" => x + y, "-" => x - y, "*" => x * y, "/" => x / y, _ => x % y });
+                    var r = b.Operator switch { "+" => x + y, "-" => x - y, "*" => x * y, "/" => x / y, _ => x % y };
+                    if (!double.IsFinite(r)) return Fail(DiagnosticCatalog.NotFinite(b.Span, $"'{b.Operator}' in {what}", r));
+                    return new Value.Float(r);
                 }
                 return Fail(DiagnosticCatalog.TypeMismatch(b.Span, $"the operands of '{b.Operator}'", "numbers", $"{Describe(l1)} and {Describe(r1)}"));
             default:
@@ -147,10 +149,50 @@ public sealed class Constants(IReadOnlyDictionary<string, Value> env, List<Diagn
 /// <summary>The type of one argument of a layer, data source, optimizer, …</summary>
 public enum ArgType { Int, Float, Bool, String, Path, Name, Init, IntOrString }
 
-/// <summary>One formal argument. <see cref="Default"/> null and not <see cref="Required"/>: optional, left out when absent.</summary>
-public sealed record ArgSpec(string Name, ArgType Type, Value? Default = null, bool Required = false, string[]? Options = null)
+/// <summary>
+/// The values a numeric argument may take: from <see cref="Min"/> to <see cref="Max"/>, each end included unless open.
+/// Every number is also finite. A <see cref="IsDimension"/> domain is reported as a dimension (SYM0303 / SYM0603).
+/// </summary>
+public sealed record Domain(double Min, double Max, bool MinOpen = false, bool MaxOpen = false, bool IsDimension = false)
 {
-    public static ArgSpec Req(string name, ArgType type, string[]? options = null) => new(name, type, null, true, options);
+    /// <summary>A size: an int from 1 to 2³¹−1.</summary>
+    public static readonly Domain Dimension = new(1, int.MaxValue, IsDimension: true);
+    /// <summary>A count or period: an int from 1 to 2³¹−1.</summary>
+    public static readonly Domain Count = new(1, int.MaxValue);
+    public static readonly Domain Positive = new(0, double.PositiveInfinity, MinOpen: true);
+    public static readonly Domain NonNegative = new(0, double.PositiveInfinity);
+    /// <summary>[0, 1]: a probability or a similarity threshold.</summary>
+    public static readonly Domain Probability = new(0, 1);
+    /// <summary>[0, 1): a fraction that must leave something, a momentum, an Adam β.</summary>
+    public static readonly Domain UnitInterval = new(0, 1, MaxOpen: true);
+    /// <summary>(0, 1]: a decay ratio.</summary>
+    public static readonly Domain Ratio = new(0, 1, MinOpen: true);
+    /// <summary>An int index from 0 to 2³¹−1.</summary>
+    public static readonly Domain Index = new(0, int.MaxValue);
+
+    public bool Contains(double v) => double.IsFinite(v)
+        && (MinOpen ? v > Min : v >= Min)
+        && (MaxOpen ? v < Max : v <= Max);
+
+    /// <summary>"positive", "at least 1", "in [0, 1)", …: what follows "must be".</summary>
+    public string Describe()
+    {
+        if (IsDimension) return "a positive integer";
+        string N(double x) => Text.Numbers.Show(x);
+        if (double.IsPositiveInfinity(Max))
+            return Min == 0 ? (MinOpen ? "positive" : "at least 0") : (MinOpen ? $"greater than {N(Min)}" : $"at least {N(Min)}");
+        if (Min == 1 && Max == int.MaxValue && !MinOpen && !MaxOpen) return "a positive int (at most 2147483647)";
+        return $"in {(MinOpen ? "(" : "[")}{N(Min)}, {N(Max)}{(MaxOpen ? ")" : "]")}";
+    }
+}
+
+/// <summary>
+/// One formal argument. <see cref="Default"/> null and not <see cref="Required"/>: optional, left out when absent.
+/// <see cref="Range"/>: the values a numeric argument may take (checked for given values; defaults lie inside it, a test checks that).
+/// </summary>
+public sealed record ArgSpec(string Name, ArgType Type, Value? Default = null, bool Required = false, string[]? Options = null, Domain? Range = null)
+{
+    public static ArgSpec Req(string name, ArgType type, Domain? range = null) => new(name, type, null, true, null, range);
 }
 
 /// <summary>Binds positional and named arguments to a signature, checks types, fills defaults.</summary>
@@ -171,9 +213,20 @@ public static class ArgBinder
 
     public static readonly string[] InitKinds = ["default", "normal", "orthogonal", "zeros", "ones", "uniform"];
 
+    /// <summary>The argument of each initialiser: a scale that is not negative.</summary>
+    public static readonly IReadOnlyDictionary<string, ArgSpec[]> InitSignatures = new Dictionary<string, ArgSpec[]>
+    {
+        ["default"] = [], ["zeros"] = [], ["ones"] = [],
+        ["normal"] = [ArgSpec.Req("std", ArgType.Float, Domain.NonNegative)],
+        ["uniform"] = [ArgSpec.Req("a", ArgType.Float, Domain.NonNegative)],
+        ["orthogonal"] = [new ArgSpec("gain", ArgType.Float, new Value.Float(1.0), Range: Domain.NonNegative)],
+    };
+
     /// <returns>The bound arguments in signature order, or null when any argument was wrong (errors reported).</returns>
+    /// <param name="outOfRange">The diagnostic for a value outside its <see cref="ArgSpec.Range"/> (default SYM0211; train blocks use SYM0517).</param>
     public static Dictionary<string, Value>? Bind(string what, IReadOnlyList<ArgSpec> signature, IReadOnlyList<Argument> args,
-        Constants constants, List<Diagnostic> diagnostics, Text.SourceSpan span, string? baseDir = null)
+        Constants constants, List<Diagnostic> diagnostics, Text.SourceSpan span, string? baseDir = null,
+        Func<Text.SourceSpan, string, Diagnostic>? outOfRange = null)
     {
         var given = new Dictionary<string, Argument>();
         var ok = true;
@@ -220,13 +273,28 @@ public static class ArgBinder
                 else if (spec.Default is not null) result[spec.Name] = spec.Default;
                 continue;
             }
-            var v = Convert(what, spec, arg.Value, constants, diagnostics, baseDir);
+            var v = Convert(what, spec, arg.Value, constants, diagnostics, baseDir, outOfRange ?? DiagnosticCatalog.BadArgument);
             if (v is null) ok = false; else result[spec.Name] = v;
         }
         return ok ? result : null;
     }
 
-    static Value? Convert(string what, ArgSpec spec, Expr e, Constants constants, List<Diagnostic> diagnostics, string? baseDir)
+    static Value? Convert(string what, ArgSpec spec, Expr e, Constants constants, List<Diagnostic> diagnostics, string? baseDir,
+        Func<Text.SourceSpan, string, Diagnostic> outOfRange)
+    {
+        var v = ConvertType(what, spec, e, constants, diagnostics, baseDir, outOfRange);
+        if (v is not (Value.Int or Value.Float) || spec.Range is not { } range || range.Contains(v.AsDouble())) return v;
+        var label = $"{what}: '{spec.Name}'";
+        var shown = v is Value.Int i ? i.V.ToString(System.Globalization.CultureInfo.InvariantCulture) : Text.Numbers.Show(v.AsDouble());
+        if (range.IsDimension && v is Value.Int d)
+            diagnostics.Add(d.V <= 0 ? DiagnosticCatalog.BadDimension(e.Span, label, d.V) : DiagnosticCatalog.DimensionTooLarge(e.Span, label));
+        else
+            diagnostics.Add(outOfRange(e.Span, $"{label} must be {range.Describe()}, but is {shown}"));
+        return null;
+    }
+
+    static Value? ConvertType(string what, ArgSpec spec, Expr e, Constants constants, List<Diagnostic> diagnostics, string? baseDir,
+        Func<Text.SourceSpan, string, Diagnostic> outOfRange)
     {
         var label = $"{what}: '{spec.Name}'";
         switch (spec.Type)
@@ -241,7 +309,7 @@ public static class ArgBinder
                 }
                 return new Value.Name(text);
             case ArgType.Init:
-                return ConvertInit(label, e, constants, diagnostics);
+                return ConvertInit(label, e, constants, diagnostics, outOfRange);
         }
         var v = constants.Eval(e, label);
         if (v is null) return null;
@@ -269,7 +337,7 @@ public static class ArgBinder
     }
 
     /// <summary><c>normal(0.001)</c>, <c>orthogonal(1.0)</c>, <c>uniform(0.1)</c>, <c>zeros</c>, <c>ones</c>, <c>default</c> → [Name kind, Float scale].</summary>
-    static Value? ConvertInit(string label, Expr e, Constants constants, List<Diagnostic> diagnostics)
+    static Value? ConvertInit(string label, Expr e, Constants constants, List<Diagnostic> diagnostics, Func<Text.SourceSpan, string, Diagnostic> outOfRange)
     {
         string? kind = null; IReadOnlyList<Argument> args = [];
         if (e is NameExpr n) kind = n.Name;
@@ -279,17 +347,10 @@ public static class ArgBinder
             diagnostics.Add(DiagnosticCatalog.BadArgument(e.Span, $"{label} must be one of normal(std), orthogonal(gain), uniform(a), zeros, ones, default{(kind is not null && Names.Suggest(kind, InitKinds) is { } s ? $"; did you mean '{s}'?" : "")}"));
             return null;
         }
-        ArgSpec[] sig = kind switch
-        {
-            "normal" => [ArgSpec.Req("std", ArgType.Float)],
-            "uniform" => [ArgSpec.Req("a", ArgType.Float)],
-            "orthogonal" => [new ArgSpec("gain", ArgType.Float, new Value.Float(1.0))],
-            _ => [],
-        };
-        var bound = Bind(kind, sig, args, constants, diagnostics, e.Span);
+        var sig = InitSignatures[kind];
+        var bound = Bind(kind, sig, args, constants, diagnostics, e.Span, outOfRange: outOfRange);
         if (bound is null) return null;
         var scale = bound.Values.FirstOrDefault()?.AsDouble() ?? 0.0;
-        if (scale < 0) { diagnostics.Add(DiagnosticCatalog.BadArgument(e.Span, $"{label}: the scale must not be negative")); return null; }
         return new Value.List([new Value.Name(kind), new Value.Float(scale)]);
     }
 }

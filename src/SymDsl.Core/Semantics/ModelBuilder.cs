@@ -133,7 +133,7 @@ public sealed class ModelBuilder
         return type switch
         {
             "int" => long.TryParse(text, System.Globalization.NumberStyles.Integer, inv, out var i) ? new Value.Int(i) : null,
-            "float" => double.TryParse(text, System.Globalization.NumberStyles.Float, inv, out var f) ? new Value.Float(f) : null,
+            "float" => Text.Numbers.ParseFinite(text) is { } f ? new Value.Float(f) : null, // NaN and ±inf are not valid
             "bool" => text is "true" ? new Value.Bool(true) : text is "false" ? new Value.Bool(false) : null,
             _ => new Value.Str(text),
         };
@@ -253,16 +253,26 @@ public sealed class ModelBuilder
 
     static readonly Value True = new Value.Bool(true);
 
-    static IReadOnlyList<ArgSpec> LayerSignature(LayerKind kind) => kind switch
+    /// <summary>Each layer kind's arguments, with their defaults and ranges (sizes are dimensions: SYM0303 when not positive).</summary>
+    public static IReadOnlyList<ArgSpec> LayerSignature(LayerKind kind) => kind switch
     {
-        LayerKind.Linear => [ArgSpec.Req("in", ArgType.Int), ArgSpec.Req("out", ArgType.Int), new("bias", ArgType.Bool, True), InitArg, BiasInitArg],
-        LayerKind.LayerNorm => [ArgSpec.Req("n", ArgType.Int), new("eps", ArgType.Float, new Value.Float(1e-5)), new("affine", ArgType.Bool, True)],
-        LayerKind.Embedding => [ArgSpec.Req("vocab", ArgType.Int), ArgSpec.Req("d", ArgType.Int), InitArg],
-        LayerKind.SelfAttention => [ArgSpec.Req("d", ArgType.Int), ArgSpec.Req("heads", ArgType.Int), new("causal", ArgType.Bool, new Value.Bool(false)), new("bias", ArgType.Bool, True), InitArg],
-        _ => [ArgSpec.Req("in", ArgType.Int), ArgSpec.Req("hidden", ArgType.Int),
+        LayerKind.Linear => [Size("in"), Size("out"), new("bias", ArgType.Bool, True), InitArg, BiasInitArg],
+        LayerKind.LayerNorm => [Size("n"), new("eps", ArgType.Float, new Value.Float(1e-5), Range: Domain.NonNegative), new("affine", ArgType.Bool, True)],
+        LayerKind.Embedding => [Size("vocab"), Size("d"), InitArg],
+        LayerKind.SelfAttention => [Size("d"), Size("heads"), new("causal", ArgType.Bool, new Value.Bool(false)), new("bias", ArgType.Bool, True), InitArg],
+        _ => [Size("in"), Size("hidden"),
               new("activation", ArgType.Name, new Value.Name("tanh"), false, ["tanh", "relu", "sigmoid", "identity", "gelu", "sin"]),
               new("integrator", ArgType.Name, new Value.Name("euler"), false, ["euler", "rk2", "rk4"]),
-              new("dt", ArgType.Float, new Value.Float(1.0)), new("bias", ArgType.Bool, True), InitArg],
+              new("dt", ArgType.Float, new Value.Float(1.0), Range: Domain.Positive), new("bias", ArgType.Bool, True), InitArg],
+    };
+
+    static ArgSpec Size(string name) => ArgSpec.Req(name, ArgType.Int, Domain.Dimension);
+
+    /// <summary>The named arguments of the functions that take any (the others take none).</summary>
+    public static readonly IReadOnlyDictionary<string, ArgSpec[]> FunctionSignatures = new Dictionary<string, ArgSpec[]>
+    {
+        ["leaky_relu"] = [new("negative_slope", ArgType.Float, new Value.Float(0.01))],
+        ["softmax"] = [new("dim", ArgType.Int, new Value.Int(-1))],
     };
 
     static readonly ArgSpec InitArg = new("init", ArgType.Init, new Value.List([new Value.Name("default"), new Value.Float(0)]));
@@ -289,22 +299,9 @@ public sealed class ModelBuilder
                 && Constants.Render(expr, constants.Env, hyper.Keys) is { } text)
                 rendered[argName] = text;
 
-        foreach (var key in new[] { "in", "out", "n", "vocab", "d", "heads", "hidden" })
-            if (bound.TryGetValue(key, out var dv))
-            {
-                var d = dv.AsInt();
-                if (d <= 0) { diagnostics.Add(DiagnosticCatalog.BadDimension(s.Span, $"{kind} '{key}'", d)); Poison(name, s, constants); return; }
-                if (d > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.DimensionTooLarge(s.Span, $"{kind} '{key}'")); Poison(name, s, constants); return; }
-            }
         if (kind == LayerKind.SelfAttention && bound["d"].AsInt() % bound["heads"].AsInt() != 0)
         {
             diagnostics.Add(DiagnosticCatalog.HeadsDoNotDivide(s.Span, bound["d"].AsInt(), bound["heads"].AsInt()));
-            Poison(name, s, constants);
-            return;
-        }
-        if (bound.TryGetValue("dt", out var dt) && dt.AsDouble() <= 0)
-        {
-            diagnostics.Add(DiagnosticCatalog.BadArgument(s.Span, "RNN: 'dt' must be positive"));
             Poison(name, s, constants);
             return;
         }
@@ -622,12 +619,7 @@ public sealed class ModelBuilder
 
     int? Activation(CallExpr c, string fn, Constants constants)
     {
-        IReadOnlyList<ArgSpec> sig = fn switch
-        {
-            "leaky_relu" => [new("negative_slope", ArgType.Float, new Value.Float(0.01))],
-            "softmax" => [new("dim", ArgType.Int, new Value.Int(-1))],
-            _ => [],
-        };
+        IReadOnlyList<ArgSpec> sig = FunctionSignatures.TryGetValue(fn, out var known) ? known : [];
         var x = SingleInput(c, fn, constants);
         var named = c.Arguments.Where(a => a.Name is not null).ToList();
         var bound = ArgBinder.Bind(fn, sig, named, constants, diagnostics, c.Span);

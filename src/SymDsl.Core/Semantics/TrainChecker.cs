@@ -20,13 +20,23 @@ public static class TrainCatalog
 
     public static readonly Dictionary<string, ArgSpec[]> DataSources = new()
     {
-        ["digits"] = [new("test_fraction", ArgType.Float, F(0.2))],
-        ["csv"] = [ArgSpec.Req("path", ArgType.Path), new("label", ArgType.IntOrString, S("label")), new("test_fraction", ArgType.Float, F(0.2)), new("standardize", ArgType.Bool, new Value.Bool(false))],
-        ["idx"] = [ArgSpec.Req("images", ArgType.Path), ArgSpec.Req("labels", ArgType.Path), new("test_images", ArgType.Path), new("test_labels", ArgType.Path), new("test_fraction", ArgType.Float, F(0.2))],
-        ["fashion_mnist"] = [new("dir", ArgType.Path, S("data/fashion_mnist")), new("test_fraction", ArgType.Float, F(0.0))],
-        ["teacher"] = [new("d_in", ArgType.Int, I(16)), new("d_out", ArgType.Int, I(1)), new("hidden", ArgType.Int, I(32)), new("samples", ArgType.Int, I(1024)), new("noise", ArgType.Float, F(0.0)), new("test_fraction", ArgType.Float, F(0.2))],
-        ["lowrank_regression"] = [ArgSpec.Req("d", ArgType.Int), ArgSpec.Req("rank", ArgType.Int), ArgSpec.Req("samples", ArgType.Int), new("top", ArgType.Float, F(1.0)), new("ratio", ArgType.Float, F(0.5)), new("noise", ArgType.Float, F(0.0)), new("test_fraction", ArgType.Float, F(0.2))],
+        ["digits"] = [TestFraction(0.2)],
+        ["csv"] = [ArgSpec.Req("path", ArgType.Path), new("label", ArgType.IntOrString, S("label"), Range: Domain.Index), TestFraction(0.2), new("standardize", ArgType.Bool, new Value.Bool(false))],
+        ["idx"] = [ArgSpec.Req("images", ArgType.Path), ArgSpec.Req("labels", ArgType.Path), new("test_images", ArgType.Path), new("test_labels", ArgType.Path), TestFraction(0.2)],
+        ["fashion_mnist"] = [new("dir", ArgType.Path, S("data/fashion_mnist")), TestFraction(0.0)],
+        ["teacher"] = [Count("d_in", 16), Count("d_out", 1), Count("hidden", 32), Count("samples", 1024), new("noise", ArgType.Float, F(0.0), Range: Domain.NonNegative), TestFraction(0.2)],
+        ["lowrank_regression"] = [ArgSpec.Req("d", ArgType.Int, Domain.Count), ArgSpec.Req("rank", ArgType.Int, Domain.Count), ArgSpec.Req("samples", ArgType.Int, Domain.Count),
+            new("top", ArgType.Float, F(1.0), Range: Domain.Positive), new("ratio", ArgType.Float, F(0.5), Range: Domain.Ratio), new("noise", ArgType.Float, F(0.0), Range: Domain.NonNegative), TestFraction(0.2)],
     };
+
+    /// <summary>The share of examples held out: [0, 1), so that something is left to train on.</summary>
+    static ArgSpec TestFraction(double value) => new("test_fraction", ArgType.Float, F(value), Range: Domain.UnitInterval);
+    static ArgSpec Count(string name, long value) => new(name, ArgType.Int, I(value), Range: Domain.Count);
+    static ArgSpec Lr(double value) => new("lr", ArgType.Float, F(value), Range: Domain.Positive);
+    static ArgSpec WeightDecay(double value) => new("weight_decay", ArgType.Float, F(value), Range: Domain.NonNegative);
+    static ArgSpec Beta(string name, double value) => new(name, ArgType.Float, F(value), Range: Domain.UnitInterval);
+    static ArgSpec Sigma(double value) => new("sigma", ArgType.Float, F(value), Range: Domain.NonNegative);
+    static ArgSpec Decay() => new("decay", ArgType.Float, F(1e-4), Range: Domain.NonNegative);
 
     public static IReadOnlyList<DataField> Fields(string kind, IReadOnlyDictionary<string, Value> a) => kind switch
     {
@@ -41,33 +51,33 @@ public static class TrainCatalog
 
     public static readonly Dictionary<string, ArgSpec[]> Optimizers = new()
     {
-        ["sgd"] = [new("lr", ArgType.Float, F(0.01)), new("momentum", ArgType.Float, F(0.0)), new("weight_decay", ArgType.Float, F(0.0))],
-        ["adam"] = [new("lr", ArgType.Float, F(0.001)), new("weight_decay", ArgType.Float, F(0.0)), new("beta1", ArgType.Float, F(0.9)), new("beta2", ArgType.Float, F(0.999))],
-        ["adamw"] = [new("lr", ArgType.Float, F(0.001)), new("weight_decay", ArgType.Float, F(0.01)), new("beta1", ArgType.Float, F(0.9)), new("beta2", ArgType.Float, F(0.999))],
+        ["sgd"] = [Lr(0.01), new("momentum", ArgType.Float, F(0.0), Range: Domain.UnitInterval), WeightDecay(0.0)],
+        ["adam"] = [Lr(0.001), WeightDecay(0.0), Beta("beta1", 0.9), Beta("beta2", 0.999)],
+        ["adamw"] = [Lr(0.001), WeightDecay(0.01), Beta("beta1", 0.9), Beta("beta2", 0.999)],
     };
 
     public static readonly Dictionary<string, ArgSpec[]> Schedules = new()
     {
         ["constant"] = [],
-        ["step"] = [ArgSpec.Req("every", ArgType.Int), new("gamma", ArgType.Float, F(0.1))],
-        ["cosine"] = [new("min_lr", ArgType.Float, F(0.0))],
-        ["warmup"] = [ArgSpec.Req("steps", ArgType.Int)],
+        ["step"] = [ArgSpec.Req("every", ArgType.Int, Domain.Count), new("gamma", ArgType.Float, F(0.1), Range: Domain.Positive)],
+        ["cosine"] = [new("min_lr", ArgType.Float, F(0.0), Range: Domain.NonNegative)],
+        ["warmup"] = [ArgSpec.Req("steps", ArgType.Int, Domain.Count)],
     };
 
     /// <summary>Break methods, their arguments, and the symmetry kinds each accepts (null: any).</summary>
     public static readonly Dictionary<string, (ArgSpec[] Args, SymmetryKind[]? Kinds)> BreakMethods = new()
     {
-        ["syre"] = ([new("sigma", ArgType.Float, F(0.1)), new("decay", ArgType.Float, F(1e-4))], null),
-        ["syre_diag"] = ([new("sigma", ArgType.Float, F(0.1)), new("decay", ArgType.Float, F(1e-4))], [SymmetryKind.Rotation]),
-        ["perturb"] = ([new("sigma", ArgType.Float, F(0.01)), new("decay", ArgType.Float, F(1e-4))], [SymmetryKind.Permutation]),
+        ["syre"] = ([Sigma(0.1), Decay()], null),
+        ["syre_diag"] = ([Sigma(0.1), Decay()], [SymmetryKind.Rotation]),
+        ["perturb"] = ([Sigma(0.01), Decay()], [SymmetryKind.Permutation]),
     };
 
     /// <summary>Metrics: extra arguments, what the target may be ("symmetry", "site", "parameter"), and for symmetries the kinds.</summary>
     public static readonly Dictionary<string, (ArgSpec[] Args, string[] Targets, SymmetryKind[]? Kinds)> Metrics = new()
     {
-        ["collapse"] = ([new("threshold", ArgType.Float, F(1e-3))], ["symmetry"], [SymmetryKind.Rescale, SymmetryKind.Sign]),
+        ["collapse"] = ([new("threshold", ArgType.Float, F(1e-3), Range: Domain.NonNegative)], ["symmetry"], [SymmetryKind.Rescale, SymmetryKind.Sign]),
         ["balance"] = ([], ["symmetry"], [SymmetryKind.Rescale, SymmetryKind.Rotation]),
-        ["duplicates"] = ([new("threshold", ArgType.Float, F(0.99))], ["symmetry"], [SymmetryKind.Permutation]),
+        ["duplicates"] = ([new("threshold", ArgType.Float, F(0.99), Range: Domain.Probability)], ["symmetry"], [SymmetryKind.Permutation]),
         ["rank"] = ([], ["site", "parameter"], null),
         ["alignment"] = ([], ["site"], null),
         ["cka"] = ([], ["site"], null),
@@ -101,7 +111,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         {
             if (!TrainCatalog.DataSources.TryGetValue(kind, out var sig))
                 diagnostics.Add(DiagnosticCatalog.UnknownDataSource(kindSpan, kind, Names.Suggest(kind, TrainCatalog.DataSources.Keys)));
-            else if (ArgBinder.Bind(kind, sig, args, constants, diagnostics, ds.Span, baseDir) is { } bound && DataArgsOk(kind, bound, ds.Span))
+            else if (ArgBinder.Bind(kind, sig, args, constants, diagnostics, ds.Span, baseDir, OutOfRange) is { } bound && DataArgsOk(kind, bound, ds.Span))
             {
                 data = new DataIR(kind, bound, ds.Span);
                 fields = TrainCatalog.Fields(kind, bound);
@@ -117,12 +127,8 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         {
             if (!TrainCatalog.Optimizers.TryGetValue(okind, out var sig))
                 diagnostics.Add(DiagnosticCatalog.UnknownOptimizer(ospan, okind, Names.Suggest(okind, TrainCatalog.Optimizers.Keys)));
-            else if (ArgBinder.Bind(okind, sig, oargs, constants, diagnostics, os.Span) is { } bound)
-            {
-                if (bound["lr"].AsDouble() <= 0) diagnostics.Add(DiagnosticCatalog.BadSetting(os.Span, $"{okind}: 'lr' must be positive"));
-                else if (bound["weight_decay"].AsDouble() < 0) diagnostics.Add(DiagnosticCatalog.BadSetting(os.Span, $"{okind}: 'weight_decay' must not be negative"));
-                else optimizer = new OptimizerIR(okind, bound, os.Span);
-            }
+            else if (ArgBinder.Bind(okind, sig, oargs, constants, diagnostics, os.Span, outOfRange: OutOfRange) is { } bound)
+                optimizer = new OptimizerIR(okind, bound, os.Span);
         }
 
         ScheduleIR? schedule = null;
@@ -130,7 +136,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         {
             if (!TrainCatalog.Schedules.TryGetValue(skind, out var sig))
                 diagnostics.Add(DiagnosticCatalog.UnknownSchedule(sspan, skind, Names.Suggest(skind, TrainCatalog.Schedules.Keys)));
-            else if (ArgBinder.Bind(skind, sig, sargs, constants, diagnostics, ss.Span) is { } bound)
+            else if (ArgBinder.Bind(skind, sig, sargs, constants, diagnostics, ss.Span, outOfRange: OutOfRange) is { } bound)
                 schedule = new ScheduleIR(skind, bound, ss.Span);
         }
 
@@ -153,6 +159,9 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     }
 
     int Errors() => diagnostics.Count(d => d.Level == DiagnosticLevel.Error);
+
+    /// <summary>A train-block argument outside its range is a train-setting error.</summary>
+    static readonly Func<SourceSpan, string, Diagnostic> OutOfRange = DiagnosticCatalog.BadSetting;
 
     SettingStmt? Required(Dictionary<string, SettingStmt> settings, string key)
     {
@@ -219,17 +228,10 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
 
     bool DataArgsOk(string kind, Dictionary<string, Value> a, SourceSpan span)
     {
-        var ok = true;
-        if (a.TryGetValue("test_fraction", out var tf) && (tf.AsDouble() < 0 || tf.AsDouble() >= 1))
-        { diagnostics.Add(DiagnosticCatalog.BadSetting(span, $"{kind}: 'test_fraction' must be in [0, 1)")); ok = false; }
-        foreach (var key in new[] { "d_in", "d_out", "hidden", "samples", "d", "rank" })
-            if (a.TryGetValue(key, out var v) && (v.AsInt() <= 0 || v.AsInt() > int.MaxValue))
-            { diagnostics.Add(DiagnosticCatalog.BadSetting(span, $"{kind}: '{key}' must be a positive int")); ok = false; }
-        if (ok && kind == "lowrank_regression" && a["rank"].AsInt() > a["d"].AsInt())
-        { diagnostics.Add(DiagnosticCatalog.BadSetting(span, "lowrank_regression: 'rank' must not exceed 'd'")); ok = false; }
-        if (a.TryGetValue("noise", out var noise) && noise.AsDouble() < 0)
-        { diagnostics.Add(DiagnosticCatalog.BadSetting(span, $"{kind}: 'noise' must not be negative")); ok = false; }
-        return ok;
+        // Each argument's own range is checked by ArgBinder (TrainCatalog.DataSources); only relations between arguments remain here.
+        if (kind == "lowrank_regression" && a["rank"].AsInt() > a["d"].AsInt())
+        { diagnostics.Add(DiagnosticCatalog.BadSetting(span, "lowrank_regression: 'rank' must not exceed 'd'")); return false; }
+        return true;
     }
 
     static long Entries(IReadOnlyList<int> shape) => shape.Aggregate(1L, (a, d) => a * d);
@@ -304,9 +306,8 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             diagnostics.Add(DiagnosticCatalog.UnknownBreakMethod(b.Method.Callee.Span, method, Names.Suggest(method, TrainCatalog.BreakMethods.Keys)));
             return null;
         }
-        var args = ArgBinder.Bind(method, spec.Args, b.Method.Arguments, constants, diagnostics, b.Method.Span);
+        var args = ArgBinder.Bind(method, spec.Args, b.Method.Arguments, constants, diagnostics, b.Method.Span, outOfRange: OutOfRange);
         if (args is null) return null;
-        if (args["sigma"].AsDouble() < 0 || args["decay"].AsDouble() < 0) { diagnostics.Add(DiagnosticCatalog.BadSetting(b.Method.Span, $"{method}: 'sigma' and 'decay' must not be negative")); return null; }
         var syms = new List<SymmetryIR>();
         foreach (var written in b.Symmetries)
         {
@@ -358,7 +359,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
                 diagnostics.Add(DiagnosticCatalog.MetricTarget(call.Span, $"{metric} takes one target ({string.Join(" or ", spec.Targets.Select(t => "a " + t))})"));
                 continue;
             }
-            var args = ArgBinder.Bind(metric, spec.Args, call.Arguments.Where(a => a.Name is not null).ToList(), constants, diagnostics, call.Span);
+            var args = ArgBinder.Bind(metric, spec.Args, call.Arguments.Where(a => a.Name is not null).ToList(), constants, diagnostics, call.Span, outOfRange: OutOfRange);
             var target = ModelBuilder.TargetName(positional[0].Value, constants);
             if (args is null || target is null) continue;
             var kind = Resolve(target);
