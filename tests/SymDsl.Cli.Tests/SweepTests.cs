@@ -118,8 +118,14 @@ public class SweepTests
         Assert.True(a.End <= b.Start, $"{a} and {b} overlap with --jobs 1");
     }
 
-    [Fact]
-    public void An_interrupted_sweep_run_again_skips_finished_cells_and_resumes_the_interrupted_ones()
+    /// <summary>
+    /// Stopped with SIGTERM (as Ctrl-C: each running cell checkpoints at its step), or the sweep and its cells killed
+    /// with SIGKILL (a crash: cells keep their last periodic checkpoint) — then the same command again.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void An_interrupted_sweep_run_again_skips_finished_cells_and_resumes_the_interrupted_ones(bool crash)
     {
         var model = WriteModel();
         var dir = Symc.TempDir();
@@ -130,25 +136,39 @@ public class SweepTests
 
         using (var sweep = SymcProcess.Start(args))
         {
-            // Wait until a cell has finished and another is running with a checkpoint, then stop the sweep as Ctrl-C would.
+            // Wait until a cell has finished and one of the second wave (started when a first one ended: --jobs 2) runs
+            // with a checkpoint, then stop the sweep. (A first-wave cell with a checkpoint may be a moment from its end.)
             var clock = Stopwatch.StartNew();
-            while (!(cells.Any(Done) && cells.Any(MidRun)))
+            while (!(cells.Any(Done) && cells[2..].Any(MidRun)))
             {
                 Assert.False(sweep.HasExited, "the sweep ended before it could be interrupted:\n" + sweep.Err);
                 Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), "no cell finished while another ran:\n" + sweep.Err);
                 Thread.Sleep(20);
             }
-            sweep.Signal(15);
-            var stopped = sweep.WaitForExit(TimeSpan.FromMinutes(2));
-            Assert.True(stopped.ExitCode == ExitCodes.Interrupted, stopped.All);
+            if (crash)
+            {
+                sweep.Kill(); // SIGKILL to the sweep and every cell process
+                var clock2 = Stopwatch.StartNew();
+                while (cells.Any(CellFiles.IsLocked) && clock2.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(20); // the kernel's locks go with the processes
+            }
+            else
+            {
+                sweep.Signal(15);
+                var stopped = sweep.WaitForExit(TimeSpan.FromMinutes(2));
+                Assert.True(stopped.ExitCode == ExitCodes.Interrupted, stopped.All);
+                Assert.Contains("symc: interrupted", stopped.Err);
+            }
         }
         var finished = cells.Where(Done).ToList();
         var interrupted = cells.Where(MidRun).ToList();
         Assert.NotEmpty(finished);
         Assert.NotEmpty(interrupted);
-        // The table written on the way out says so.
-        var csv = File.ReadAllText(Path.Combine(dir, "sweep.csv"));
-        foreach (var c in interrupted) Assert.Contains($"{Field(Path.GetRelativePath(dir, c))},{(c.Contains("width=4") ? 4 : 8)},{c[^1]},interrupted,", csv);
+        if (!crash)
+        {
+            // The table written on the way out says so.
+            var csv = File.ReadAllText(Path.Combine(dir, "sweep.csv"));
+            foreach (var c in interrupted) Assert.Contains($"{Field(Path.GetRelativePath(dir, c))},{(c.Contains("width=4") ? 4 : 8)},{c[^1]},interrupted,", csv);
+        }
 
         // Finished cells' files, byte for byte and with their times, to prove they are not touched again.
         var untouched = finished.SelectMany(c => Directory.EnumerateFiles(c, "*", SearchOption.AllDirectories))
