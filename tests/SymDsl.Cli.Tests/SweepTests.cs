@@ -377,6 +377,28 @@ public class SweepTests
     }
 
     [Fact]
+    public void Help_lists_sweep_and_its_options()
+    {
+        var root = Symc.Run("--help");
+        Assert.Contains("sweep", root.Out);
+        var r = Symc.Run("sweep", "--help");
+        Assert.Equal(0, r.ExitCode);
+        foreach (var o in new[] { "--set", "--seeds", "--jobs", "--out", "--collect", "--slurm", "--partition", "--time", "--array-limit", "--dry-run" })
+            Assert.Contains(o, r.Out);
+    }
+
+    [Fact]
+    public void A_missing_model_file_is_one_error_before_any_cell()
+    {
+        var dir = Symc.TempDir();
+        var r = Symc.Run("sweep", Path.Combine(dir, "absent.sym"), "--set", "width=4,8", "--seeds", "1", "--out", dir);
+        Assert.Equal(ExitCodes.InputError, r.ExitCode);
+        Assert.Contains("absent.sym", r.Err);
+        Symc.AssertNoStackTrace(r);
+        Assert.False(File.Exists(Path.Combine(dir, "sweep.json")));
+    }
+
+    [Fact]
     public void Collect_of_a_directory_without_a_sweep_is_a_clear_error()
     {
         var dir = Symc.TempDir();
