@@ -142,6 +142,11 @@ internal static class SweepCommand
                 io.Err.WriteLine($"symc: error: {failed} cell{(failed == 1 ? "" : "s")} failed (errors in sweep.csv and each cell's error.txt); run the same command again to retry {(failed == 1 ? "it" : "them")}");
                 return ExitCodes.InputError;
             }
+            if (rows.Count(r => r.Status == CellStatus.Running) is > 0 and var elsewhere)
+            {
+                io.Err.WriteLine($"symc: error: {elsewhere} cell{(elsewhere == 1 ? " is" : "s are")} being trained by another process (its run directory is locked); run the same command again when it has finished");
+                return ExitCodes.InputError;
+            }
             return rows.All(r => r.Status == CellStatus.Done) ? ExitCodes.Ok : ExitCodes.InputError;
         });
         return command;

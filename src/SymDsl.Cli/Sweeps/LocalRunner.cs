@@ -137,7 +137,11 @@ internal static partial class LocalRunner
         run.Started = true;
         run.Status = CellStatus.Running;
         if (!io.IsTerminal) lock (io) io.Err.WriteLine($"sweep: {(run.Resumed ? "resuming" : "starting")} {run.Cell.Name}");
-        process.Start();
+        try { process.Start(); }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new Diagnostics.SymDslException($"cannot start a worker process ({info.FileName} {string.Join(' ', prefix)}): {e.Message}", e);
+        }
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
