@@ -13,7 +13,7 @@ namespace SymDsl.Cli.Tests;
 /// </summary>
 public class CrashSafetyTests(ITestOutputHelper output)
 {
-    const int Steps = 120;
+    const int Steps = 100;
 
     /// <summary>A tiny model (one diagnostic, syre, adam with a cosine schedule) whose every step is logged.</summary>
     static string TinyModel() => Symc.WriteTemp("tiny.sym", $$"""
@@ -101,14 +101,15 @@ public class CrashSafetyTests(ITestOutputHelper output)
 
         // 3. SIGKILL at random moments (often inside a checkpoint write: every step writes one), and once SIGTERM, which
         //    checkpoints the last finished step and exits 130.
-        for (var round = 0; round < 4; round++)
+        for (var round = 0; round < 3; round++)
         {
             var from = CheckpointStep(crashed);
-            var target = random.Next((int)from + 3, Math.Min((int)from + 25, Steps - 5));
+            if (from + 3 >= Steps - 5) break; // a loaded machine ran on far past the last kill
+            var target = random.Next((int)from + 3, Math.Min((int)from + 20, Steps - 5));
             using var p = SymcProcess.Start(Train(sym, crashed, resume: true));
             WaitUntil(p, () => MetricsLines(crashed) >= target, $"step {target}");
             Thread.Sleep(random.Next(0, 4));
-            if (round == 2)
+            if (round == 0)
             {
                 p.Signal(15);
                 var r = p.WaitForExit(TimeSpan.FromMinutes(1));
