@@ -168,6 +168,20 @@ public class ResumeTests
     }
 
     [Fact]
+    public void Another_log_interval_or_other_diagnostics_only_warn()
+    {
+        var dir = Trained("log-interval");
+        var warnings = new List<string>();
+        var train = MlpTrain(steps: 16, logEvery: 2, checkpointEvery: 4) with { Diagnostics = [] };
+        Trainer.Run(Program(Mlp(8), train), train, new TrainOptions(dir, Resume: true, Warn: warnings.Add));
+        Assert.Equal(3, warnings.Count);
+        Assert.Contains("the diagnostics differ (collapse(scale) every 10, balance(scale) every 10, duplicates(perm) every 10, rank(fc1.weight) every 10 in the checkpoint, none now); metrics.jsonl follows the new ones from step 12", warnings);
+        Assert.Contains("metrics are logged every 2 steps from step 12 (every 1 before)", warnings);
+        Assert.Equal([.. Enumerable.Range(1, 12), 14, 16],
+            File.ReadAllLines(Path.Combine(dir, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()));
+    }
+
+    [Fact]
     public void Two_runs_cannot_write_one_directory_at_once()
     {
         var dir = TempDir("locked");

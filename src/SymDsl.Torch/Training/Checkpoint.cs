@@ -38,7 +38,7 @@ public sealed record RunSpec(
         Describe(train.Data.Kind, train.Data.Args),
         Checkpoint.Fingerprint(data),
         train.LogEvery,
-        string.Join(", ", train.Diagnostics.Select(d => $"{d.Key} every {d.Every}")) is { Length: > 0 } d ? d : "none");
+        string.Join(", ", train.Diagnostics.Select(d => $"{d.Key}{(d.Args.Count > 0 ? " " + Describe("with", d.Args) : "")} every {d.Every}")) is { Length: > 0 } d ? d : "none");
 
     static string Describe(string kind, IReadOnlyDictionary<string, Value> args) =>
         $"{kind}({string.Join(", ", args.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} = {kv.Value}"))})";
