@@ -17,6 +17,7 @@ args=(train "$file" --steps "$steps" --checkpoint-every "$every" --threads 1)
 start=$SECONDS
 "$symc" "${args[@]}" --out "$work/full" > "$work/full.log" 2>&1
 span=$((SECONDS - start))
+full_lines="$(wc -l < "$work/full/metrics.jsonl")"
 echo "uninterrupted: $span s"
 
 lines() { [ -f "$work/killed/metrics.jsonl" ] && wc -l < "$work/killed/metrics.jsonl" || echo 0; }
@@ -24,8 +25,9 @@ for ((k = 1; k <= kills; k++)); do
   resume=(); [ -f "$work/killed/checkpoint.bin" ] && resume=(--resume)
   dotnet "$root/.build/symc/symc.dll" "${args[@]}" --out "$work/killed" "${resume[@]}" > "$work/run.log" 2>&1 &
   pid=$!
-  # anywhere in a process's life: start-up (about half of it on a busy machine), steps, checkpoint writes, the end
-  sleep "$(awk -v s="$RANDOM" -v span="$span" 'BEGIN { srand(s); printf "%.3f", 0.5 + span * rand() }')"
+  # anywhere in a process's life: start-up (a few seconds), steps, checkpoint writes, the end (what is left of the run)
+  left="$(awk -v done="$(lines)" -v all="$full_lines" 'BEGIN { printf "%.3f", (all - done) / all }')"
+  sleep "$(awk -v s="$RANDOM" -v span="$span" -v left="$left" 'BEGIN { srand(s); printf "%.3f", 0.5 + (3 + span * left) * rand() }')"
   if kill -9 "$pid" 2> /dev/null; then
     wait "$pid" 2> /dev/null || true
     echo "kill $k: metrics lines $(lines), temporary files $(find "$work/killed" -maxdepth 1 -name '*.tmp' | wc -l)"
