@@ -25,9 +25,9 @@ for ((k = 1; k <= kills; k++)); do
   resume=(); [ -f "$work/killed/checkpoint.bin" ] && resume=(--resume)
   dotnet "$root/.build/symc/symc.dll" "${args[@]}" --out "$work/killed" "${resume[@]}" > "$work/run.log" 2>&1 &
   pid=$!
-  # anywhere in a process's life: start-up (a few seconds), steps, checkpoint writes, the end (what is left of the run)
+  # anywhere in a process's life: start-up (a few seconds), steps, checkpoint writes (scaled to what is left of the run)
   left="$(awk -v done="$(lines)" -v all="$full_lines" 'BEGIN { printf "%.3f", (all - done) / all }')"
-  sleep "$(awk -v s="$RANDOM" -v span="$span" -v left="$left" 'BEGIN { srand(s); printf "%.3f", 0.5 + (3 + span * left) * rand() }')"
+  sleep "$(awk -v s="$RANDOM" -v span="$span" -v left="$left" 'BEGIN { srand(s); printf "%.3f", 0.5 + 0.9 * span * (left > 0.1 ? left : 0.1) * rand() }')"
   if kill -9 "$pid" 2> /dev/null; then
     wait "$pid" 2> /dev/null || true
     echo "kill $k: metrics lines $(lines), temporary files $(find "$work/killed" -maxdepth 1 -name '*.tmp' | wc -l)"
