@@ -15,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 args=(train "$file" --steps "$steps" --checkpoint-every "$every" --threads 1)
 
 start=$SECONDS
-"$symc" "${args[@]}" --out "$work/full" > "$work/full.log" 2>&1
+"$symc" "${args[@]}" --out "$work/full" > "$work/full.log" 2>&1 || { echo "the uninterrupted run failed:"; tail -n 3 "$work/full.log"; exit 1; }
 span=$((SECONDS - start))
 full_lines="$(wc -l < "$work/full/metrics.jsonl")"
 echo "uninterrupted: $span s"

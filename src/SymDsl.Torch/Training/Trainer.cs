@@ -208,10 +208,13 @@ sealed class TrainingRun : IDisposable
         try
         {
             // Under the lock nobody else writes here: temporary files are leftovers of killed runs.
-            foreach (var stale in Directory.GetFiles(outDir, Checkpoint.TemporaryPattern)) File.Delete(stale);
+            foreach (var stale in Directory.GetFiles(outDir, Checkpoint.TemporaryPattern).Concat(Directory.GetFiles(outDir, ".metrics.jsonl.*.tmp")))
+                File.Delete(stale);
             // metrics.jsonl and tensorboard/ restart from the checkpoint's lines: steps past it (a crash) are dropped,
-            // none is written twice.
-            File.WriteAllLines(Path.Combine(outDir, "metrics.jsonl"), lines);
+            // none is written twice. metrics.jsonl is replaced atomically, so a kill here leaves the old or the new one.
+            var metricsTmp = Path.Combine(outDir, $".metrics.jsonl.{Environment.ProcessId}.tmp");
+            File.WriteAllLines(metricsTmp, lines);
+            File.Move(metricsTmp, Path.Combine(outDir, "metrics.jsonl"), overwrite: true);
         }
         catch (Exception io) when (io is IOException or UnauthorizedAccessException)
         {
