@@ -81,7 +81,6 @@ internal static class TrainCommand
                     {
                         BuildCommand.Write(compilation, Path.Combine(run.Dir, "build"));
                         new RunManifest(source.FullName, new Dictionary<string, string>(overrides), train.Model, run.Seed ?? train.Seed).Write(run.Dir);
-                        foreach (var stale in Directory.GetFiles(run.Dir, $".{WeightsExport.FileName}.*.tmp")) File.Delete(stale);
                     },
                     Warn: message => io.Err.WriteLine($"symc: warning: {message}"));
 

@@ -77,7 +77,6 @@ public static class Checkpoint
     const int HeaderLength = 20 + 8 + 32; // tag (1 length byte + 19 chars), payload length, SHA-256
 
     /// <summary>The temporary files of interrupted writes (".checkpoint.bin.PID.tmp"), to remove under the run lock.</summary>
-    public static string TemporaryPattern => $".{FileName}.*.tmp";
 
     public static void Save(string path, SymModel model, OptimizerHelper? optimizer, CheckpointMeta meta)
     {

@@ -48,5 +48,24 @@ public sealed class RunLock : IDisposable
     static bool IsLockConflict(IOException e) =>
         OperatingSystem.IsWindows() ? (e.HResult & 0xFFFF) is 32 or 33 : e.HResult == (OperatingSystem.IsLinux() ? 11 : 35);
 
+    /// <summary>
+    /// Deletes the temporaries of atomic writes (<c>.NAME.PID.tmp</c>: checkpoint, metrics, weights, summary) that
+    /// killed runs left in the directory. Called under the lock, so no other process is writing them; those of this
+    /// process are its own writes in flight and stay.
+    /// </summary>
+    public void RemoveStaleTemporaries()
+    {
+        var own = $".{Environment.ProcessId}.tmp";
+        try
+        {
+            foreach (var stale in System.IO.Directory.GetFiles(Directory, ".*.*.tmp"))
+                if (!stale.EndsWith(own, StringComparison.Ordinal)) File.Delete(stale);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SymDslException($"cannot write to output directory {Directory}: {e.Message}", e);
+        }
+    }
+
     public void Dispose() => _stream.Dispose();
 }

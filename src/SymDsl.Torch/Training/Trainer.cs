@@ -221,21 +221,16 @@ sealed class TrainingRun : IDisposable
             lines.AddRange(file.Meta.MetricsLines);
         }
         _options.Prepared?.Invoke();
-        try
+        runLock.RemoveStaleTemporaries();
+        // metrics.jsonl and tensorboard/ restart from the checkpoint's lines: steps past it (a crash) are dropped,
+        // none is written twice. metrics.jsonl is replaced atomically, so a kill here leaves the old or the new one.
+        var metricsPath = Path.Combine(outDir, "metrics.jsonl");
+        Writing(metricsPath, () =>
         {
-            // Under the lock nobody else writes here: temporary files are leftovers of killed runs.
-            foreach (var stale in Directory.GetFiles(outDir, Checkpoint.TemporaryPattern).Concat(Directory.GetFiles(outDir, ".metrics.jsonl.*.tmp")))
-                File.Delete(stale);
-            // metrics.jsonl and tensorboard/ restart from the checkpoint's lines: steps past it (a crash) are dropped,
-            // none is written twice. metrics.jsonl is replaced atomically, so a kill here leaves the old or the new one.
             var metricsTmp = Path.Combine(outDir, $".metrics.jsonl.{Environment.ProcessId}.tmp");
             File.WriteAllLines(metricsTmp, lines);
-            File.Move(metricsTmp, Path.Combine(outDir, "metrics.jsonl"), overwrite: true);
-        }
-        catch (Exception io) when (io is IOException or UnauthorizedAccessException)
-        {
-            throw new SymDslException($"cannot write to output directory {outDir}: {io.Message}", io);
-        }
+            File.Move(metricsTmp, metricsPath, overwrite: true);
+        });
 
         var probeCount = Math.Min(256, nTrain);
         var probe = trainFields.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, 0, probeCount));
