@@ -45,7 +45,7 @@ public class RunFailureTests
         {
             case "run.json": Full(Path.Combine(dir, "run.json.tmp")); break;
             case "build": File.WriteAllText(Path.Combine(dir, "build"), "a file where a directory must go"); break;
-            case "metrics.jsonl": Full(Path.Combine(dir, "metrics.jsonl")); break;
+            case "metrics.jsonl": Full(Path.Combine(dir, $".metrics.jsonl.{pid}.tmp")); break;
             case "tensorboard": File.WriteAllText(Path.Combine(dir, "tensorboard"), "a file where a directory must go"); break;
             case "checkpoint.bin": Directory.CreateDirectory(Path.Combine(dir, "checkpoint.bin")); break; // the rename onto it fails
             case "weights.dat": Full(Path.Combine(dir, $".weights.dat.{pid}.tmp")); break;

@@ -64,10 +64,9 @@ internal static class TrainCommand
             var results = new List<(long Seed, TrainResult Result)>();
             foreach (var run in runs)
             {
-                var artifacts = BuildCommand.Write(compilation, Path.Combine(run.Dir, "build"));
-                string? report = artifacts.FirstOrDefault(p => p.EndsWith(".md", StringComparison.OrdinalIgnoreCase)) is { } md ? File.ReadAllText(md) : null;
-                new RunManifest(source.FullName, new Dictionary<string, string>(overrides), train.Model, run.Seed ?? train.Seed).Write(run.Dir);
-
+                // The run directory is locked from here until weights.dat is written; build/ and run.json are written
+                // only once a resume has been verified (Prepared), so a resume that fails changes nothing.
+                using var runLock = RunLock.Acquire(run.Dir, parse.GetValue(resume));
                 var trainOptions = new TrainOptions(
                     OutDir: run.Dir,
                     Epochs: parse.GetValue(epochs),
@@ -76,7 +75,14 @@ internal static class TrainCommand
                     Device: parse.GetValue(device)!,
                     Resume: parse.GetValue(resume),
                     CheckpointEvery: parse.GetValue(checkpointEvery),
-                    SymmetryReportMarkdown: report);
+                    SymmetryReportMarkdown: SymmetryReport.Render(compilation),
+                    Lock: runLock,
+                    Prepared: () =>
+                    {
+                        BuildCommand.Write(compilation, Path.Combine(run.Dir, "build"));
+                        new RunManifest(source.FullName, new Dictionary<string, string>(overrides), train.Model, run.Seed ?? train.Seed).Write(run.Dir);
+                    },
+                    Warn: message => io.Err.WriteLine($"symc: warning: {message}"));
 
                 io.Err.WriteLine($"training {train.Model} from {CompileStep.DisplayPath(source)} (seed {run.Seed ?? train.Seed}) → {DisplayPaths.Of(run.Dir)}");
                 using var diagnostics = SymmetryDiagnostics.Create(program.Model(train.Model), train);

@@ -13,7 +13,13 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace SymDsl.Torch.Training;
 
-/// <summary>Run-time choices from the command line; null means "as the train block says".</summary>
+/// <summary>
+/// Run-time choices from the command line; null means "as the train block says". <see cref="Lock"/>: the run
+/// directory's lock when the caller already holds it (the CLI holds it until weights.dat is written); null: the run
+/// takes it itself. <see cref="Prepared"/>: called under the lock once a resume has been verified and loaded, before the
+/// run writes anything, for the caller's own files (the CLI's build/ and run.json). <see cref="Warn"/>: the stated
+/// warnings of a resume that is still sound (e.g. a longer run).
+/// </summary>
 public sealed record TrainOptions(
     string OutDir,
     int? Epochs = null,
@@ -22,7 +28,10 @@ public sealed record TrainOptions(
     string Device = "cpu",
     bool Resume = false,
     int? CheckpointEvery = null,
-    string? SymmetryReportMarkdown = null);
+    string? SymmetryReportMarkdown = null,
+    RunLock? Lock = null,
+    Action? Prepared = null,
+    Action<string>? Warn = null);
 
 /// <summary>Reported to the caller (the CLI renders it) as training goes on.</summary>
 public sealed record TrainProgress(long Step, long TotalSteps, int Epoch, double Loss, double LearningRate);
@@ -157,7 +166,12 @@ sealed class TrainingRun : IDisposable
 
     public TrainResult Execute()
     {
-        var outDir = PrepareOutDir(_options.OutDir);
+        // One run at a time per directory: the lock is held until the run ends (or its process dies).
+        var runLock = _options.Lock ?? RunLock.Acquire(_options.OutDir, _options.Resume);
+        if (_options.Lock is null) _owned.Add(runLock);
+        else if (runLock.Directory != Path.GetFullPath(_options.OutDir))
+            throw new ArgumentException($"the lock given is on {runLock.Directory}, not on the run directory {_options.OutDir}");
+        var outDir = runLock.Directory;
         var modelIR = _program.Models.FirstOrDefault(m => m.Name == _train.Model)
             ?? throw new SymDslException($"train block names model {_train.Model}, which the program does not define");
         var device = SelectDevice(_options.Device);
@@ -187,21 +201,36 @@ sealed class TrainingRun : IDisposable
         var checkpointEvery = _options.CheckpointEvery ?? _train.CheckpointEvery;
         var logEvery = Math.Max(1, _train.LogEvery);
         var ckptPath = Path.Combine(outDir, Checkpoint.FileName);
+        var spec = RunSpec.Of(_train, data);
 
         long start = 0;
         double previousWall = 0;
-        var haveCheckpoint = false; // a checkpoint of this run (or the one resumed) exists on disk
+        long? lastGood = null; // the step of the last checkpoint on disk (this run's or the one resumed), which a divergence keeps
         var lines = new List<string>();
         if (_options.Resume)
         {
-            var meta = Checkpoint.Load(ckptPath, model, optimizer);
-            if (meta.Seed != seed) throw new SymDslException($"{ckptPath} was written with seed {meta.Seed}, not {seed}");
-            start = meta.Step;
-            previousWall = meta.WallSeconds;
-            haveCheckpoint = true;
-            lines.AddRange(meta.MetricsLines);
+            // Validate first, write after: nothing in the run directory changes before the checkpoint has been verified
+            // (checksum), compared with this run (model, parameters, seed, settings, data, length) and loaded.
+            var file = Checkpoint.Open(ckptPath);
+            var warnings = Checkpoint.CheckResume(ckptPath, file.Meta, model, seed, spec, total, (t, s) => new Schedule(_train.Schedule, baseLr, t).At(s));
+            file.Restore(model, optimizer);
+            foreach (var w in warnings) _options.Warn?.Invoke(w);
+            start = file.Meta.Step;
+            previousWall = file.Meta.WallSeconds;
+            lastGood = start;
+            lines.AddRange(file.Meta.MetricsLines);
         }
-        File.WriteAllLines(Path.Combine(outDir, "metrics.jsonl"), lines);
+        _options.Prepared?.Invoke();
+        runLock.RemoveStaleTemporaries();
+        // metrics.jsonl and tensorboard/ restart from the checkpoint's lines: steps past it (a crash) are dropped,
+        // none is written twice. metrics.jsonl is replaced atomically, so a kill here leaves the old or the new one.
+        var metricsPath = Path.Combine(outDir, "metrics.jsonl");
+        Writing(metricsPath, () =>
+        {
+            var metricsTmp = Path.Combine(outDir, $".metrics.jsonl.{Environment.ProcessId}.tmp");
+            File.WriteAllLines(metricsTmp, lines);
+            File.Move(metricsTmp, metricsPath, overwrite: true);
+        });
 
         var probeCount = Math.Min(256, nTrain);
         var probe = trainFields.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, 0, probeCount));
@@ -213,14 +242,13 @@ sealed class TrainingRun : IDisposable
             Optimizer = optimizer,
         };
 
-        var tb = torch.utils.tensorboard.SummaryWriter(Path.Combine(outDir, "tensorboard"), "", false);
+        var tb = TensorBoard(outDir, lines);
         var metricsWriter = new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: true);
         _owned.Add(metricsWriter);
         foreach (var o in _observers) o.OnStart(context);
 
         // summary.json marks a complete run (it is written last): a stale one from an earlier run in this directory goes now.
         Writing(Path.Combine(outDir, SummaryFileName), () => File.Delete(Path.Combine(outDir, SummaryFileName)));
-        long? lastGood = haveCheckpoint ? start : null; // the step of the last checkpoint on disk, which a divergence keeps
 
         model.train();
         int[]? perm = null;
@@ -233,7 +261,7 @@ sealed class TrainingRun : IDisposable
             {
                 // Interrupted: keep the work done so far so that --resume continues from here.
                 if (step > start && (checkpointEvery is not { } c || c <= 0 || step % c != 0) && Divergence.DiagnoseState(model, optimizer) is null)
-                    Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, step, total, previousWall + _clock.Elapsed.TotalSeconds, lines));
+                    Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, step, total, previousWall + _clock.Elapsed.TotalSeconds, lines) { Run = spec });
                 _cancel.ThrowIfCancellationRequested();
             }
             var epoch = (int)(step / stepsPerEpoch);
@@ -298,11 +326,7 @@ sealed class TrainingRun : IDisposable
                 var line = JsonSerializer.Serialize(metrics, Json);
                 lines.Add(line);
                 Writing(Path.Combine(outDir, "metrics.jsonl"), () => { metricsWriter.WriteLine(line); metricsWriter.Flush(); });
-                Writing(tb.LogDir, () =>
-                {
-                    foreach (var (k, v) in metrics)
-                        if (k is not ("step" or "epoch") && ToDouble(v) is { } d && double.IsFinite(d)) tb.add_scalar(k, (float)d, (int)done);
-                });
+                Writing(tb.LogDir, () => AddScalars(tb, line));
             }
             if ((checkpointEvery is { } ce && ce > 0 && done % ce == 0) || done == total)
             {
@@ -310,8 +334,7 @@ sealed class TrainingRun : IDisposable
                 // are checked first (a finite loss and finite gradients can still give a non-finite update).
                 if (Divergence.DiagnoseState(model, optimizer) is { } what)
                     throw Divergence.Stopped(what, done, ckptPath, lastGood);
-                Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, done, total, previousWall + _clock.Elapsed.TotalSeconds, lines));
-                haveCheckpoint = true;
+                Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, done, total, previousWall + _clock.Elapsed.TotalSeconds, lines) { Run = spec });
                 lastGood = done;
             }
             _progress?.Invoke(new TrainProgress(done, total, epoch, lastLoss, lr));
@@ -338,6 +361,7 @@ sealed class TrainingRun : IDisposable
         summary.Values["parameter_count"] = modelIR.ParameterCount;
         summary.Values["trainable_tensor_count"] = model.parameters().Sum(p => p.numel());
         summary.Values["steps"] = total;
+        summary.Values["steps_this_process"] = trained; // after a resume, the steps trained since it
         summary.Values["epochs"] = (double)total / stepsPerEpoch;
         summary.Values["seed"] = seed;
         summary.Values["batch"] = batch;
@@ -359,6 +383,37 @@ sealed class TrainingRun : IDisposable
     }
 
     const string SummaryFileName = Trainer.SummaryFileName;
+
+    /// <summary>
+    /// A new tensorboard/ holding the scalars of <paramref name="lines"/> (the metrics so far: none for a new run, the
+    /// checkpoint's after a resume), so that no step is missing or appears twice however often a run is resumed.
+    /// </summary>
+    static TorchSharp.Modules.SummaryWriter TensorBoard(string outDir, IReadOnlyList<string> lines)
+    {
+        var dir = Path.Combine(outDir, "tensorboard");
+        try
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            var tb = torch.utils.tensorboard.SummaryWriter(dir, "", false);
+            foreach (var line in lines) AddScalars(tb, line);
+            return tb;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SymDslException($"cannot write {dir}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The finite numbers of one metrics.jsonl line, but step and epoch, as TensorBoard scalars at its step.</summary>
+    static void AddScalars(TorchSharp.Modules.SummaryWriter tb, string line)
+    {
+        using var doc = JsonDocument.Parse(line);
+        var step = doc.RootElement.GetProperty("step").GetInt64();
+        foreach (var p in doc.RootElement.EnumerateObject())
+            if (p.Name is not ("step" or "epoch") && p.Value.ValueKind == JsonValueKind.Number && p.Value.GetDouble() is var d && double.IsFinite(d))
+                tb.add_scalar(p.Name, (float)d, (int)step);
+    }
+
 
     /// <summary>
     /// A libtorch error during a step: when something went non-finite it is a divergence, said as one (a NaN can make a
@@ -386,11 +441,6 @@ sealed class TrainingRun : IDisposable
             throw Reports.CannotWrite(path, e);
         }
     }
-
-    static double? ToDouble(object? v) => v switch
-    {
-        double d => d, float f => f, int i => i, long l => l, _ => null,
-    };
 
     (double loss, double? accuracy) Evaluate(SymModel model, Dictionary<string, Tensor> fields, int? classes)
     {
@@ -433,23 +483,6 @@ sealed class TrainingRun : IDisposable
             return torch.device(name);
         }
         throw new SymDslException($"unknown device {name} (cpu, cuda)");
-    }
-
-    static string PrepareOutDir(string dir)
-    {
-        var full = Path.GetFullPath(dir);
-        try
-        {
-            Directory.CreateDirectory(full);
-            var probe = Path.Combine(full, $".write-test-{Environment.ProcessId}");
-            File.WriteAllText(probe, "");
-            File.Delete(probe);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
-        {
-            throw new SymDslException($"cannot write to output directory {full}: {e.Message}", e);
-        }
-        return full;
     }
 
     /// <summary>
