@@ -377,6 +377,25 @@ public class SweepTests
     }
 
     [Fact]
+    public void A_cell_another_process_is_training_is_left_alone()
+    {
+        var dir = Symc.TempDir();
+        var busy = Path.Combine(dir, "width=8/seed-1");
+        Directory.CreateDirectory(busy);
+        // What a training run holds while it runs (RunLock: the kernel's lock on DIR/.lock).
+        using (var held = new FileStream(Path.Combine(busy, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var r = Symc.Run("sweep", WriteModel(), "--set", "width=4,8", "--seeds", "1", "--steps", "10", "--out", dir);
+            Assert.Equal(ExitCodes.InputError, r.ExitCode);
+            Assert.Contains("1 running in another process (skipped)", r.Err);
+            Assert.Contains("1 cell is being trained by another process", r.Err);
+            Assert.True(File.Exists(Path.Combine(dir, "width=4/seed-1/summary.json")));
+            Assert.False(File.Exists(Path.Combine(busy, CellFiles.Log)), "the sweep started the locked cell");
+            Assert.Contains(File.ReadAllLines(Path.Combine(dir, "sweep.csv")), l => l.StartsWith("width=8/seed-1,8,1,running,", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public void Help_lists_sweep_and_its_options()
     {
         var root = Symc.Run("--help");
