@@ -12,8 +12,9 @@ public sealed record CheckpointMeta(string Model, long Seed, long Step, long Tot
 /// <summary>
 /// One checkpoint file (DIR/checkpoint.bin): a tag, the JSON <see cref="CheckpointMeta"/> (step, metrics so far,
 /// elapsed time), the model's state_dict (raw parameters AND buffers, e.g. syre's θ₀) in TorchSharp's format, the
-/// optimizer's state (momentum / Adam moments, via TorchSharp's save_state_dict) and torch's CPU RNG state.
-/// The shuffle needs no state: the order of epoch e is a function of (seed, e) and the position is the step.
+/// optimizer's state (momentum / Adam moments, via TorchSharp's save_state_dict). No random-generator state is saved
+/// (and nothing process-global is read or restored): initialisation and θ₀ are functions of the seed (restored from the
+/// tensors anyway), and the shuffle order of epoch e is a function of (seed, e), the position in it is the step.
 /// Written atomically: a temporary file in the same directory, then a rename over the old one.
 /// </summary>
 public static class Checkpoint
@@ -35,10 +36,6 @@ public static class Checkpoint
                 model.save(w);
                 w.Write(optimizer is not null);
                 optimizer?.save_state_dict(w);
-                using var rng = torch.random.get_rng_state();
-                var bytes = rng.data<byte>().ToArray();
-                w.Write(bytes.Length);
-                w.Write(bytes);
             }
             File.Move(tmp, path, overwrite: true);
         }
@@ -64,11 +61,6 @@ public static class Checkpoint
             model.load(r, strict: true);
             var hasOpt = r.ReadBoolean();
             if (hasOpt && optimizer is not null) optimizer.load_state_dict(r);
-            else if (hasOpt) return meta; // the caller only wants the model
-            var n = r.ReadInt32();
-            var bytes = r.ReadBytes(n);
-            using var rng = torch.tensor(bytes, dtype: torch.ScalarType.Byte);
-            torch.random.set_rng_state(rng);
             return meta;
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or ArgumentException or InvalidOperationException or JsonException)

@@ -6,6 +6,7 @@ using SymDsl.Diagnostics;
 using SymDsl.IR;
 using SymDsl.Torch.Data;
 using SymDsl.Torch.Lowering;
+using SymDsl.Torch.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -146,8 +147,10 @@ sealed class TrainingRun : IDisposable
             ?? throw new SymDslException($"train block names model {_train.Model}, which the program does not define");
         var device = SelectDevice(_options.Device);
         var seed = _options.Seed ?? _train.Seed;
+        using var setup = NativeSection.Enter(); // closed before the first step (each step opens its own)
 
-        torch.manual_seed(seed);
+        // Every random draw of the run comes from generators seeded here (model initialisation and θ₀: SymModel's own
+        // Generator; data splits, synthetic data and the shuffle: DataSources); torch's global generator is not used.
         var data = DataSources.Load(_train.Data, seed);
         _owned.Add(data);
         var (classes, outputShape) = Validate(modelIR, data);
@@ -201,6 +204,7 @@ sealed class TrainingRun : IDisposable
         _owned.Add(metricsWriter);
         foreach (var o in _observers) o.OnStart(context);
 
+        setup.Dispose();
         model.train();
         int[]? perm = null;
         var permEpoch = -1;
@@ -208,6 +212,8 @@ sealed class TrainingRun : IDisposable
         long stepTicks = 0;
         for (var step = start; step < total; step++)
         {
+            // No garbage collection while this step's libtorch calls run (see NativeSection: TorchSharp's implicit Scalars).
+            using var native = NativeSection.Enter();
             if (_cancel.IsCancellationRequested)
             {
                 // Interrupted: keep the work done so far so that --resume continues from here.
@@ -283,8 +289,11 @@ sealed class TrainingRun : IDisposable
             _progress?.Invoke(new TrainProgress(done, total, epoch, lastLoss, lr));
         }
         metricsWriter.Flush();
+        if (Environment.GetEnvironmentVariable("SYMC_GC_STATS") == "1")
+            Console.Error.WriteLine($"native sections: {NativeSection.Renewals} no-GC region starts, {NativeSection.CollectionsInside} collections inside a section; gen0 {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)} collections");
 
         // Final evaluation (eval mode, no gradients).
+        using var final = NativeSection.Enter();
         model.eval();
         var (trainLoss, _) = Evaluate(model, trainFields, classes);
         var (testLoss, testAcc) = data.TestCount > 0 ? Evaluate(model, testFields, classes) : (double.NaN, null);
@@ -313,6 +322,7 @@ sealed class TrainingRun : IDisposable
             .Select(n => model.ParameterizationOf(n) is OffsetParameterization o ? $"{n}: {o.Method}{(o.Inner is { } i ? " + " + i.Kind : "")}" : $"{n}: {model.ParameterizationOf(n).Kind}").ToList();
         summary.Values["device"] = device.ToString();
         foreach (var o in _observers) o.OnEnd(context, summary);
+        final.Dispose();
         var json = new Dictionary<string, object?>(summary.Values) { ["events"] = summary.Events };
         File.WriteAllText(Path.Combine(outDir, "summary.json"), JsonSerializer.Serialize(json, JsonIndented));
 
@@ -340,6 +350,7 @@ sealed class TrainingRun : IDisposable
     {
         var n = fields.Values.First().shape[0];
         if (n == 0) return (double.NaN, null);
+        using var native = NativeSection.Enter();
         using var _ = no_grad();
         double lossSum = 0;
         long correct = 0, counted = 0;
