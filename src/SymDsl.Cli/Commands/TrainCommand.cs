@@ -28,11 +28,17 @@ internal static class TrainCommand
         var threads = new Option<int?>("--threads") { Description = "CPU threads libtorch may use (default: libtorch's own choice, one per core). Small models on a busy machine often train faster with 1." };
         threads.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--threads must be at least 1"); });
         var seeds = new Option<string?>("--seeds") { Description = "Train once per seed, e.g. --seeds 1,2,3; each run goes to DIR/seed-N and a table compares them." };
+        var parallel = new Option<int?>("--parallel") { Description = "With --seeds: train N seeds at a time in this process (each gives exactly its result alone)." };
+        parallel.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--parallel must be at least 1"); });
 
         var command = new Command("train", "Check and build a .sym file, then train it.")
         {
-            file, outDir, epochs, steps, seed, seeds, set, resume, device, threads, checkpointEvery, trainName, maxBytes,
+            file, outDir, epochs, steps, seed, seeds, parallel, set, resume, device, threads, checkpointEvery, trainName, maxBytes,
         };
+        command.Validators.Add(r =>
+        {
+            if (r.GetResult(parallel) is not null && r.GetResult(seeds) is null) r.AddError("--parallel needs --seeds (it trains several seeds at a time)");
+        });
         command.SetAction((parse, cancel) =>
         {
             var source = parse.GetValue(file)!;
@@ -53,9 +59,11 @@ internal static class TrainCommand
                 ? [(Dir: dir, Seed: parse.GetValue(seed))]
                 : seedList.Select(s => (Dir: Path.Combine(dir, $"seed-{s}"), Seed: (long?)s)).ToList();
 
-            var results = new List<(long Seed, TrainResult Result)>();
-            foreach (var run in runs)
+            var width = Math.Min(parse.GetValue(parallel) ?? 1, runs.Count);
+            var results = new (long Seed, TrainResult Result)[runs.Count];
+            void TrainOne(int i, string? prefix)
             {
+                var run = runs[i];
                 var artifacts = BuildCommand.Write(compilation, Path.Combine(run.Dir, "build"));
                 string? report = artifacts.FirstOrDefault(p => p.EndsWith(".md", StringComparison.OrdinalIgnoreCase)) is { } md ? File.ReadAllText(md) : null;
                 new RunManifest(source.FullName, new Dictionary<string, string>(overrides), train.Model, run.Seed ?? train.Seed).Write(run.Dir);
@@ -70,15 +78,33 @@ internal static class TrainCommand
                     CheckpointEvery: parse.GetValue(checkpointEvery),
                     SymmetryReportMarkdown: report);
 
-                io.Err.WriteLine($"training {train.Model} from {CompileStep.DisplayPath(source)} (seed {run.Seed ?? train.Seed}) → {DisplayPaths.Of(run.Dir)}");
+                lock (io) io.Err.WriteLine($"{prefix}training {train.Model} from {CompileStep.DisplayPath(source)} (seed {run.Seed ?? train.Seed}) → {DisplayPaths.Of(run.Dir)}");
                 using var diagnostics = SymmetryDiagnostics.Create(program.Model(train.Model), train);
                 IReadOnlyList<ITrainingObserver> observers = diagnostics is null ? [] : [diagnostics];
-                var result = TrainingView.Run(io, program, train, trainOptions, observers, cancel);
+                var result = TrainingView.Run(io, program, train, trainOptions, observers, cancel, prefix);
                 WeightsExport.Write(program.Model(train.Model), train, run.Dir);
-                TrainingView.PrintSummary(io, result);
-                results.Add((run.Seed ?? train.Seed, result));
+                if (prefix is null) TrainingView.PrintSummary(io, result);
+                results[i] = (run.Seed ?? train.Seed, result);
             }
-            if (results.Count > 1) TrainingView.PrintSeedTable(io, results);
+            if (width <= 1)
+                for (var i = 0; i < runs.Count; i++) TrainOne(i, null);
+            else
+            {
+                // Each run owns its generators and touches no global torch state, so concurrent runs give exactly the
+                // results they give alone; progress is plain lines prefixed with the seed.
+                try
+                {
+                    Parallel.For(0, runs.Count, new ParallelOptions { MaxDegreeOfParallelism = width, CancellationToken = cancel },
+                        i => TrainOne(i, $"[seed {runs[i].Seed}] "));
+                }
+                catch (AggregateException e)
+                {
+                    var first = e.Flatten().InnerExceptions.FirstOrDefault(x => x is not OperationCanceledException) ?? e.InnerExceptions[0];
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+                }
+                foreach (var (_, result) in results) TrainingView.PrintSummary(io, result);
+            }
+            if (results.Length > 1) TrainingView.PrintSeedTable(io, results);
             return Task.FromResult(ExitCodes.Ok);
         });
         return command;
