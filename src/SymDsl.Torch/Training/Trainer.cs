@@ -277,6 +277,9 @@ sealed class TrainingRun : IDisposable
                 foreach (var (k, v) in metrics)
                     if (k is not ("step" or "epoch") && ToDouble(v) is { } d && double.IsFinite(d)) tb.add_scalar(k, (float)d, (int)done);
             }
+            // The checkpoint only reads tensors' bytes (no Scalars) and can allocate a lot (it embeds the metrics so far):
+            // written outside the no-GC section so that it never exhausts the section's allocation budget.
+            native.Dispose();
             if ((checkpointEvery is { } ce && ce > 0 && done % ce == 0) || done == total)
             {
                 // Never overwrite the last good checkpoint with diverged parameters (a finite loss can precede a non-finite update).
