@@ -33,6 +33,7 @@ public static class NativeSection
     static int _open;
     static bool _renewing;
     static long _allocatedAtStart;
+    static bool _unavailable;
     static int _collectionsAtEnter;
     [ThreadStatic] static int _depth;
 
@@ -67,8 +68,8 @@ public static class NativeSection
         return new Scope(true);
     }
 
-    static bool NeedsRenewal() =>
-        GCSettings.LatencyMode != GCLatencyMode.NoGCRegion || GC.GetTotalAllocatedBytes(false) - _allocatedAtStart > Budget / 2;
+    static bool NeedsRenewal() => !_unavailable && (
+        GCSettings.LatencyMode != GCLatencyMode.NoGCRegion || GC.GetTotalAllocatedBytes(false) - _allocatedAtStart > Budget / 2);
 
     static void Renew()
     {
@@ -82,6 +83,12 @@ public static class NativeSection
             if (GC.TryStartNoGCRegion(Budget)) Renewals++;
         }
         catch (InvalidOperationException) { /* another component holds a region: nothing more to do */ }
+        catch (ArgumentOutOfRangeException)
+        {
+            // This GC configuration cannot reserve the budget (e.g. a small ephemeral segment): no region, and no retry
+            // per section (each try is a blocking collection). CollectionsInside then shows what the protection missed.
+            _unavailable = true;
+        }
         _allocatedAtStart = GC.GetTotalAllocatedBytes(false);
     }
 
