@@ -67,9 +67,7 @@ public class GeneratedCodeEquivalenceTests
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        manual_seed(11);
-
-        using var lowered = new SymModel(model);
+        using var lowered = new SymModel(model, seed: 11);
         lowered.eval();
         var generated = Instantiate(model);
         generated.eval();
@@ -101,11 +99,12 @@ public class GeneratedCodeEquivalenceTests
 
     static Dictionary<string, Tensor> RandomInputs(ModelIR model)
     {
+        using var gen = new Generator(12); // the test's own generator: other tests may use torch's global one at the same time
         var vocab = model.Layers.Where(l => l.Kind == LayerKind.Embedding).Select(l => l.Args["vocab"].AsInt()).DefaultIfEmpty(2).Min();
         return model.Inputs.ToDictionary(i => i.Name, i =>
         {
             long[] shape = [3, .. i.Shape.Select(d => (long)d)];
-            return i.Type == ElementType.Int64 ? randint(0, vocab, shape, dtype: ScalarType.Int64) : randn(shape);
+            return i.Type == ElementType.Int64 ? randint(0, vocab, shape, dtype: ScalarType.Int64, generator: gen) : randn(shape, generator: gen);
         });
     }
 

@@ -32,14 +32,17 @@ internal static class TrainCommand
             try { ParseSeeds(r.GetValueOrDefault<string?>()); }
             catch (SymDslException e) { r.AddError(e.Message); }
         });
+        var parallel = new Option<int?>("--parallel") { Description = "With --seeds: train N seeds at a time in this process (each gives exactly its result alone)." };
+        parallel.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--parallel must be at least 1"); });
 
         var command = new Command("train", "Check and build a .sym file, then train it.")
         {
-            file, outDir, epochs, steps, seed, seeds, set, resume, device, threads, checkpointEvery, trainName, maxBytes,
+            file, outDir, epochs, steps, seed, seeds, parallel, set, resume, device, threads, checkpointEvery, trainName, maxBytes,
         };
         command.Validators.Add(r =>
         {
             if (r.GetResult(seed) is not null && r.GetResult(seeds) is not null) r.AddError("give either --seed or --seeds, not both");
+            if (r.GetResult(parallel) is not null && r.GetResult(seeds) is null) r.AddError("--parallel needs --seeds (it trains several seeds at a time)");
         });
         command.SetAction((parse, cancel) =>
         {
@@ -47,8 +50,6 @@ internal static class TrainCommand
             var overrides = CommonOptions.ParseAssignments(parse.GetValue(set));
             var options = new CompileOptions(overrides, parse.GetValue(maxBytes));
             var seedList = ParseSeeds(parse.GetValue(seeds));
-            if (seedList is not null && parse.GetValue(seed) is not null)
-                throw new SymDslException("give either --seed or --seeds, not both");
             var compilation = CompileStep.Run(io, source, options);
             if (compilation is null) return Task.FromResult(ExitCodes.InputError);
             var program = compilation.Program!;
@@ -61,9 +62,11 @@ internal static class TrainCommand
                 ? [(Dir: dir, Seed: parse.GetValue(seed))]
                 : seedList.Select(s => (Dir: Path.Combine(dir, $"seed-{s}"), Seed: (long?)s)).ToList();
 
-            var results = new List<(long Seed, TrainResult Result)>();
-            foreach (var run in runs)
+            var width = Math.Min(parse.GetValue(parallel) ?? 1, runs.Count);
+            var results = new (long Seed, TrainResult Result)[runs.Count];
+            void TrainOne(int i, string? prefix)
             {
+                var run = runs[i];
                 // The run directory is locked from here until weights.dat is written; build/ and run.json are written
                 // only once a resume has been verified (Prepared), so a resume that fails changes nothing.
                 using var runLock = RunLock.Acquire(run.Dir, parse.GetValue(resume));
@@ -84,15 +87,33 @@ internal static class TrainCommand
                     },
                     Warn: message => io.Err.WriteLine($"symc: warning: {message}"));
 
-                io.Err.WriteLine($"training {train.Model} from {CompileStep.DisplayPath(source)} (seed {run.Seed ?? train.Seed}) → {DisplayPaths.Of(run.Dir)}");
+                lock (io) io.Err.WriteLine($"{prefix}training {train.Model} from {CompileStep.DisplayPath(source)} (seed {run.Seed ?? train.Seed}) → {DisplayPaths.Of(run.Dir)}");
                 using var diagnostics = SymmetryDiagnostics.Create(program.Model(train.Model), train);
                 // weights.dat is written at the end of the run, before summary.json (which marks a run directory complete).
                 IReadOnlyList<ITrainingObserver> observers = diagnostics is null ? [new WeightsExport()] : [diagnostics, new WeightsExport()];
-                var result = TrainingView.Run(io, program, train, trainOptions, observers, cancel);
-                TrainingView.PrintSummary(io, result);
-                results.Add((run.Seed ?? train.Seed, result));
+                var result = TrainingView.Run(io, program, train, trainOptions, observers, cancel, prefix);
+                if (prefix is null) TrainingView.PrintSummary(io, result);
+                results[i] = (run.Seed ?? train.Seed, result);
             }
-            if (results.Count > 1) TrainingView.PrintSeedTable(io, results);
+            if (width <= 1)
+                for (var i = 0; i < runs.Count; i++) TrainOne(i, null);
+            else
+            {
+                // Each run owns its generators and touches no global torch state, so concurrent runs give exactly the
+                // results they give alone; progress is plain lines prefixed with the seed.
+                try
+                {
+                    Parallel.For(0, runs.Count, new ParallelOptions { MaxDegreeOfParallelism = width, CancellationToken = cancel },
+                        i => TrainOne(i, $"[seed {runs[i].Seed}] "));
+                }
+                catch (AggregateException e)
+                {
+                    var first = e.Flatten().InnerExceptions.FirstOrDefault(x => x is not OperationCanceledException) ?? e.InnerExceptions[0];
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+                }
+                foreach (var (_, result) in results) TrainingView.PrintSummary(io, result);
+            }
+            if (results.Length > 1) TrainingView.PrintSeedTable(io, results);
             return Task.FromResult(ExitCodes.Ok);
         });
         return command;

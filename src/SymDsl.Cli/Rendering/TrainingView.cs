@@ -8,9 +8,11 @@ namespace SymDsl.Cli.Rendering;
 /// <summary>Shows training: a live progress bar on a terminal, plain periodic lines otherwise (CI, pipes).</summary>
 internal static class TrainingView
 {
-    public static TrainResult Run(CliIO io, ProgramIR program, TrainIR train, TrainOptions options, IReadOnlyList<ITrainingObserver> observers, CancellationToken cancel)
+    /// <param name="prefix">Set when several runs train at once (--parallel): plain lines, each starting with it.</param>
+    public static TrainResult Run(CliIO io, ProgramIR program, TrainIR train, TrainOptions options, IReadOnlyList<ITrainingObserver> observers, CancellationToken cancel,
+        string? prefix = null)
     {
-        if (io.IsTerminal)
+        if (io.IsTerminal && prefix is null)
         {
             TrainResult? result = null;
             AnsiConsole.Progress()
@@ -39,8 +41,9 @@ internal static class TrainingView
             if (p.Step == p.TotalSteps || p.Step / every != lastPrinted / every)
             {
                 lastPrinted = p.Step;
-                io.Err.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"step {p.Step}/{p.TotalSteps} epoch {p.Epoch + 1} loss {p.Loss:F4} lr {p.LearningRate:G3} ({(DateTime.UtcNow - started).TotalSeconds:F1}s)"));
+                var line = string.Create(CultureInfo.InvariantCulture,
+                    $"{prefix}step {p.Step}/{p.TotalSteps} epoch {p.Epoch + 1} loss {p.Loss:F4} lr {p.LearningRate:G3} ({(DateTime.UtcNow - started).TotalSeconds:F1}s)");
+                lock (io) io.Err.WriteLine(line);
             }
         }, cancel, observers);
     }

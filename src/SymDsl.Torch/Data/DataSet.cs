@@ -4,6 +4,7 @@ using SymDsl.Diagnostics;
 using SymDsl.IR;
 using TorchSharp;
 using static TorchSharp.torch;
+using SymDsl.Torch.Runtime;
 
 namespace SymDsl.Torch.Data;
 
@@ -208,7 +209,8 @@ public static class DataSources
             using var scope = NewDisposeScope();
             var x = ds.Train["x"];
             var mean = x.mean([0], keepdim: true);
-            var std = x.std(0, keepdim: true, unbiased: false).clamp_min(1e-8);
+            using var eps = 1e-8.ToScalar();
+            var std = x.std(0, keepdim: true, unbiased: false).clamp_min(eps);
             var trainX = ((x - mean) / std).MoveToOuterDisposeScope();
             var testX = ((ds.Test["x"] - mean) / std).MoveToOuterDisposeScope();
             ds.Train["x"].Dispose(); ds.Test["x"].Dispose();
@@ -276,7 +278,8 @@ public static class DataSources
         if (ldims.Length != 1) throw new SymDslException($"{labels}: expected labels of rank 1 [N], found rank {ldims.Length}");
         if (idims[0] != ldims[0]) throw new SymDslException($"{images} holds {idims[0]} images but {labels} holds {ldims[0]} labels");
         using var scope = NewDisposeScope();
-        var x = tensor(ibytes, dtype: ScalarType.Byte).to_type(ScalarType.Float32).div_(255f).reshape(idims[0], idims[1] * idims[2]);
+        using var maxByte = 255f.ToScalar();
+        var x = tensor(ibytes, dtype: ScalarType.Byte).to_type(ScalarType.Float32).div_(maxByte).reshape(idims[0], idims[1] * idims[2]);
         var y = tensor(lbytes, dtype: ScalarType.Byte).to_type(ScalarType.Int64);
         return new Dictionary<string, Tensor> { ["x"] = x.MoveToOuterDisposeScope(), ["label"] = y.MoveToOuterDisposeScope() };
     }

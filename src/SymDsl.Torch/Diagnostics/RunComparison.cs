@@ -35,7 +35,7 @@ public static class RunComparison
     /// <summary>
     /// The random-initialisation baseline: <see cref="Compare(ModelIR, string, string, IReadOnlyDictionary{string, Tensor}, TrainIR?)"/>
     /// between the model initialised as the trainer does with seed <paramref name="seedA"/> and with seed <paramref name="seedB"/>.
-    /// torch's global generator is left as it was.
+    /// torch's global generator is not used.
     /// </summary>
     public static IReadOnlyList<SiteSimilarity> CompareInitial(ModelIR model, long seedA, long seedB,
         IReadOnlyDictionary<string, Tensor> probeInputs, TrainIR? train = null)
@@ -49,6 +49,7 @@ public static class RunComparison
     public static IReadOnlyList<SiteSimilarity> Compare(SymModel a, SymModel b, IReadOnlyDictionary<string, Tensor> probeInputs)
     {
         var sites = Sites(a.IR);
+        using var native = SymDsl.Torch.Runtime.NativeSection.Enter();
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var set = sites.ToHashSet();
@@ -70,13 +71,13 @@ public static class RunComparison
 
     /// <summary>
     /// The model of <paramref name="runDir"/>'s checkpoint (RUN/checkpoint.bin, <see cref="Checkpoint"/>), lowered with the
-    /// train block's reparametrisations, in float64, eval mode. torch's RNG state is not changed.
+    /// train block's reparametrisations, in float64, eval mode. No random generator is used beyond the model's own
+    /// (its initial values are replaced by the checkpoint's).
     /// </summary>
     public static SymModel Load(ModelIR model, string runDir, TrainIR? train = null)
     {
         var path = Path.Combine(runDir, Checkpoint.FileName);
         if (!File.Exists(path)) throw new SymDslException($"{runDir} holds no checkpoint ({Checkpoint.FileName}); train it first");
-        using var rng = torch.random.get_rng_state();
         var m = new SymModel(model, train is null ? null : Trainer.Reparametrisations(train));
         try
         {
@@ -90,27 +91,14 @@ public static class RunComparison
             m.Dispose();
             throw;
         }
-        finally
-        {
-            torch.random.set_rng_state(rng);
-        }
     }
 
-    /// <summary>The model as the trainer initialises it for <paramref name="seed"/>, in float64; torch's RNG state is restored.</summary>
+    /// <summary>The model as the trainer initialises it for <paramref name="seed"/> (SymModel's own generator), in float64.</summary>
     public static SymModel Initial(ModelIR model, long seed, TrainIR? train = null)
     {
-        using var rng = torch.random.get_rng_state();
-        try
-        {
-            torch.manual_seed(seed);
-            var m = new SymModel(model, train is null ? null : Trainer.Reparametrisations(train));
-            m.to(ScalarType.Float64);
-            m.eval();
-            return m;
-        }
-        finally
-        {
-            torch.random.set_rng_state(rng);
-        }
+        var m = new SymModel(model, train is null ? null : Trainer.Reparametrisations(train), seed);
+        m.to(ScalarType.Float64);
+        m.eval();
+        return m;
     }
 }

@@ -202,20 +202,12 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         {
             Nodes = _model.Nodes.Select(n => nodes.Contains(n.Id) ? n with { Site = ShadowSite(n.Id) } : n with { Site = null }).ToList(),
         };
-        // Building a module draws its initial weights from torch's global generator: keep the trainer's stream intact.
-        using var rng = torch.random.get_rng_state();
-        try
-        {
-            _shadow = new SymModel(ir);
-            _shadow.to(context.Model.ParameterDType).to(context.Device);
-            foreach (var p in _shadow.parameters()) p.DetachFromDisposeScope();
-            foreach (var b in _shadow.buffers()) b.DetachFromDisposeScope();
-            if (_plans.Any(p => p.D.Metric == "cka")) CaptureInitialReference(context);
-        }
-        finally
-        {
-            torch.random.set_rng_state(rng);
-        }
+        // The shadow's initial values are overwritten before every measurement; it draws them from its own generator.
+        _shadow = new SymModel(ir, seed: context.Seed);
+        _shadow.to(context.Model.ParameterDType).to(context.Device);
+        foreach (var p in _shadow.parameters()) p.DetachFromDisposeScope();
+        foreach (var b in _shadow.buffers()) b.DetachFromDisposeScope();
+        if (_plans.Any(p => p.D.Metric == "cka")) CaptureInitialReference(context);
     }
 
     HashSet<int> NeededNodes()
@@ -235,8 +227,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        torch.manual_seed(context.Seed);
-        using var init = new SymModel(context.ModelIR, Trainer.Reparametrisations(context.Train));
+        using var init = new SymModel(context.ModelIR, Trainer.Reparametrisations(context.Train), context.Seed);
         init.to(context.Model.ParameterDType).to(context.Device);
         var sites = Forward(context, init.EffectiveParameters(), withGradients: false).sites;
         foreach (var p in _plans.Where(p => p.D.Metric == "cka"))

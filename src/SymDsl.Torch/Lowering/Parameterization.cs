@@ -1,6 +1,7 @@
 using SymDsl.Diagnostics;
 using TorchSharp;
 using static TorchSharp.torch;
+using SymDsl.Torch.Runtime;
 
 namespace SymDsl.Torch.Lowering;
 
@@ -95,7 +96,7 @@ public sealed class OffsetParameterization : Parameterization
     readonly Parameterization? _inner;
 
     public OffsetParameterization(string logicalName, nn.Module node, Tensor init, string method, double sigma, double decay,
-        Generator? generator = null, Parameterization? inner = null, int? unitAxis = null) : base(logicalName, init.shape, node)
+        Generator generator, Parameterization? inner = null, int? unitAxis = null) : base(logicalName, init.shape, node)
     {
         Method = method;
         Sigma = sigma;
@@ -118,9 +119,14 @@ public sealed class OffsetParameterization : Parameterization
             viewShape[axis] = init.shape[axis];
             using var view = c.reshape(viewShape);
             using var expanded = view.expand(init.shape);
-            theta0 = expanded.mul(sigma).contiguous();
+            using var s = sigma.ToScalar();
+            theta0 = expanded.mul(s).contiguous();
         }
-        else theta0 = torch.randn(init.shape, dtype: init.dtype, device: init.device, generator: generator).mul_(sigma);
+        else
+        {
+            using var s = sigma.ToScalar();
+            theta0 = torch.randn(init.shape, dtype: init.dtype, device: init.device, generator: generator).mul_(s);
+        }
         if (TrainsEffective)
         {
             using var detached = init.detach();
@@ -128,7 +134,7 @@ public sealed class OffsetParameterization : Parameterization
         }
         node.register_buffer("theta0", theta0, persistent: true);
         if (method == "syre_diag")
-            node.register_buffer("decay_d", torch.rand(init.shape, dtype: init.dtype, device: init.device, generator: generator).add_(0.5), persistent: true);
+            node.register_buffer("decay_d", torch.rand(init.shape, dtype: init.dtype, device: init.device, generator: generator).add_(Scalars.Half), persistent: true);
     }
 
     /// <summary>"syre", "perturb" or "syre_diag".</summary>

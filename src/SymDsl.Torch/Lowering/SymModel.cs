@@ -4,6 +4,7 @@ using SymDsl.Semantics;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using SymDsl.Torch.Runtime;
 
 namespace SymDsl.Torch.Lowering;
 
@@ -40,12 +41,12 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
 
     /// <summary>
     /// Builds the module. Initialisation draws in IR parameter order, then the syre offsets θ₀, from a private
-    /// generator seeded with <paramref name="seed"/> (reproducible even when other threads use torch's RNG), or from
-    /// torch's global generator when no seed is given.
+    /// generator seeded with <paramref name="seed"/>: the initial weights are a function of (IR, reparametrisations,
+    /// seed) alone, whatever other threads do; torch's process-global generator is never read.
     /// </summary>
-    public SymModel(ModelIR ir, IEnumerable<ReparamRequest>? reparams = null, long? seed = null) : base(Names.Sanitize(ir.Name))
+    public SymModel(ModelIR ir, IEnumerable<ReparamRequest>? reparams = null, long seed = 0) : base(Names.Sanitize(ir.Name))
     {
-        using var gen = seed is { } sd ? new Generator(unchecked((ulong)sd)) : null;
+        using var gen = new Generator(unchecked((ulong)seed));
         IR = ir;
         _layers = ir.Layers.ToDictionary(l => l.Name);
         var offsets = new Dictionary<string, ReparamRequest>();
@@ -418,7 +419,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         if (st.Causal)
         {
             var mask = ones(t, t, dtype: ScalarType.Bool, device: x.device).triu(1);
-            scores = scores.masked_fill(mask, double.NegativeInfinity);
+            scores = scores.masked_fill(mask, Scalars.NegativeInfinity);
         }
         var attn = F.softmax(scores, -1);
         var ctx = attn.matmul(v).transpose(1, 2).reshape(b, t, d);
@@ -482,7 +483,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
 
     // ------------------------------------------------------------------ initialisation
 
-    static Tensor Initial(LayerIR layer, ParameterIR p, Generator? gen)
+    static Tensor Initial(LayerIR layer, ParameterIR p, Generator gen)
     {
         var shape = p.Shape.Select(d => (long)d).ToArray();
         var t = empty(shape, ScalarType.Float32);
@@ -495,7 +496,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
                 if (t.dim() < 2) throw new SymDslException($"parameter {p.Name}: orthogonal init needs a matrix, shape is [{string.Join(", ", shape)}]");
                 Orthogonal(t, p.Init.Scale, gen); break;
             case "zeros": t.zero_(); break;
-            case "ones": t.fill_(1.0); break;
+            case "ones": t.fill_(Scalars.One); break;
             case "uniform": Uniform(t, -p.Init.Scale, p.Init.Scale, gen); break;
             default: throw new SymDslException($"parameter {p.Name}: unknown init {p.Init.Kind}");
         }
@@ -507,20 +508,20 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     /// a = √5); LayerNorm weight 1, bias 0; Embedding N(0, 1); RNN U(±1/√hidden) for every parameter (as nn.RNN).
     /// </summary>
     // TorchSharp 0.107's nn.init.uniform_/normal_ ignore their generator argument, so draws go through rand/randn.
-    static void Uniform(Tensor t, double low, double high, Generator? gen)
+    static void Uniform(Tensor t, double low, double high, Generator gen)
     {
         using var r = rand(t.shape, generator: gen);
         t.copy_(r * (high - low) + low);
     }
 
-    static void Normal(Tensor t, double mean, double std, Generator? gen)
+    static void Normal(Tensor t, double mean, double std, Generator gen)
     {
         using var r = randn(t.shape, generator: gen);
         t.copy_(r * std + mean);
     }
 
     /// <summary>As torch.nn.init.orthogonal_ (QR of a Gaussian matrix, signs fixed by diag(R)), but with an explicit generator.</summary>
-    static void Orthogonal(Tensor t, double gain, Generator? gen)
+    static void Orthogonal(Tensor t, double gain, Generator gen)
     {
         using var scope = NewDisposeScope();
         long rows = t.shape[0], cols = t.numel() / rows;
@@ -532,7 +533,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         t.copy_(q.reshape(t.shape) * gain);
     }
 
-    static void DefaultInit(LayerIR layer, string local, Tensor t, Generator? gen)
+    static void DefaultInit(LayerIR layer, string local, Tensor t, Generator gen)
     {
         double Bound(long fanIn) => 1.0 / Math.Sqrt(Math.Max(1, fanIn));
         switch (layer.Kind)
@@ -542,7 +543,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
             case LayerKind.SelfAttention:
                 Uniform(t, -Bound(layer.Args.Int("d", 1)), Bound(layer.Args.Int("d", 1)), gen); break;
             case LayerKind.LayerNorm:
-                if (local == "weight") t.fill_(1.0); else t.zero_(); break;
+                if (local == "weight") t.fill_(Scalars.One); else t.zero_(); break;
             case LayerKind.Embedding:
                 Normal(t, 0, 1, gen); break;
             case LayerKind.RNN:

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using SymDsl.Torch.Runtime;
 
 namespace SymDsl.Torch.Measures;
 
@@ -69,8 +70,8 @@ public static class Alignment
         if (center) x = x - x.mean(new long[] { 0 }, keepdim: true);
         if (normalize)
         {
-            var n = x.pow(2).sum(new long[] { 1 }, keepdim: true).sqrt();
-            x = x / torch.where(n > 0, n, torch.ones_like(n));
+            var n = x.pow(Scalars.IntTwo).sum(new long[] { 1 }, keepdim: true).sqrt();
+            x = x / torch.where(n > Scalars.IntZero, n, torch.ones_like(n));
         }
         return x.t().matmul(x) / x.shape[0];
     }

@@ -1,6 +1,7 @@
 using SymDsl.IR;
 using TorchSharp;
 using static TorchSharp.torch;
+using SymDsl.Torch.Runtime;
 
 namespace SymDsl.Torch.Measures;
 
@@ -57,23 +58,24 @@ public static class Duplicates
         using var scope = torch.NewDisposeScope();
         var u = TensorMath.F64(units);
         int n = (int)u.shape[0];
-        var norms = u.pow(2).sum(new long[] { 1 }, keepdim: true).sqrt();
+        var norms = u.pow(Scalars.IntTwo).sum(new long[] { 1 }, keepdim: true).sqrt();
         var zero = TensorMath.ToArray(norms.squeeze(1)).Select((x, i) => (x, i)).Where(t => !(t.x > 0)).Select(t => (long)t.i).ToArray();
         if (n - zero.Length < 2) return new DuplicateResult([], double.NaN);
-        var unit = u / torch.where(norms > 0, norms, torch.ones_like(norms));
+        var unit = u / torch.where(norms > Scalars.IntZero, norms, torch.ones_like(norms));
 
         // Screen: cosines of all pairs in float32; only pairs i < j of nonzero units count.
         var u32 = unit.to(ScalarType.Float32);
         var cos = u32.matmul(u32.t());
         if (signInvariant) cos.abs_();
-        cos.masked_fill_(torch.ones(n, n, ScalarType.Bool, device: cos.device).tril_(), float.NegativeInfinity);
+        cos.masked_fill_(torch.ones(n, n, ScalarType.Bool, device: cos.device).tril_(), Scalars.NegativeInfinityF);
         if (zero.Length > 0)
         {
             var zeroIndex = torch.tensor(zero, device: cos.device);
-            cos.index_fill_(0, zeroIndex, float.NegativeInfinity).index_fill_(1, zeroIndex, float.NegativeInfinity);
+            cos.index_fill_(0, zeroIndex, Scalars.NegativeInfinityF).index_fill_(1, zeroIndex, Scalars.NegativeInfinityF);
         }
         double screenMax = cos.max().item<float>();
-        var candidates = (cos >= (float)(Math.Min(cosThreshold, screenMax) - ScreenMargin)).nonzero(); // [m, 2]
+        using var threshold = ((float)(Math.Min(cosThreshold, screenMax) - ScreenMargin)).ToScalar();
+        var candidates = (cos >= threshold).nonzero(); // [m, 2]
 
         // Decide: the candidates' cosines in float64.
         var first = candidates.select(1, 0);

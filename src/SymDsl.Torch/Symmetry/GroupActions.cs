@@ -2,6 +2,7 @@ using SymDsl.IR;
 using SymDsl.Torch.Measures;
 using TorchSharp;
 using static TorchSharp.torch;
+using SymDsl.Torch.Runtime;
 
 namespace SymDsl.Torch.Symmetry;
 
@@ -194,7 +195,7 @@ public static class GroupActions
         var gauss = torch.tensor(Enumerable.Range(0, n * n).Select(_ => Gaussian(rng)).ToArray(), new long[] { n, n }, ScalarType.Float64);
         var (q, r) = torch.linalg.qr(gauss);
         var d = r.diagonal().sign();
-        d = torch.where(d == 0, torch.ones_like(d), d);
+        d = torch.where(d == Scalars.IntZero, torch.ones_like(d), d);
         var fixedQ = q * d.unsqueeze(0);
         return fixedQ.contiguous().data<double>().ToArray();
     }

@@ -22,7 +22,7 @@ public static class ModelVerification
 
     /// <summary>
     /// Lowers <paramref name="model"/> (new <see cref="SymModel"/>, float64), initialises it with the layers' own
-    /// initialisation under <c>torch.manual_seed(seed)</c>, then adds N(0, 0.1²) noise to every parameter so that biases
+    /// initialisation drawn from its own generator seeded with <paramref name="seed"/>, then adds N(0, 0.1²) noise to every parameter so that biases
     /// and LayerNorm affine parameters are non-zero (a missing bias term in an action would otherwise be invisible).
     /// Inputs: per <see cref="InputIR"/>, a batch of <see cref="BatchSize"/> examples; Float32 inputs N(0, 1) in float64,
     /// Int64 inputs uniform integers in [0, vocab) of the Embedding that consumes them (or [0, 2) when no Embedding does).
@@ -42,10 +42,10 @@ public static class ModelVerification
         var results = new List<SymmetryVerification>();
         if (list.Count == 0) return results;
 
+        using var native = SymDsl.Torch.Runtime.NativeSection.Enter();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        manual_seed(seed);
-        using var lowered = new SymModel(model);
+        using var lowered = new SymModel(model, seed: seed);
         lowered.to(ScalarType.Float64);
         lowered.eval();
         using var gen = new Generator((ulong)seed + 1);

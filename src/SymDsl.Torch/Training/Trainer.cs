@@ -6,6 +6,7 @@ using SymDsl.Diagnostics;
 using SymDsl.IR;
 using SymDsl.Torch.Data;
 using SymDsl.Torch.Lowering;
+using SymDsl.Torch.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -176,8 +177,10 @@ sealed class TrainingRun : IDisposable
             ?? throw new SymDslException($"train block names model {_train.Model}, which the program does not define");
         var device = SelectDevice(_options.Device);
         var seed = _options.Seed ?? _train.Seed;
+        using var setup = NativeSection.Enter(); // closed before the first step (each step opens its own)
 
-        torch.manual_seed(seed);
+        // Every random draw of the run comes from generators seeded here (model initialisation and θ₀: SymModel's own
+        // Generator; data splits, synthetic data and the shuffle: DataSources); torch's global generator is not used.
         var data = DataSources.Load(_train.Data, seed);
         _owned.Add(data);
         var (classes, outputShape) = Validate(modelIR, data);
@@ -250,6 +253,7 @@ sealed class TrainingRun : IDisposable
         // summary.json marks a complete run (it is written last): a stale one from an earlier run in this directory goes now.
         Writing(Path.Combine(outDir, SummaryFileName), () => File.Delete(Path.Combine(outDir, SummaryFileName)));
 
+        setup.Dispose();
         model.train();
         int[]? perm = null;
         var permEpoch = -1;
@@ -257,6 +261,8 @@ sealed class TrainingRun : IDisposable
         long stepTicks = 0;
         for (var step = start; step < total; step++)
         {
+            // No garbage collection while this step's libtorch calls run (see NativeSection: TorchSharp's implicit Scalars).
+            using var native = NativeSection.Enter();
             if (_cancel.IsCancellationRequested)
             {
                 // Interrupted: keep the work done so far so that --resume continues from here.
@@ -328,20 +334,27 @@ sealed class TrainingRun : IDisposable
                 Writing(Path.Combine(outDir, "metrics.jsonl"), () => { metricsWriter.WriteLine(line); metricsWriter.Flush(); });
                 Writing(tb.LogDir, () => AddScalars(tb, line));
             }
-            if ((checkpointEvery is { } ce && ce > 0 && done % ce == 0) || done == total)
+            var checkpointNow = (checkpointEvery is { } ce && ce > 0 && done % ce == 0) || done == total;
+            // Never overwrite the last good checkpoint with a diverged state: the parameters and the optimizer state
+            // are checked first (a finite loss and finite gradients can still give a non-finite update).
+            if (checkpointNow && Divergence.DiagnoseState(model, optimizer) is { } what)
+                throw Divergence.Stopped(what, done, ckptPath, lastGood);
+            // The checkpoint only reads tensors' bytes (no Scalars) and can allocate a lot (it embeds the metrics so far):
+            // written outside the no-GC section so that it never exhausts the section's allocation budget.
+            native.Dispose();
+            if (checkpointNow)
             {
-                // Never overwrite the last good checkpoint with a diverged state: the parameters and the optimizer state
-                // are checked first (a finite loss and finite gradients can still give a non-finite update).
-                if (Divergence.DiagnoseState(model, optimizer) is { } what)
-                    throw Divergence.Stopped(what, done, ckptPath, lastGood);
                 Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, done, total, previousWall + _clock.Elapsed.TotalSeconds, lines) { Run = spec });
                 lastGood = done;
             }
             _progress?.Invoke(new TrainProgress(done, total, epoch, lastLoss, lr));
         }
         Writing(Path.Combine(outDir, "metrics.jsonl"), metricsWriter.Flush);
+        if (Environment.GetEnvironmentVariable("SYMC_GC_STATS") == "1")
+            Console.Error.WriteLine($"native sections: {NativeSection.Renewals} no-GC region starts, {NativeSection.CollectionsInside} collections inside a section; gen0 {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)} collections");
 
         // Final evaluation (eval mode, no gradients).
+        using var final = NativeSection.Enter();
         model.eval();
         var (trainLoss, _) = Evaluate(model, trainFields, classes);
         var (testLoss, testAcc) = data.TestCount > 0 ? Evaluate(model, testFields, classes) : (double.NaN, null);
@@ -373,6 +386,7 @@ sealed class TrainingRun : IDisposable
         // Write order: observers' end-of-run files (the CLI's weights.dat), plots, report.html, then summary.json, last and
         // atomically: a run directory with summary.json is complete; without it, the run did not finish.
         foreach (var o in _observers) o.OnEnd(context, summary);
+        final.Dispose();
         var json = new Dictionary<string, object?>(summary.Values) { ["events"] = summary.Events };
 
         var plots = Reports.WritePlots(outDir, lines);
@@ -446,6 +460,7 @@ sealed class TrainingRun : IDisposable
     {
         var n = fields.Values.First().shape[0];
         if (n == 0) return (double.NaN, null);
+        using var native = NativeSection.Enter();
         using var _ = no_grad();
         double lossSum = 0;
         long correct = 0, counted = 0;

@@ -45,10 +45,9 @@ public class RunComparisonTests
     {
         var model = Mlp(16);
         var probe = Probe();
-        var rng = torch.random.get_rng_state();
+        // (The global generator is never used: SourceGuardTests; other tests may draw from it at the same time.)
         using var a = RunComparison.Initial(model, 5);
         using var b = RunComparison.Initial(model, 5);
-        Assert.Equal(rng.data<byte>().ToArray(), torch.random.get_rng_state().data<byte>().ToArray()); // RNG untouched
         var perm = model.Symmetries.First(s => s.Kind == SymmetryKind.Permutation);
         using (var scope = NewDisposeScope())
         {

@@ -33,8 +33,7 @@ public class SymmetryDiagnosticsTests
         public Harness(ModelIR ir, TrainIR train, long seed = 3)
         {
             IR = ir; Train = train;
-            torch.manual_seed(seed);
-            Model = new SymModel(ir, Trainer.Reparametrisations(train));
+            Model = new SymModel(ir, Trainer.Reparametrisations(train), seed);
             Data = DataSources.Digits(0.2, 1);
             var probe = Data.Train.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, 0, 64));
             Tensor Loss(IReadOnlyDictionary<string, Tensor> b) => Trainer.LossOf("cross_entropy", Model.Forward(b)["logits"], b["label"]);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real test of `symc sweep --slurm` on a single-node Slurm cluster started here from Debian's slurm-wlm and munge.
 #
-#   sudo bash scripts/slurm-test.sh          (needs root: it installs packages and starts munged, slurmctld, slurmd)
+#   sudo bash bench/slurm-test.sh          (needs root: it installs packages and starts munged, slurmctld, slurmd)
 #
 # It installs slurm-wlm and munge (apt-get) when sbatch is missing, writes a one-node slurm.conf for this host
 # (2 CPUs), starts the daemons, then:
@@ -60,7 +60,7 @@ mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
 [ -s /etc/slurm/cgroup.conf ] || rm -f /etc/slurm/cgroup.conf   # an empty one draws a warning; none is needed here
 if ! scontrol ping 2>/dev/null | grep -q 'is UP'; then
   cat > /etc/slurm/slurm.conf <<EOF
-# Written by scripts/slurm-test.sh: a single-node cluster on $host.
+# Written by bench/slurm-test.sh: a single-node cluster on $host.
 ClusterName=symctest
 SlurmctldHost=$host
 AuthType=auth/munge

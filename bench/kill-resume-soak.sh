@@ -4,7 +4,7 @@
 # the interrupted run ends byte-identical to the uninterrupted one (metrics.jsonl, weights.dat) with no temporary
 # files left. The short version of this is tests/SymDsl.Cli.Tests/CrashSafetyTests.cs (which also reads TensorBoard back).
 #
-# usage: scripts/kill-resume-soak.sh [KILLS (30)] [STEPS (600)] [CHECKPOINT_EVERY (1)] [FILE (examples/mlp.sym)]
+# usage: bench/kill-resume-soak.sh [KILLS (30)] [STEPS (600)] [CHECKPOINT_EVERY (1)] [FILE (examples/mlp.sym)]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 kills="${1:-30}"; steps="${2:-600}"; every="${3:-1}"; file="${4:-$root/examples/mlp.sym}"

@@ -1,0 +1,120 @@
+using System.Runtime;
+
+namespace SymDsl.Torch.Runtime;
+
+/// <summary>
+/// Keeps the .NET garbage collector from running while TorchSharp code is inside libtorch calls (a training step), so
+/// that no native object a call is still reading can be finalized, i.e. freed, under it.
+/// <para>
+/// The defect this prevents (TorchSharp 0.107): a <c>TorchSharp.Scalar</c> made by an implicit conversion
+/// (<c>t.mul_(0.9)</c>, <c>x * 0.1</c>, and throughout TorchSharp's own optimizers: <c>exp_avg.mul_(beta1)</c>,
+/// <c>addcdiv_(…, -lr)</c>) is referenced only by the stack of the method that passes its <c>Handle</c> to a P/Invoke.
+/// The JIT reports it dead once the handle is read, so a garbage collection started by ANY thread while libtorch is
+/// still running that call can collect it, and the finalizer thread then deletes the native <c>c10::Scalar</c>
+/// concurrently with libtorch reading it ("Unknown scalar type", "Expected false to be true … toFloat", an
+/// ExternalException, or silently wrong numbers). Scalars have a finalizer but no DisposeScope registration in 0.107,
+/// and TorchSharp has no setting for this; tensors made inside a dispose scope are safe (the scope references them).
+/// </para>
+/// <para>
+/// How: a process-wide no-GC region (<see cref="GC.TryStartNoGCRegion(long)"/>) is held while any section is open.
+/// Sections of several threads (concurrent runs) overlap freely; the region is (re)started only when no section is
+/// open: when it has lapsed or when more than half of its allocation budget has been used, new sections wait until
+/// the open ones close, then the region is renewed (that is where the collections happen: between steps). Nested
+/// sections on one thread are free. If a section allocates more than the whole budget the runtime collects anyway;
+/// <see cref="CollectionsInside"/> counts such cases (none in the soak runs, see bench/soak).
+/// </para>
+/// </summary>
+public static class NativeSection
+{
+    /// <summary>Managed bytes the process may allocate between two renewals of the region.</summary>
+    public static long Budget { get; } = 64L << 20;
+
+    static readonly object Gate = new();
+    static int _open;
+    static bool _renewing;
+    static long _allocatedAtStart;
+    static bool _unavailable;
+    static int _collectionsAtEnter;
+    [ThreadStatic] static int _depth;
+
+    /// <summary>How many times the no-GC region was (re)started.</summary>
+    public static long Renewals { get; private set; }
+    /// <summary>Collections that happened while a section was open (the budget overflowed); 0 when the protection held.</summary>
+    public static long CollectionsInside { get; private set; }
+
+    /// <summary>Opens a section on this thread; dispose it (with <c>using</c>) when the native work is done.</summary>
+    public static Scope Enter()
+    {
+        if (_depth++ > 0) return new Scope(true);
+        lock (Gate)
+        {
+            while (_renewing) Monitor.Wait(Gate);
+            if (NeedsRenewal())
+            {
+                _renewing = true;
+                try
+                {
+                    while (_open > 0) Monitor.Wait(Gate);
+                    Renew();
+                }
+                finally
+                {
+                    _renewing = false;
+                    Monitor.PulseAll(Gate);
+                }
+            }
+            if (_open++ == 0) _collectionsAtEnter = GC.CollectionCount(0);
+        }
+        return new Scope(true);
+    }
+
+    static bool NeedsRenewal() => !_unavailable && (
+        GCSettings.LatencyMode != GCLatencyMode.NoGCRegion || GC.GetTotalAllocatedBytes(false) - _allocatedAtStart > Budget / 2);
+
+    static void Renew()
+    {
+        if (GCSettings.LatencyMode == GCLatencyMode.NoGCRegion)
+        {
+            try { GC.EndNoGCRegion(); }
+            catch (InvalidOperationException) { /* the region had already ended */ }
+        }
+        try
+        {
+            if (GC.TryStartNoGCRegion(Budget)) Renewals++;
+        }
+        catch (InvalidOperationException) { /* another component holds a region: nothing more to do */ }
+        catch (ArgumentOutOfRangeException)
+        {
+            // This GC configuration cannot reserve the budget (e.g. a small ephemeral segment): no region, and no retry
+            // per section (each try is a blocking collection). CollectionsInside then shows what the protection missed.
+            _unavailable = true;
+        }
+        _allocatedAtStart = GC.GetTotalAllocatedBytes(false);
+    }
+
+    static void Exit()
+    {
+        if (--_depth > 0) return;
+        lock (Gate)
+        {
+            if (--_open == 0)
+            {
+                if (GC.CollectionCount(0) != _collectionsAtEnter) CollectionsInside++;
+                Monitor.PulseAll(Gate);
+            }
+        }
+    }
+
+    /// <summary>An open section; <see cref="Dispose"/> closes it (once; later calls do nothing).</summary>
+    public sealed class Scope : IDisposable
+    {
+        bool _open;
+        internal Scope(bool open) => _open = open;
+        public void Dispose()
+        {
+            if (!_open) return;
+            _open = false;
+            Exit();
+        }
+    }
+}
