@@ -9,7 +9,7 @@ using static SymDsl.Torch.Tests.TestPrograms;
 
 namespace SymDsl.Torch.Tests;
 
-/// <summary>Checkpoint format 2, what --resume accepts and refuses, the run directory lock, metrics and TensorBoard after resumes.</summary>
+/// <summary>Checkpoint format 3, what --resume accepts and refuses, the run directory lock, metrics and TensorBoard after resumes.</summary>
 [Collection("torch")]
 public class ResumeTests
 {
@@ -93,7 +93,7 @@ public class ResumeTests
                     w.Write(bytes[200..]);
                 }
                 break;
-            case "format 2": // format 2's header (tag, length, SHA-256) and its metadata with the whole metrics history
+            case "format 2": // a format-2 tag: refused by the tag, before anything else is read
                 using (var w = new BinaryWriter(File.Create(path)))
                 {
                     w.Write("SYMDSL-CHECKPOINT-2");
