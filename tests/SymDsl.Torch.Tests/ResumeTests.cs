@@ -9,7 +9,7 @@ using static SymDsl.Torch.Tests.TestPrograms;
 
 namespace SymDsl.Torch.Tests;
 
-/// <summary>Checkpoint format 2, what --resume accepts and refuses, the run directory lock, metrics and TensorBoard after resumes.</summary>
+/// <summary>Checkpoint format 3, what --resume accepts and refuses, the run directory lock, metrics and TensorBoard after resumes.</summary>
 [Collection("torch")]
 public class ResumeTests
 {
@@ -45,11 +45,12 @@ public class ResumeTests
     {
         var dir = Trained("meta");
         var meta = Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName));
-        Assert.Equal(2, meta.Format);
+        Assert.Equal(3, meta.Format);
         Assert.Equal(12, meta.Step);
         Assert.Equal(12, meta.TotalSteps);
         Assert.Equal(1, meta.Seed);
-        Assert.Equal(12, meta.MetricsLines.Count);
+        Assert.Equal(12, meta.MetricsLineCount);
+        Assert.Equal(MetricsLog.HashOf(File.ReadAllLines(Path.Combine(dir, MetricsLog.FileName))), meta.MetricsSha256);
         Assert.Contains("fc1.weight.value Float32[8, 64]", meta.Parameters);
         Assert.Contains("fc1.weight.theta0 Float32[8, 64]", meta.Parameters);
         var run = meta.Run!;
@@ -70,6 +71,7 @@ public class ResumeTests
     [InlineData("garbage", "is not a SymDsl checkpoint")]
     [InlineData("empty", "is empty")]
     [InlineData("format 1", "format 1, written by an older symc")]
+    [InlineData("format 2", "format 2, written by an older symc")]
     public void A_damaged_or_old_checkpoint_is_a_one_line_error_and_changes_nothing(string damage, string expected)
     {
         var dir = Trained("damaged");
@@ -89,6 +91,13 @@ public class ResumeTests
                     w.Write("SYMDSL-CHECKPOINT-1");
                     w.Write("""{"Model":"Mlp","Seed":1,"Step":12,"TotalSteps":12,"WallSeconds":1,"MetricsLines":[]}""");
                     w.Write(bytes[200..]);
+                }
+                break;
+            case "format 2": // a format-2 tag: refused by the tag, before anything else is read
+                using (var w = new BinaryWriter(File.Create(path)))
+                {
+                    w.Write("SYMDSL-CHECKPOINT-2");
+                    w.Write(bytes[20..]);
                 }
                 break;
         }
@@ -141,6 +150,64 @@ public class ResumeTests
         var e = Assert.Throws<SymDslException>(() => Trainer.Run(Program(model, train), train, new TrainOptions(dir, Resume: true)));
         Assert.Contains("holds a checkpoint of model Mlp, not Lin", e.Message);
         Assert.Equal(before, Snapshot(dir));
+    }
+
+    [Fact]
+    public void A_checkpoint_does_not_grow_with_the_number_of_steps()
+    {
+        var shortDir = Trained("size-short", MlpTrain(steps: 12, logEvery: 1, checkpointEvery: 4));
+        var longDir = Trained("size-long", MlpTrain(steps: 120, logEvery: 1, checkpointEvery: 4));
+        long Size(string dir, string file) => new FileInfo(Path.Combine(dir, file)).Length;
+        Assert.Equal(12, File.ReadAllLines(Path.Combine(shortDir, MetricsLog.FileName)).Length);
+        Assert.Equal(120, File.ReadAllLines(Path.Combine(longDir, MetricsLog.FileName)).Length);
+        Assert.True(Size(longDir, MetricsLog.FileName) - Size(shortDir, MetricsLog.FileName) > 5_000); // 108 more lines
+        // Only the digits of the step, the run's length and the wall time may differ.
+        Assert.InRange(Size(longDir, Checkpoint.FileName) - Size(shortDir, Checkpoint.FileName), -32, 32);
+        var meta = Checkpoint.Read(Path.Combine(longDir, Checkpoint.FileName));
+        Assert.Equal(120, meta.MetricsLineCount);
+    }
+
+    [Theory]
+    [InlineData("edited", "the first 12 lines of")]
+    [InlineData("truncated", "has 7 lines, fewer than the checkpoint recorded")]
+    [InlineData("emptied", "has 0 lines, fewer than the checkpoint recorded")]
+    [InlineData("missing", "does not exist")]
+    [InlineData("line replaced", "the first 12 lines of")]
+    public void A_metrics_file_that_is_not_the_checkpoints_is_a_one_line_error_and_changes_nothing(string damage, string expected)
+    {
+        var dir = Trained("metrics-damaged");
+        var path = Path.Combine(dir, MetricsLog.FileName);
+        var lines = File.ReadAllLines(path);
+        switch (damage)
+        {
+            case "edited": File.WriteAllLines(path, lines.Select((l, i) => i == 5 ? l.Replace("\"step\":6", "\"step\":60") : l)); break;
+            case "truncated": File.WriteAllLines(path, lines[..7]); break;
+            case "emptied": File.WriteAllText(path, ""); break;
+            case "missing": File.Delete(path); break;
+            case "line replaced": File.WriteAllLines(path, [.. lines[..11], lines[10]]); break;
+        }
+        if (damage == "edited") Assert.NotEqual(lines, File.ReadAllLines(path));
+        var e = FailedResume(dir, Short(steps: 16));
+        Assert.StartsWith($"cannot resume from {Path.Combine(dir, Checkpoint.FileName)}: ", e.Message);
+        Assert.Contains(path, e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void A_resume_keeps_the_checkpoints_metrics_lines_and_drops_those_after_it()
+    {
+        var dir = Trained("metrics-extra");
+        var path = Path.Combine(dir, MetricsLog.FileName);
+        var lines = File.ReadAllLines(path);
+        // Lines past the checkpoint (a crash after it), and a cut last line (a kill in mid-write), are dropped.
+        File.AppendAllText(path, lines[^1].Replace("\"step\":12", "\"step\":13") + "\n{\"step\":14,\"ep");
+        var train = Short(steps: 16);
+        Trainer.Run(Program(Mlp(8), train), train, new TrainOptions(dir, Resume: true));
+        var after = File.ReadAllLines(path);
+        Assert.Equal(16, after.Length);
+        Assert.Equal(lines, after[..12]);
+        Assert.Equal(Enumerable.Range(1, 16), after.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()));
+        Assert.Equal(MetricsLog.HashOf(after), Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName)).MetricsSha256);
     }
 
     [Fact]

@@ -46,11 +46,13 @@ public sealed record RunSpec(
 
 /// <summary>
 /// What a checkpoint records besides tensors: the model, the seed, the step reached, the run's length, the wall time so
-/// far and the metrics lines so far. <see cref="Parameters"/> (the model's state_dict entries with dtype and shape) is
+/// far, and how many metrics.jsonl lines the run had written up to its step with the SHA-256 of exactly those lines
+/// (<see cref="MetricsLog"/>; the lines themselves stay in metrics.jsonl, so a checkpoint's size does not grow with the
+/// run's length). <see cref="Parameters"/> (the model's state_dict entries with dtype and shape) is
 /// filled in by <see cref="Checkpoint.Save"/>; <see cref="Run"/> is what the run was made from (null for checkpoints not
 /// written by the trainer, e.g. in tests).
 /// </summary>
-public sealed record CheckpointMeta(string Model, long Seed, long Step, long TotalSteps, double WallSeconds, List<string> MetricsLines)
+public sealed record CheckpointMeta(string Model, long Seed, long Step, long TotalSteps, double WallSeconds, long MetricsLineCount, string MetricsSha256)
 {
     public int Format { get; init; }
     public List<string> Parameters { get; init; } = [];
@@ -58,9 +60,9 @@ public sealed record CheckpointMeta(string Model, long Seed, long Step, long Tot
 }
 
 /// <summary>
-/// One checkpoint file (DIR/checkpoint.bin), format 2:
+/// One checkpoint file (DIR/checkpoint.bin), format 3:
 /// <list type="bullet">
-/// <item>header: the tag <c>SYMDSL-CHECKPOINT-2</c> (a length-prefixed string, as format 1's <c>SYMDSL-CHECKPOINT-1</c>),
+/// <item>header: the tag <c>SYMDSL-CHECKPOINT-3</c> (a length-prefixed string, as formats 1 and 2),
 ///   the payload's length (int64) and its SHA-256 (32 bytes);</item>
 /// <item>payload: the JSON <see cref="CheckpointMeta"/>, the model's state_dict (raw parameters AND buffers, e.g. syre's
 ///   θ₀) in TorchSharp's format, a flag and the optimizer's state (TorchSharp's save_state_dict).</item>
@@ -72,7 +74,7 @@ public sealed record CheckpointMeta(string Model, long Seed, long Step, long Tot
 public static class Checkpoint
 {
     public const string FileName = "checkpoint.bin";
-    public const int Version = 2;
+    public const int Version = 3;
     const string TagPrefix = "SYMDSL-CHECKPOINT-";
     const int HeaderLength = 20 + 8 + 32; // tag (1 length byte + 19 chars), payload length, SHA-256
 
@@ -259,8 +261,8 @@ public static class Checkpoint
             if (got < 20 || header[0] != TagPrefix.Length + 1 || !header.AsSpan(1, TagPrefix.Length).SequenceEqual(tag))
                 throw new SymDslException(got == 0 ? $"{path} is empty: not a SymDsl checkpoint" : $"{path} is not a SymDsl checkpoint");
             var version = header[19] - '0';
-            if (version == 1)
-                throw new SymDslException($"{path} is a checkpoint in format 1, written by an older symc; this symc reads format {Version} only (it has a checksum and records the run's settings): train anew without --resume");
+            if (version is 1 or 2)
+                throw new SymDslException($"{path} is a checkpoint in format {version}, written by an older symc; this symc reads format {Version} only (it has a checksum, records the run's settings and checks metrics.jsonl by a hash): train anew without --resume");
             if (version != Version)
                 throw new SymDslException($"{path} is a checkpoint in format {(version is > 0 and <= 9 ? version.ToString(CultureInfo.InvariantCulture) : "?")}, which this symc does not read (format {Version})");
             if (got < HeaderLength) throw new SymDslException($"{path} is truncated ({fs.Length} bytes, shorter than its header)");

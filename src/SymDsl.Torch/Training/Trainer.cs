@@ -210,24 +210,26 @@ sealed class TrainingRun : IDisposable
         double previousWall = 0;
         long? lastGood = null; // the step of the last checkpoint on disk (this run's or the one resumed), which a divergence keeps
         var lines = new List<string>();
+        var metricsPath = Path.Combine(outDir, MetricsLog.FileName);
+        var log = new MetricsLog(); // the count and SHA-256 of the metrics.jsonl lines so far, recorded in each checkpoint
+        _owned.Add(log);
         if (_options.Resume)
         {
             // Validate first, write after: nothing in the run directory changes before the checkpoint has been verified
             // (checksum), compared with this run (model, parameters, seed, settings, data, length) and loaded.
             var file = Checkpoint.Open(ckptPath);
             var warnings = Checkpoint.CheckResume(ckptPath, file.Meta, model, seed, spec, total, (t, s) => new Schedule(_train.Schedule, baseLr, t).At(s));
+            lines.AddRange(log.ReadVerified(metricsPath, ckptPath, file.Meta)); // its first N lines must be the checkpoint's
             file.Restore(model, optimizer);
             foreach (var w in warnings) _options.Warn?.Invoke(w);
             start = file.Meta.Step;
             previousWall = file.Meta.WallSeconds;
             lastGood = start;
-            lines.AddRange(file.Meta.MetricsLines);
         }
         _options.Prepared?.Invoke();
         runLock.RemoveStaleTemporaries();
-        // metrics.jsonl and tensorboard/ restart from the checkpoint's lines: steps past it (a crash) are dropped,
-        // none is written twice. metrics.jsonl is replaced atomically, so a kill here leaves the old or the new one.
-        var metricsPath = Path.Combine(outDir, "metrics.jsonl");
+        // metrics.jsonl and tensorboard/ restart from the checkpoint's lines (verified above): steps past it (a crash) are
+        // dropped, none is written twice. metrics.jsonl is replaced atomically, so a kill here leaves the old or the new one.
         Writing(metricsPath, () =>
         {
             var metricsTmp = Path.Combine(outDir, $".metrics.jsonl.{Environment.ProcessId}.tmp");
@@ -246,7 +248,7 @@ sealed class TrainingRun : IDisposable
         };
 
         var tb = TensorBoard(outDir, lines);
-        var metricsWriter = new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: true);
+        var metricsWriter = new StreamWriter(metricsPath, append: true);
         _owned.Add(metricsWriter);
         foreach (var o in _observers) o.OnStart(context);
 
@@ -267,7 +269,10 @@ sealed class TrainingRun : IDisposable
             {
                 // Interrupted: keep the work done so far so that --resume continues from here.
                 if (step > start && (checkpointEvery is not { } c || c <= 0 || step % c != 0) && Divergence.DiagnoseState(model, optimizer) is null)
-                    Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, step, total, previousWall + _clock.Elapsed.TotalSeconds, lines) { Run = spec });
+                {
+                    Writing(metricsPath, () => FlushToDisk(metricsWriter));
+                    Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, step, total, previousWall + _clock.Elapsed.TotalSeconds, log.Count, log.Sha256) { Run = spec });
+                }
                 _cancel.ThrowIfCancellationRequested();
             }
             var epoch = (int)(step / stepsPerEpoch);
@@ -331,7 +336,8 @@ sealed class TrainingRun : IDisposable
             {
                 var line = JsonSerializer.Serialize(metrics, Json);
                 lines.Add(line);
-                Writing(Path.Combine(outDir, "metrics.jsonl"), () => { metricsWriter.WriteLine(line); metricsWriter.Flush(); });
+                log.Add(line);
+                Writing(metricsPath, () => { metricsWriter.WriteLine(line); metricsWriter.Flush(); });
                 Writing(tb.LogDir, () => AddScalars(tb, line));
             }
             var checkpointNow = (checkpointEvery is { } ce && ce > 0 && done % ce == 0) || done == total;
@@ -339,17 +345,19 @@ sealed class TrainingRun : IDisposable
             // are checked first (a finite loss and finite gradients can still give a non-finite update).
             if (checkpointNow && Divergence.DiagnoseState(model, optimizer) is { } what)
                 throw Divergence.Stopped(what, done, ckptPath, lastGood);
-            // The checkpoint only reads tensors' bytes (no Scalars) and can allocate a lot (it embeds the metrics so far):
-            // written outside the no-GC section so that it never exhausts the section's allocation budget.
+            // The checkpoint only reads tensors' bytes (no Scalars) and allocates (the state's bytes): written outside the
+            // no-GC section so that it never exhausts the section's allocation budget.
             native.Dispose();
             if (checkpointNow)
             {
-                Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, done, total, previousWall + _clock.Elapsed.TotalSeconds, lines) { Run = spec });
+                // metrics.jsonl's lines up to this step are on disk before the checkpoint that records their count and hash.
+                Writing(metricsPath, () => FlushToDisk(metricsWriter));
+                Checkpoint.Save(ckptPath, model, optimizer, new CheckpointMeta(modelIR.Name, seed, done, total, previousWall + _clock.Elapsed.TotalSeconds, log.Count, log.Sha256) { Run = spec });
                 lastGood = done;
             }
             _progress?.Invoke(new TrainProgress(done, total, epoch, lastLoss, lr));
         }
-        Writing(Path.Combine(outDir, "metrics.jsonl"), metricsWriter.Flush);
+        Writing(metricsPath, metricsWriter.Flush);
         if (Environment.GetEnvironmentVariable("SYMC_GC_STATS") == "1")
             Console.Error.WriteLine($"native sections: {NativeSection.Renewals} no-GC region starts, {NativeSection.CollectionsInside} collections inside a section; gen0 {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)} collections");
 
@@ -444,6 +452,13 @@ sealed class TrainingRun : IDisposable
             : new SymDslException($"libtorch failed at step {step} although the loss, gradients, parameters and optimizer state are finite; training stopped"
                 + (lastGood is { } k ? $", the last good checkpoint (step {k}) is kept in {ckptPath}" : " (no checkpoint was written)")
                 + " (set SYMC_DEBUG=1 for libtorch's message)", error);
+    }
+
+    /// <summary>Flushes <paramref name="writer"/> and its file to disk.</summary>
+    static void FlushToDisk(StreamWriter writer)
+    {
+        writer.Flush();
+        if (writer.BaseStream is FileStream fs) fs.Flush(flushToDisk: true);
     }
 
     /// <summary>Runs a write to <paramref name="path"/>; an I/O failure becomes one line naming the file.</summary>

@@ -76,7 +76,7 @@ public class RunComparisonTests
         using var a = RunComparison.Initial(model, 3);
         var dirA = TempDir("rot-a");
         var dirB = TempDir("rot-b");
-        using (var f32 = RunComparison.Initial(model, 3)) { f32.to(ScalarType.Float32); Checkpoint.Save(Path.Combine(dirA, Checkpoint.FileName), f32, null, new CheckpointMeta(model.Name, 3, 0, 0, 0, [])); }
+        using (var f32 = RunComparison.Initial(model, 3)) { f32.to(ScalarType.Float32); Checkpoint.Save(Path.Combine(dirA, Checkpoint.FileName), f32, null, new CheckpointMeta(model.Name, 3, 0, 0, 0, 0, MetricsLog.HashOf([]))); }
         using (var f32 = RunComparison.Initial(model, 3))
         {
             f32.to(ScalarType.Float32);
@@ -85,7 +85,7 @@ public class RunComparisonTests
             foreach (var sym in model.Symmetries.Where(s => s.Kind == SymmetryKind.Rotation))
                 p = GroupActions.Apply(sym, GroupActions.Sample(sym, new Random(9), rotation: RotationGroup.Orthogonal), p);
             f32.SetEffectiveParameters(p);
-            Checkpoint.Save(Path.Combine(dirB, Checkpoint.FileName), f32, null, new CheckpointMeta(model.Name, 3, 0, 0, 0, []));
+            Checkpoint.Save(Path.Combine(dirB, Checkpoint.FileName), f32, null, new CheckpointMeta(model.Name, 3, 0, 0, 0, 0, MetricsLog.HashOf([])));
         }
         using var g = new Generator(1);
         var probe = new Dictionary<string, Tensor> { ["x"] = randn(new long[] { 64, 6 }, ScalarType.Float64, generator: g) };
