@@ -215,14 +215,6 @@ internal static class SweepCommand
                     .. metrics.Select(m => done.Where(r => r.Metrics.ContainsKey(m)).Select(r => r.Metrics[m]).ToList() is { Count: > 0 } xs
                         ? $"{Num(SweepReport.MeanSd(xs).Mean)} ± {Num(SweepReport.MeanSd(xs).Sd)}" : "-")]);
             }
-        if (io.IsTerminal)
-        {
-            var table = new Table().Border(TableBorder.Rounded);
-            foreach (var h in lines[0]) table.AddColumn(h);
-            foreach (var row in lines.Skip(1)) table.AddRow(row.Select(Markup.Escape).ToArray());
-            AnsiConsole.Write(table);
-        }
-        else
-            foreach (var row in lines) io.Out.WriteLine(string.Join("\t", row));
+        TrainingView.PrintTable(io, lines);
     }
 }

@@ -55,16 +55,16 @@ internal static class TrainingView
         var lines = new List<string[]> { new[] { "seed", "train_loss", "test_loss", "test_accuracy" } };
         foreach (var (seed, r) in runs)
             lines.Add([seed.ToString(CultureInfo.InvariantCulture), Num(r.TrainLoss), Num(r.TestLoss), r.TestAccuracy is { } a ? Num(a) : "-"]);
-        static (double Mean, double Std) Stats(IEnumerable<double> xs)
-        {
-            var v = xs.ToArray();
-            double m = v.Average();
-            return (m, v.Length > 1 ? Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Length - 1)) : 0);
-        }
-        string MeanStd(IEnumerable<double> xs) { var (m, s) = Stats(xs); return $"{Num(m)} ± {Num(s)}"; }
+        string MeanStd(IEnumerable<double> xs) { var (m, s) = Sweeps.SweepReport.MeanSd(xs.ToList()); return $"{Num(m)} ± {Num(s)}"; }
         var accs = runs.Where(r => r.Result.TestAccuracy is not null).Select(r => r.Result.TestAccuracy!.Value).ToList();
         lines.Add(["mean ± sd", MeanStd(runs.Select(r => r.Result.TrainLoss)), MeanStd(runs.Select(r => r.Result.TestLoss)), accs.Count > 0 ? MeanStd(accs) : "-"]);
 
+        PrintTable(io, lines);
+    }
+
+    /// <summary>A table whose first row is the header: a Spectre table on a terminal, tab-separated lines otherwise.</summary>
+    public static void PrintTable(CliIO io, IReadOnlyList<string[]> lines)
+    {
         if (io.IsTerminal)
         {
             var table = new Table().Border(TableBorder.Rounded);
@@ -73,9 +73,7 @@ internal static class TrainingView
             AnsiConsole.Write(table);
         }
         else
-        {
             foreach (var row in lines) io.Out.WriteLine(string.Join("\t", row));
-        }
     }
 
     public static void PrintSummary(CliIO io, TrainResult r)
