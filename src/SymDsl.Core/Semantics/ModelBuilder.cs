@@ -522,7 +522,13 @@ public sealed class ModelBuilder
             diagnostics.Add(DiagnosticCatalog.ElementTypeMismatch(b.Span, $"'{b.Operator}'", "float", "int"));
             return null;
         }
-        var op = b.Operator switch { "+" => OpKind.Add, "-" => OpKind.Sub, _ => OpKind.Mul };
+        var op = b.Operator switch
+        {
+            "+" => OpKind.Add,
+            "-" => OpKind.Sub,
+            "*" => OpKind.Mul,
+            _ => throw new InvalidOperationException($"operator '{b.Operator}' reached lowering"), // '/' and '%' were rejected above
+        };
         return Add(op, [l.Value, r.Value], ln.Shape, ln.Type, new(), b.Span);
     }
 
