@@ -17,6 +17,7 @@ sealed class Shifts
     readonly LossBinding loss;
     readonly List<int>[] consumers;
     readonly Dictionary<string, Recorded> rules = new();
+    readonly Dictionary<string, List<int>> applications = new();
 
     public Shifts(ModelIR model, LossBinding loss)
     {
@@ -27,6 +28,13 @@ sealed class Shifts
         foreach (var n in model.Nodes)
             foreach (var i in n.Inputs.Distinct())
                 consumers[i].Add(n.Id);
+        foreach (var n in model.Nodes)
+            if (n.Op == OpKind.Layer)
+            {
+                var name = n.Attr("layer");
+                if (!applications.TryGetValue(name, out var list)) applications[name] = list = [];
+                list.Add(n.Id);
+            }
         foreach (var l in model.Layers)
         {
             var r = new Recorded(l);
@@ -38,12 +46,11 @@ sealed class Shifts
     /// <summary>A shift emitted by one layer: where it goes and what stops it.</summary>
     public sealed record Flow(LayerIR Emitter, IReadOnlyList<ParamActionIR> Actions, IReadOnlyList<int> Reached, IReadOnlyList<Obstacle> Obstacles);
 
-    /// <summary>Every layer that emits a shift, with its flow.</summary>
-    public IEnumerable<Flow> All()
-    {
-        foreach (var l in model.Layers)
-            if (rules[l.Name].OutActions.Count > 0) yield return Follow(l);
-    }
+    List<Flow>? flows;
+
+    /// <summary>Every layer that emits a shift, with its flow (followed once: the graph is fixed).</summary>
+    public IReadOnlyList<Flow> All()
+        => flows ??= model.Layers.Where(l => rules[l.Name].OutActions.Count > 0).Select(Follow).ToList();
 
     /// <summary>The layers whose shift reaches <paramref name="node"/>.</summary>
     public IEnumerable<Flow> Reaching(int node) => All().Where(f => f.Reached.Contains(node));
@@ -55,7 +62,7 @@ sealed class Shifts
         foreach (var (why, necessary) in rule.OutBlocks)
             obstacles.Add(new Obstacle($"{emitter.Kind} '{emitter.Name}'", emitter.Span, why, necessary));
         var reached = new List<int>();
-        var queue = new Queue<int>(model.Nodes.Where(n => n.Op == OpKind.Layer && n.Attr("layer") == emitter.Name).Select(n => n.Id));
+        var queue = new Queue<int>(applications.TryGetValue(emitter.Name, out var apps) ? apps : []);
         var seen = new HashSet<int>(queue);
         void Add(Obstacle o) { if (!obstacles.Contains(o)) obstacles.Add(o); }
         while (queue.Count > 0)

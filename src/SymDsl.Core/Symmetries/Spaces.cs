@@ -238,10 +238,15 @@ sealed class Spaces
         if (!passes) Block(n.Id, op, n.Span, why!, necessary);
     }
 
-    /// <summary>Every space (root port) with what acts on it.</summary>
-    public IEnumerable<(int Space, List<ParamActionIR> Actions, List<Obstacle> Obstacles, bool Exact, int Dim)> All()
+    IReadOnlyList<(int Space, List<ParamActionIR> Actions, List<Obstacle> Obstacles, bool Exact, int Dim)>? all;
+    Dictionary<int, int>? index;
+    Dictionary<int, List<string>>? sites;
+
+    /// <summary>Every space (root port) with what acts on it, in root order (computed once: the graph is fixed).</summary>
+    public IReadOnlyList<(int Space, List<ParamActionIR> Actions, List<Obstacle> Obstacles, bool Exact, int Dim)> All()
     {
-        var roots = new SortedDictionary<int, (List<ParamActionIR>, List<Obstacle>, bool, int)>();
+        if (all is not null) return all;
+        var roots = new SortedDictionary<int, (List<ParamActionIR> Actions, List<Obstacle> Obstacles, bool Exact, int Dim)>();
         (List<ParamActionIR>, List<Obstacle>, bool, int) Get(int port)
         {
             var r = Find(port);
@@ -251,20 +256,36 @@ sealed class Spaces
         foreach (var (p, a) in actions) Get(p).Item1.Add(a);
         foreach (var (p, o) in obstacles) { var v = Get(p); if (!v.Item2.Contains(o)) v.Item2.Add(o); }
         foreach (var p in inexact) { var r = Find(p); var v = Get(p); roots[r] = v with { Item3 = false }; }
-        foreach (var (r, v) in roots) yield return (r, v.Item1, v.Item2, v.Item3, v.Item4);
+        all = roots.Select(kv => (kv.Key, kv.Value.Actions, kv.Value.Obstacles, kv.Value.Exact, kv.Value.Dim)).ToList();
+        index = new Dictionary<int, int>();
+        for (int i = 0; i < all.Count; i++) index[all[i].Space] = i;
+        return all;
     }
 
     /// <summary>What acts on one space (possibly nothing).</summary>
     public (List<ParamActionIR> Actions, List<Obstacle> Obstacles, bool Exact, int Dim) Of(int space)
     {
-        foreach (var s in All()) if (s.Space == space) return (s.Actions, s.Obstacles, s.Exact, s.Dim);
+        All();
+        if (index!.TryGetValue(space, out var i)) return (all![i].Actions, all[i].Obstacles, all[i].Exact, all[i].Dim);
         return ([], [], true, space < size.Length ? size[space] : 0);
     }
 
     /// <summary>Named sites per space, in graph order (the last node of each name).</summary>
     public IReadOnlyList<string> SitesOf(int space)
-        => model.Nodes.Where(n => n.Site is not null && HasUnits(n) && model.Site(n.Site)?.Id == n.Id && Find(n.Id) == space)
-            .Select(n => n.Site!).ToList();
+    {
+        if (sites is null)
+        {
+            sites = new Dictionary<int, List<string>>();
+            foreach (var n in model.Nodes)
+                if (n.Site is not null && HasUnits(n) && model.Site(n.Site)?.Id == n.Id)
+                {
+                    var r = Find(n.Id);
+                    if (!sites.TryGetValue(r, out var list)) sites[r] = list = [];
+                    list.Add(n.Site);
+                }
+        }
+        return sites.TryGetValue(space, out var l) ? l : [];
+    }
 
     sealed class Rule(Spaces spaces, LayerIR layer, int index) : ISpaceRule
     {
