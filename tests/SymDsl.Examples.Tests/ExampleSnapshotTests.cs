@@ -33,6 +33,6 @@ public class ExampleSnapshotTests
         var expected = ExamplesCheckTests.Files().Cast<object[]>().Select(row => prefix + Name((string)row[0]) + ".snap").ToHashSet();
         var snapshots = Directory.GetFiles(Path.Combine(Paths.Root, "tests", "SymDsl.Examples.Tests", "__snapshots__"), prefix + "*.snap").Select(Path.GetFileName).ToList();
         Assert.Equal(expected.Count, snapshots.Count(expected.Contains));
-        Assert.Empty(snapshots.Where(f => !expected.Contains(f!))); // delete the snapshots of removed or renamed examples
+        Assert.DoesNotContain(snapshots, f => !expected.Contains(f!)); // delete the snapshots of removed or renamed examples
     }
 }

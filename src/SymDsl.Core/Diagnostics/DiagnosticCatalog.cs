@@ -3,7 +3,9 @@ using SymDsl.Text;
 namespace SymDsl.Diagnostics;
 
 /// <summary>
-/// Every diagnostic the compiler can report, defined once (Bicep's DiagnosticBuilder style): one method per code.
+/// Every diagnostic the compiler can report, defined once (Bicep's DiagnosticBuilder style): one method per code, which
+/// fixes its level; a message that more than one place reports (or that has a fixed wording) has its own method too,
+/// which words it through its code's method (e.g. <see cref="NesterovWithoutMomentum"/> through <see cref="BadSetting"/>).
 /// Codes are grouped by stage: SYM00xx driver, SYM01xx syntax, SYM02xx names and types, SYM03xx shapes,
 /// SYM04xx symmetries, SYM05xx train blocks, SYM06xx resources. docs/language.md lists them all.
 /// </summary>
@@ -80,6 +82,8 @@ public static class DiagnosticCatalog
     public static Diagnostic UnknownInduce(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0515", $"unknown structure '{kind}'{DidYouMean(suggestion)}; expected sparsity or lowrank");
     public static Diagnostic InduceTarget(SourceSpan s, string message) => Error(s, "SYM0516", message);
     public static Diagnostic BadSetting(SourceSpan s, string message) => Error(s, "SYM0517", message);
+    public static Diagnostic NesterovWithoutMomentum(SourceSpan s) => BadSetting(s, "sgd: 'nesterov = true' needs a positive 'momentum'");
+    public static Diagnostic InduceRankTooLarge(SourceSpan s, string parameter, long rank, string shape, int maxRank) => BadSetting(s, $"induce lowrank: 'rank' {rank} exceeds the full rank {maxRank} of '{parameter}' {shape}");
     public static Diagnostic LossShape(SourceSpan s, string message) => Error(s, "SYM0518", message);
 
     // ---------------------------------------------------------------- SYM06xx resources

@@ -51,18 +51,23 @@ public static class TrainCatalog
 
     public static readonly Dictionary<string, ArgSpec[]> Optimizers = new()
     {
-        ["sgd"] = [Lr(0.01), new("momentum", ArgType.Float, F(0.0), Range: Domain.UnitInterval), WeightDecay(0.0)],
-        ["adam"] = [Lr(0.001), WeightDecay(0.0), Beta("beta1", 0.9), Beta("beta2", 0.999)],
-        ["adamw"] = [Lr(0.001), WeightDecay(0.01), Beta("beta1", 0.9), Beta("beta2", 0.999)],
+        ["sgd"] = [Lr(0.01), new("momentum", ArgType.Float, F(0.0), Range: Domain.UnitInterval), WeightDecay(0.0), new("nesterov", ArgType.Bool, new Value.Bool(false))],
+        ["adam"] = [Lr(0.001), WeightDecay(0.0), Beta("beta1", 0.9), Beta("beta2", 0.999), Eps()],
+        ["adamw"] = [Lr(0.001), WeightDecay(0.01), Beta("beta1", 0.9), Beta("beta2", 0.999), Eps()],
     };
 
     public static readonly Dictionary<string, ArgSpec[]> Schedules = new()
     {
-        ["constant"] = [],
-        ["step"] = [ArgSpec.Req("every", ArgType.Int, Domain.Count), new("gamma", ArgType.Float, F(0.1), Range: Domain.Positive)],
-        ["cosine"] = [new("min_lr", ArgType.Float, F(0.0), Range: Domain.NonNegative)],
+        ["constant"] = [Warmup()],
+        ["step"] = [ArgSpec.Req("every", ArgType.Int, Domain.Count), new("gamma", ArgType.Float, F(0.1), Range: Domain.Positive), Warmup()],
+        ["cosine"] = [new("min_lr", ArgType.Float, F(0.0), Range: Domain.NonNegative), Warmup()],
         ["warmup"] = [ArgSpec.Req("steps", ArgType.Int, Domain.Count)],
     };
+
+    /// <summary>A linear warm-up over the first N steps, multiplying any schedule (whose own clock starts after it).</summary>
+    static ArgSpec Warmup() => new("warmup", ArgType.Int, I(0), Range: Domain.Index);
+    /// <summary>Adam's ε, added to the root of the second moment.</summary>
+    static ArgSpec Eps() => new("eps", ArgType.Float, F(1e-8), Range: Domain.Positive);
 
     /// <summary>Break methods, their arguments, and the symmetry kinds each accepts (null: any).</summary>
     public static readonly Dictionary<string, (ArgSpec[] Args, SymmetryKind[]? Kinds)> BreakMethods = new()
@@ -85,7 +90,12 @@ public static class TrainCatalog
         ["norm"] = ([], ["symmetry"], [SymmetryKind.Scale]),
     };
 
-    public static readonly string[] Induces = ["sparsity", "lowrank"];
+    /// <summary>Induce structures and their arguments: lowrank's <c>rank</c> (default: full, min(m, n)) at most min(m, n).</summary>
+    public static readonly Dictionary<string, ArgSpec[]> Induces = new()
+    {
+        ["sparsity"] = [],
+        ["lowrank"] = [new("rank", ArgType.Int, Range: Domain.Count)],
+    };
 
     public static readonly string[] Settings = ["data", "loss", "optimizer", "schedule", "batch", "epochs", "steps", "seed", "log", "checkpoint"];
 }
@@ -127,7 +137,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         {
             if (!TrainCatalog.Optimizers.TryGetValue(okind, out var sig))
                 diagnostics.Add(DiagnosticCatalog.UnknownOptimizer(ospan, okind, Names.Suggest(okind, TrainCatalog.Optimizers.Keys)));
-            else if (ArgBinder.Bind(okind, sig, oargs, constants, diagnostics, os.Span, outOfRange: OutOfRange) is { } bound)
+            else if (ArgBinder.Bind(okind, sig, oargs, constants, diagnostics, os.Span, outOfRange: OutOfRange) is { } bound && OptimizerArgsOk(okind, bound, os.Span))
                 optimizer = new OptimizerIR(okind, bound, os.Span);
         }
 
@@ -231,6 +241,14 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         // Each argument's own range is checked by ArgBinder (TrainCatalog.DataSources); only relations between arguments remain here.
         if (kind == "lowrank_regression" && a["rank"].AsInt() > a["d"].AsInt())
         { diagnostics.Add(DiagnosticCatalog.BadSetting(span, "lowrank_regression: 'rank' must not exceed 'd'")); return false; }
+        return true;
+    }
+
+    bool OptimizerArgsOk(string kind, Dictionary<string, Value> a, SourceSpan span)
+    {
+        // As for data sources: ranges are the binder's; the relation nesterov → momentum > 0 is checked here (libtorch would throw).
+        if (kind == "sgd" && a["nesterov"].AsBool() && a["momentum"].AsDouble() == 0)
+        { diagnostics.Add(DiagnosticCatalog.NesterovWithoutMomentum(span)); return false; }
         return true;
     }
 
@@ -400,11 +418,13 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     InduceIR? Induce(InduceStmt s)
     {
         var structure = s.Structure.Text;
-        if (!TrainCatalog.Induces.Contains(structure))
+        if (!TrainCatalog.Induces.TryGetValue(structure, out var signature))
         {
-            diagnostics.Add(DiagnosticCatalog.UnknownInduce(s.Structure.Span, structure, Names.Suggest(structure, TrainCatalog.Induces)));
+            diagnostics.Add(DiagnosticCatalog.UnknownInduce(s.Structure.Span, structure, Names.Suggest(structure, TrainCatalog.Induces.Keys)));
             return null;
         }
+        if (ArgBinder.Bind($"induce {structure}", signature, s.Arguments ?? [], constants, diagnostics, s.Span, outOfRange: OutOfRange) is not { } args)
+            return null;
         var target = ModelBuilder.TargetName(s.Target, constants);
         if (target is null) return null;
         var p = model.Parameters.FirstOrDefault(x => x.Name == target);
@@ -419,6 +439,12 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             diagnostics.Add(DiagnosticCatalog.InduceTarget(s.Target.Span, $"induce lowrank needs a matrix, but '{target}' has shape {Names.Shape(p.Shape)}"));
             return null;
         }
-        return new InduceIR(structure, target, new Dictionary<string, Value>(), s.Span);
+        if (structure == "lowrank" && args.TryGetValue("rank", out var rank) && rank.AsInt() > Math.Min(p.Shape[0], p.Shape[1]))
+        {
+            var rankSpan = ArgBinder.Map(signature, s.Arguments ?? []).TryGetValue("rank", out var re) ? re.Span : s.Span;
+            diagnostics.Add(DiagnosticCatalog.InduceRankTooLarge(rankSpan, target, rank.AsInt(), Names.Shape(p.Shape), Math.Min(p.Shape[0], p.Shape[1])));
+            return null;
+        }
+        return new InduceIR(structure, target, args, s.Span);
     }
 }
