@@ -171,7 +171,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     int Errors() => diagnostics.Count(d => d.Level == DiagnosticLevel.Error);
 
     /// <summary>A train-block argument outside its range is a train-setting error.</summary>
-    static readonly Func<SourceSpan, string, Diagnostic> OutOfRange = DiagnosticCatalog.BadSetting;
+    static readonly Func<SourceSpan, string, string, string, Diagnostic> OutOfRange = DiagnosticCatalog.SettingOutOfRange;
 
     SettingStmt? Required(Dictionary<string, SettingStmt> settings, string key)
     {
@@ -183,14 +183,14 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     bool NoEvery(SettingStmt s)
     {
         if (s.Every is null) return true;
-        diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"'{s.Key.Text}' takes no 'every' clause"));
+        diagnostics.Add(DiagnosticCatalog.SettingTakesNoEvery(s.Span, s.Key.Text));
         return false;
     }
 
     Expr? Value(SettingStmt s)
     {
         if (s.Value is not null) return s.Value;
-        diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"'{s.Key.Text}' needs a value"));
+        diagnostics.Add(DiagnosticCatalog.SettingNeedsValue(s.Span, s.Key.Text));
         return null;
     }
 
@@ -200,9 +200,9 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         {
             case NameExpr n: return (n.Name, n.Span, []);
             case CallExpr { Callee: NameExpr cn } c: return (cn.Name, cn.Span, c.Arguments);
-            case null: diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"'{s.Key.Text}' needs {expected}")); return null;
+            case null: diagnostics.Add(DiagnosticCatalog.SettingNeedsValue(s.Span, s.Key.Text, expected)); return null;
             case ErrorExpr: return null;
-            default: diagnostics.Add(DiagnosticCatalog.BadSetting(s.Value.Span, $"'{s.Key.Text}' expects {expected}")); return null;
+            default: diagnostics.Add(DiagnosticCatalog.SettingExpects(s.Value.Span, s.Key.Text, expected)); return null;
         }
     }
 
@@ -211,7 +211,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         if (!settings.TryGetValue(key, out var s) || !NoEvery(s) || Value(s) is not { } e) return fallback;
         var v = constants.EvalInt(e, $"'{key}'");
         if (v is null) return fallback;
-        if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.BadSetting(e.Span, $"'{key}' must be a positive int, but is {v}")); return fallback; }
+        if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.NotAPositiveInt(e.Span, $"'{key}'", v.Value)); return fallback; }
         return (int)v.Value;
     }
 
@@ -220,19 +220,19 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     {
         if (!settings.TryGetValue(key, out var s)) return null;
         var e = s.Every ?? s.Value;
-        if (s.Every is not null && s.Value is not null) { diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"write `{key} every N steps`")); return null; }
-        if (e is null) { diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"write `{key} every N steps`")); return null; }
+        if (s.Every is not null && s.Value is not null) { diagnostics.Add(DiagnosticCatalog.EveryClauseExpected(s.Span, key)); return null; }
+        if (e is null) { diagnostics.Add(DiagnosticCatalog.EveryClauseExpected(s.Span, key)); return null; }
         if (s.Unit is not null && !StepsUnit(s.Unit)) return null;
         var v = constants.EvalInt(e, $"'{key} every'");
         if (v is null) return null;
-        if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.BadSetting(e.Span, $"'{key} every' must be a positive int, but is {v}")); return null; }
+        if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.NotAPositiveInt(e.Span, $"'{key} every'", v.Value)); return null; }
         return (int)v.Value;
     }
 
     bool StepsUnit(Identifier unit)
     {
         if (unit.Text is "steps" or "step") return true;
-        diagnostics.Add(DiagnosticCatalog.BadSetting(unit.Span, $"unknown unit '{unit.Text}'; write `every N steps`"));
+        diagnostics.Add(DiagnosticCatalog.UnknownUnit(unit.Span, unit.Text));
         return false;
     }
 
@@ -240,7 +240,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     {
         // Each argument's own range is checked by ArgBinder (TrainCatalog.DataSources); only relations between arguments remain here.
         if (kind == "lowrank_regression" && a["rank"].AsInt() > a["d"].AsInt())
-        { diagnostics.Add(DiagnosticCatalog.BadSetting(span, "lowrank_regression: 'rank' must not exceed 'd'")); return false; }
+        { diagnostics.Add(DiagnosticCatalog.LowRankRegressionRank(span)); return false; }
         return true;
     }
 
@@ -279,7 +279,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         if (!TrainCatalog.Losses.Contains(kind)) { diagnostics.Add(DiagnosticCatalog.UnknownLoss(span, kind, Names.Suggest(kind, TrainCatalog.Losses))); return null; }
         if (args.Count != 2 || args.Any(a => a.Value is not NameExpr) || args.Any(a => a.Name is not null))
         {
-            diagnostics.Add(DiagnosticCatalog.BadArgument(s.Value!.Span, $"{kind} takes two names: a model output and a data field, as in {kind}({(kind == "mse" ? "y, target" : "logits, label")})"));
+            diagnostics.Add(DiagnosticCatalog.LossArguments(s.Value!.Span, kind, kind == "mse" ? "y, target" : "logits, label"));
             return null;
         }
         var output = ((NameExpr)args[0].Value).Name;
@@ -336,12 +336,12 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             var sym = DeclaredSymmetry(id.Text);
             if (sym is null || !sym.Declared)
             {
-                diagnostics.Add(DiagnosticCatalog.BreakTarget(id.Span, $"'{id.Text}' is not a declared symmetry of model '{model.Name}'{(Names.Suggest(id.Text, model.Symmetries.Where(x => x.Declared).Select(x => x.Name)) is { } sug ? $"; did you mean '{sug}'?" : "")}"));
+                diagnostics.Add(DiagnosticCatalog.NotADeclaredSymmetry(id.Span, id.Text, model.Name, Names.Suggest(id.Text, model.Symmetries.Where(x => x.Declared).Select(x => x.Name))));
                 continue;
             }
             if (spec.Kinds is { } kinds && !kinds.Contains(sym.Kind))
             {
-                diagnostics.Add(DiagnosticCatalog.BreakTarget(id.Span, $"{method} breaks {string.Join(" or ", kinds.Select(k => k.ToString().ToLowerInvariant()))} symmetries, but '{id.Text}' is {SymmetryInferenceSpell(sym)}"));
+                diagnostics.Add(DiagnosticCatalog.BreakKindMismatch(id.Span, method, kinds.Select(k => k.ToString().ToLowerInvariant()), id.Text, SymmetryInferenceSpell(sym)));
                 continue;
             }
             syms.Add(sym);
@@ -360,7 +360,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             if (d.Unit is not null && !StepsUnit(d.Unit)) yield break;
             var v = constants.EvalInt(d.Every, "'every'");
             if (v is null) yield break;
-            if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.BadSetting(d.Every.Span, $"'every' must be a positive int, but is {v}")); yield break; }
+            if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.NotAPositiveInt(d.Every.Span, "'every'", v.Value)); yield break; }
             every = (int)v.Value;
         }
         foreach (var call in d.Metrics)
@@ -374,7 +374,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             var positional = call.Arguments.Where(a => a.Name is null).ToList();
             if (positional.Count != 1)
             {
-                diagnostics.Add(DiagnosticCatalog.MetricTarget(call.Span, $"{metric} takes one target ({string.Join(" or ", spec.Targets.Select(t => "a " + t))})"));
+                diagnostics.Add(DiagnosticCatalog.MetricTargetCount(call.Span, metric, spec.Targets));
                 continue;
             }
             var args = ArgBinder.Bind(metric, spec.Args, call.Arguments.Where(a => a.Name is not null).ToList(), constants, diagnostics, call.Span, outOfRange: OutOfRange);
@@ -390,17 +390,17 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             }
             if (!spec.Targets.Contains(kind))
             {
-                diagnostics.Add(DiagnosticCatalog.MetricTarget(positional[0].Span, $"{metric} measures {string.Join(" or ", spec.Targets.Select(t => "a " + t))}, but '{target}' is a {kind}"));
+                diagnostics.Add(DiagnosticCatalog.MetricTargetKind(positional[0].Span, metric, spec.Targets, target, kind));
                 continue;
             }
             if (kind == "symmetry" && spec.Kinds is { } kinds && !kinds.Contains(DeclaredSymmetry(target)!.Kind))
             {
-                diagnostics.Add(DiagnosticCatalog.MetricTarget(positional[0].Span, $"{metric} needs a {string.Join(" or ", kinds.Select(k => k.ToString().ToLowerInvariant()))} symmetry, but '{target}' is {SymmetryInferenceSpell(DeclaredSymmetry(target)!)}"));
+                diagnostics.Add(DiagnosticCatalog.MetricSymmetryKind(positional[0].Span, metric, kinds.Select(k => k.ToString().ToLowerInvariant()), target, SymmetryInferenceSpell(DeclaredSymmetry(target)!)));
                 continue;
             }
             if (kind == "parameter" && model.Parameters.First(p => p.Name == target).Shape.Count != 2)
             {
-                diagnostics.Add(DiagnosticCatalog.MetricTarget(positional[0].Span, $"{metric} of a parameter needs a matrix, but '{target}' has shape {Names.Shape(model.Parameters.First(p => p.Name == target).Shape)}"));
+                diagnostics.Add(DiagnosticCatalog.MetricNeedsMatrix(positional[0].Span, metric, target, Names.Shape(model.Parameters.First(p => p.Name == target).Shape)));
                 continue;
             }
             yield return new DiagnoseIR(metric, [target], [kind], args, every, call.Span);
@@ -431,12 +431,12 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         if (p is null)
         {
             var what = Resolve(target) is { } k ? $"'{target}' is a {k}, not a parameter" : $"'{target}' is not a parameter of model '{model.Name}'";
-            diagnostics.Add(DiagnosticCatalog.InduceTarget(s.Target.Span, $"induce {structure} needs a parameter such as fc1.weight: {what}{(Names.Suggest(target, model.Parameters.Select(x => x.Name)) is { } sug ? $"; did you mean '{sug}'?" : "")}"));
+            diagnostics.Add(DiagnosticCatalog.InduceNeedsParameter(s.Target.Span, structure, what, Names.Suggest(target, model.Parameters.Select(x => x.Name))));
             return null;
         }
         if (structure == "lowrank" && p.Shape.Count != 2)
         {
-            diagnostics.Add(DiagnosticCatalog.InduceTarget(s.Target.Span, $"induce lowrank needs a matrix, but '{target}' has shape {Names.Shape(p.Shape)}"));
+            diagnostics.Add(DiagnosticCatalog.InduceNeedsMatrix(s.Target.Span, target, Names.Shape(p.Shape)));
             return null;
         }
         if (structure == "lowrank" && args.TryGetValue("rank", out var rank) && rank.AsInt() > Math.Min(p.Shape[0], p.Shape[1]))
