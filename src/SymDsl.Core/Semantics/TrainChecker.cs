@@ -73,18 +73,9 @@ public static class TrainCatalog
         ["perturb"] = ([Sigma(0.01), Decay()], [SymmetryKind.Permutation]),
     };
 
-    /// <summary>Metrics: extra arguments, what the target may be ("symmetry", "site", "parameter"), and for symmetries the kinds.</summary>
-    public static readonly Dictionary<string, (ArgSpec[] Args, string[] Targets, SymmetryKind[]? Kinds)> Metrics = new()
-    {
-        ["collapse"] = ([new("threshold", ArgType.Float, F(1e-3), Range: Domain.NonNegative)], ["symmetry"], [SymmetryKind.Rescale, SymmetryKind.Sign]),
-        ["balance"] = ([], ["symmetry"], [SymmetryKind.Rescale, SymmetryKind.Rotation]),
-        ["duplicates"] = ([new("threshold", ArgType.Float, F(0.99), Range: Domain.Probability)], ["symmetry"], [SymmetryKind.Permutation]),
-        ["rank"] = ([], ["site", "parameter"], null),
-        ["alignment"] = ([], ["site"], null),
-        ["cka"] = ([], ["site"], null),
-        ["drift"] = ([], ["symmetry"], [SymmetryKind.Translation]),
-        ["norm"] = ([], ["symmetry"], [SymmetryKind.Scale]),
-    };
+    /// <summary>Metrics (defined in <see cref="Vocabulary.Metrics"/>): arguments, target kinds, and for symmetries the kinds.</summary>
+    public static readonly IReadOnlyDictionary<string, (ArgSpec[] Args, string[] Targets, SymmetryKind[]? Kinds)> Metrics =
+        Vocabulary.Metrics.All.ToDictionary(m => m.Name, m => (m.Arguments.ToArray(), m.Targets.Select(Vocabulary.MetricTargets.Spell).ToArray(), m.Kinds?.ToArray()));
 
     public static readonly string[] Induces = ["sparsity", "lowrank"];
 
@@ -355,18 +346,18 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         foreach (var call in d.Metrics)
         {
             var metric = call.Callee.Text;
-            if (!TrainCatalog.Metrics.TryGetValue(metric, out var spec))
+            if (Vocabulary.Metrics.Find(metric) is not { } spec)
             {
-                diagnostics.Add(DiagnosticCatalog.UnknownMetric(call.Callee.Span, metric, Names.Suggest(metric, TrainCatalog.Metrics.Keys)));
+                diagnostics.Add(DiagnosticCatalog.UnknownMetric(call.Callee.Span, metric, Names.Suggest(metric, Vocabulary.Metrics.Names)));
                 continue;
             }
             var positional = call.Arguments.Where(a => a.Name is null).ToList();
             if (positional.Count != 1)
             {
-                diagnostics.Add(DiagnosticCatalog.MetricTarget(call.Span, $"{metric} takes one target ({string.Join(" or ", spec.Targets.Select(t => "a " + t))})"));
+                diagnostics.Add(DiagnosticCatalog.MetricTarget(call.Span, $"{metric} takes one target ({spec.TargetsSpelled})"));
                 continue;
             }
-            var args = ArgBinder.Bind(metric, spec.Args, call.Arguments.Where(a => a.Name is not null).ToList(), constants, diagnostics, call.Span, outOfRange: OutOfRange);
+            var args = ArgBinder.Bind(metric, spec.Arguments, call.Arguments.Where(a => a.Name is not null).ToList(), constants, diagnostics, call.Span, outOfRange: OutOfRange);
             var target = ModelBuilder.TargetName(positional[0].Value, constants);
             if (args is null || target is null) continue;
             var kind = Resolve(target);
@@ -377,9 +368,9 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
                 diagnostics.Add(DiagnosticCatalog.UndefinedName(positional[0].Span, target, Names.Suggest(target, candidates)));
                 continue;
             }
-            if (!spec.Targets.Contains(kind))
+            if (!spec.Accepts(Vocabulary.Metrics.ParseTarget(kind)))
             {
-                diagnostics.Add(DiagnosticCatalog.MetricTarget(positional[0].Span, $"{metric} measures {string.Join(" or ", spec.Targets.Select(t => "a " + t))}, but '{target}' is a {kind}"));
+                diagnostics.Add(DiagnosticCatalog.MetricTarget(positional[0].Span, $"{metric} measures {spec.TargetsSpelled}, but '{target}' is a {kind}"));
                 continue;
             }
             if (kind == "symmetry" && spec.Kinds is { } kinds && !kinds.Contains(DeclaredSymmetry(target)!.Kind))
