@@ -84,13 +84,7 @@ public static class SymmetryReport
         _ => throw new ArgumentOutOfRangeException(nameof(s), s.Kind, null),
     };
 
-    static string Break(BreakIR b) => b.Method switch
-    {
-        "syre" => $"each listed parameter θ is used as θ + θ₀ with θ₀ ~ N(0, {b.Args["sigma"]}²) drawn once and never trained, plus weight decay {b.Args["decay"]}·‖θ‖², so the collapsed states stop being the minima of the decay term.",
-        "syre_diag" => $"as syre (θ₀ scale {b.Args["sigma"]}), but the decay is {b.Args["decay"]}·‖θ‖²_D with D a random positive diagonal (drawn once), which breaks the continuous rotation symmetry.",
-        "perturb" => $"each unit gets a fixed random offset (scale {b.Args["sigma"]}) on its parameters plus weight decay {b.Args["decay"]}, so units are no longer interchangeable.",
-        _ => throw new ArgumentOutOfRangeException(nameof(b), b.Method, "no description for this break method"),
-    };
+    static string Break(BreakIR b) => Vocabulary.Regularizers.Get(b.Method).Description(b);
 
     static string Metric(DiagnoseIR d, ModelIR m) => Vocabulary.Metrics.Get(d.Metric).Description(d);
 }

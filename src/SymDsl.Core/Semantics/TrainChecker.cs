@@ -18,35 +18,19 @@ public static class TrainCatalog
     static Value I(long v) => new Value.Int(v);
     static Value S(string v) => new Value.Str(v);
 
-    public static readonly Dictionary<string, ArgSpec[]> DataSources = new()
-    {
-        ["digits"] = [TestFraction(0.2)],
-        ["csv"] = [ArgSpec.Req("path", ArgType.Path), new("label", ArgType.IntOrString, S("label"), Range: Domain.Index), TestFraction(0.2), new("standardize", ArgType.Bool, new Value.Bool(false))],
-        ["idx"] = [ArgSpec.Req("images", ArgType.Path), ArgSpec.Req("labels", ArgType.Path), new("test_images", ArgType.Path), new("test_labels", ArgType.Path), TestFraction(0.2)],
-        ["fashion_mnist"] = [new("dir", ArgType.Path, S("data/fashion_mnist")), TestFraction(0.0)],
-        ["teacher"] = [Count("d_in", 16), Count("d_out", 1), Count("hidden", 32), Count("samples", 1024), new("noise", ArgType.Float, F(0.0), Range: Domain.NonNegative), TestFraction(0.2)],
-        ["lowrank_regression"] = [ArgSpec.Req("d", ArgType.Int, Domain.Count), ArgSpec.Req("rank", ArgType.Int, Domain.Count), ArgSpec.Req("samples", ArgType.Int, Domain.Count),
-            new("top", ArgType.Float, F(1.0), Range: Domain.Positive), new("ratio", ArgType.Float, F(0.5), Range: Domain.Ratio), new("noise", ArgType.Float, F(0.0), Range: Domain.NonNegative), TestFraction(0.2)],
-    };
+    /// <summary>Data sources (defined in <see cref="Vocabulary.DataSourceDefinitions"/>) and their arguments.</summary>
+    public static readonly IReadOnlyDictionary<string, ArgSpec[]> DataSources = Vocabulary.DataSourceDefinitions.All.ToDictionary(d => d.Name, d => d.Arguments.ToArray());
 
-    /// <summary>The share of examples held out: [0, 1), so that something is left to train on.</summary>
-    static ArgSpec TestFraction(double value) => new("test_fraction", ArgType.Float, F(value), Range: Domain.UnitInterval);
-    static ArgSpec Count(string name, long value) => new(name, ArgType.Int, I(value), Range: Domain.Count);
     static ArgSpec Lr(double value) => new("lr", ArgType.Float, F(value), Range: Domain.Positive);
     static ArgSpec WeightDecay(double value) => new("weight_decay", ArgType.Float, F(value), Range: Domain.NonNegative);
     static ArgSpec Beta(string name, double value) => new(name, ArgType.Float, F(value), Range: Domain.UnitInterval);
-    static ArgSpec Sigma(double value) => new("sigma", ArgType.Float, F(value), Range: Domain.NonNegative);
-    static ArgSpec Decay() => new("decay", ArgType.Float, F(1e-4), Range: Domain.NonNegative);
 
-    public static IReadOnlyList<DataField> Fields(string kind, IReadOnlyDictionary<string, Value> a) => kind switch
+    /// <summary>The fields <paramref name="kind"/> yields with the bound arguments <paramref name="a"/>.</summary>
+    public static IReadOnlyList<DataField> Fields(string kind, IReadOnlyDictionary<string, Value> a)
     {
-        "digits" => [new("x", [64], ElementType.Float32, null), new("label", [], ElementType.Int64, 10)],
-        "csv" => [new("x", null, ElementType.Float32, null), new("label", [], ElementType.Int64, null)],
-        "idx" or "fashion_mnist" => [new("x", [784], ElementType.Float32, null), new("label", [], ElementType.Int64, 10)],
-        "teacher" => [new("x", [(int)a["d_in"].AsInt()], ElementType.Float32, null), new("target", [(int)a["d_out"].AsInt()], ElementType.Float32, null)],
-        "lowrank_regression" => [new("x", [(int)a["d"].AsInt()], ElementType.Float32, null), new("target", [(int)a["d"].AsInt()], ElementType.Float32, null)],
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "a data source without its fields"),
-    };
+        var definition = Vocabulary.DataSourceDefinitions.Get(kind);
+        return definition.Fields(definition.Bind(a));
+    }
 
     public static readonly string[] Losses = Vocabulary.Losses.Names.ToArray();
 
@@ -65,13 +49,9 @@ public static class TrainCatalog
         ["warmup"] = [ArgSpec.Req("steps", ArgType.Int, Domain.Count)],
     };
 
-    /// <summary>Break methods, their arguments, and the symmetry kinds each accepts (null: any).</summary>
-    public static readonly Dictionary<string, (ArgSpec[] Args, SymmetryKind[]? Kinds)> BreakMethods = new()
-    {
-        ["syre"] = ([Sigma(0.1), Decay()], null),
-        ["syre_diag"] = ([Sigma(0.1), Decay()], [SymmetryKind.Rotation]),
-        ["perturb"] = ([Sigma(0.01), Decay()], [SymmetryKind.Permutation]),
-    };
+    /// <summary>Break methods (defined in <see cref="Vocabulary.Regularizers"/>), their arguments, and the symmetry kinds each accepts (null: any).</summary>
+    public static readonly IReadOnlyDictionary<string, (ArgSpec[] Args, SymmetryKind[]? Kinds)> BreakMethods =
+        Vocabulary.Regularizers.All.ToDictionary(r => r.Name, r => (r.Arguments.ToArray(), r.Kinds?.ToArray()));
 
     /// <summary>Metrics (defined in <see cref="Vocabulary.Metrics"/>): arguments, target kinds, and for symmetries the kinds.</summary>
     public static readonly IReadOnlyDictionary<string, (ArgSpec[] Args, string[] Targets, SymmetryKind[]? Kinds)> Metrics =
@@ -106,9 +86,9 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         DataIR? data = null; IReadOnlyList<DataField> fields = [];
         if (Required(settings, "data") is { } ds && Call(ds, "a data source such as digits(test_fraction = 0.2)") is var (kind, kindSpan, args))
         {
-            if (!TrainCatalog.DataSources.TryGetValue(kind, out var sig))
-                diagnostics.Add(DiagnosticCatalog.UnknownDataSource(kindSpan, kind, Names.Suggest(kind, TrainCatalog.DataSources.Keys)));
-            else if (ArgBinder.Bind(kind, sig, args, constants, diagnostics, ds.Span, baseDir, OutOfRange) is { } bound && DataArgsOk(kind, bound, ds.Span))
+            if (Vocabulary.DataSourceDefinitions.Find(kind) is not { } source)
+                diagnostics.Add(DiagnosticCatalog.UnknownDataSource(kindSpan, kind, Names.Suggest(kind, Vocabulary.DataSourceDefinitions.Names)));
+            else if (ArgBinder.Bind(kind, source.Arguments, args, constants, diagnostics, ds.Span, baseDir, OutOfRange) is { } bound && DataArgsOk(kind, bound, ds.Span))
             {
                 data = new DataIR(kind, bound, ds.Span);
                 fields = TrainCatalog.Fields(kind, bound);
@@ -226,9 +206,10 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
 
     bool DataArgsOk(string kind, Dictionary<string, Value> a, SourceSpan span)
     {
-        // Each argument's own range is checked by ArgBinder (TrainCatalog.DataSources); only relations between arguments remain here.
-        if (kind == "lowrank_regression" && a["rank"].AsInt() > a["d"].AsInt())
-        { diagnostics.Add(DiagnosticCatalog.BadSetting(span, "lowrank_regression: 'rank' must not exceed 'd'")); return false; }
+        // Each argument's own range is checked by ArgBinder; only relations between arguments remain (the source's definition says them).
+        var source = Vocabulary.DataSourceDefinitions.Get(kind);
+        if (source.Relations(source.Bind(a)) is { } why)
+        { diagnostics.Add(DiagnosticCatalog.BadSetting(span, $"{kind}: {why}")); return false; }
         return true;
     }
 
@@ -256,10 +237,10 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     LossIR? Loss(SettingStmt s, DataIR? data, IReadOnlyList<DataField> fields)
     {
         if (Call(s, "a loss such as cross_entropy(logits, label)") is not var (kind, span, args)) return null;
-        if (!TrainCatalog.Losses.Contains(kind)) { diagnostics.Add(DiagnosticCatalog.UnknownLoss(span, kind, Names.Suggest(kind, TrainCatalog.Losses))); return null; }
+        if (Vocabulary.Losses.Find(kind) is not { } definition) { diagnostics.Add(DiagnosticCatalog.UnknownLoss(span, kind, Names.Suggest(kind, TrainCatalog.Losses))); return null; }
         if (args.Count != 2 || args.Any(a => a.Value is not NameExpr) || args.Any(a => a.Name is not null))
         {
-            diagnostics.Add(DiagnosticCatalog.BadArgument(s.Value!.Span, $"{kind} takes two names: a model output and a data field, as in {kind}({(kind == "mse" ? "y, target" : "logits, label")})"));
+            diagnostics.Add(DiagnosticCatalog.BadArgument(s.Value!.Span, $"{kind} takes two names: a model output and a data field, as in {kind}({definition.Example})"));
             return null;
         }
         var output = ((NameExpr)args[0].Value).Name;
@@ -280,16 +261,16 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         }
         if (!ok) return null;
         var shape = model.Node(o!.Node).Shape;
-        if (kind == "cross_entropy")
+        if (definition.NeedsLabels)
         {
-            if (!f.IsLabel) { diagnostics.Add(DiagnosticCatalog.LossShape(args[1].Span, $"cross_entropy needs a class label field, but '{target}' of {data.Kind} is a real-valued target; use mse")); return null; }
-            if (shape.Count != 1) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"cross_entropy needs logits of shape [classes], but '{output}' has shape {Names.Shape(shape)}")); return null; }
+            if (!f.IsLabel) { diagnostics.Add(DiagnosticCatalog.LossShape(args[1].Span, $"{kind} needs a class label field, but '{target}' of {data.Kind} is a real-valued target; use mse")); return null; }
+            if (shape.Count != 1) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"{kind} needs logits of shape [classes], but '{output}' has shape {Names.Shape(shape)}")); return null; }
             if (f.Classes is { } c && shape[0] != c) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"{data.Kind} has {c} classes, but '{output}' has shape {Names.Shape(shape)}")); return null; }
         }
         else
         {
-            if (f.IsLabel) { diagnostics.Add(DiagnosticCatalog.LossShape(args[1].Span, $"mse needs a real-valued target field, but '{target}' of {data.Kind} is a class label; use cross_entropy")); return null; }
-            if (f.Shape is not null && !f.Shape.SequenceEqual(shape)) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"mse compares '{output}' of shape {Names.Shape(shape)} with '{target}' of shape {Names.Shape(f.Shape)}")); return null; }
+            if (f.IsLabel) { diagnostics.Add(DiagnosticCatalog.LossShape(args[1].Span, $"{kind} needs a real-valued target field, but '{target}' of {data.Kind} is a class label; use cross_entropy")); return null; }
+            if (f.Shape is not null && !f.Shape.SequenceEqual(shape)) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"{kind} compares '{output}' of shape {Names.Shape(shape)} with '{target}' of shape {Names.Shape(f.Shape)}")); return null; }
         }
         return new LossIR(kind, output, target, s.Span);
     }
@@ -299,12 +280,12 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     BreakIR? Break(BreakStmt b)
     {
         var method = b.Method.Callee.Text;
-        if (!TrainCatalog.BreakMethods.TryGetValue(method, out var spec))
+        if (Vocabulary.Regularizers.Find(method) is not { } spec)
         {
-            diagnostics.Add(DiagnosticCatalog.UnknownBreakMethod(b.Method.Callee.Span, method, Names.Suggest(method, TrainCatalog.BreakMethods.Keys)));
+            diagnostics.Add(DiagnosticCatalog.UnknownBreakMethod(b.Method.Callee.Span, method, Names.Suggest(method, Vocabulary.Regularizers.Names)));
             return null;
         }
-        var args = ArgBinder.Bind(method, spec.Args, b.Method.Arguments, constants, diagnostics, b.Method.Span, outOfRange: OutOfRange);
+        var args = ArgBinder.Bind(method, spec.Arguments, b.Method.Arguments, constants, diagnostics, b.Method.Span, outOfRange: OutOfRange);
         if (args is null) return null;
         var syms = new List<SymmetryIR>();
         foreach (var written in b.Symmetries)
@@ -319,7 +300,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
                 diagnostics.Add(DiagnosticCatalog.BreakTarget(id.Span, $"'{id.Text}' is not a declared symmetry of model '{model.Name}'{(Names.Suggest(id.Text, symmetries.Where(x => x.Declared).Select(x => x.Name)) is { } sug ? $"; did you mean '{sug}'?" : "")}"));
                 continue;
             }
-            if (spec.Kinds is { } kinds && !kinds.Contains(sym.Kind))
+            if (!spec.Accepts(sym.Kind) && spec.Kinds is { } kinds)
             {
                 diagnostics.Add(DiagnosticCatalog.BreakTarget(id.Span, $"{method} breaks {string.Join(" or ", kinds.Select(k => k.ToString().ToLowerInvariant()))} symmetries, but '{id.Text}' is {SymmetryInferenceSpell(sym)}"));
                 continue;
