@@ -99,8 +99,8 @@ public static class DiagnosticCatalog
     public static Diagnostic BreakKindMismatch(SourceSpan s, string method, IEnumerable<string> kinds, string name, string symmetry) => BreakTarget(s, $"{method} breaks {Kinds(kinds)} symmetries, but '{name}' is {symmetry}");
     public static Diagnostic UnknownMetric(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0513", $"unknown diagnostic '{kind}'{DidYouMean(suggestion)}");
     public static Diagnostic MetricTarget(SourceSpan s, string message) => Error(s, "SYM0514", message);
-    public static Diagnostic MetricTargetCount(SourceSpan s, string metric, IEnumerable<string> targets) => MetricTarget(s, $"{metric} takes one target ({Kinds(targets.Select(t => "a " + t))})");
-    public static Diagnostic MetricTargetKind(SourceSpan s, string metric, IEnumerable<string> targets, string target, string kind) => MetricTarget(s, $"{metric} measures {Kinds(targets.Select(t => "a " + t))}, but '{target}' is a {kind}");
+    public static Diagnostic MetricTargetCount(SourceSpan s, string metric, string targets) => MetricTarget(s, $"{metric} takes one target ({targets})");
+    public static Diagnostic MetricTargetKind(SourceSpan s, string metric, string targets, string target, string kind) => MetricTarget(s, $"{metric} measures {targets}, but '{target}' is a {kind}");
     public static Diagnostic MetricSymmetryKind(SourceSpan s, string metric, IEnumerable<string> kinds, string target, string symmetry) => MetricTarget(s, $"{metric} needs a {Kinds(kinds)} symmetry, but '{target}' is {symmetry}");
     public static Diagnostic MetricNeedsMatrix(SourceSpan s, string metric, string target, string shape) => MetricTarget(s, $"{metric} of a parameter needs a matrix, but '{target}' has shape {shape}");
     public static Diagnostic UnknownInduce(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0515", $"unknown structure '{kind}'{DidYouMean(suggestion)}; expected sparsity or lowrank");
@@ -115,7 +115,7 @@ public static class DiagnosticCatalog
     public static Diagnostic SettingExpects(SourceSpan s, string key, string expected) => BadSetting(s, $"'{key}' expects {expected}");
     public static Diagnostic EveryClauseExpected(SourceSpan s, string key) => BadSetting(s, $"write `{key} every N steps`");
     public static Diagnostic UnknownUnit(SourceSpan s, string unit) => BadSetting(s, $"unknown unit '{unit}'; write `every N steps`");
-    public static Diagnostic LowRankRegressionRank(SourceSpan s) => BadSetting(s, "lowrank_regression: 'rank' must not exceed 'd'");
+    public static Diagnostic DataArgumentRelation(SourceSpan s, string source, string why) => BadSetting(s, $"{source}: {why}");
     public static Diagnostic NesterovWithoutMomentum(SourceSpan s) => BadSetting(s, "sgd: 'nesterov = true' needs a positive 'momentum'");
     public static Diagnostic InduceRankTooLarge(SourceSpan s, string parameter, long rank, string shape, int maxRank) => BadSetting(s, $"induce lowrank: 'rank' {rank} exceeds the full rank {maxRank} of '{parameter}' {shape}");
     public static Diagnostic LossShape(SourceSpan s, string message) => Error(s, "SYM0518", message);

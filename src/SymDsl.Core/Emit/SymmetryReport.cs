@@ -84,28 +84,7 @@ public static class SymmetryReport
         _ => throw new ArgumentOutOfRangeException(nameof(s), s.Kind, null),
     };
 
-    static string Break(BreakIR b) => b.Method switch
-    {
-        "syre" => $"each listed parameter θ is used as θ + θ₀ with θ₀ ~ N(0, {b.Args["sigma"]}²) drawn once and never trained, plus weight decay {b.Args["decay"]}·‖θ‖², so the collapsed states stop being the minima of the decay term.",
-        "syre_diag" => $"as syre (θ₀ scale {b.Args["sigma"]}), but the decay is {b.Args["decay"]}·‖θ‖²_D with D a random positive diagonal (drawn once), which breaks the continuous rotation symmetry.",
-        "perturb" => $"each unit gets a fixed random offset (scale {b.Args["sigma"]}) on its parameters plus weight decay {b.Args["decay"]}, so units are no longer interchangeable.",
-        _ => throw new ArgumentOutOfRangeException(nameof(b), b.Method, "no description for this break method"),
-    };
+    static string Break(BreakIR b) => Vocabulary.Regularizers.Get(b.Method).Description(b);
 
-    static string Metric(DiagnoseIR d, ModelIR m)
-    {
-        var t = d.Targets[0];
-        return d.Metric switch
-        {
-            "collapse" => $"counts the units of `{t}` whose ‖w_in,i‖·‖w_out,i‖ is below {d.Args.Double("threshold", 1e-3)} (dead or collapsed units).",
-            "balance" => $"reports the conserved quantity of `{t}` and the ratio ‖∇w_in‖² / ‖∇w_out‖² per unit (approaches 1 under SGD).",
-            "duplicates" => $"clusters units of `{t}` whose concatenated (in-weights, bias, out-weights) have cosine similarity above {d.Args.Double("threshold", 0.99)}.",
-            "rank" => d.TargetKinds[0] == "parameter" ? $"effective rank (exp of the entropy of the normalised singular values) and stable rank of `{t}`." : $"effective rank of the representation at site `{t}` over a fixed probe batch.",
-            "alignment" => $"the canonical-representation alignment at `{t}`: Pearson correlations between the representation covariance, the gradient covariance and the weight Gram matrix.",
-            "cka" => $"linear CKA of the representation at `{t}` across runs (seeds).",
-            "drift" => $"the mean of the logit bias of `{t}` (the translation orbit coordinate).",
-            "norm" => $"the weight norm of the producer of `{t}` and its effective learning rate.",
-            _ => throw new ArgumentOutOfRangeException(nameof(d), d.Metric, "no description for this metric"),
-        };
-    }
+    static string Metric(DiagnoseIR d, ModelIR m) => Vocabulary.Metrics.Get(d.Metric).Description(d);
 }

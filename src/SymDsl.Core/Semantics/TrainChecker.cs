@@ -18,35 +18,19 @@ public static class TrainCatalog
     static Value I(long v) => new Value.Int(v);
     static Value S(string v) => new Value.Str(v);
 
-    public static readonly Dictionary<string, ArgSpec[]> DataSources = new()
-    {
-        ["digits"] = [TestFraction(0.2)],
-        ["csv"] = [ArgSpec.Req("path", ArgType.Path), new("label", ArgType.IntOrString, S("label"), Range: Domain.Index), TestFraction(0.2), new("standardize", ArgType.Bool, new Value.Bool(false))],
-        ["idx"] = [ArgSpec.Req("images", ArgType.Path), ArgSpec.Req("labels", ArgType.Path), new("test_images", ArgType.Path), new("test_labels", ArgType.Path), TestFraction(0.2)],
-        ["fashion_mnist"] = [new("dir", ArgType.Path, S("data/fashion_mnist")), TestFraction(0.0)],
-        ["teacher"] = [Count("d_in", 16), Count("d_out", 1), Count("hidden", 32), Count("samples", 1024), new("noise", ArgType.Float, F(0.0), Range: Domain.NonNegative), TestFraction(0.2)],
-        ["lowrank_regression"] = [ArgSpec.Req("d", ArgType.Int, Domain.Count), ArgSpec.Req("rank", ArgType.Int, Domain.Count), ArgSpec.Req("samples", ArgType.Int, Domain.Count),
-            new("top", ArgType.Float, F(1.0), Range: Domain.Positive), new("ratio", ArgType.Float, F(0.5), Range: Domain.Ratio), new("noise", ArgType.Float, F(0.0), Range: Domain.NonNegative), TestFraction(0.2)],
-    };
+    /// <summary>Data sources (defined in <see cref="Vocabulary.DataSourceDefinitions"/>) and their arguments.</summary>
+    public static readonly IReadOnlyDictionary<string, ArgSpec[]> DataSources = Vocabulary.DataSourceDefinitions.All.ToDictionary(d => d.Name, d => d.Arguments.ToArray());
 
-    /// <summary>The share of examples held out: [0, 1), so that something is left to train on.</summary>
-    static ArgSpec TestFraction(double value) => new("test_fraction", ArgType.Float, F(value), Range: Domain.UnitInterval);
-    static ArgSpec Count(string name, long value) => new(name, ArgType.Int, I(value), Range: Domain.Count);
     static ArgSpec Lr(double value) => new("lr", ArgType.Float, F(value), Range: Domain.Positive);
     static ArgSpec WeightDecay(double value) => new("weight_decay", ArgType.Float, F(value), Range: Domain.NonNegative);
     static ArgSpec Beta(string name, double value) => new(name, ArgType.Float, F(value), Range: Domain.UnitInterval);
-    static ArgSpec Sigma(double value) => new("sigma", ArgType.Float, F(value), Range: Domain.NonNegative);
-    static ArgSpec Decay() => new("decay", ArgType.Float, F(1e-4), Range: Domain.NonNegative);
 
-    public static IReadOnlyList<DataField> Fields(string kind, IReadOnlyDictionary<string, Value> a) => kind switch
+    /// <summary>The fields <paramref name="kind"/> yields with the bound arguments <paramref name="a"/>.</summary>
+    public static IReadOnlyList<DataField> Fields(string kind, IReadOnlyDictionary<string, Value> a)
     {
-        "digits" => [new("x", [64], ElementType.Float32, null), new("label", [], ElementType.Int64, 10)],
-        "csv" => [new("x", null, ElementType.Float32, null), new("label", [], ElementType.Int64, null)],
-        "idx" or "fashion_mnist" => [new("x", [784], ElementType.Float32, null), new("label", [], ElementType.Int64, 10)],
-        "teacher" => [new("x", [(int)a["d_in"].AsInt()], ElementType.Float32, null), new("target", [(int)a["d_out"].AsInt()], ElementType.Float32, null)],
-        "lowrank_regression" => [new("x", [(int)a["d"].AsInt()], ElementType.Float32, null), new("target", [(int)a["d"].AsInt()], ElementType.Float32, null)],
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "a data source without its fields"),
-    };
+        var definition = Vocabulary.DataSourceDefinitions.Get(kind);
+        return definition.Fields(definition.Bind(a));
+    }
 
     public static readonly string[] Losses = Vocabulary.Losses.Names.ToArray();
 
@@ -70,26 +54,13 @@ public static class TrainCatalog
     /// <summary>Adam's ε, added to the root of the second moment.</summary>
     static ArgSpec Eps() => new("eps", ArgType.Float, F(1e-8), Range: Domain.Positive);
 
-    /// <summary>Break methods, their arguments, and the symmetry kinds each accepts (null: any).</summary>
-    public static readonly Dictionary<string, (ArgSpec[] Args, SymmetryKind[]? Kinds)> BreakMethods = new()
-    {
-        ["syre"] = ([Sigma(0.1), Decay()], null),
-        ["syre_diag"] = ([Sigma(0.1), Decay()], [SymmetryKind.Rotation]),
-        ["perturb"] = ([Sigma(0.01), Decay()], [SymmetryKind.Permutation]),
-    };
+    /// <summary>Break methods (defined in <see cref="Vocabulary.Regularizers"/>), their arguments, and the symmetry kinds each accepts (null: any).</summary>
+    public static readonly IReadOnlyDictionary<string, (ArgSpec[] Args, SymmetryKind[]? Kinds)> BreakMethods =
+        Vocabulary.Regularizers.All.ToDictionary(r => r.Name, r => (r.Arguments.ToArray(), r.Kinds?.ToArray()));
 
-    /// <summary>Metrics: extra arguments, what the target may be ("symmetry", "site", "parameter"), and for symmetries the kinds.</summary>
-    public static readonly Dictionary<string, (ArgSpec[] Args, string[] Targets, SymmetryKind[]? Kinds)> Metrics = new()
-    {
-        ["collapse"] = ([new("threshold", ArgType.Float, F(1e-3), Range: Domain.NonNegative)], ["symmetry"], [SymmetryKind.Rescale, SymmetryKind.Sign]),
-        ["balance"] = ([], ["symmetry"], [SymmetryKind.Rescale, SymmetryKind.Rotation]),
-        ["duplicates"] = ([new("threshold", ArgType.Float, F(0.99), Range: Domain.Probability)], ["symmetry"], [SymmetryKind.Permutation]),
-        ["rank"] = ([], ["site", "parameter"], null),
-        ["alignment"] = ([], ["site"], null),
-        ["cka"] = ([], ["site"], null),
-        ["drift"] = ([], ["symmetry"], [SymmetryKind.Translation]),
-        ["norm"] = ([], ["symmetry"], [SymmetryKind.Scale]),
-    };
+    /// <summary>Metrics (defined in <see cref="Vocabulary.Metrics"/>): arguments, target kinds, and for symmetries the kinds.</summary>
+    public static readonly IReadOnlyDictionary<string, (ArgSpec[] Args, string[] Targets, SymmetryKind[]? Kinds)> Metrics =
+        Vocabulary.Metrics.All.ToDictionary(m => m.Name, m => (m.Arguments.ToArray(), m.Targets.Select(Vocabulary.MetricTargets.Spell).ToArray(), m.Kinds?.ToArray()));
 
     /// <summary>Induce structures and their arguments: lowrank's <c>rank</c> (default: full, min(m, n)) at most min(m, n).</summary>
     public static readonly Dictionary<string, ArgSpec[]> Induces = new()
@@ -125,9 +96,9 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         DataIR? data = null; IReadOnlyList<DataField> fields = [];
         if (Required(settings, "data") is { } ds && Call(ds, "a data source such as digits(test_fraction = 0.2)") is var (kind, kindSpan, args))
         {
-            if (!TrainCatalog.DataSources.TryGetValue(kind, out var sig))
-                diagnostics.Add(DiagnosticCatalog.UnknownDataSource(kindSpan, kind, Names.Suggest(kind, TrainCatalog.DataSources.Keys)));
-            else if (ArgBinder.Bind(kind, sig, args, constants, diagnostics, ds.Span, baseDir, OutOfRange) is { } bound && DataArgsOk(kind, bound, ds.Span))
+            if (Vocabulary.DataSourceDefinitions.Find(kind) is not { } source)
+                diagnostics.Add(DiagnosticCatalog.UnknownDataSource(kindSpan, kind, Names.Suggest(kind, Vocabulary.DataSourceDefinitions.Names)));
+            else if (ArgBinder.Bind(kind, source.Arguments, args, constants, diagnostics, ds.Span, baseDir, OutOfRange) is { } bound && DataArgsOk(kind, bound, ds.Span))
             {
                 data = new DataIR(kind, bound, ds.Span);
                 fields = TrainCatalog.Fields(kind, bound);
@@ -245,9 +216,10 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
 
     bool DataArgsOk(string kind, Dictionary<string, Value> a, SourceSpan span)
     {
-        // Each argument's own range is checked by ArgBinder (TrainCatalog.DataSources); only relations between arguments remain here.
-        if (kind == "lowrank_regression" && a["rank"].AsInt() > a["d"].AsInt())
-        { diagnostics.Add(DiagnosticCatalog.LowRankRegressionRank(span)); return false; }
+        // Each argument's own range is checked by ArgBinder; only relations between arguments remain (the source's definition says them).
+        var source = Vocabulary.DataSourceDefinitions.Get(kind);
+        if (source.Relations(source.Bind(a)) is { } why)
+        { diagnostics.Add(DiagnosticCatalog.DataArgumentRelation(span, kind, why)); return false; }
         return true;
     }
 
@@ -283,10 +255,10 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     LossIR? Loss(SettingStmt s, DataIR? data, IReadOnlyList<DataField> fields)
     {
         if (Call(s, "a loss such as cross_entropy(logits, label)") is not var (kind, span, args)) return null;
-        if (!TrainCatalog.Losses.Contains(kind)) { diagnostics.Add(DiagnosticCatalog.UnknownLoss(span, kind, Names.Suggest(kind, TrainCatalog.Losses))); return null; }
+        if (Vocabulary.Losses.Find(kind) is not { } definition) { diagnostics.Add(DiagnosticCatalog.UnknownLoss(span, kind, Names.Suggest(kind, TrainCatalog.Losses))); return null; }
         if (args.Count != 2 || args.Any(a => a.Value is not NameExpr) || args.Any(a => a.Name is not null))
         {
-            diagnostics.Add(DiagnosticCatalog.LossArguments(s.Value!.Span, kind, kind == "mse" ? "y, target" : "logits, label"));
+            diagnostics.Add(DiagnosticCatalog.LossArguments(s.Value!.Span, kind, definition.Example));
             return null;
         }
         var output = ((NameExpr)args[0].Value).Name;
@@ -307,16 +279,16 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         }
         if (!ok) return null;
         var shape = model.Node(o!.Node).Shape;
-        if (kind == "cross_entropy")
+        if (definition.NeedsLabels)
         {
-            if (!f.IsLabel) { diagnostics.Add(DiagnosticCatalog.LossShape(args[1].Span, $"cross_entropy needs a class label field, but '{target}' of {data.Kind} is a real-valued target; use mse")); return null; }
-            if (shape.Count != 1) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"cross_entropy needs logits of shape [classes], but '{output}' has shape {Names.Shape(shape)}")); return null; }
+            if (!f.IsLabel) { diagnostics.Add(DiagnosticCatalog.LossShape(args[1].Span, $"{kind} needs a class label field, but '{target}' of {data.Kind} is a real-valued target; use mse")); return null; }
+            if (shape.Count != 1) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"{kind} needs logits of shape [classes], but '{output}' has shape {Names.Shape(shape)}")); return null; }
             if (f.Classes is { } c && shape[0] != c) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"{data.Kind} has {c} classes, but '{output}' has shape {Names.Shape(shape)}")); return null; }
         }
         else
         {
-            if (f.IsLabel) { diagnostics.Add(DiagnosticCatalog.LossShape(args[1].Span, $"mse needs a real-valued target field, but '{target}' of {data.Kind} is a class label; use cross_entropy")); return null; }
-            if (f.Shape is not null && !f.Shape.SequenceEqual(shape)) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"mse compares '{output}' of shape {Names.Shape(shape)} with '{target}' of shape {Names.Shape(f.Shape)}")); return null; }
+            if (f.IsLabel) { diagnostics.Add(DiagnosticCatalog.LossShape(args[1].Span, $"{kind} needs a real-valued target field, but '{target}' of {data.Kind} is a class label; use cross_entropy")); return null; }
+            if (f.Shape is not null && !f.Shape.SequenceEqual(shape)) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"{kind} compares '{output}' of shape {Names.Shape(shape)} with '{target}' of shape {Names.Shape(f.Shape)}")); return null; }
         }
         return new LossIR(kind, output, target, s.Span);
     }
@@ -326,12 +298,12 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     BreakIR? Break(BreakStmt b)
     {
         var method = b.Method.Callee.Text;
-        if (!TrainCatalog.BreakMethods.TryGetValue(method, out var spec))
+        if (Vocabulary.Regularizers.Find(method) is not { } spec)
         {
-            diagnostics.Add(DiagnosticCatalog.UnknownBreakMethod(b.Method.Callee.Span, method, Names.Suggest(method, TrainCatalog.BreakMethods.Keys)));
+            diagnostics.Add(DiagnosticCatalog.UnknownBreakMethod(b.Method.Callee.Span, method, Names.Suggest(method, Vocabulary.Regularizers.Names)));
             return null;
         }
-        var args = ArgBinder.Bind(method, spec.Args, b.Method.Arguments, constants, diagnostics, b.Method.Span, outOfRange: OutOfRange);
+        var args = ArgBinder.Bind(method, spec.Arguments, b.Method.Arguments, constants, diagnostics, b.Method.Span, outOfRange: OutOfRange);
         if (args is null) return null;
         var syms = new List<SymmetryIR>();
         foreach (var written in b.Symmetries)
@@ -346,7 +318,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
                 diagnostics.Add(DiagnosticCatalog.NotADeclaredSymmetry(id.Span, id.Text, model.Name, Names.Suggest(id.Text, symmetries.Where(x => x.Declared).Select(x => x.Name))));
                 continue;
             }
-            if (spec.Kinds is { } kinds && !kinds.Contains(sym.Kind))
+            if (!spec.Accepts(sym.Kind) && spec.Kinds is { } kinds)
             {
                 diagnostics.Add(DiagnosticCatalog.BreakKindMismatch(id.Span, method, kinds.Select(k => k.ToString().ToLowerInvariant()), id.Text, SymmetryInferenceSpell(sym)));
                 continue;
@@ -373,18 +345,18 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         foreach (var call in d.Metrics)
         {
             var metric = call.Callee.Text;
-            if (!TrainCatalog.Metrics.TryGetValue(metric, out var spec))
+            if (Vocabulary.Metrics.Find(metric) is not { } spec)
             {
-                diagnostics.Add(DiagnosticCatalog.UnknownMetric(call.Callee.Span, metric, Names.Suggest(metric, TrainCatalog.Metrics.Keys)));
+                diagnostics.Add(DiagnosticCatalog.UnknownMetric(call.Callee.Span, metric, Names.Suggest(metric, Vocabulary.Metrics.Names)));
                 continue;
             }
             var positional = call.Arguments.Where(a => a.Name is null).ToList();
             if (positional.Count != 1)
             {
-                diagnostics.Add(DiagnosticCatalog.MetricTargetCount(call.Span, metric, spec.Targets));
+                diagnostics.Add(DiagnosticCatalog.MetricTargetCount(call.Span, metric, spec.TargetsSpelled));
                 continue;
             }
-            var args = ArgBinder.Bind(metric, spec.Args, call.Arguments.Where(a => a.Name is not null).ToList(), constants, diagnostics, call.Span, outOfRange: OutOfRange);
+            var args = ArgBinder.Bind(metric, spec.Arguments, call.Arguments.Where(a => a.Name is not null).ToList(), constants, diagnostics, call.Span, outOfRange: OutOfRange);
             var target = ModelBuilder.TargetName(positional[0].Value, constants);
             if (args is null || target is null) continue;
             var kind = Resolve(target);
@@ -395,9 +367,9 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
                 diagnostics.Add(DiagnosticCatalog.UndefinedName(positional[0].Span, target, Names.Suggest(target, candidates)));
                 continue;
             }
-            if (!spec.Targets.Contains(kind))
+            if (!spec.Accepts(Vocabulary.Metrics.ParseTarget(kind)))
             {
-                diagnostics.Add(DiagnosticCatalog.MetricTargetKind(positional[0].Span, metric, spec.Targets, target, kind));
+                diagnostics.Add(DiagnosticCatalog.MetricTargetKind(positional[0].Span, metric, spec.TargetsSpelled, target, kind));
                 continue;
             }
             if (kind == "symmetry" && spec.Kinds is { } kinds && !kinds.Contains(DeclaredSymmetry(target)!.Kind))

@@ -38,21 +38,29 @@ public sealed class DataSet : IDisposable
 /// <summary>Loads the data source a <see cref="DataIR"/> names. Splits and synthetic draws are deterministic in the seed.</summary>
 public static class DataSources
 {
+    /// <summary>
+    /// The loader of each data source of <see cref="Vocabulary.DataSourceDefinitions"/>, found by name (a test checks that
+    /// every source has one). Arguments come with the definition's defaults filled in; a loader has no defaults of its own.
+    /// </summary>
+    static readonly IReadOnlyDictionary<string, Func<Vocabulary.BoundArgs, long, DataSet>> Loaders = new Dictionary<string, Func<Vocabulary.BoundArgs, long, DataSet>>
+    {
+        ["digits"] = (a, seed) => Digits(a.Double("test_fraction"), seed),
+        ["csv"] = (a, seed) => Csv(a.Text("path"), a["label"], a.Double("test_fraction"), a.Bool("standardize"), seed),
+        ["idx"] = (a, seed) => Idx(a.Text("images"), a.Text("labels"), a.Double("test_fraction"), seed, a.Optional("test_images")?.AsText(), a.Optional("test_labels")?.AsText()),
+        ["fashion_mnist"] = (a, seed) => FashionMnist(a.Text("dir"), seed, a.Double("test_fraction")),
+        ["teacher"] = (a, seed) => Teacher((int)a.Int("d_in"), (int)a.Int("d_out"), (int)a.Int("hidden"), (int)a.Int("samples"), a.Double("noise"), a.Double("test_fraction"), seed),
+        ["lowrank_regression"] = (a, seed) => LowRankRegression((int)a.Int("d"), (int)a.Int("rank"), (int)a.Int("samples"),
+            a.Double("top"), a.Double("ratio"), a.Double("noise"), a.Double("test_fraction"), seed),
+    };
+
+    /// <summary>The data sources with a loader (a test compares them with the language's).</summary>
+    public static IEnumerable<string> Implemented => Loaders.Keys;
+
     public static DataSet Load(DataIR data, long seed)
     {
-        var a = data.Args;
-        return data.Kind switch
-        {
-            "digits" => Digits(a.Double("test_fraction", 0.2), seed),
-            "csv" => Csv(a.Text("path", ""), a.TryGetValue("label", out var l) ? l : new Value.Str("label"), a.Double("test_fraction", 0.2), a.Bool("standardize", false), seed),
-            "idx" => Idx(a.Text("images", ""), a.Text("labels", ""), a.Double("test_fraction", 0.2), seed,
-                a.TryGetValue("test_images", out var ti) ? ti.AsText() : null, a.TryGetValue("test_labels", out var tl) ? tl.AsText() : null),
-            "fashion_mnist" => FashionMnist(a.TryGetValue("dir", out var dir) ? dir.AsText() : a.Text("path", FashionMnistDir), seed, a.Double("test_fraction", 0.0)),
-            "teacher" => Teacher((int)a.Int("d_in", 8), (int)a.Int("d_out", 1), (int)a.Int("hidden", 16), (int)a.Int("samples", 1000), a.Double("noise", 0.0), a.Double("test_fraction", 0.2), seed),
-            "lowrank_regression" => LowRankRegression((int)a.Int("d", 16), (int)a.Int("rank", 4), (int)a.Int("samples", 1000),
-                a.Double("top", 1.0), a.Double("ratio", 0.5), a.Double("noise", 0.0), a.Double("test_fraction", 0.2), seed),
-            _ => throw new SymDslException($"unknown data source {data.Kind} (digits, csv, idx, fashion_mnist, teacher, lowrank_regression)"),
-        };
+        if (Vocabulary.DataSourceDefinitions.Find(data.Kind) is not { } definition || !Loaders.TryGetValue(data.Kind, out var load))
+            throw new SymDslException($"unknown data source {data.Kind} ({string.Join(", ", Vocabulary.DataSourceDefinitions.Names)})");
+        return load(definition.Bind(data.Args), seed);
     }
 
     /// <summary>A permutation of 0..n-1 drawn with System.Random(seed) (Fisher–Yates): stable across runs and platforms.</summary>

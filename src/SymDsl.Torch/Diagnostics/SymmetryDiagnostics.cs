@@ -6,6 +6,7 @@ using SymDsl.IR;
 using SymDsl.Torch.Lowering;
 using SymDsl.Torch.Measures;
 using SymDsl.Torch.Training;
+using SymDsl.Vocabulary;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -43,15 +44,18 @@ public sealed record DiagnosticsOptions(GradientSource Gradients = GradientSourc
 /// copied from the trained model before each measurement; the trained model and its gradients are never touched.
 /// </para>
 /// </summary>
-public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
+public sealed partial class SymmetryDiagnostics : ITrainingObserver, IDisposable
 {
     /// <summary>One resolved <c>diagnose</c> metric.</summary>
     sealed record Plan(DiagnoseIR D, SymmetryIR? Sym, string? Parameter, int? SiteNode, int? ANode, int? BNode, string? AlignWeight)
     {
+        public MetricDefinition Definition { get; } = Vocabulary.Metrics.Get(D.Metric);
+        public MetricRuntime Runtime { get; } = Runtimes[D.Metric];
+        public BoundArgs Args { get; } = Vocabulary.Metrics.Get(D.Metric).Bind(D.Args);
         public string Key => D.Key;
-        public bool NeedsGradients => D.Metric is "balance" or "alignment";
-        public bool NeedsSiteGradients => D.Metric is "alignment";
-        public bool IsEventSeries => D.Metric is "collapse" or "duplicates" or "rank";
+        public bool NeedsGradients => Definition.NeedsGradients;
+        public bool NeedsSiteGradients => Definition.NeedsSiteGradients;
+        public bool IsEventSeries => Definition.EventSeries;
     }
 
     readonly ModelIR _model;
@@ -111,8 +115,11 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
             var target = d.Targets[0];
             var kind = d.TargetKinds.Count > 0 ? d.TargetKinds[0] : "";
             if (d.Every <= 0) throw new SymDslException($"diagnose {d.Key}: every must be positive");
-            SymmetryIR Sym(params SymmetryKind[] kinds)
+            if (Vocabulary.Metrics.Find(d.Metric) is not { } definition || !Runtimes.TryGetValue(d.Metric, out var runtime))
+                throw new SymDslException($"diagnose {d.Key}: unknown metric {d.Metric}");
+            SymmetryIR Sym()
             {
+                var kinds = definition.Kinds ?? Enum.GetValues<SymmetryKind>();
                 var s = model.Symmetries.FirstOrDefault(s => s.Name == target)
                     ?? model.Symmetries.FirstOrDefault(s => $"{s.Kind.ToString().ToLowerInvariant()}({s.Target})" == target)
                     ?? throw new SymDslException($"diagnose {d.Key}: model {model.Name} has no symmetry {target}");
@@ -125,36 +132,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
                 var n = model.Site(target) ?? throw new SymDslException($"diagnose {d.Key}: model {model.Name} has no site {target}");
                 return n.Id;
             }
-            switch (d.Metric)
-            {
-                case "collapse":
-                    {
-                        var s = Sym(SymmetryKind.Rescale, SymmetryKind.Sign);
-                        var site = model.Site(s.Target);
-                        int? node = site is not null && site.Op != OpKind.Input && site.Shape.Count > 0 && site.Shape[^1] == s.Dim * Math.Max(1, s.Blocks) ? site.Id : null;
-                        plans.Add(new Plan(d, s, null, node, null, null, null));
-                        break;
-                    }
-                case "duplicates": plans.Add(new Plan(d, Sym(SymmetryKind.Permutation), null, null, null, null, null)); break;
-                case "balance": plans.Add(new Plan(d, Sym(SymmetryKind.Rescale, SymmetryKind.Rotation), null, null, null, null, null)); break;
-                case "drift": plans.Add(new Plan(d, Sym(SymmetryKind.Translation), null, null, null, null, null)); break;
-                case "norm": plans.Add(new Plan(d, Sym(SymmetryKind.Scale), null, null, null, null, null)); break;
-                case "rank" when kind == "parameter" || (kind != "site" && model.Parameters.Any(p => p.Name == target)):
-                    if (!model.Parameters.Any(p => p.Name == target)) throw new SymDslException($"diagnose {d.Key}: model {model.Name} has no parameter {target}");
-                    plans.Add(new Plan(d, null, target, null, null, null, null));
-                    break;
-                case "rank": plans.Add(new Plan(d, null, null, SiteNode(), null, null, null)); break;
-                case "cka": plans.Add(new Plan(d, null, null, SiteNode(), null, null, null)); break;
-                case "alignment":
-                    {
-                        var h = SiteNode();
-                        var (a, b, w) = AlignmentLayer(model, h) ?? throw new SymDslException(
-                            $"diagnose {d.Key}: alignment needs a Linear layer that consumes site {target} (or produces it directly); there is none");
-                        plans.Add(new Plan(d, null, null, h, a, b, w));
-                        break;
-                    }
-                default: throw new SymDslException($"diagnose {d.Key}: unknown metric {d.Metric}");
-            }
+            plans.Add(runtime.Plan(new PlanScope(model, d, target, kind, Sym, SiteNode)));
         }
         return new SymmetryDiagnostics(model, train, plans, options);
     }
@@ -207,7 +185,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         _shadow.to(context.Model.ParameterDType).to(context.Device);
         foreach (var p in _shadow.parameters()) p.DetachFromDisposeScope();
         foreach (var b in _shadow.buffers()) b.DetachFromDisposeScope();
-        if (_plans.Any(p => p.D.Metric == "cka")) CaptureInitialReference(context);
+        if (_plans.Any(p => p.Runtime.InitialReference)) CaptureInitialReference(context);
     }
 
     HashSet<int> NeededNodes()
@@ -230,7 +208,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         using var init = new SymModel(context.ModelIR, Trainer.Reparametrisations(context.Train), context.Seed);
         init.to(context.Model.ParameterDType).to(context.Device);
         var sites = Forward(context, init.EffectiveParameters(), withGradients: false).sites;
-        foreach (var p in _plans.Where(p => p.D.Metric == "cka"))
+        foreach (var p in _plans.Where(p => p.Runtime.InitialReference))
         {
             var node = p.SiteNode!.Value;
             if (_ckaReference.ContainsKey(node)) continue;
@@ -312,79 +290,11 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         Charge("(forward)", sw);
 
         using var _ = no_grad();
+        var measurement = new Measurement(context, effective, sites, siteGrads, paramGrads, Norms);
         foreach (var p in due)
         {
             var key = p.Key;
-            switch (p.D.Metric)
-            {
-                case "collapse":
-                    {
-                        var (inSq, outSq) = Norms(p.Sym!); // Collapse.FromSymmetry, sharing the unit norms with balance
-                        var c = Collapse.FromSquaredNorms(inSq, outSq, p.D.Args.Double("threshold", 1e-3));
-                        result.Add((key, c.Count));
-                        result.Add((key + ".fraction", c.Fraction));
-                        if (p.SiteNode is int n && sites.TryGetValue(n, out var acts))
-                            result.Add((key + ".dead", Collapse.DeadUnits(acts).Length));
-                        break;
-                    }
-                case "duplicates":
-                    {
-                        var r = Duplicates.FromSymmetry(p.Sym!, effective, p.D.Args.Double("threshold", 0.99));
-                        result.Add((key, r.Redundant));
-                        result.Add((key + ".clusters", r.Clusters.Count));
-                        result.Add((key + ".max_cos", r.MaxOffDiagonalCosine));
-                        break;
-                    }
-                case "rank":
-                    {
-                        var s = p.Parameter is { } name
-                            ? Rank.SingularValues(effective[name])
-                            : Rank.SingularValues(Representation(sites[p.SiteNode!.Value], center: true));
-                        result.Add((key, Rank.EffectiveFromSingularValues(s)));
-                        result.Add((key + ".stable", Rank.StableFromSingularValues(s)));
-                        // Per-mode singular values (descending, at most 8): rank(y).sv1 … .svK, for stepwise learning.
-                        for (int k = 0; k < Math.Min(8, s.Length); k++) result.Add((key + ".sv" + (k + 1).ToString(CultureInfo.InvariantCulture), s[k]));
-                        break;
-                    }
-                case "balance": result.AddRange(BalanceMetrics(p, effective, paramGrads, Norms)); break;
-                case "drift":
-                    {
-                        var biases = p.Sym!.Actions.Where(a => a.Role is ActionRole.Shift or ActionRole.Forward).Select(a => effective[a.Parameter]).ToList();
-                        result.Add((key, biases.Count == 1 ? Drift.MeanBias(biases[0]) : Drift.MeanBias(cat(biases.Select(b => b.flatten()).ToList()))));
-                        break;
-                    }
-                case "norm":
-                    {
-                        var ws = p.Sym!.Actions.Where(a => a.Role == ActionRole.Forward).Select(a => effective[a.Parameter]).ToList();
-                        var norm = Norm.Frobenius(ws);
-                        result.Add((key, norm));
-                        result.Add((key + ".eff_lr", norm > 0 ? context.LearningRate / (norm * norm) : double.PositiveInfinity));
-                        break;
-                    }
-                case "alignment":
-                    {
-                        var w = effective[p.AlignWeight!];
-                        var ha = Representation(sites[p.ANode!.Value], center: false, lastAxis: w.shape[1]);
-                        var hb = Representation(sites[p.BNode!.Value], center: false, lastAxis: w.shape[0]);
-                        var ga = Representation(siteGrads[p.ANode.Value], center: false, lastAxis: w.shape[1]);
-                        var gb = Representation(siteGrads[p.BNode.Value], center: false, lastAxis: w.shape[0]);
-                        var c = Alignment.Crh(ha, hb, ga, gb, w);
-                        double[] six = [c.RgaA, c.GwaA, c.RwaA, c.RgaB, c.GwaB, c.RwaB];
-                        var finite = six.Where(double.IsFinite).ToArray();
-                        result.Add((key, finite.Length > 0 ? finite.Average() : double.NaN));
-                        result.Add((key + ".rga_a", c.RgaA)); result.Add((key + ".gwa_a", c.GwaA)); result.Add((key + ".rwa_a", c.RwaA));
-                        result.Add((key + ".rga_b", c.RgaB)); result.Add((key + ".gwa_b", c.GwaB)); result.Add((key + ".rwa_b", c.RwaB));
-                        break;
-                    }
-                case "cka":
-                    {
-                        var node = p.SiteNode!.Value;
-                        result.Add((key, _ckaReference.TryGetValue(node, out var reference)
-                            ? Cka.Linear(reference.reshape(reference.shape[0], -1), Representation(sites[node], center: false))
-                            : double.NaN));
-                        break;
-                    }
-            }
+            result.AddRange(p.Runtime.Measure(this, p, measurement));
             Charge(key, sw);
         }
         return result;
@@ -397,7 +307,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     /// </summary>
     Dictionary<string, Tensor>? StepGradients(List<Plan> due)
     {
-        var needed = due.Where(p => p.D.Metric == "balance").SelectMany(p => p.Sym!.Parameters).Distinct().ToList();
+        var needed = due.Where(p => p.Runtime.StepGradients).SelectMany(p => p.Sym!.Parameters).Distinct().ToList();
         if (needed.Count == 0) return null;
         var grads = new Dictionary<string, Tensor>();
         foreach (var name in needed)

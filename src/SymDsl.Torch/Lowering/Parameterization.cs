@@ -103,14 +103,15 @@ public sealed class OffsetParameterization : Parameterization
         Decay = decay;
         UnitAxis = unitAxis;
         _inner = inner;
-        TrainsEffective = inner is null && method != "syre_diag";
+        var definition = Vocabulary.Regularizers.Get(method);
+        TrainsEffective = inner is null && !definition.DiagonalDecay;
         if (inner is null && !TrainsEffective)
         {
             using var detached = init.detach();
             node.register_parameter("theta", new TorchSharp.Modules.Parameter(detached.clone(), requires_grad: true));
         }
         Tensor theta0;
-        if (method == "perturb")
+        if (definition.PerUnitOffset)
         {
             var axis = unitAxis ?? 0;
             if (axis < 0 || axis >= init.dim()) axis = 0;
@@ -133,11 +134,11 @@ public sealed class OffsetParameterization : Parameterization
             node.register_parameter("value", new TorchSharp.Modules.Parameter(detached.add(theta0), requires_grad: true));
         }
         node.register_buffer("theta0", theta0, persistent: true);
-        if (method == "syre_diag")
+        if (definition.DiagonalDecay)
             node.register_buffer("decay_d", torch.rand(init.shape, dtype: init.dtype, device: init.device, generator: generator).add_(Scalars.Half), persistent: true);
     }
 
-    /// <summary>"syre", "perturb" or "syre_diag".</summary>
+    /// <summary>The regularizer's name (<see cref="Vocabulary.Regularizers"/>).</summary>
     public string Method { get; }
     public double Sigma { get; }
     public double Decay { get; }
@@ -146,7 +147,7 @@ public sealed class OffsetParameterization : Parameterization
     public override string Kind => "offset";
     public Tensor Theta0 => Buffer("theta0");
     /// <summary>True when the decay is an explicit penalty (syre_diag) rather than the optimizer's weight decay.</summary>
-    public bool DecayIsPenalty => Method == "syre_diag";
+    public bool DecayIsPenalty => Vocabulary.Regularizers.Get(Method).DiagonalDecay;
     /// <summary>True when the trainable tensor is P = θ + θ₀ itself ("value"), false when it is θ ("theta") or the inner factors.</summary>
     public bool TrainsEffective { get; }
     /// <summary>True when the optimizer step must see θ rather than P (<see cref="ShiftToTheta"/>): P is trained and the optimizer decays it.</summary>

@@ -11,7 +11,6 @@ using SymDsl.Torch.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace SymDsl.Torch.Training;
 
@@ -76,15 +75,16 @@ public static class Trainer
         var list = new List<ReparamRequest>();
         foreach (var b in train.Breaks)
         {
-            if (b.Method is not ("syre" or "perturb" or "syre_diag"))
-                throw new SymDslException($"break method {b.Method} is not supported by the trainer (syre, perturb, syre_diag)");
-            // θ₀ ~ N(0, sigma²) (perturb: one offset per unit); decay on θ (see OffsetParameterization).
-            var sigma = b.Args.Double("sigma", b.Method == "perturb" ? 0.01 : 0.1);
-            var decay = b.Args.Double("decay", 1e-4);
+            var method = Vocabulary.Regularizers.Find(b.Method)
+                ?? throw new SymDslException($"break method {b.Method} is not supported by the trainer ({string.Join(", ", Vocabulary.Regularizers.Names)})");
+            // θ₀ ~ N(0, sigma²) (per unit when the method says so); decay on θ (see OffsetParameterization).
+            var args = method.Bind(b.Args);
+            var sigma = args.Double("sigma");
+            var decay = args.Double("decay");
             foreach (var p in b.Parameters)
             {
                 int? axis = null;
-                if (b.Method == "perturb" && model is not null)
+                if (method.PerUnitOffset && model is not null)
                     axis = model.Symmetries.Where(s => b.Symmetries.Contains(s.Name))
                         .SelectMany(s => s.Actions).FirstOrDefault(a => a.Parameter == p)?.Axis;
                 list.Add(new ReparamRequest(p, "offset", sigma, decay, Method: b.Method, Axis: axis));
@@ -127,13 +127,8 @@ public static class Trainer
         };
     }
 
-    /// <summary>The loss of a model output against a target field: cross_entropy (logits [..., K], integer labels [...]; mean) or mse (mean over all entries).</summary>
-    public static Tensor LossOf(string kind, Tensor output, Tensor target) => kind switch
-    {
-        "cross_entropy" => F.cross_entropy(output.reshape(-1, output.shape[^1]), target.reshape(-1)),
-        "mse" => F.mse_loss(output, target.to_type(output.dtype)),
-        _ => throw new SymDslException($"unknown loss {kind} (cross_entropy, mse)"),
-    };
+    /// <summary>The loss of a model output against a target field (<see cref="LossFunctions"/>): the mean over the batch.</summary>
+    public static Tensor LossOf(string kind, Tensor output, Tensor target) => LossFunctions.Get(kind)(output, target);
 }
 
 /// <summary>One call of <see cref="Trainer.Run"/>: owns the data, the model, the optimizer and the output files.</summary>
@@ -547,17 +542,18 @@ sealed class TrainingRun : IDisposable
         if (!data.Train.TryGetValue(_train.Loss.Target, out var target))
             throw new SymDslException($"data source {_train.Data.Kind} has no field \"{_train.Loss.Target}\" for the loss target (fields: {fieldsList})");
         var tshape = target.shape.Skip(1).ToArray();
-        if (_train.Loss.Kind == "cross_entropy")
+        var loss = Vocabulary.Losses.Find(_train.Loss.Kind) ?? throw new SymDslException($"unknown loss {_train.Loss.Kind} ({string.Join(", ", Vocabulary.Losses.Names)})");
+        if (loss.NeedsLabels)
         {
-            if (outShape.Count == 0) throw new SymDslException($"cross_entropy needs class logits, but output {outputIR.Name} is a scalar per example");
+            if (outShape.Count == 0) throw new SymDslException($"{loss.Name} needs class logits, but output {outputIR.Name} is a scalar per example");
             var k = outShape[^1];
             if (!tshape.SequenceEqual(outShape.Take(outShape.Count - 1).Select(d => (long)d)))
-                throw new SymDslException($"cross_entropy: label field \"{_train.Loss.Target}\" has per-example shape {Shape(tshape)} but output {outputIR.Name} {Shape(outShape.Select(d => (long)d))} needs {Shape(outShape.Take(outShape.Count - 1).Select(d => (long)d))}");
+                throw new SymDslException($"{loss.Name}: label field \"{_train.Loss.Target}\" has per-example shape {Shape(tshape)} but output {outputIR.Name} {Shape(outShape.Select(d => (long)d))} needs {Shape(outShape.Take(outShape.Count - 1).Select(d => (long)d))}");
             foreach (var (splitName, split) in new[] { ("training", data.Train), ("test", data.Test) })
             {
                 if (!split.TryGetValue(_train.Loss.Target, out var labels) || labels.numel() == 0) continue;
                 if (labels.is_floating_point())
-                    throw new SymDslException($"cross_entropy needs integer class labels, but field \"{_train.Loss.Target}\" holds floating-point values");
+                    throw new SymDslException($"{loss.Name} needs integer class labels, but field \"{_train.Loss.Target}\" holds floating-point values");
                 var max = labels.max().item<long>();
                 var min = labels.min().item<long>();
                 if (min < 0 || max >= k)
@@ -570,14 +566,11 @@ sealed class TrainingRun : IDisposable
             }
             return (k, outShape);
         }
-        if (_train.Loss.Kind == "mse")
-        {
-            if (!tshape.SequenceEqual(outShape.Select(d => (long)d)))
-                throw new SymDslException($"mse: target field \"{_train.Loss.Target}\" has per-example shape {Shape(tshape)} but output {outputIR.Name} has shape {Shape(outShape.Select(d => (long)d))}");
-            foreach (var split in new[] { data.Train, data.Test })
-                if (split.TryGetValue(_train.Loss.Target, out var t) && t.dtype != ScalarType.Float32) { split[_train.Loss.Target] = t.to_type(ScalarType.Float32); t.Dispose(); }
-            return (null, outShape);
-        }
-        throw new SymDslException($"unknown loss {_train.Loss.Kind} (cross_entropy, mse)");
+        // A real-valued target of the output's shape.
+        if (!tshape.SequenceEqual(outShape.Select(d => (long)d)))
+            throw new SymDslException($"{loss.Name}: target field \"{_train.Loss.Target}\" has per-example shape {Shape(tshape)} but output {outputIR.Name} has shape {Shape(outShape.Select(d => (long)d))}");
+        foreach (var split in new[] { data.Train, data.Test })
+            if (split.TryGetValue(_train.Loss.Target, out var t) && t.dtype != ScalarType.Float32) { split[_train.Loss.Target] = t.to_type(ScalarType.Float32); t.Dispose(); }
+        return (null, outShape);
     }
 }

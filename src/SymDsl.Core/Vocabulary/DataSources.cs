@@ -1,0 +1,69 @@
+using SymDsl.IR;
+using SymDsl.Semantics;
+
+namespace SymDsl.Vocabulary;
+
+/// <summary>
+/// One data source of <c>data NAME(ARGS)</c>: its arguments with defaults and ranges, the fields it yields (shapes may
+/// depend on the arguments), the relations between arguments that a single range cannot say, and its docs row
+/// (<see cref="Yields"/>, <see cref="Meaning"/>). The loader itself is in SymDsl.Torch's data-source registry (a test checks
+/// that every source has one).
+/// </summary>
+public sealed record DataSourceDefinition(
+    string Name,
+    IReadOnlyList<ArgSpec> Arguments,
+    Func<BoundArgs, IReadOnlyList<DataField>> Fields,
+    string Yields,
+    string Meaning)
+{
+    /// <summary>The relations between arguments: null when they hold, else the message (after "NAME: ").</summary>
+    public Func<BoundArgs, string?> Relations { get; init; } = _ => null;
+
+    public BoundArgs Bind(IReadOnlyDictionary<string, Value> args) => new(Name, Arguments, args);
+}
+
+/// <summary>The data sources of the language, each defined once.</summary>
+public static class DataSourceDefinitions
+{
+    static Value F(double v) => new Value.Float(v);
+    static Value I(long v) => new Value.Int(v);
+    static Value S(string v) => new Value.Str(v);
+
+    /// <summary>The share of examples held out: [0, 1), so that something is left to train on.</summary>
+    static ArgSpec TestFraction(double value) => new("test_fraction", ArgType.Float, F(value), Range: Domain.UnitInterval);
+    static ArgSpec Count(string name, long value) => new(name, ArgType.Int, I(value), Range: Domain.Count);
+    static ArgSpec Noise() => new("noise", ArgType.Float, F(0.0), Range: Domain.NonNegative);
+
+    static DataField Features(int? width) => new("x", width is { } w ? [w] : null, ElementType.Float32, null);
+    static DataField Label(int? classes) => new("label", [], ElementType.Int64, classes);
+    static DataField Target(int width) => new("target", [width], ElementType.Float32, null);
+
+    public static readonly IReadOnlyList<DataSourceDefinition> All =
+    [
+        new("digits", [TestFraction(0.2)], _ => [Features(64), Label(10)],
+            "`x: [64]` float, `label` (10 classes)", "the 8x8 digits set shipped with the project"),
+        new("csv", [ArgSpec.Req("path", ArgType.Path), new("label", ArgType.IntOrString, S("label"), Range: Domain.Index), TestFraction(0.2), new("standardize", ArgType.Bool, new Value.Bool(false))],
+            _ => [Features(null), Label(null)],
+            "`x` (the other columns; width known at run time), `label` (classes known at run time)", "a CSV file with a header row"),
+        new("idx", [ArgSpec.Req("images", ArgType.Path), ArgSpec.Req("labels", ArgType.Path), new("test_images", ArgType.Path), new("test_labels", ArgType.Path), TestFraction(0.2)],
+            _ => [Features(784), Label(10)],
+            "`x: [784]`, `label` (10 classes)", "MNIST-format IDX files"),
+        new("fashion_mnist", [new("dir", ArgType.Path, S("data/fashion_mnist")), TestFraction(0.0)],
+            _ => [Features(784), Label(10)],
+            "`x: [784]`, `label` (10 classes)", "Fashion-MNIST's four IDX files"),
+        new("teacher", [Count("d_in", 16), Count("d_out", 1), Count("hidden", 32), Count("samples", 1024), Noise(), TestFraction(0.2)],
+            a => [Features((int)a.Int("d_in")), Target((int)a.Int("d_out"))],
+            "`x: [d_in]`, `target: [d_out]`", "a fixed random ReLU teacher network"),
+        new("lowrank_regression", [ArgSpec.Req("d", ArgType.Int, Domain.Count), ArgSpec.Req("rank", ArgType.Int, Domain.Count), ArgSpec.Req("samples", ArgType.Int, Domain.Count),
+            new("top", ArgType.Float, F(1.0), Range: Domain.Positive), new("ratio", ArgType.Float, F(0.5), Range: Domain.Ratio), Noise(), TestFraction(0.2)],
+            a => [Features((int)a.Int("d")), Target((int)a.Int("d"))],
+            "`x: [d]`, `target: [d]`", "a linear map of the given rank")
+        { Relations = a => a.Int("rank") > a.Int("d") ? "'rank' must not exceed 'd'" : null },
+    ];
+
+    static readonly Dictionary<string, DataSourceDefinition> byName = All.ToDictionary(d => d.Name);
+
+    public static DataSourceDefinition? Find(string name) => byName.GetValueOrDefault(name);
+    public static DataSourceDefinition Get(string name) => byName.TryGetValue(name, out var d) ? d : throw new KeyNotFoundException($"no data source '{name}'");
+    public static IEnumerable<string> Names => All.Select(d => d.Name);
+}
