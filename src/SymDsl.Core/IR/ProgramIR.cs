@@ -133,7 +133,7 @@ public sealed record ModelIR(
 
 public enum ElementType { Float32, Int64 }
 
-/// <summary><c>input x: [64]</c>. Bound at run time to the data field of the same name.</summary>
+/// <summary><c>input x: [64]</c>. Each train block binds it to a data field (<see cref="TrainIR.InputBindings"/>).</summary>
 public sealed record InputIR(string Name, IReadOnlyList<int> Shape, ElementType Type, SourceSpan Span);
 
 public enum LayerKind { Linear, LayerNorm, Embedding, SelfAttention, RNN }
@@ -301,7 +301,8 @@ public sealed record TrainIR(
 /// <summary>
 /// <c>data KIND(args)</c>: digits, csv, idx, fashion_mnist, teacher, lowrank_regression. Args with defaults filled in;
 /// path arguments are absolute (resolved against the .sym file's folder). A data source yields named fields
-/// (e.g. <c>x</c> and <c>label</c>); model inputs bind to the field of the same name, the loss target to its field.
+/// (e.g. <c>x</c> and <c>label</c>); model inputs bind to fields as <see cref="TrainIR.InputBindings"/> records, the loss
+/// target to its field.
 /// </summary>
 public sealed record DataIR(string Kind, IReadOnlyDictionary<string, Value> Args, SourceSpan Span);
 
