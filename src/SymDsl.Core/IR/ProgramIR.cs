@@ -42,6 +42,16 @@ public sealed record ProgramIR(string SourcePath, IReadOnlyList<ModelIR> Models,
             _ => throw new TrainSelectionException($"{file} has {matches.Count} train blocks called '{name}'; name them apart with `train {matches[0].Model} as NAME {{ … }}`"),
         };
     }
+
+    /// <summary>
+    /// The model a train block trains, with that block's symmetries (the model's plus those its loss adds). A block built
+    /// by hand without a symmetry list keeps the model's.
+    /// </summary>
+    public ModelIR ModelFor(TrainIR train)
+    {
+        var model = Model(train.Model);
+        return train.Symmetries.Count == 0 ? model : model with { Symmetries = train.Symmetries };
+    }
 }
 
 /// <summary>A train block that cannot be selected (<see cref="ProgramIR.Train"/>): a usage error, exit code 2 in <c>symc</c>.</summary>
@@ -231,7 +241,9 @@ public enum ActionRole
     Shift,
 }
 
-public sealed record ParamActionIR(string Parameter, int Axis, ActionRole Role);
+/// <param name="Unit">Entries per unit along <see cref="Axis"/>: unit i spans entries i·Unit … (i+1)·Unit − 1 (an attention head
+/// spans d/heads rows); 1 for one entry per unit.</param>
+public sealed record ParamActionIR(string Parameter, int Axis, ActionRole Role, int Unit = 1);
 
 /// <summary>
 /// A parameter symmetry at a site. <see cref="Dim"/> is the number of units the group acts on per block
@@ -253,6 +265,9 @@ public sealed record SymmetryIR(
     SourceSpan Span)
 {
     public IEnumerable<string> Parameters => Actions.Select(a => a.Parameter).Distinct();
+
+    /// <summary>False when the symmetry holds only approximately (a scale absorbed by a LayerNorm with eps &gt; 0).</summary>
+    public bool Exact { get; init; } = true;
 }
 
 // ---------------------------------------------------------------- training
@@ -296,6 +311,12 @@ public sealed record TrainIR(
     public string FieldOf(string input)
         => InputBindings.TryGetValue(input, out var field) ? field
          : throw new InvalidOperationException($"train block '{Name}' records no data field for input '{input}' (TrainIR.InputBindings)");
+
+    /// <summary>
+    /// The symmetries that hold for this block: the model's loss-independent ones and those its loss adds (translation of
+    /// the logits a cross-entropy reads). Breaks, diagnostics and verification of this block read this list.
+    /// </summary>
+    public IReadOnlyList<SymmetryIR> Symmetries { get; init; } = [];
 }
 
 /// <summary>

@@ -121,8 +121,18 @@ public static class GroupActions
         if (action.Role == ActionRole.Shift)
             throw new ArgumentException($"{sym.Kind} {sym.Name}: role Shift is only meaningful for translation ({action.Parameter})");
         int axis = NormalizeAxis(action, t);
-        if (t.shape[axis] != total)
-            throw new ArgumentException($"{sym.Kind} {sym.Name}: parameter {action.Parameter} has size {t.shape[axis]} along axis {action.Axis}, expected Blocks·Dim = {total}");
+        int unit = Math.Max(1, action.Unit);
+        if (t.shape[axis] != (long)total * unit)
+            throw new ArgumentException($"{sym.Kind} {sym.Name}: parameter {action.Parameter} has size {t.shape[axis]} along axis {action.Axis}, expected Blocks·Dim·Unit = {(long)total * unit}");
+        if (unit > 1)
+        {
+            // Unit i spans `unit` consecutive entries: act on the axis split as [total, unit], the units first.
+            var moved = t.movedim(new long[] { axis }, new long[] { 0 });
+            var shape = moved.shape;
+            var grouped = moved.reshape(total, -1);
+            var acted = ApplyOne(sym, g, action with { Axis = 0, Unit = 1 }, grouped);
+            return acted.reshape(shape).movedim(new long[] { 0 }, new long[] { axis });
+        }
 
         switch (sym.Kind)
         {
