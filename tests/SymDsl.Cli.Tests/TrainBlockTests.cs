@@ -94,6 +94,32 @@ public class TrainBlockTests
         Assert.Equal("mse", SweepSpec.Read(dir).Train);
     }
 
+    [Fact]
+    public void Check_verify_train_verifies_that_block_alone_and_train_without_verify_is_bad_usage()
+    {
+        var file = Symc.WriteTemp("two.sym", TwoBlocks);
+        var all = Symc.Run("check", file, "--verify", "--trials", "1");
+        Assert.True(all.ExitCode == 0, all.All);
+        Assert.Contains("verifying M, train block 'xent' at line 7", all.Out);
+        Assert.Contains("verifying M, train block 'mse' at line 14", all.Out);
+
+        var one = Symc.Run("check", file, "--verify", "--trials", "1", "--train", "mse");
+        Assert.True(one.ExitCode == 0, one.All);
+        Assert.Contains("verifying M, train block 'mse' at line 14", one.Out);
+        Assert.DoesNotContain("'xent'", one.Out);
+        // cross-entropy adds translation(logits); mse does not.
+        Assert.Contains("translation(logits)", all.Out);
+        Assert.DoesNotContain("translation(logits)", one.Out);
+
+        var unknown = Symc.Run("check", file, "--verify", "--train", "nope");
+        Assert.Equal(ExitCodes.Usage, unknown.ExitCode);
+        Assert.Contains("no train block called 'nope'; its train blocks are: xent, mse", unknown.Err);
+
+        var noVerify = Symc.Run("check", file, "--train", "mse");
+        Assert.Equal(ExitCodes.Usage, noVerify.ExitCode);
+        Assert.Contains("--train needs --verify", noVerify.Err);
+    }
+
     static string Digits(string input) => $$"""
         model D {
             input {{input}}: [8, 8]

@@ -50,7 +50,9 @@ public sealed record ProgramIR(string SourcePath, IReadOnlyList<ModelIR> Models,
     public ModelIR ModelFor(TrainIR train)
     {
         var model = Model(train.Model);
-        return train.Symmetries.Count == 0 ? model : model with { Symmetries = train.Symmetries };
+        // Only a block without a list keeps the model's: a checked block whose list is empty (an mse block of a model
+        // whose only symmetry is a cross-entropy block's translation) has no symmetries.
+        return ReferenceEquals(train.Symmetries, TrainIR.NoSymmetryList) ? model : model with { Symmetries = train.Symmetries };
     }
 }
 
@@ -316,7 +318,10 @@ public sealed record TrainIR(
     /// The symmetries that hold for this block: the model's loss-independent ones and those its loss adds (translation of
     /// the logits a cross-entropy reads). Breaks, diagnostics and verification of this block read this list.
     /// </summary>
-    public IReadOnlyList<SymmetryIR> Symmetries { get; init; } = [];
+    public IReadOnlyList<SymmetryIR> Symmetries { get; init; } = NoSymmetryList;
+
+    /// <summary>The default of <see cref="Symmetries"/> (a block built by hand): <see cref="ProgramIR.ModelFor"/> then keeps the model's list.</summary>
+    internal static readonly IReadOnlyList<SymmetryIR> NoSymmetryList = new List<SymmetryIR>().AsReadOnly();
 }
 
 /// <summary>
