@@ -54,7 +54,8 @@ public sealed class SymmetryInference
         {
             var sp = For(kind);
             foreach (var (space, actions, obstacles, exact, dim) in sp.All())
-                if (actions.Count > 0) list.Add(Make(kind, sp, space, actions, obstacles, exact, dim, null));
+                // A permutation of one unit is the trivial group: nothing to infer or refute.
+                if (actions.Count > 0 && !(kind == SymmetryKind.Permutation && dim < 2)) list.Add(Make(kind, sp, space, actions, obstacles, exact, dim, null));
         }
         // In graph order: per named site (the node that names the space), its kinds in SymmetryKind order; then unnamed spaces;
         // then the symmetries inside layers.
