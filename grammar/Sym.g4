@@ -46,8 +46,9 @@ shape
 
 // ---------------------------------------------------------------- training
 
+// `train MODEL { … }`, or `train MODEL as NAME { … }` to name the block (symc train --train NAME).
 trainDecl
-    : TRAIN model=ID '{' trainStmt* '}'
+    : TRAIN model=ID (AS name=ID)? '{' trainStmt* '}'
     ;
 
 trainStmt
@@ -73,7 +74,7 @@ arg
 
 // Argument names may be keywords: `step(every = 100)`, `idx(images = …)`.
 argName
-    : ID | EVERY | IN | ON | INPUT | OUTPUT | LAYER | MODEL | TRAIN | BREAK | DIAGNOSE | INDUCE | SYMMETRY | FOR
+    : ID | EVERY | IN | ON | INPUT | OUTPUT | LAYER | MODEL | TRAIN | BREAK | DIAGNOSE | INDUCE | SYMMETRY | FOR | AS
     ;
 
 call
@@ -111,6 +112,7 @@ DIAGNOSE : 'diagnose';
 INDUCE   : 'induce';
 ON       : 'on';
 EVERY    : 'every';
+AS       : 'as';
 TRUE     : 'true';
 FALSE    : 'false';
 

@@ -62,6 +62,12 @@ public static class SymcApp
                 ProcessTerminationTimeout = null,
             }, cancel.Token).GetAwaiter().GetResult();
         }
+        catch (SymDsl.IR.TrainSelectionException e)
+        {
+            // No --train with several train blocks, or a --train NAME the file does not have: bad usage.
+            stderr.WriteLine($"symc: error: {e.Message}");
+            return ExitCodes.Usage;
+        }
         catch (SymDslException e)
         {
             stderr.WriteLine($"symc: error: {e.Message}");

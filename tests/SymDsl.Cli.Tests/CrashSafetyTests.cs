@@ -11,6 +11,7 @@ namespace SymDsl.Cli.Tests;
 /// during and right after checkpoint writes, then resumed: the end state is the uninterrupted run's. Plus the run
 /// directory lock against a second writer, and resumes that fail without touching the run directory.
 /// </summary>
+[Collection("libtorch thread count")] // runs `symc train --threads 1` in this process: not beside ParallelSeedsTests
 public class CrashSafetyTests(ITestOutputHelper output)
 {
     const int Steps = 100;

@@ -2,7 +2,12 @@ using SymDsl.Cli;
 
 namespace SymDsl.Cli.Tests;
 
-/// <summary><c>symc train FILE --seeds … --parallel N</c>: concurrent seeds in one process, each exactly as alone.</summary>
+/// <summary>
+/// <c>symc train FILE --seeds … --parallel N</c>: concurrent seeds in one process, each exactly as alone.
+/// Shares the "libtorch thread count" collection with the tests that run `symc train --threads 1` in this process
+/// (torch.set_num_threads is process-wide): run concurrently, a thread-count change mid-run changes float summation order.
+/// </summary>
+[Collection("libtorch thread count")]
 public class ParallelSeedsTests
 {
     static readonly string[] Common = ["--steps", "30", "--set", "width=16", "--checkpoint-every", "10"];

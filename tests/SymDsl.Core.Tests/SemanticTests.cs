@@ -320,6 +320,28 @@ public class SemanticTests
     }
 
     [Fact]
+    public void Resource_error_points_at_the_layer_holding_most_parameters_with_its_share()
+    {
+        var src = "model M() {\n input x: [100]\n layer small = Linear(100, 3)\n layer big = Linear(100, 100)\n layer out = Linear(100, 3)\n output y = out(big(x)) + small(x)\n}";
+        var c = Compiler.CompileText("t.sym", src, new CompileOptions(MaxParameterBytes: 40_000));
+        var e = Assert.Single(c.Diagnostics);
+        Assert.Equal("SYM0601", e.Code);
+        Assert.Equal((4, 2), (e.Span.Line, e.Span.Column)); // `layer big`: 10,100 of 10,706 parameters
+        Assert.EndsWith("layer 'big' holds 94% of them", e.Message);
+        Assert.Contains("10,706 parameters", e.Message);
+    }
+
+    [Fact]
+    public void Resource_error_beyond_64_bits_still_names_the_layer()
+    {
+        var src = "model M() {\n input x: [3]\n layer a = Linear(3, 3)\n layer e = Embedding(2000000000, 2000000000)\n output y = a(x)\n}";
+        var c = Compiler.CompileText("t.sym", src);
+        var e = Assert.Single(c.Diagnostics, d => d.Code == "SYM0601");
+        Assert.Equal(4, e.Span.Line);
+        Assert.Contains("layer 'e' holds 100% of them", e.Message);
+    }
+
+    [Fact]
     public void Data_paths_resolve_against_the_source_folder()
     {
         var dir = Path.Combine(Path.GetTempPath(), "symdsl-test");
@@ -399,7 +421,8 @@ public class SemanticTests
             }
             """;
         var c = Compiler.CompileText("t.sym", model + "train M { data digits() loss cross_entropy(logits, label) optimizer sgd }");
-        Assert.Equal(["SYM0508", "SYM0518"], c.Diagnostics.Where(d => d.Level == Diagnostics.DiagnosticLevel.Error).Select(d => d.Code).Order());
+        // z reads digits' x (the model's one input binds to the source's one feature field); the 3 logits do not fit 10 classes.
+        Assert.Equal(["SYM0518"], c.Diagnostics.Where(d => d.Level == Diagnostics.DiagnosticLevel.Error).Select(d => d.Code).Order());
         var mse = Compiler.CompileText("t.sym", model + "train M { data digits() loss mse(logits, label) optimizer sgd }");
         Assert.Contains(mse.Diagnostics, d => d.Code == "SYM0518" && d.Message.Contains("class label"));
         var missing = Compiler.CompileText("t.sym", model + "train M { batch 4 }");

@@ -81,8 +81,11 @@ internal static class TestPrograms
         };
         return new TrainIR("Mlp", data ?? new DataIR("digits", Args(("test_fraction", D(0.2))), Span),
             new LossIR("cross_entropy", "logits", "label", Span), opt, schedule, batch, steps is null ? epochs : null, steps, seed, logEvery, checkpointEvery,
-            breaks, diagnose, induces ?? [], Span);
+            breaks, diagnose, induces ?? [], Span) { InputBindings = XReadsX };
     }
+
+    /// <summary>The checker's binding for a model whose one input <c>x</c> reads the data field <c>x</c>.</summary>
+    public static readonly IReadOnlyDictionary<string, string> XReadsX = new Dictionary<string, string> { ["x"] = "x" };
 
     /// <summary>The TanhNet baseline of the front end: tanh MLP on teacher data, adam + cosine, perturb on perm and sparsity on fc1.weight.</summary>
     public static (ModelIR, TrainIR) TanhNet(int steps)
@@ -102,7 +105,7 @@ internal static class TestPrograms
             new OptimizerIR("adam", Args(("lr", D(0.003)), ("weight_decay", D(0.0)), ("beta1", D(0.9)), ("beta2", D(0.999))), Span),
             new ScheduleIR("cosine", Args(("min_lr", D(1e-5))), Span), 64, null, steps, 1, 10, null,
             [new BreakIR("perturb", Args(("sigma", D(0.01)), ("decay", D(1e-4))), ["perm"], ["fc1.weight", "fc1.bias", "fc2.weight"], Span)],
-            [], [new InduceIR("sparsity", "fc1.weight", Args(), Span)], Span);
+            [], [new InduceIR("sparsity", "fc1.weight", Args(), Span)], Span) { InputBindings = XReadsX };
         return (model, train);
     }
 
@@ -122,7 +125,7 @@ internal static class TestPrograms
             new LossIR("mse", "y", "target", Span),
             new OptimizerIR("sgd", Args(("lr", D(0.5)), ("momentum", D(0.0)), ("weight_decay", D(0.0))), Span), null, 64, null, steps, 1, 10, null,
             [new BreakIR("syre_diag", Args(("sigma", D(0.01)), ("decay", D(1e-4))), ["r1", "r2"], ["w1.weight", "w2.weight", "w3.weight"], Span)],
-            [], [], Span);
+            [], [], Span) { InputBindings = XReadsX };
         return (model, train);
     }
 

@@ -315,7 +315,7 @@ public class TrainerTests
         var y = g.Layer("fc", x, [8], "y");
         var model = new ModelIR("Lin", Args(), [new InputIR("x", [8], ElementType.Float32, Span)], [Linear("fc", 8, 8)], g.Nodes, [new OutputIR("y", y)], [], Span);
         var train = new TrainIR("Lin", new DataIR("lowrank_regression", Args(("d", I(8)), ("rank", I(3)), ("samples", I(256))), Span),
-            new LossIR("mse", "y", "target", Span), new OptimizerIR("sgd", Args(("lr", D(lr))), Span), null, 32, null, steps, 1, 1, checkpointEvery, [], [], [], Span);
+            new LossIR("mse", "y", "target", Span), new OptimizerIR("sgd", Args(("lr", D(lr))), Span), null, 32, null, steps, 1, 1, checkpointEvery, [], [], [], Span) { InputBindings = XReadsX };
         return (model, train);
     }
 

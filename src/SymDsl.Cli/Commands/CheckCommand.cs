@@ -18,7 +18,14 @@ internal static class CheckCommand
         var verify = new Option<bool>("--verify") { Description = "Also verify every declared and inferred symmetry numerically: random parameters and group elements, float64, compare outputs." };
         var trials = CommonOptions.Count("--trials", "Random group elements per symmetry with --verify.", defaultValue: 3, max: 1000);
 
-        var command = new Command("check", "Parse and check a .sym file: names, shapes, train blocks and symmetries.") { file, set, maxBytes, format, verify, trials };
+        var trainName = CommonOptions.TrainName();
+        trainName.Description = "With --verify: verify only this train block's symmetries (the NAME of `train MODEL as NAME`, else the model's name).";
+
+        var command = new Command("check", "Parse and check a .sym file: names, shapes, train blocks and symmetries.") { file, set, maxBytes, format, verify, trials, trainName };
+        command.Validators.Add(r =>
+        {
+            if (r.GetResult(trainName) is not null && r.GetResult(verify) is null) r.AddError("--train needs --verify (it chooses the train block whose symmetries are verified)");
+        });
         command.SetAction(parse =>
         {
             var source = parse.GetValue(file)!;
@@ -33,7 +40,7 @@ internal static class CheckCommand
                 int symmetries = program.Models.Sum(m => m.Symmetries.Count);
                 io.Out.WriteLine($"{CompileStep.DisplayPath(source)}: ok — {Plural(program.Models.Count, "model")}, {Plural(program.Trains.Count, "train block")}, {Plural(symmetries, "symmetry", "symmetries")}, {Plural(warnings, "warning")}");
             }
-            if (parse.GetValue(verify) && !Verify(io, compilation.Program!, Math.Max(1, parse.GetValue(trials))))
+            if (parse.GetValue(verify) && !Verify(io, compilation.Program!, Math.Max(1, parse.GetValue(trials)), parse.GetValue(trainName)))
                 return ExitCodes.InputError;
             return ExitCodes.Ok;
         });
@@ -47,19 +54,21 @@ internal static class CheckCommand
     /// Prints one line per symmetry: verified or FAILED with the largest relative error. Exact symmetries must hold to
     /// 1e-8 (float64); approximate ones to <see cref="ApproximateTolerance"/>. False when any failed.
     /// </summary>
-    static bool Verify(CliIO io, SymDsl.IR.ProgramIR program, int trials)
+    static bool Verify(CliIO io, SymDsl.IR.ProgramIR program, int trials, string? trainName = null)
     {
         bool allHold = true;
-        foreach (var model in program.Models)
+        // --train NAME: that block alone (ProgramIR.Train: exit 2 when the file has no block of that name).
+        var only = trainName is null ? null : program.Train(trainName);
+        foreach (var model in program.Models.Where(m => only is null || m.Name == only.Model))
         {
             // Each train block is checked with its own loss bound (translation of cross-entropy logits); a model without one
             // with its loss-independent symmetries.
-            var blocks = program.Trains.Where(t => t.Model == model.Name).ToList();
+            var blocks = only is not null ? new List<SymDsl.IR.TrainIR> { only } : program.Trains.Where(t => t.Model == model.Name).ToList();
             if (blocks.Count == 0) allHold &= VerifyOne(io, model, model.Symmetries, null, trials, $"verifying {model.Name}");
             for (int i = 0; i < blocks.Count; i++)
             {
                 var block = blocks[i];
-                var header = blocks.Count == 1 ? $"verifying {model.Name}" : $"verifying {model.Name}, train block at line {block.Span.Line}";
+                var header = blocks.Count == 1 && !block.Named ? $"verifying {model.Name}" : $"verifying {model.Name}, train block '{block.Name}' at line {block.Span.Line}";
                 var shiftInvariant = SymDsl.Vocabulary.Losses.Get(block.Loss.Kind).ShiftInvariant ? new HashSet<string> { block.Loss.Output } : new HashSet<string>();
                 allHold &= VerifyOne(io, program.ModelFor(block), program.ModelFor(block).Symmetries, shiftInvariant, trials, header);
             }

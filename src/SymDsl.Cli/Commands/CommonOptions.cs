@@ -29,6 +29,12 @@ internal static class CommonOptions
         Validators = { ValidateAssignments },
     };
 
+    /// <summary><c>--train NAME</c>: the train block to run (ProgramIR.Train); needed when the file has several.</summary>
+    public static Option<string?> TrainName() => new("--train")
+    {
+        Description = "Which train block to run: the NAME of `train MODEL as NAME`, else the model's name. Needed when the file has several train blocks.",
+    };
+
     public static Option<long> MaxParameterBytes() => new("--max-param-bytes")
     {
         Description = "Refuse models whose parameters need more memory than this many bytes (float32).",

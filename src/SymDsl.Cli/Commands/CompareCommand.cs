@@ -37,7 +37,7 @@ internal static class CompareCommand
                 throw new SymDslException($"{a.Source} no longer checks: {compilation.Diagnostics.First(d => d.Level == DiagnosticLevel.Error)}");
             var program = compilation.Program;
             var model = program.Model(a.Model);
-            var train = program.Trains.First(t => t.Model == a.Model);
+            var train = a.Train is { } name ? program.Train(name) : program.Trains.First(t => t.Model == a.Model);
 
             using var scope = NewDisposeScope();
             var inputs = ProbeInputs(model, train, a.Seed ?? train.Seed, Math.Max(2, parse.GetValue(probe)));
@@ -67,8 +67,9 @@ internal static class CompareCommand
         var inputs = new Dictionary<string, Tensor>();
         foreach (var input in model.Inputs)
         {
-            if (!source.TryGetValue(input.Name, out var field))
-                throw new SymDslException($"data {train.Data.Kind} has no field '{input.Name}' for input {input.Name}");
+            var fieldName = train.FieldOf(input.Name); // decided by the checker (TrainIR.InputBindings)
+            if (!source.TryGetValue(fieldName, out var field))
+                throw new SymDslException($"data {train.Data.Kind} has no field '{fieldName}' for input {input.Name}");
             long n = Math.Min(count, field.shape[0]);
             inputs[input.Name] = field.narrow(0, 0, n).reshape([n, .. input.Shape.Select(d => (long)d)]).to_type(input.Type == ElementType.Int64 ? ScalarType.Int64 : ScalarType.Float64);
         }

@@ -10,6 +10,9 @@ namespace SymDsl.Cli.Commands;
 /// </summary>
 internal sealed record RunManifest(string Source, Dictionary<string, string> Overrides, string Model, long? Seed)
 {
+    /// <summary>The name of the train block the run trained (<see cref="SymDsl.IR.TrainIR.Name"/>); null in runs from before block names.</summary>
+    public string? Train { get; init; }
+
     public const string FileName = "run.json";
 
     public void Write(string runDir)

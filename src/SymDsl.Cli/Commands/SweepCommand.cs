@@ -50,7 +50,7 @@ internal static class SweepCommand
         var steps = CommonOptions.OptionalCount("--steps", "Override the number of steps of every cell (takes precedence over epochs).");
         var checkpointEvery = CommonOptions.OptionalCount("--checkpoint-every", "Each cell also checkpoints every N steps (a checkpoint is always written on interruption).");
         var threads = CommonOptions.Count("--threads", "CPU threads libtorch may use in each cell.", 1, max: 1024);
-        var trainName = new Option<string?>("--train") { Description = "Which train block to run, by model name (default: the first)." };
+        var trainName = CommonOptions.TrainName();
         var outDir = new Option<DirectoryInfo?>("--out", "-o") { Description = "The sweep directory: one run directory per cell, sweep.json, sweep.csv, sweep.html." };
         var collect = new Option<DirectoryInfo?>("--collect") { Description = "Build DIR/sweep.csv and DIR/sweep.html from the cells of the sweep in DIR (e.g. after a Slurm run)." };
         var slurm = new Option<bool>("--slurm") { Description = "Write DIR/sweep.sbatch (a Slurm array job, one task per cell) and submit it with sbatch." };
@@ -117,7 +117,8 @@ internal static class SweepCommand
             // name is one error now, not one per cell. Values that fail only for some cells fail those cells.
             var first = new Dictionary<string, string>(fixedValues);
             foreach (var a in axes) first[a.Name] = a.Values[0];
-            if (CompileStep.Run(io, source, new CompileOptions(first, 4L << 30)) is null) return ExitCodes.InputError;
+            if (CompileStep.Run(io, source, new CompileOptions(first, 4L << 30)) is not { } checkedFile) return ExitCodes.InputError;
+            checkedFile.Program!.Train(spec.Train); // the block every cell trains: several blocks and no --train is a usage error now
 
             if (File.Exists(Path.Combine(dir, SweepSpec.FileName)))
             {

@@ -24,7 +24,7 @@ internal static class TrainCommand
         var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var checkpointEvery = CommonOptions.OptionalCount("--checkpoint-every", "Write a checkpoint every N steps (besides the one at the end).");
-        var trainName = new Option<string?>("--train") { Description = "Which train block to run, by model name, when the file has several (default: the first)." };
+        var trainName = CommonOptions.TrainName();
         var threads = CommonOptions.OptionalCount("--threads", "CPU threads libtorch may use (default: libtorch's own choice, one per core). Small models on a busy machine often train faster with 1.", max: 1024);
         var seeds = new Option<string?>("--seeds") { Description = "Train once per seed, e.g. --seeds 1,2,3; each run goes to DIR/seed-N and a table compares them." };
         seeds.Validators.Add(r =>
@@ -53,7 +53,7 @@ internal static class TrainCommand
             var compilation = CompileStep.Run(io, source, options);
             if (compilation is null) return Task.FromResult(ExitCodes.InputError);
             var program = compilation.Program!;
-            var train = PickTrain(program, parse.GetValue(trainName));
+            var train = program.Train(parse.GetValue(trainName));
 
             if (parse.GetValue(threads) is int n) TorchSharp.torch.set_num_threads(n);
 
@@ -83,11 +83,11 @@ internal static class TrainCommand
                     Prepared: () =>
                     {
                         BuildCommand.Write(compilation, Path.Combine(run.Dir, "build"));
-                        new RunManifest(source.FullName, new Dictionary<string, string>(overrides), train.Model, run.Seed ?? train.Seed).Write(run.Dir);
+                        new RunManifest(source.FullName, new Dictionary<string, string>(overrides), train.Model, run.Seed ?? train.Seed) { Train = train.Name }.Write(run.Dir);
                     },
                     Warn: message => io.Err.WriteLine($"symc: warning: {message}"));
 
-                lock (io) io.Err.WriteLine($"{prefix}training {train.Model} from {CompileStep.DisplayPath(source)} (seed {run.Seed ?? train.Seed}) → {DisplayPaths.Of(run.Dir)}");
+                lock (io) io.Err.WriteLine($"{prefix}training {train.Model}{(train.Named ? $" ({train.Name})" : "")} from {CompileStep.DisplayPath(source)} (seed {run.Seed ?? train.Seed}) → {DisplayPaths.Of(run.Dir)}");
                 using var diagnostics = SymmetryDiagnostics.Create(program.ModelFor(train), train);
                 // weights.dat is written at the end of the run, before summary.json (which marks a run directory complete).
                 IReadOnlyList<ITrainingObserver> observers = diagnostics is null ? [new WeightsExport()] : [diagnostics, new WeightsExport()];
@@ -133,14 +133,5 @@ internal static class TrainCommand
             else throw new SymDslException($"--seeds expects a list like 1,2,3 or a range like 1-5, got '{text}'");
         }
         return seeds.Distinct().ToList();
-    }
-
-    static TrainIR PickTrain(ProgramIR program, string? name)
-    {
-        if (program.Trains.Count == 0)
-            throw new SymDslException($"{program.SourcePath} has no train block; add `train {program.Models.FirstOrDefault()?.Name ?? "MODEL"} {{ … }}`");
-        if (name is null) return program.Trains[0];
-        return program.Trains.FirstOrDefault(t => t.Model == name)
-            ?? throw new SymDslException($"no train block for model '{name}'; the file trains: {string.Join(", ", program.Trains.Select(t => t.Model))}");
     }
 }

@@ -119,9 +119,14 @@ public static class DiagnosticCatalog
     public static Diagnostic NesterovWithoutMomentum(SourceSpan s) => BadSetting(s, "sgd: 'nesterov = true' needs a positive 'momentum'");
     public static Diagnostic InduceRankTooLarge(SourceSpan s, string parameter, long rank, string shape, int maxRank) => BadSetting(s, $"induce lowrank: 'rank' {rank} exceeds the full rank {maxRank} of '{parameter}' {shape}");
     public static Diagnostic LossShape(SourceSpan s, string message) => Error(s, "SYM0518", message);
+    public static Diagnostic DuplicateTrainName(SourceSpan s, string name, SourceSpan first) => Error(s, "SYM0519", $"a train block called '{name}' is already defined at line {first.Line}; give each train block its own name (`train MODEL as NAME {{ … }}`)");
 
     // ---------------------------------------------------------------- SYM06xx resources
-    public static Diagnostic TooManyParameters(SourceSpan s, string model, long count, long bytes, long limit) => Error(s, "SYM0601", $"model '{model}' has {count:N0} parameters ({bytes:N0} bytes at float32), over the limit of {limit:N0} bytes");
+    public static Diagnostic TooManyParameters(SourceSpan s, string model, long? count, long? bytes, long limit, string layer, double share) => Error(s, "SYM0601",
+        $"model '{model}' has {(count is { } c ? $"{c:N0}" : "more than 2^63")} parameters ({(bytes is { } b ? $"{b:N0}" : "over 2^63")} bytes at float32), over the limit of {limit:N0} bytes; layer '{layer}' holds {Percent(share)} of them");
+
+    /// <summary>A share as a whole percentage, rounded down (so 100% means all), "under 1%" below one percent.</summary>
+    static string Percent(double share) => share >= 1 ? "100%" : share < 0.01 ? "under 1%" : $"{Math.Floor(share * 100):0}%";
     public static Diagnostic UnrollTooLarge(SourceSpan s, long limit) => Error(s, "SYM0602", $"for blocks unroll to more than {limit:N0} statements");
     public static Diagnostic DimensionTooLarge(SourceSpan s, string what) => Error(s, "SYM0603", $"{what} is too large");
     public static Diagnostic FileTooLarge(SourceSpan s, int limit) => Error(s, "SYM0604", $"the file has more than {limit:N0} tokens");

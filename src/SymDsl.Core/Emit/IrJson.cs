@@ -101,7 +101,11 @@ public static class IrJson
     {
         w.WriteStartObject();
         w.WriteString("model", t.Model);
+        w.WriteString("name", t.Name);
         w.WriteStartObject("data"); w.WriteString("kind", t.Data.Kind); Dict(w, "args", t.Data.Args); w.WriteEndObject();
+        w.WriteStartObject("inputBindings");
+        foreach (var (input, field) in t.InputBindings) w.WriteString(input, field);
+        w.WriteEndObject();
         w.WriteStartObject("loss"); w.WriteString("kind", t.Loss.Kind); w.WriteString("output", t.Loss.Output); w.WriteString("target", t.Loss.Target); w.WriteEndObject();
         w.WriteStartObject("optimizer"); w.WriteString("kind", t.Optimizer.Kind); Dict(w, "args", t.Optimizer.Args); w.WriteEndObject();
         if (t.Schedule is { } s) { w.WriteStartObject("schedule"); w.WriteString("kind", s.Kind); Dict(w, "args", s.Args); w.WriteEndObject(); }

@@ -20,15 +20,44 @@ public sealed record ProgramIR(string SourcePath, IReadOnlyList<ModelIR> Models,
     public ModelIR Model(string name) => Models.First(m => m.Name == name);
 
     /// <summary>
+    /// The train block called <paramref name="name"/> (<see cref="TrainIR.Name"/>: the NAME of <c>train MODEL as NAME</c>,
+    /// else the model's name); with null, the file's only block. Throws <see cref="TrainSelectionException"/> (a usage
+    /// error: the message lists the names) when there is no block of that name, several of that name, or several blocks
+    /// and no name; <see cref="SymDsl.Diagnostics.SymDslException"/> when the file has no train block at all.
+    /// </summary>
+    public TrainIR Train(string? name)
+    {
+        var file = System.IO.Path.GetFileName(SourcePath);
+        var names = string.Join(", ", Trains.Select(t => t.Name).Distinct());
+        if (Trains.Count == 0)
+            throw new SymDsl.Diagnostics.SymDslException($"{file} has no train block; add `train {Models.FirstOrDefault()?.Name ?? "MODEL"} {{ … }}`");
+        if (name is null)
+            return Trains.Count == 1 ? Trains[0]
+                : throw new TrainSelectionException($"{file} has {Trains.Count} train blocks; choose one with --train NAME ({names})");
+        var matches = Trains.Where(t => t.Name == name).ToList();
+        return matches.Count switch
+        {
+            1 => matches[0],
+            0 => throw new TrainSelectionException($"{file} has no train block called '{name}'; its train blocks are: {names}"),
+            _ => throw new TrainSelectionException($"{file} has {matches.Count} train blocks called '{name}'; name them apart with `train {matches[0].Model} as NAME {{ … }}`"),
+        };
+    }
+
+    /// <summary>
     /// The model a train block trains, with that block's symmetries (the model's plus those its loss adds). A block built
     /// by hand without a symmetry list keeps the model's.
     /// </summary>
     public ModelIR ModelFor(TrainIR train)
     {
         var model = Model(train.Model);
-        return train.Symmetries.Count == 0 ? model : model with { Symmetries = train.Symmetries };
+        // Only a block without a list keeps the model's: a checked block whose list is empty (an mse block of a model
+        // whose only symmetry is a cross-entropy block's translation) has no symmetries.
+        return ReferenceEquals(train.Symmetries, TrainIR.NoSymmetryList) ? model : model with { Symmetries = train.Symmetries };
     }
 }
+
+/// <summary>A train block that cannot be selected (<see cref="ProgramIR.Train"/>): a usage error, exit code 2 in <c>symc</c>.</summary>
+public sealed class TrainSelectionException(string message) : Exception(message);
 
 public sealed record ModelIR(
     string Name,
@@ -116,7 +145,7 @@ public sealed record ModelIR(
 
 public enum ElementType { Float32, Int64 }
 
-/// <summary><c>input x: [64]</c>. Bound at run time to the data field of the same name.</summary>
+/// <summary><c>input x: [64]</c>. Each train block binds it to a data field (<see cref="TrainIR.InputBindings"/>).</summary>
 public sealed record InputIR(string Name, IReadOnlyList<int> Shape, ElementType Type, SourceSpan Span);
 
 public enum LayerKind { Linear, LayerNorm, Embedding, SelfAttention, RNN }
@@ -245,7 +274,11 @@ public sealed record SymmetryIR(
 
 // ---------------------------------------------------------------- training
 
-/// <summary>A <c>train MODEL { … }</c> block, checked against its model.</summary>
+/// <summary>
+/// A <c>train MODEL { … }</c> (or <c>train MODEL as NAME { … }</c>) block, checked against its model.
+/// <see cref="Name"/> is the NAME after <c>as</c>, else the model's name: what <c>symc train --train</c> selects
+/// (see <see cref="ProgramIR.Train"/>).
+/// </summary>
 public sealed record TrainIR(
     string Model,
     DataIR Data,
@@ -263,17 +296,39 @@ public sealed record TrainIR(
     IReadOnlyList<InduceIR> Induces,
     SourceSpan Span)
 {
+    /// <summary>The block's name: the NAME of <c>train MODEL as NAME</c>, else the model's name.</summary>
+    public string Name { get; init; } = Model;
+
+    /// <summary>True when the block was named with <c>as NAME</c> (else <see cref="Name"/> is the model's name).</summary>
+    public bool Named { get; init; }
+
+    /// <summary>
+    /// Model input → the data field it reads, decided once by the checker (docs/language.md, "Data sources"): an input
+    /// named like a field reads that field; a model with one input reads a source's one feature field whatever the names.
+    /// Every later stage (training, comparison) reads this record; none matches names again.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> InputBindings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The data field model input <paramref name="input"/> reads (<see cref="InputBindings"/>).</summary>
+    public string FieldOf(string input)
+        => InputBindings.TryGetValue(input, out var field) ? field
+         : throw new InvalidOperationException($"train block '{Name}' records no data field for input '{input}' (TrainIR.InputBindings)");
+
     /// <summary>
     /// The symmetries that hold for this block: the model's loss-independent ones and those its loss adds (translation of
     /// the logits a cross-entropy reads). Breaks, diagnostics and verification of this block read this list.
     /// </summary>
-    public IReadOnlyList<SymmetryIR> Symmetries { get; init; } = [];
+    public IReadOnlyList<SymmetryIR> Symmetries { get; init; } = NoSymmetryList;
+
+    /// <summary>The default of <see cref="Symmetries"/> (a block built by hand): <see cref="ProgramIR.ModelFor"/> then keeps the model's list.</summary>
+    internal static readonly IReadOnlyList<SymmetryIR> NoSymmetryList = new List<SymmetryIR>().AsReadOnly();
 }
 
 /// <summary>
 /// <c>data KIND(args)</c>: digits, csv, idx, fashion_mnist, teacher, lowrank_regression. Args with defaults filled in;
 /// path arguments are absolute (resolved against the .sym file's folder). A data source yields named fields
-/// (e.g. <c>x</c> and <c>label</c>); model inputs bind to the field of the same name, the loss target to its field.
+/// (e.g. <c>x</c> and <c>label</c>); model inputs bind to fields as <see cref="TrainIR.InputBindings"/> records, the loss
+/// target to its field.
 /// </summary>
 public sealed record DataIR(string Kind, IReadOnlyDictionary<string, Value> Args, SourceSpan Span);
 

@@ -377,7 +377,7 @@ internal sealed class SyntaxTreeBuilder(string path, List<Diagnostic> diagnostic
             };
             if (stmt is not null) list.Add(stmt);
         }
-        return new TrainDecl(Id(ctx.model), list, Span(ctx), broken);
+        return new TrainDecl(Id(ctx.model), list, Span(ctx), broken) { Name = ctx.name is { } n && Ok(n) ? Id(n) : null };
     }
 
     CallSyntax Call(SymParser.CallContext c) => new(Id(c.callee), Args(c.argList()), Span(c));

@@ -74,18 +74,25 @@ public sealed class ModelBuilder
         if (outputs.Count == 0 && !HasOutputStatement(decl.Body))
             diagnostics.Add(DiagnosticCatalog.NoOutput(decl.Name.Span, decl.Name.Text));
 
-        // The resource guard: float32 parameters, counted without allocating anything.
-        try
+        // The resource guard: float32 parameters, counted without allocating anything. Reported at the layer that holds
+        // the largest share (the one to shrink), with that share.
         {
-            long count = 0;
-            foreach (var p in model.Parameters) count = checked(count + p.Shape.Aggregate(1L, (a, d) => checked(a * d)));
-            var bytes = checked(count * 4);
-            if (bytes > maxParameterBytes)
-                diagnostics.Add(DiagnosticCatalog.TooManyParameters(decl.Name.Span, decl.Name.Text, count, bytes, maxParameterBytes));
-        }
-        catch (OverflowException)
-        {
-            diagnostics.Add(DiagnosticCatalog.TooManyParameters(decl.Name.Span, decl.Name.Text, long.MaxValue, long.MaxValue, maxParameterBytes));
+            // Per layer in double as well (exact below 2^53, and still ordered beyond), for the share when a count overflows.
+            var sizes = model.Layers.Select(l => (Layer: l, Count: l.Parameters.Sum(p => p.Shape.Aggregate(1.0, (a, d) => a * d)))).ToList();
+            long? count = null, bytes = null;
+            try
+            {
+                long c = 0;
+                foreach (var p in model.Parameters) c = checked(c + p.Shape.Aggregate(1L, (a, d) => checked(a * d)));
+                (count, bytes) = (c, checked(c * 4));
+            }
+            catch (OverflowException) { /* more than 2^63 bytes: over any limit */ }
+            if ((bytes is null || bytes > maxParameterBytes) && sizes.Count > 0)
+            {
+                var total = sizes.Sum(s => s.Count);
+                var top = sizes.MaxBy(s => s.Count);
+                diagnostics.Add(DiagnosticCatalog.TooManyParameters(top.Layer.Span, decl.Name.Text, count, bytes, maxParameterBytes, top.Layer.Name, top.Count / total));
+            }
         }
 
         var hasErrors = diagnostics.Count(d => d.Level == DiagnosticLevel.Error) > errorsBefore || sawBroken;

@@ -32,8 +32,16 @@ public static class SemanticModel
 
         var baseDir = SafeDirectory(path);
         var trains = new List<TrainIR>();
+        var blockNames = new Dictionary<string, TrainDecl>(); // a block's name (after `as`, else its model's) → the first block of that name
         foreach (var t in file.Trains)
         {
+            // `symc train --train NAME` selects by name: a name given with `as` must be the only block of that name.
+            // (Unnamed blocks of one model share its name, as before names existed; selecting them asks for `as`.)
+            var blockName = t.Name ?? t.Model;
+            if (blockNames.TryGetValue(blockName.Text, out var first) && (t.Name is not null || first.Name is not null))
+                diagnostics.Add(DiagnosticCatalog.DuplicateTrainName(blockName.Span, blockName.Text, (first.Name ?? first.Model).Span));
+            else blockNames.TryAdd(blockName.Text, t);
+
             var model = models.FirstOrDefault(m => m.Name == t.Model.Text);
             if (model is null)
             {

@@ -5,10 +5,15 @@ using SymDsl.Text;
 
 namespace SymDsl.Semantics;
 
-/// <summary>A field a data source yields: its per-example shape (null when only known at run time) and, for labels, the class count.</summary>
-public sealed record DataField(string Name, IReadOnlyList<int>? Shape, ElementType Type, int? Classes)
+/// <summary>
+/// A field a data source yields: its per-example shape (null when only known at run time) and, for labels, the class count.
+/// <see cref="IsTarget"/> marks a real-valued regression target (teacher's and lowrank_regression's <c>target</c>).
+/// </summary>
+public sealed record DataField(string Name, IReadOnlyList<int>? Shape, ElementType Type, int? Classes, bool IsTarget = false)
 {
     public bool IsLabel => Type == ElementType.Int64;
+    /// <summary>A feature: what model inputs bind to (neither a class label nor a regression target).</summary>
+    public bool IsFeature => !IsLabel && !IsTarget;
 }
 
 /// <summary>The catalog of train-block vocabulary: data sources, losses, optimizers, schedules, break methods, metrics, induces.</summary>
@@ -93,7 +98,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             if (!settings.TryAdd(key, s)) diagnostics.Add(DiagnosticCatalog.DuplicateSetting(s.Key.Span, key));
         }
 
-        DataIR? data = null; IReadOnlyList<DataField> fields = [];
+        DataIR? data = null; IReadOnlyList<DataField> fields = []; IReadOnlyDictionary<string, string> bindings = new Dictionary<string, string>();
         if (Required(settings, "data") is { } ds && Call(ds, "a data source such as digits(test_fraction = 0.2)") is var (kind, kindSpan, args))
         {
             if (Vocabulary.DataSourceDefinitions.Find(kind) is not { } source)
@@ -102,7 +107,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             {
                 data = new DataIR(kind, bound, ds.Span);
                 fields = TrainCatalog.Fields(kind, bound);
-                CheckInputs(kind, fields, ds.Span);
+                bindings = BindInputs(kind, fields);
             }
         }
 
@@ -143,7 +148,13 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         var induces = decl.Body.OfType<InduceStmt>().Select(Induce).Where(i => i is not null).Cast<InduceIR>().ToList();
 
         if (Errors() > errorsBefore || data is null || loss is null || optimizer is null) return null;
-        return new TrainIR(model.Name, data, loss, optimizer, schedule, batch, epochs, steps, seed, logEvery, checkpointEvery, breaks, diags, induces, decl.Span) { Symmetries = symmetries };
+        return new TrainIR(model.Name, data, loss, optimizer, schedule, batch, epochs, steps, seed, logEvery, checkpointEvery, breaks, diags, induces, decl.Span)
+        {
+            Symmetries = symmetries,
+            Name = decl.Name?.Text ?? model.Name,
+            Named = decl.Name is not null,
+            InputBindings = bindings,
+        };
     }
 
     int Errors() => diagnostics.Count(d => d.Level == DiagnosticLevel.Error);
@@ -233,16 +244,34 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
 
     static long Entries(IReadOnlyList<int> shape) => shape.Aggregate(1L, (a, d) => a * d);
 
-    void CheckInputs(string kind, IReadOnlyList<DataField> fields, SourceSpan span)
+    /// <summary>
+    /// Binds every model input to a feature field of the data (see <see cref="TrainIR.InputBindings"/>) and checks type and
+    /// shape. An input named like a field of the data binds to that field. Otherwise, when the model has exactly one input and
+    /// the data exactly one feature field, they bind whatever their names (<c>input img: [784]</c> reads idx's <c>x</c>);
+    /// several inputs bind by name only. Returns input → field for the inputs that bound.
+    /// </summary>
+    Dictionary<string, string> BindInputs(string kind, IReadOnlyList<DataField> fields)
     {
+        var bindings = new Dictionary<string, string>();
+        var features = fields.Where(x => x.IsFeature).ToList();
         foreach (var input in model.Inputs)
         {
             var f = fields.FirstOrDefault(x => x.Name == input.Name);
-            if (f is null || f.IsLabel)
+            if (f is null && model.Inputs.Count == 1 && features.Count == 1) f = features[0];
+            if (f is null)
             {
-                diagnostics.Add(DiagnosticCatalog.InputBinding(input.Span, $"input '{input.Name}' of model '{model.Name}' binds to the data field of the same name, but {kind} gives the input field{(fields.Count(x => !x.IsLabel) == 1 ? "" : "s")} {string.Join(", ", fields.Where(x => !x.IsLabel && x.Name != "target").Select(x => x.Name))}"));
+                var several = model.Inputs.Count > 1
+                    ? $"model '{model.Name}' has {model.Inputs.Count} inputs, and several inputs bind to data fields by name"
+                    : $"{kind} gives {features.Count} feature fields, and the input binds to one by name";
+                diagnostics.Add(DiagnosticCatalog.InputBinding(input.Span, $"input '{input.Name}' has no field of that name in data source '{kind}' (its fields: {string.Join(", ", fields.Select(x => x.Name))}); {several}"));
                 continue;
             }
+            if (!f.IsFeature)
+            {
+                diagnostics.Add(DiagnosticCatalog.InputBinding(input.Span, $"input '{input.Name}' of model '{model.Name}' binds to the data field of the same name, but {kind} gives the input field{(features.Count == 1 ? "" : "s")} {string.Join(", ", features.Select(x => x.Name))}"));
+                continue;
+            }
+            bindings[input.Name] = f.Name;
             if (input.Type != f.Type)
                 diagnostics.Add(DiagnosticCatalog.InputBinding(input.Span, $"input '{input.Name}' is {input.Type}, but {kind}'s field '{f.Name}' is {f.Type}"));
             // A field is read in the input's shape when the entry counts agree (digits' [64] as [8, 8] rows for an RNN);
@@ -250,6 +279,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             else if (f.Shape is not null && !f.Shape.SequenceEqual(input.Shape) && Entries(f.Shape) != Entries(input.Shape))
                 diagnostics.Add(DiagnosticCatalog.InputBinding(input.Span, $"input '{input.Name}' has shape {Names.Shape(input.Shape)} ({Entries(input.Shape)} entries), but {kind}'s field '{f.Name}' has shape {Names.Shape(f.Shape)} ({Entries(f.Shape)} entries)"));
         }
+        return bindings;
     }
 
     LossIR? Loss(SettingStmt s, DataIR? data, IReadOnlyList<DataField> fields)

@@ -52,7 +52,11 @@ public sealed record BrokenStmt(IndexedName? Target, bool IsLayer, SourceSpan Sp
 // ---------------------------------------------------------------- training
 
 /// <summary><c>train MODEL { … }</c>. <see cref="HasSyntaxErrors"/>: some statement did not parse and was dropped.</summary>
-public sealed record TrainDecl(Identifier Model, IReadOnlyList<TrainStmt> Body, SourceSpan Span, bool HasSyntaxErrors = false) : SyntaxNode(Span);
+public sealed record TrainDecl(Identifier Model, IReadOnlyList<TrainStmt> Body, SourceSpan Span, bool HasSyntaxErrors = false) : SyntaxNode(Span)
+{
+    /// <summary>The NAME of <c>train MODEL as NAME { … }</c>, or null.</summary>
+    public Identifier? Name { get; init; }
+}
 
 public abstract record TrainStmt(SourceSpan Span) : SyntaxNode(Span);
 

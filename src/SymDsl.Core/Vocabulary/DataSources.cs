@@ -36,7 +36,7 @@ public static class DataSourceDefinitions
 
     static DataField Features(int? width) => new("x", width is { } w ? [w] : null, ElementType.Float32, null);
     static DataField Label(int? classes) => new("label", [], ElementType.Int64, classes);
-    static DataField Target(int width) => new("target", [width], ElementType.Float32, null);
+    static DataField Target(int width) => new("target", [width], ElementType.Float32, null, IsTarget: true);
 
     public static readonly IReadOnlyList<DataSourceDefinition> All =
     [

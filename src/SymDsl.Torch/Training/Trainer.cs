@@ -507,9 +507,12 @@ sealed class TrainingRun : IDisposable
     }
 
     /// <summary>
-    /// Checks that every model input has a data field of the same per-example shape and type, that the loss target
-    /// exists and fits the output (labels within the class count for cross_entropy). Casts integer features to
-    /// float32 for float inputs. Returns the number of classes (cross_entropy) and the output's per-example shape.
+    /// Checks that every model input's data field (<see cref="TrainIR.InputBindings"/>, decided by the checker) has the
+    /// input's per-example shape (or as many entries: then it is reshaped) and type, that the loss target exists and fits
+    /// the output (labels within the class count for cross_entropy). Casts integer features to float32 for float inputs.
+    /// Each split then holds every input under the input's name (the model reads inputs by name; the checker binds an
+    /// input to a field of another name only when no field has the input's name). Returns the number of classes
+    /// (cross_entropy) and the output's per-example shape.
     /// </summary>
     (int? classes, IReadOnlyList<int> outputShape) Validate(ModelIR model, DataSet data)
     {
@@ -517,15 +520,24 @@ sealed class TrainingRun : IDisposable
         var fieldsList = string.Join(", ", data.Train.Keys);
         foreach (var input in model.Inputs)
         {
-            if (!data.Train.TryGetValue(input.Name, out var field))
-                throw new SymDslException($"data source {_train.Data.Kind} has no field \"{input.Name}\" for model input {input.Name} (fields: {fieldsList})");
+            var fieldName = _train.FieldOf(input.Name);
+            if (!data.Train.TryGetValue(fieldName, out var field))
+                throw new SymDslException($"data source {_train.Data.Kind} has no field \"{fieldName}\" for model input {input.Name} (fields: {fieldsList})");
+            if (fieldName != input.Name)
+            {
+                // A view of the field under the input's name (its own handle: the DataSet disposes every entry).
+                if (data.Train.ContainsKey(input.Name)) throw new InvalidOperationException($"input {input.Name} reads field {fieldName}, but the data also have a field {input.Name}");
+                foreach (var split in new[] { data.Train, data.Test })
+                    if (split.TryGetValue(fieldName, out var t)) split[input.Name] = t.alias();
+                field = data.Train[input.Name];
+            }
             var fshape = field.shape.Skip(1).ToArray();
             var ishape = input.Shape.Select(d => (long)d).ToArray();
             if (!fshape.SequenceEqual(ishape))
             {
                 // Same number of entries per example: a reshape (digits [64] read as [8, 8] rows by an RNN).
                 if (fshape.Aggregate(1L, (a, d) => a * d) != ishape.Aggregate(1L, (a, d) => a * d))
-                    throw new SymDslException($"data field \"{input.Name}\" has per-example shape {Shape(fshape)} but model input {input.Name} is declared {Shape(ishape)}");
+                    throw new SymDslException($"data field \"{fieldName}\" has per-example shape {Shape(fshape)} but model input {input.Name} is declared {Shape(ishape)}");
                 foreach (var split in new[] { data.Train, data.Test })
                     if (split.TryGetValue(input.Name, out var t)) { split[input.Name] = t.reshape([t.shape[0], .. ishape]).contiguous(); t.Dispose(); }
                 field = data.Train[input.Name];
@@ -534,7 +546,7 @@ sealed class TrainingRun : IDisposable
                 foreach (var split in new[] { data.Train, data.Test })
                     if (split.TryGetValue(input.Name, out var t)) { split[input.Name] = t.to_type(ScalarType.Float32); t.Dispose(); }
             if (input.Type == ElementType.Int64 && field.is_floating_point())
-                throw new SymDslException($"model input {input.Name} takes integer indices but data field \"{input.Name}\" holds floating-point values");
+                throw new SymDslException($"model input {input.Name} takes integer indices but data field \"{fieldName}\" holds floating-point values");
         }
         var outputIR = model.Outputs.FirstOrDefault(o => o.Name == _train.Loss.Output)
             ?? throw new SymDslException($"the loss uses output {_train.Loss.Output}, which model {model.Name} does not define");
