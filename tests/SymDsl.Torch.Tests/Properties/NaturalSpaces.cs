@@ -1,0 +1,122 @@
+using SymDsl.IR;
+
+namespace SymDsl.Torch.Tests.Properties;
+
+/// <summary>A space of units found by <see cref="NaturalSpaces"/>: the sites whose last axis it is and every parameter axis tied to it.</summary>
+public sealed record UnitSpace(int Id, int Dim, IReadOnlyList<string> Sites, IReadOnlyList<ParamActionIR> Actions);
+
+/// <summary>
+/// The test's own, deliberately naive grouping of unit axes, independent of the inference under test: the last axis of
+/// every node and every parameter axis are joined when an op or a layer ties them — an op that keeps the last axis
+/// (any activation including softmax, <c>+ - *</c>, constant factors, aliases, <c>mean</c>/<c>last</c>, LayerNorm), the
+/// output rows of a producer (Linear weight rows and bias, Embedding columns, RNN input/hidden rows and hidden columns
+/// and bias, attention <c>o</c> rows and bias, LayerNorm gain and bias), the input columns of a consumer (Linear and RNN
+/// input columns, attention q/k/v columns). A layer applied twice ties the spaces it touches. The "natural action" on a
+/// space moves every parameter axis in it: output-side axes Forward, input-side axes Inverse. Whether that action is a
+/// symmetry is then decided numerically only, so this grouping can find symmetries but never wrongly assert one.
+/// Layer-internal spaces (attention heads, q–k and v–o products) are not here: the inference's own candidates cover them.
+/// </summary>
+public static class NaturalSpaces
+{
+    public static IReadOnlyList<UnitSpace> Of(ModelIR model)
+    {
+        var parent = new Dictionary<string, string>();
+        string Find(string k)
+        {
+            if (!parent.TryGetValue(k, out var p)) { parent[k] = k; return k; }
+            if (p == k) return k;
+            var r = Find(p);
+            parent[k] = r;
+            return r;
+        }
+        void Union(string a, string b)
+        {
+            var ra = Find(a);
+            var rb = Find(b);
+            if (ra != rb) parent[ra] = rb;
+        }
+        var roles = new Dictionary<string, ParamActionIR>();
+        var sizes = new Dictionary<string, int>();
+        string P(string param, int axis, ActionRole role, int size)
+        {
+            var key = $"p:{param}:{axis}";
+            roles[key] = new ParamActionIR(param, axis, role);
+            sizes[key] = size;
+            Find(key);
+            return key;
+        }
+        static string N(int id) => $"n:{id}";
+
+        foreach (var n in model.Nodes)
+        {
+            if (n.Type != ElementType.Float32 || n.Shape.Count == 0) continue;
+            var self = N(n.Id);
+            Find(self);
+            sizes[self] = n.Shape[^1];
+            switch (n.Op)
+            {
+                case OpKind.Activation or OpKind.Scale or OpKind.Last or OpKind.Mean:
+                    Union(self, N(n.Inputs[0]));
+                    break;
+                case OpKind.Add or OpKind.Sub or OpKind.Mul:
+                    foreach (var i in n.Inputs) Union(self, N(i));
+                    break;
+                case OpKind.Layer:
+                {
+                    var layer = model.Layer(n.Attr("layer"));
+                    var inp = N(n.Inputs[0]);
+                    string L(string local) => $"{layer.Name}.{local}";
+                    bool Has(string local) => layer.Parameters.Any(p => p.Name == L(local));
+                    int outDim = n.Shape[^1];
+                    int inDim = model.Node(n.Inputs[0]).Shape.Count > 0 ? model.Node(n.Inputs[0]).Shape[^1] : 0;
+                    switch (layer.Kind)
+                    {
+                        case LayerKind.Linear:
+                            Union(self, P(L("weight"), 0, ActionRole.Forward, outDim));
+                            if (Has("bias")) Union(self, P(L("bias"), 0, ActionRole.Forward, outDim));
+                            Union(inp, P(L("weight"), 1, ActionRole.Inverse, inDim));
+                            break;
+                        case LayerKind.LayerNorm:
+                            Union(self, inp);
+                            if (Has("weight")) Union(self, P(L("weight"), 0, ActionRole.Forward, outDim));
+                            if (Has("bias")) Union(self, P(L("bias"), 0, ActionRole.Forward, outDim));
+                            break;
+                        case LayerKind.Embedding:
+                            Union(self, P(L("weight"), 1, ActionRole.Forward, outDim));
+                            break;
+                        case LayerKind.RNN:
+                            Union(self, P(L("input.weight"), 0, ActionRole.Forward, outDim));
+                            Union(self, P(L("hidden.weight"), 0, ActionRole.Forward, outDim));
+                            Union(self, P(L("hidden.weight"), 1, ActionRole.Inverse, outDim));
+                            if (Has("bias")) Union(self, P(L("bias"), 0, ActionRole.Forward, outDim));
+                            Union(inp, P(L("input.weight"), 1, ActionRole.Inverse, inDim));
+                            break;
+                        case LayerKind.SelfAttention:
+                            foreach (var m in new[] { "q", "k", "v" }) Union(inp, P(L($"{m}.weight"), 1, ActionRole.Inverse, inDim));
+                            Union(self, P(L("o.weight"), 0, ActionRole.Forward, outDim));
+                            if (Has("o.bias")) Union(self, P(L("o.bias"), 0, ActionRole.Forward, outDim));
+                            break;
+                    }
+                    break;
+                }
+            }
+        }
+
+        var groups = parent.Keys.GroupBy(Find).ToList();
+        var spaces = new List<UnitSpace>();
+        foreach (var g in groups)
+        {
+            var keys = g.ToList();
+            var dims = keys.Select(k => sizes[k]).Distinct().ToList();
+            if (dims.Count != 1) throw new InvalidOperationException($"space with axes of sizes {string.Join(", ", dims)}: {string.Join(", ", keys)}");
+            var sites = keys.Where(k => k.StartsWith("n:", StringComparison.Ordinal))
+                .Select(k => model.Node(int.Parse(k[2..], System.Globalization.CultureInfo.InvariantCulture)))
+                .Where(n => n.Site is not null && n.Op != OpKind.Input)
+                .OrderBy(n => n.Id).Select(n => n.Site!).Distinct().ToList();
+            var actions = keys.Where(roles.ContainsKey).Select(k => roles[k]).OrderBy(a => a.Parameter, StringComparer.Ordinal).ThenBy(a => a.Axis).ToList();
+            if (sites.Count == 0 || actions.Count == 0) continue;
+            spaces.Add(new UnitSpace(spaces.Count, dims[0], sites, actions));
+        }
+        return spaces;
+    }
+}
