@@ -3,7 +3,9 @@ using SymDsl.IR;
 namespace SymDsl.Torch.Tests.Properties;
 
 /// <summary>A space of units found by <see cref="NaturalSpaces"/>: the sites whose last axis it is and every parameter axis tied to it.</summary>
-public sealed record UnitSpace(int Id, int Dim, IReadOnlyList<string> Sites, IReadOnlyList<ParamActionIR> Actions);
+/// <param name="Fixed">It holds the last axis of a model input or output: the data and the loss fix those units, so no
+/// transform of the space can be a symmetry (not searched; a cross-entropy output's shift is the inference candidates' business).</param>
+public sealed record UnitSpace(int Id, int Dim, IReadOnlyList<string> Sites, IReadOnlyList<ParamActionIR> Actions, bool Fixed);
 
 /// <summary>
 /// The test's own, deliberately naive grouping of unit axes, independent of the inference under test: the last axis of
@@ -18,7 +20,23 @@ public sealed record UnitSpace(int Id, int Dim, IReadOnlyList<string> Sites, IRe
 /// </summary>
 public static class NaturalSpaces
 {
+    /// <summary>
+    /// The spaces of <paramref name="model"/> in two groupings, without repeats: everything joined as above, and split at
+    /// every LayerNorm (its output space alone, carried by its gain and bias) and every product (h * h is unchanged by a
+    /// sign flip of h). A smaller space can hold a symmetry that the joined one cannot (its other part meets an input).
+    /// </summary>
     public static IReadOnlyList<UnitSpace> Of(ModelIR model)
+    {
+        var result = new List<UnitSpace>();
+        var seen = new HashSet<string>();
+        foreach (var split in new[] { false, true })
+            foreach (var s in Of(model, split))
+                if (seen.Add(string.Join(";", s.Actions.Select(a => $"{a.Parameter}:{a.Axis}")) + "|" + string.Join(";", s.Sites)))
+                    result.Add(s with { Id = result.Count });
+        return result;
+    }
+
+    static IReadOnlyList<UnitSpace> Of(ModelIR model, bool split)
     {
         var parent = new Dictionary<string, string>();
         string Find(string k)
@@ -58,8 +76,12 @@ public static class NaturalSpaces
                 case OpKind.Activation or OpKind.Scale or OpKind.Last or OpKind.Mean:
                     Union(self, N(n.Inputs[0]));
                     break;
-                case OpKind.Add or OpKind.Sub or OpKind.Mul:
+                case OpKind.Add or OpKind.Sub:
                     foreach (var i in n.Inputs) Union(self, N(i));
+                    break;
+                case OpKind.Mul:
+                    if (split) Union(N(n.Inputs[0]), N(n.Inputs[^1]));
+                    else foreach (var i in n.Inputs) Union(self, N(i));
                     break;
                 case OpKind.Layer:
                 {
@@ -77,7 +99,7 @@ public static class NaturalSpaces
                             Union(inp, P(L("weight"), 1, ActionRole.Inverse, inDim));
                             break;
                         case LayerKind.LayerNorm:
-                            Union(self, inp);
+                            if (!split) Union(self, inp);
                             if (Has("weight")) Union(self, P(L("weight"), 0, ActionRole.Forward, outDim));
                             if (Has("bias")) Union(self, P(L("bias"), 0, ActionRole.Forward, outDim));
                             break;
@@ -102,6 +124,7 @@ public static class NaturalSpaces
             }
         }
 
+        var outputs = model.Outputs.Select(o => o.Node).ToHashSet();
         var groups = parent.Keys.GroupBy(Find).ToList();
         var spaces = new List<UnitSpace>();
         foreach (var g in groups)
@@ -115,7 +138,10 @@ public static class NaturalSpaces
                 .OrderBy(n => n.Id).Select(n => n.Site!).Distinct().ToList();
             var actions = keys.Where(roles.ContainsKey).Select(k => roles[k]).OrderBy(a => a.Parameter, StringComparer.Ordinal).ThenBy(a => a.Axis).ToList();
             if (sites.Count == 0 || actions.Count == 0) continue;
-            spaces.Add(new UnitSpace(spaces.Count, dims[0], sites, actions));
+            var isFixed = keys.Any(k => k.StartsWith("n:", StringComparison.Ordinal)
+                && int.Parse(k[2..], System.Globalization.CultureInfo.InvariantCulture) is var id
+                && (model.Node(id).Op == OpKind.Input || outputs.Contains(id)));
+            spaces.Add(new UnitSpace(spaces.Count, dims[0], sites, actions, isFixed));
         }
         return spaces;
     }

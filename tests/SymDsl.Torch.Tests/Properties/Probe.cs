@@ -20,13 +20,10 @@ public sealed class Probe : IDisposable
     readonly Dictionary<string, Tensor> theta = [];
     readonly Dictionary<string, Tensor> inputs;
     readonly Dictionary<string, Tensor> y0 = [];
-    readonly ISet<string> shiftInvariant;
 
-    /// <param name="shiftInvariant">Outputs compared up to a constant shift along the last axis (those a cross-entropy loss reads).</param>
-    public Probe(ModelIR model, int seed, ISet<string> shiftInvariant)
+    public Probe(ModelIR model, int seed)
     {
         this.model = model;
-        this.shiftInvariant = shiftInvariant;
         scope = NewDisposeScope();
         lowered = new SymModel(model, seed: seed);
         lowered.to(ScalarType.Float64);
@@ -46,22 +43,17 @@ public sealed class Probe : IDisposable
     Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> parameters)
     {
         var outs = lowered.Forward(inputs, parameters: parameters);
-        var result = new Dictionary<string, Tensor>();
-        foreach (var o in model.Outputs)
-        {
-            var y = outs[o.Name].to(ScalarType.Float64);
-            if (shiftInvariant.Contains(o.Name)) y = y - y.mean([-1L], keepdim: true);
-            result[o.Name] = y.detach();
-        }
-        return result;
+        return model.Outputs.ToDictionary(o => o.Name, o => outs[o.Name].to(ScalarType.Float64).detach());
     }
 
     /// <summary>
     /// The largest relative output change max_o max|y_o(g·θ) − y_o(θ)| / max|y_o(θ)| over up to <paramref name="trials"/>
     /// random elements g of the group of <paramref name="sym"/> (never the identity; a sign element with more than one
-    /// unit has mixed signs, a permutation moves something). Stops early once the change exceeds <paramref name="stopAbove"/>.
+    /// unit has mixed signs, a permutation moves something). Outputs in <paramref name="shiftInvariant"/> (those a
+    /// cross-entropy loss reads) are compared up to a constant shift along their last axis. Stops early once the change
+    /// exceeds <paramref name="stopAbove"/>.
     /// </summary>
-    public double Error(SymmetryIR sym, int trials, Random rng, double stopAbove = double.PositiveInfinity)
+    public double Error(SymmetryIR sym, int trials, Random rng, ISet<string> shiftInvariant, double stopAbove = double.PositiveInfinity)
     {
         double worst = 0;
         using var _ = no_grad();
@@ -70,9 +62,15 @@ public sealed class Probe : IDisposable
             using var trial = NewDisposeScope();
             var g = Element(sym, rng);
             var p = GroupActions.Apply(sym, g, theta);
-            foreach (var (name, y) in Run(p))
+            foreach (var (name, y1) in Run(p))
             {
+                var y = y1;
                 var reference = y0[name];
+                if (shiftInvariant.Contains(name))
+                {
+                    y = y - y.mean([-1L], keepdim: true);
+                    reference = reference - reference.mean([-1L], keepdim: true);
+                }
                 var denom = Math.Max(reference.abs().max().item<double>(), 1e-300);
                 var e = (y - reference).abs().max().item<double>() / denom;
                 if (double.IsNaN(e)) e = double.PositiveInfinity;

@@ -17,13 +17,15 @@ public sealed record Candidate(SymmetryIR Symmetry, IReadOnlyList<string> Sites,
 public sealed class PropertyTally
 {
     public int Models, Bindings, Candidates, Holds, Verified, DoesNotHold, CannotProve, Misses, SoundnessFailures, ObstacleFailures;
-    public int Spaces, SpaceTrials, SpaceSymmetries, SpaceApproximate, SpaceMisses, Errors;
+    public int Spaces, FixedSpaces, SpaceTrials, SpaceSymmetries, SpaceApproximate, SpaceMisses, Errors;
     public double WorstHoldsError, SmallestDeniedError = double.PositiveInfinity;
     public double CompileSeconds, LowerSeconds, CandidateSeconds, SpaceSeconds;
     public readonly SortedDictionary<string, int> Features = new(StringComparer.Ordinal);
     public readonly SortedDictionary<string, int> HoldsByKind = new(StringComparer.Ordinal);
     public readonly SortedDictionary<string, int> SpaceFoundByKind = new(StringComparer.Ordinal);
     public readonly List<string> Failures = [];
+    /// <summary>Not failures: what a reader of the report should see (approximate-only symmetries found by the search).</summary>
+    public readonly List<string> Notes = [];
 
     public int FailureCount => SoundnessFailures + Misses + ObstacleFailures + SpaceMisses + Errors;
 
@@ -31,7 +33,7 @@ public sealed class PropertyTally
     {
         Models += o.Models; Bindings += o.Bindings; Candidates += o.Candidates; Holds += o.Holds; Verified += o.Verified;
         DoesNotHold += o.DoesNotHold; CannotProve += o.CannotProve; Misses += o.Misses; SoundnessFailures += o.SoundnessFailures;
-        ObstacleFailures += o.ObstacleFailures; Spaces += o.Spaces; SpaceTrials += o.SpaceTrials; SpaceSymmetries += o.SpaceSymmetries;
+        ObstacleFailures += o.ObstacleFailures; Spaces += o.Spaces; FixedSpaces += o.FixedSpaces; SpaceTrials += o.SpaceTrials; SpaceSymmetries += o.SpaceSymmetries;
         SpaceApproximate += o.SpaceApproximate; SpaceMisses += o.SpaceMisses; Errors += o.Errors;
         WorstHoldsError = Math.Max(WorstHoldsError, o.WorstHoldsError);
         CompileSeconds += o.CompileSeconds; LowerSeconds += o.LowerSeconds; CandidateSeconds += o.CandidateSeconds; SpaceSeconds += o.SpaceSeconds;
@@ -40,6 +42,7 @@ public sealed class PropertyTally
         foreach (var (k, v) in o.HoldsByKind) HoldsByKind[k] = HoldsByKind.GetValueOrDefault(k) + v;
         foreach (var (k, v) in o.SpaceFoundByKind) SpaceFoundByKind[k] = SpaceFoundByKind.GetValueOrDefault(k) + v;
         Failures.AddRange(o.Failures);
+        Notes.AddRange(o.Notes);
     }
 
     public string Summary()
@@ -52,10 +55,10 @@ public sealed class PropertyTally
         sb.AppendLine($"(b) completeness: denied {N(DoesNotHold + CannotProve)} (does-not-hold {N(DoesNotHold)}, cannot-prove {N(CannotProve)}); "
             + $"misses (a denied candidate that verifies) {N(Misses)}; does-not-hold without a necessary obstacle {N(ObstacleFailures)}; "
             + $"smallest error of a denied candidate {(double.IsInfinity(SmallestDeniedError) ? "-" : SmallestDeniedError.ToString("0.0e+0", CultureInfo.InvariantCulture))}");
-        sb.AppendLine($"    search over unit spaces: {N(Spaces)} spaces, {N(SpaceTrials)} (space, kind) trials, {N(SpaceSymmetries)} symmetries found numerically "
+        sb.AppendLine($"    search over unit spaces: {N(Spaces)} spaces ({N(FixedSpaces)} fixed by a model input or output, not searched), {N(SpaceTrials)} (space, kind) trials, {N(SpaceSymmetries)} symmetries found numerically "
             + $"({string.Join(", ", SpaceFoundByKind.Select(kv => $"{kv.Key} {N(kv.Value)}"))}), {N(SpaceApproximate)} approximate only; missed by the inference {N(SpaceMisses)}");
         sb.AppendLine($"failures {N(FailureCount)}: soundness {N(SoundnessFailures)}, misses {N(Misses)}, space misses {N(SpaceMisses)}, obstacles {N(ObstacleFailures)}, errors {N(Errors)}");
-        sb.AppendLine($"time: compile {CompileSeconds:0.0} s, lower {LowerSeconds:0.0} s, candidates {CandidateSeconds:0.0} s, space search {SpaceSeconds:0.0} s");
+        sb.AppendLine($"time: compile {CompileSeconds:0.0} s, lower {LowerSeconds:0.0} s, inference and candidates {CandidateSeconds:0.0} s, space search {SpaceSeconds:0.0} s");
         sb.AppendLine($"features: {string.Join(", ", Features.Select(kv => $"{kv.Key} {N(kv.Value)}"))}");
         return sb.ToString();
     }
@@ -95,8 +98,11 @@ public static class SymmetryProperties
                 return tally;
             }
             var model = c.Program.Models.Single();
+            clock.Restart();
+            using var probe = new Probe(model, seed);
+            tally.LowerSeconds += clock.Elapsed.TotalSeconds;
             foreach (var binding in Inference.Bindings(model, gm, seed))
-                CheckBinding(gm, model, binding, seed, spaces, tally);
+                CheckBinding(gm, model, probe, binding, seed, spaces, tally);
         }
         catch (Exception e)
         {
@@ -106,19 +112,16 @@ public static class SymmetryProperties
         return tally;
     }
 
-    static void CheckBinding(GeneratedModel gm, ModelIR model, LossChoice binding, int seed, bool spaces, PropertyTally tally)
+    static void CheckBinding(GeneratedModel gm, ModelIR model, Probe probe, LossChoice binding, int seed, bool spaces, PropertyTally tally)
     {
         tally.Bindings++;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var candidates = Inference.Candidates(model, binding);
-        using var probe = new Probe(model, seed, binding.CrossEntropy);
-        tally.LowerSeconds += clock.Elapsed.TotalSeconds;
-        clock.Restart();
         var rng = new Random(seed * 31 + 7);
         foreach (var cand in candidates)
         {
             tally.Candidates++;
-            var error = probe.Error(cand.Symmetry, Trials, rng, stopAbove: ApproximateTolerance);
+            var error = probe.Error(cand.Symmetry, Trials, rng, binding.CrossEntropy, stopAbove: ApproximateTolerance);
             var spelled = $"{cand.Symmetry.Kind.ToString().ToLowerInvariant()}({cand.Symmetry.Target}) [sites {string.Join(", ", cand.Sites)}; dim {cand.Symmetry.Dim}×{cand.Symmetry.Blocks}]";
             if (cand.Holds)
             {
@@ -158,14 +161,20 @@ public static class SymmetryProperties
         foreach (var space in NaturalSpaces.Of(model))
         {
             tally.Spaces++;
+            if (space.Fixed) { tally.FixedSpaces++; continue; }
             foreach (var kind in SpaceKinds)
             {
                 if (kind == SymmetryKind.Permutation && space.Dim < 2) continue;
                 tally.SpaceTrials++;
                 var sym = new SymmetryIR($"{kind}(space {space.Id})", kind, space.Sites[0], space.Dim, 1, space.Actions, false, false, model.Span);
-                var error = probe.Error(sym, Trials, rng, stopAbove: ApproximateTolerance);
+                var error = probe.Error(sym, Trials, rng, binding.CrossEntropy, stopAbove: ApproximateTolerance);
                 if (error > ApproximateTolerance) continue;
-                if (error > ExactTolerance) { tally.SpaceApproximate++; continue; }
+                if (error > ExactTolerance)
+                {
+                    tally.SpaceApproximate++;
+                    tally.Notes.Add(Report(gm, $"approximate ({binding}): {kind.ToString().ToLowerInvariant()} of the units of {{{string.Join(", ", space.Sites)}}} changes the outputs by only {error:0.0e+0}\n  actions: {Actions(sym)}"));
+                    continue;
+                }
                 tally.SpaceSymmetries++;
                 var k = kind.ToString().ToLowerInvariant();
                 tally.SpaceFoundByKind[k] = tally.SpaceFoundByKind.GetValueOrDefault(k) + 1;

@@ -62,7 +62,8 @@ public class SymmetryPropertyTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         var tally = Run(first, n);
         var text = $"seeds {first}..{first + n - 1}, {clock.Elapsed.TotalSeconds:0.0} s\n{tally.Summary()}"
-            + (tally.Failures.Count == 0 ? "" : $"\nfailures ({tally.Failures.Count}):\n\n{string.Join("\n\n", tally.Failures)}\n");
+            + (tally.Failures.Count == 0 ? "" : $"\nfailures ({tally.Failures.Count}):\n\n{string.Join("\n\n", tally.Failures)}\n")
+            + (tally.Notes.Count == 0 ? "" : $"\nnotes ({tally.Notes.Count}):\n\n{string.Join("\n\n", tally.Notes)}\n");
         if (Environment.GetEnvironmentVariable("SYMDSL_SYMPROP_REPORT") is { Length: > 0 } path) File.WriteAllText(path, text);
         output.WriteLine(text);
         Assert.True(tally.FailureCount == 0, text.Length > 20000 ? text[..20000] : text);
