@@ -146,3 +146,61 @@ public static class NaturalSpaces
         return spaces;
     }
 }
+
+/// <summary>A whole-layer or layer-internal action the search tries besides the unit spaces.</summary>
+/// <param name="Label">What it is, for the report ("scale of fc1", "rotation(attn.qk)").</param>
+/// <param name="Sites">The sites (or "attn.qk"-style targets) a candidate that holds must name to cover it.</param>
+public sealed record LayerProbe(string Label, SymmetryIR Symmetry, IReadOnlyList<string> Sites);
+
+/// <summary>
+/// The test's own whole-layer actions, decided numerically like <see cref="NaturalSpaces"/>: for each layer applied to
+/// produce a site, scaling all of its parameters by c &gt; 0 (scale) and, when it has an output bias, adding c to that bias
+/// (translation); for each SelfAttention layer, a per-head invertible map between the query and key projections and
+/// between the value and output projections (rotation of attn.qk / attn.vo).
+/// </summary>
+public static class LayerProbes
+{
+    public static IReadOnlyList<LayerProbe> Of(ModelIR model, IReadOnlyList<UnitSpace> spaces)
+    {
+        var probes = new List<LayerProbe>();
+        var seen = new HashSet<string>();
+        ParamActionIR A(string p, int axis, ActionRole role) => new(p, axis, role);
+        SymmetryIR Sym(SymmetryKind kind, string target, int dim, int blocks, IReadOnlyList<ParamActionIR> actions)
+            => new($"{kind}({target})", kind, target, dim, blocks, actions, false, false, model.Span);
+        foreach (var n in model.Nodes.Where(n => n.Op == OpKind.Layer && n.Site is not null))
+        {
+            var layer = model.Layer(n.Attr("layer"));
+            if (!seen.Add(layer.Name)) continue;
+            var site = n.Site!;
+            var sites = spaces.Where(s => s.Sites.Contains(site)).SelectMany(s => s.Sites).Append(site).Distinct().ToList();
+            if (layer.Parameters.Count > 0)
+                probes.Add(new($"scale of every parameter of {layer.Name}", Sym(SymmetryKind.Scale, site, 1, 1,
+                    layer.Parameters.Select(p => A(p.Name, -1, ActionRole.Forward)).ToList()), sites));
+            var bias = layer.Kind switch
+            {
+                LayerKind.Linear or LayerKind.LayerNorm => $"{layer.Name}.bias",
+                LayerKind.SelfAttention => $"{layer.Name}.o.bias",
+                _ => null,
+            };
+            if (bias is not null && layer.Parameters.Any(p => p.Name == bias))
+                probes.Add(new($"translation of {bias}", Sym(SymmetryKind.Translation, site, 1, 1, [A(bias, 0, ActionRole.Shift)]), sites));
+            if (layer.Kind == LayerKind.SelfAttention)
+            {
+                var d = layer.Parameters.First(p => p.Name == $"{layer.Name}.q.weight").Shape[0];
+                var heads = (int)layer.Args["heads"].AsInt();
+                var hasBias = layer.Parameters.Any(p => p.Name == $"{layer.Name}.q.bias");
+                var qk = new List<ParamActionIR> { A($"{layer.Name}.q.weight", 0, ActionRole.Forward), A($"{layer.Name}.k.weight", 0, ActionRole.Inverse) };
+                var vo = new List<ParamActionIR> { A($"{layer.Name}.v.weight", 0, ActionRole.Forward), A($"{layer.Name}.o.weight", 1, ActionRole.Inverse) };
+                if (hasBias)
+                {
+                    qk.Add(A($"{layer.Name}.q.bias", 0, ActionRole.Forward));
+                    qk.Add(A($"{layer.Name}.k.bias", 0, ActionRole.Inverse));
+                    vo.Add(A($"{layer.Name}.v.bias", 0, ActionRole.Forward));
+                }
+                probes.Add(new($"rotation({layer.Name}.qk)", Sym(SymmetryKind.Rotation, $"{layer.Name}.qk", d / heads, heads, qk), [$"{layer.Name}.qk"]));
+                probes.Add(new($"rotation({layer.Name}.vo)", Sym(SymmetryKind.Rotation, $"{layer.Name}.vo", d / heads, heads, vo), [$"{layer.Name}.vo"]));
+            }
+        }
+        return probes;
+    }
+}

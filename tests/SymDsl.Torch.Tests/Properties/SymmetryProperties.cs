@@ -55,7 +55,7 @@ public sealed class PropertyTally
         sb.AppendLine($"(b) completeness: denied {N(DoesNotHold + CannotProve)} (does-not-hold {N(DoesNotHold)}, cannot-prove {N(CannotProve)}); "
             + $"misses (a denied candidate that verifies) {N(Misses)}; does-not-hold without a necessary obstacle {N(ObstacleFailures)}; "
             + $"smallest error of a denied candidate {(double.IsInfinity(SmallestDeniedError) ? "-" : SmallestDeniedError.ToString("0.0e+0", CultureInfo.InvariantCulture))}");
-        sb.AppendLine($"    search over unit spaces: {N(Spaces)} spaces ({N(FixedSpaces)} fixed by a model input or output, not searched), {N(SpaceTrials)} (space, kind) trials, {N(SpaceSymmetries)} symmetries found numerically "
+        sb.AppendLine($"    numerical search: {N(Spaces)} unit spaces ({N(FixedSpaces)} fixed by a model input or output, not searched), {N(SpaceTrials)} trials (space × permutation/rescale/sign/rotation, layer × scale/translation, attention qk/vo), {N(SpaceSymmetries)} symmetries found numerically "
             + $"({string.Join(", ", SpaceFoundByKind.Select(kv => $"{kv.Key} {N(kv.Value)}"))}), {N(SpaceApproximate)} approximate only; missed by the inference {N(SpaceMisses)}");
         sb.AppendLine($"failures {N(FailureCount)}: soundness {N(SoundnessFailures)}, misses {N(Misses)}, space misses {N(SpaceMisses)}, obstacles {N(ObstacleFailures)}, errors {N(Errors)}");
         sb.AppendLine($"time: compile {CompileSeconds:0.0} s, lower {LowerSeconds:0.0} s, inference and candidates {CandidateSeconds:0.0} s, space search {SpaceSeconds:0.0} s");
@@ -158,32 +158,41 @@ public static class SymmetryProperties
         if (!spaces) return;
         clock.Restart();
 
-        foreach (var space in NaturalSpaces.Of(model))
+        var spaceList = NaturalSpaces.Of(model);
+        var trials = new List<(string Label, SymmetryIR Sym, IReadOnlyList<string> Sites)>();
+        foreach (var space in spaceList)
         {
             tally.Spaces++;
             if (space.Fixed) { tally.FixedSpaces++; continue; }
             foreach (var kind in SpaceKinds)
             {
                 if (kind == SymmetryKind.Permutation && space.Dim < 2) continue;
-                tally.SpaceTrials++;
-                var sym = new SymmetryIR($"{kind}(space {space.Id})", kind, space.Sites[0], space.Dim, 1, space.Actions, false, false, model.Span);
-                var error = probe.Error(sym, Trials, rng, binding.CrossEntropy, stopAbove: ApproximateTolerance);
-                if (error > ApproximateTolerance) continue;
-                if (error > ExactTolerance)
-                {
-                    tally.SpaceApproximate++;
-                    tally.Notes.Add(Report(gm, $"approximate ({binding}): {kind.ToString().ToLowerInvariant()} of the units of {{{string.Join(", ", space.Sites)}}} changes the outputs by only {error:0.0e+0}\n  actions: {Actions(sym)}"));
-                    continue;
-                }
-                tally.SpaceSymmetries++;
-                var k = kind.ToString().ToLowerInvariant();
-                tally.SpaceFoundByKind[k] = tally.SpaceFoundByKind.GetValueOrDefault(k) + 1;
-                var covered = candidates.Any(c => c.Holds && Covers(c.Symmetry.Kind, kind) && c.Sites.Intersect(space.Sites).Any());
-                if (!covered)
-                {
-                    tally.SpaceMisses++;
-                    tally.Failures.Add(Report(gm, $"MISSED ({binding}): {k} of the units of {{{string.Join(", ", space.Sites)}}} (dim {space.Dim}) holds numerically (relative error {error:0.0e+0}) but no candidate that holds covers it\n  actions: {Actions(sym)}"));
-                }
+                var label = $"{kind.ToString().ToLowerInvariant()} of the units of {{{string.Join(", ", space.Sites)}}} (dim {space.Dim})";
+                trials.Add((label, new SymmetryIR(label, kind, space.Sites[0], space.Dim, 1, space.Actions, false, false, model.Span), space.Sites));
+            }
+        }
+        foreach (var p in LayerProbes.Of(model, spaceList)) trials.Add((p.Label, p.Symmetry, p.Sites));
+
+        foreach (var (label, sym, sites) in trials)
+        {
+            var kind = sym.Kind;
+            tally.SpaceTrials++;
+            var error = probe.Error(sym, Trials, rng, binding.CrossEntropy, stopAbove: ApproximateTolerance);
+            if (error > ApproximateTolerance) continue;
+            if (error > ExactTolerance)
+            {
+                tally.SpaceApproximate++;
+                tally.Notes.Add(Report(gm, $"approximate ({binding}): {label} changes the outputs by only {error:0.0e+0}\n  actions: {Actions(sym)}"));
+                continue;
+            }
+            tally.SpaceSymmetries++;
+            var k = kind.ToString().ToLowerInvariant();
+            tally.SpaceFoundByKind[k] = tally.SpaceFoundByKind.GetValueOrDefault(k) + 1;
+            var covered = candidates.Any(c => c.Holds && Covers(c.Symmetry.Kind, kind) && (c.Sites.Intersect(sites).Any() || sites.Contains(c.Symmetry.Target)));
+            if (!covered)
+            {
+                tally.SpaceMisses++;
+                tally.Failures.Add(Report(gm, $"MISSED ({binding}): {label} holds numerically (relative error {error:0.0e+0}) but no candidate that holds covers it\n  actions: {Actions(sym)}"));
             }
         }
         tally.SpaceSeconds += clock.Elapsed.TotalSeconds;
