@@ -20,7 +20,7 @@ public class InducedSymmetryTests(ITestOutputHelper output)
         var c = Compiler.CompileFile(file, new CompileOptions(overrides));
         Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
         var program = c.Program!;
-        using var m = RunComparison.Load(program.Model(model), runDir, program.Trains.First(t => t.Model == model));
+        using var m = RunComparison.Load(program.ModelFor(program.Trains.First(t => t.Model == model)), runDir, program.Trains.First(t => t.Model == model));
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
         var w = m.EffectiveParameter("fc1.weight").abs();

@@ -40,7 +40,7 @@ internal static class CheckCommand
         return command;
     }
 
-    /// <summary>Relative output error allowed for a symmetry that holds only approximately (see <see cref="ApproximateBecause"/>).</summary>
+    /// <summary>Relative output error allowed for a symmetry that holds only approximately (<see cref="SymDsl.IR.SymmetryIR.Exact"/> false).</summary>
     const double ApproximateTolerance = 1e-3;
 
     /// <summary>
@@ -52,41 +52,40 @@ internal static class CheckCommand
         bool allHold = true;
         foreach (var model in program.Models)
         {
-            io.Out.WriteLine($"verifying {model.Name}: {Plural(model.Symmetries.Count, "symmetry", "symmetries")}, {Plural(trials, "random group element")} each, float64");
-            var approximate = model.Symmetries.ToDictionary(s => s, s => ApproximateBecause(model, s));
-            var results = ModelVerification.Verify(model, model.Symmetries.Where(s => approximate[s] is null), trials)
-                .Concat(ModelVerification.Verify(model, model.Symmetries.Where(s => approximate[s] is not null), trials, tolerance: ApproximateTolerance))
-                .OrderBy(v => model.Symmetries.ToList().IndexOf(v.Symmetry));
-            foreach (var v in results)
+            // Each train block is checked with its own loss bound (translation of cross-entropy logits); a model without one
+            // with its loss-independent symmetries.
+            var blocks = program.Trains.Where(t => t.Model == model.Name).ToList();
+            if (blocks.Count == 0) allHold &= VerifyOne(io, model, model.Symmetries, null, trials, $"verifying {model.Name}");
+            for (int i = 0; i < blocks.Count; i++)
             {
-                var s = v.Symmetry;
-                string what = $"{s.Kind.ToString().ToLowerInvariant()}({s.Target})";
-                string name = s.Declared ? $"{s.Name} : {what}" : $"{what} (inferred)";
-                string err = v.Result.MaxRelativeError.ToString("0.0e+00", CultureInfo.InvariantCulture);
-                string note = approximate[s] is { } why ? $" (approximate: {why}; tolerance {ApproximateTolerance:0e+0})" : "";
-                io.Out.WriteLine($"  {(v.Holds ? "verified" : "FAILED  ")}  {name,-40} max relative error {err}{note}");
-                allHold &= v.Holds;
+                var block = blocks[i];
+                var header = blocks.Count == 1 ? $"verifying {model.Name}" : $"verifying {model.Name}, train block at line {block.Span.Line}";
+                var shiftInvariant = SymDsl.Vocabulary.Losses.Get(block.Loss.Kind).ShiftInvariant ? new HashSet<string> { block.Loss.Output } : new HashSet<string>();
+                allHold &= VerifyOne(io, program.ModelFor(block), program.ModelFor(block).Symmetries, shiftInvariant, trials, header);
             }
         }
         if (!allHold) io.Err.WriteLine("symc: error: a symmetry failed numerical verification: the model's outputs change under its group action");
         return allHold;
     }
 
-    /// <summary>
-    /// Why a symmetry holds only approximately, or null when it is exact: scale(z) before a LayerNorm with eps &gt; 0
-    /// (LN(c·z) = LN(z) exactly only when eps = 0; the eps term breaks it where the variance of z is small).
-    /// </summary>
-    internal static string? ApproximateBecause(SymDsl.IR.ModelIR model, SymDsl.IR.SymmetryIR symmetry)
+    static bool VerifyOne(CliIO io, SymDsl.IR.ModelIR model, IReadOnlyList<SymDsl.IR.SymmetryIR> symmetries, IReadOnlySet<string>? shiftInvariant, int trials, string header)
     {
-        if (symmetry.Kind != SymDsl.IR.SymmetryKind.Scale || model.Site(symmetry.Target) is not { } site) return null;
-        var eps = model.Nodes
-            .Where(n => n.Op == SymDsl.IR.OpKind.Layer && n.Inputs.Contains(site.Id))
-            .Select(n => model.Layer(n.Attr("layer")))
-            .Where(l => l.Kind == SymDsl.IR.LayerKind.LayerNorm)
-            .Select(l => SymDsl.IR.ValueArgs.Double(l.Args, "eps", 1e-5))
-            .DefaultIfEmpty(0)
-            .Max();
-        return eps > 0 ? $"LayerNorm eps = {eps.ToString("G", CultureInfo.InvariantCulture)}" : null;
+        bool allHold = true;
+        io.Out.WriteLine($"{header}: {Plural(symmetries.Count, "symmetry", "symmetries")}, {Plural(trials, "random group element")} each, float64");
+        var results = ModelVerification.Verify(model, symmetries.Where(s => s.Exact), trials, shiftInvariantOutputs: shiftInvariant)
+            .Concat(ModelVerification.Verify(model, symmetries.Where(s => !s.Exact), trials, tolerance: ApproximateTolerance, shiftInvariantOutputs: shiftInvariant))
+            .OrderBy(v => symmetries.ToList().IndexOf(v.Symmetry));
+        foreach (var v in results)
+        {
+            var s = v.Symmetry;
+            string what = $"{s.Kind.ToString().ToLowerInvariant()}({s.Target})";
+            string name = s.Declared ? $"{s.Name} : {what}" : $"{what} (inferred)";
+            string err = v.Result.MaxRelativeError.ToString("0.0e+00", CultureInfo.InvariantCulture);
+            string note = s.Exact ? "" : $" (approximate: LayerNorm eps > 0 absorbs the scale only approximately; tolerance {ApproximateTolerance:0e+0})";
+            io.Out.WriteLine($"  {(v.Holds ? "verified" : "FAILED  ")}  {name,-40} max relative error {err}{note}");
+            allHold &= v.Holds;
+        }
+        return allHold;
     }
 
     internal static string Plural(int n, string one, string? many = null) => $"{n} {(n == 1 ? one : many ?? one + "s")}";

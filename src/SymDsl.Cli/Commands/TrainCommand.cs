@@ -88,7 +88,7 @@ internal static class TrainCommand
                     Warn: message => io.Err.WriteLine($"symc: warning: {message}"));
 
                 lock (io) io.Err.WriteLine($"{prefix}training {train.Model} from {CompileStep.DisplayPath(source)} (seed {run.Seed ?? train.Seed}) → {DisplayPaths.Of(run.Dir)}");
-                using var diagnostics = SymmetryDiagnostics.Create(program.Model(train.Model), train);
+                using var diagnostics = SymmetryDiagnostics.Create(program.ModelFor(train), train);
                 // weights.dat is written at the end of the run, before summary.json (which marks a run directory complete).
                 IReadOnlyList<ITrainingObserver> observers = diagnostics is null ? [new WeightsExport()] : [diagnostics, new WeightsExport()];
                 var result = TrainingView.Run(io, program, train, trainOptions, observers, cancel, prefix);

@@ -58,6 +58,8 @@ public static class DiagnosticCatalog
     // ---------------------------------------------------------------- SYM04xx symmetries
     public static Diagnostic UnknownSymmetryKind(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0401", $"unknown symmetry kind '{kind}'{DidYouMean(suggestion)}; expected permutation, rescale, sign, rotation, translation or scale");
     public static Diagnostic SymmetryDoesNotHold(SourceSpan s, string symmetry, string reason) => Error(s, "SYM0402", $"{symmetry} does not hold: {reason}");
+    public static Diagnostic SymmetryDoesNotHoldForBlock(SourceSpan s, string symmetry, SourceSpan block, string reason) => Error(s, "SYM0407", $"{symmetry} does not hold for the train block at line {block.Line}: {reason}");
+    public static Diagnostic SymmetryCannotProve(SourceSpan s, string symmetry, string reason) => Warning(s, "SYM0406", $"cannot prove {symmetry}: {reason}; `symc check --verify` tests it numerically");
     public static Diagnostic SymmetryNotDeclared(SourceSpan s, string symmetry) => Warning(s, "SYM0403", $"inferred symmetry {symmetry} is not declared; add `symmetry NAME : {symmetry}`");
     public static Diagnostic SymmetryTarget(SourceSpan s, string message) => Error(s, "SYM0404", message);
     public static Diagnostic DuplicateSymmetry(SourceSpan s, string symmetry, string other) => Warning(s, "SYM0405", $"{symmetry} is already declared as '{other}'");

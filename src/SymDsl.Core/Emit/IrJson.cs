@@ -85,11 +85,13 @@ public static class IrJson
             w.WriteNumber("blocks", s.Blocks);
             w.WriteBoolean("declared", s.Declared);
             w.WriteBoolean("inferred", s.Inferred);
+            if (!s.Exact) w.WriteBoolean("exact", false);
             Objects(w, "actions", s.Actions, a =>
             {
                 w.WriteString("parameter", a.Parameter);
                 w.WriteNumber("axis", a.Axis);
                 w.WriteString("role", a.Role.ToString());
+                if (a.Unit != 1) w.WriteNumber("unit", a.Unit);
             });
         });
         w.WriteEndObject();
@@ -110,6 +112,7 @@ public static class IrJson
         w.WriteNumber("seed", t.Seed);
         w.WriteNumber("logEvery", t.LogEvery);
         if (t.CheckpointEvery is { } c) w.WriteNumber("checkpointEvery", c); else w.WriteNull("checkpointEvery");
+        Strings(w, "symmetries", t.Symmetries.Select(s => s.Name).ToList()); // the block's: the model's plus those its loss adds
         Objects(w, "breaks", t.Breaks, b =>
         {
             w.WriteString("method", b.Method);

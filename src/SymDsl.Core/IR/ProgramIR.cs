@@ -18,6 +18,16 @@ namespace SymDsl.IR;
 public sealed record ProgramIR(string SourcePath, IReadOnlyList<ModelIR> Models, IReadOnlyList<TrainIR> Trains)
 {
     public ModelIR Model(string name) => Models.First(m => m.Name == name);
+
+    /// <summary>
+    /// The model a train block trains, with that block's symmetries (the model's plus those its loss adds). A block built
+    /// by hand without a symmetry list keeps the model's.
+    /// </summary>
+    public ModelIR ModelFor(TrainIR train)
+    {
+        var model = Model(train.Model);
+        return train.Symmetries.Count == 0 ? model : model with { Symmetries = train.Symmetries };
+    }
 }
 
 public sealed record ModelIR(
@@ -204,7 +214,9 @@ public enum ActionRole
     Shift,
 }
 
-public sealed record ParamActionIR(string Parameter, int Axis, ActionRole Role);
+/// <param name="Unit">Entries per unit along <see cref="Axis"/>: unit i spans entries i·Unit … (i+1)·Unit − 1 (an attention head
+/// spans d/heads rows); 1 for one entry per unit.</param>
+public sealed record ParamActionIR(string Parameter, int Axis, ActionRole Role, int Unit = 1);
 
 /// <summary>
 /// A parameter symmetry at a site. <see cref="Dim"/> is the number of units the group acts on per block
@@ -226,6 +238,9 @@ public sealed record SymmetryIR(
     SourceSpan Span)
 {
     public IEnumerable<string> Parameters => Actions.Select(a => a.Parameter).Distinct();
+
+    /// <summary>False when the symmetry holds only approximately (a scale absorbed by a LayerNorm with eps &gt; 0).</summary>
+    public bool Exact { get; init; } = true;
 }
 
 // ---------------------------------------------------------------- training
@@ -246,7 +261,14 @@ public sealed record TrainIR(
     IReadOnlyList<BreakIR> Breaks,
     IReadOnlyList<DiagnoseIR> Diagnostics,
     IReadOnlyList<InduceIR> Induces,
-    SourceSpan Span);
+    SourceSpan Span)
+{
+    /// <summary>
+    /// The symmetries that hold for this block: the model's loss-independent ones and those its loss adds (translation of
+    /// the logits a cross-entropy reads). Breaks, diagnostics and verification of this block read this list.
+    /// </summary>
+    public IReadOnlyList<SymmetryIR> Symmetries { get; init; } = [];
+}
 
 /// <summary>
 /// <c>data KIND(args)</c>: digits, csv, idx, fashion_mnist, teacher, lowrank_regression. Args with defaults filled in;

@@ -22,7 +22,7 @@ public sealed class ModelBuilder
 {
     public const int MaxUnrolledStatements = 100_000;
 
-    static readonly string[] Activations = ["relu", "leaky_relu", "tanh", "sigmoid", "gelu", "sin", "identity", "softmax"];
+    static readonly string[] Activations = Vocabulary.Functions.Names.ToArray();
     static readonly string[] Reductions = ["last", "mean", "flatten"];
     static readonly string[] LayerKinds = Enum.GetNames<LayerKind>();
     static readonly string[] HyperTypes = ["int", "float", "bool", "string"];
@@ -261,19 +261,16 @@ public sealed class ModelBuilder
         LayerKind.Embedding => [Size("vocab"), Size("d"), InitArg],
         LayerKind.SelfAttention => [Size("d"), Size("heads"), new("causal", ArgType.Bool, new Value.Bool(false)), new("bias", ArgType.Bool, True), InitArg],
         _ => [Size("in"), Size("hidden"),
-              new("activation", ArgType.Name, new Value.Name("tanh"), false, ["tanh", "relu", "sigmoid", "identity", "gelu", "sin"]),
+              new("activation", ArgType.Name, new Value.Name("tanh"), false, RnnActivations),
               new("integrator", ArgType.Name, new Value.Name("euler"), false, ["euler", "rk2", "rk4"]),
               new("dt", ArgType.Float, new Value.Float(1.0), Range: Domain.Positive), new("bias", ArgType.Bool, True), InitArg],
     };
 
     static ArgSpec Size(string name) => ArgSpec.Req(name, ArgType.Int, Domain.Dimension);
 
-    /// <summary>The named arguments of the functions that take any (the others take none).</summary>
-    public static readonly IReadOnlyDictionary<string, ArgSpec[]> FunctionSignatures = new Dictionary<string, ArgSpec[]>
-    {
-        ["leaky_relu"] = [new("negative_slope", ArgType.Float, new Value.Float(0.01))],
-        ["softmax"] = [new("dim", ArgType.Int, new Value.Int(-1))],
-    };
+    /// <summary>The activations an RNN cell may apply: the elementwise functions.</summary>
+    static readonly string[] RnnActivations = Vocabulary.Functions.All
+        .Where(f => f.Has(Vocabulary.FunctionProperties.Elementwise) && f.Arguments.Count == 0).Select(f => f.Name).ToArray();
 
     static readonly ArgSpec InitArg = new("init", ArgType.Init, new Value.List([new Value.Name("default"), new Value.Float(0)]));
     static readonly ArgSpec BiasInitArg = new("bias_init", ArgType.Init, new Value.List([new Value.Name("default"), new Value.Float(0)]));
@@ -525,7 +522,13 @@ public sealed class ModelBuilder
             diagnostics.Add(DiagnosticCatalog.ElementTypeMismatch(b.Span, $"'{b.Operator}'", "float", "int"));
             return null;
         }
-        var op = b.Operator switch { "+" => OpKind.Add, "-" => OpKind.Sub, _ => OpKind.Mul };
+        var op = b.Operator switch
+        {
+            "+" => OpKind.Add,
+            "-" => OpKind.Sub,
+            "*" => OpKind.Mul,
+            _ => throw new InvalidOperationException($"operator '{b.Operator}' reached lowering"), // '/' and '%' were rejected above
+        };
         return Add(op, [l.Value, r.Value], ln.Shape, ln.Type, new(), b.Span);
     }
 
@@ -619,7 +622,7 @@ public sealed class ModelBuilder
 
     int? Activation(CallExpr c, string fn, Constants constants)
     {
-        IReadOnlyList<ArgSpec> sig = FunctionSignatures.TryGetValue(fn, out var known) ? known : [];
+        var sig = Vocabulary.Functions.Get(fn).Arguments;
         var x = SingleInput(c, fn, constants);
         var named = c.Arguments.Where(a => a.Name is not null).ToList();
         var bound = ArgBinder.Bind(fn, sig, named, constants, diagnostics, c.Span);

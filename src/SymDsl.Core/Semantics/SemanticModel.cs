@@ -13,6 +13,7 @@ public static class SemanticModel
         var overrides = options.Overrides ?? new Dictionary<string, string>();
         var used = new HashSet<string>();
         var models = new List<ModelIR>();
+        var resolvers = new Dictionary<string, SymmetryResolver>();
         var failed = new HashSet<string>();
         var seen = new HashSet<string>();
         foreach (var decl in file.Models)
@@ -20,10 +21,9 @@ public static class SemanticModel
             if (!seen.Add(decl.Name.Text)) { diagnostics.Add(DiagnosticCatalog.DuplicateModel(decl.Name.Span, decl.Name.Text)); continue; }
             var checkedModel = new ModelBuilder(decl, diagnostics, overrides, used).Build(options.MaxParameterBytes);
             var model = checkedModel.Model;
-            var ce = CrossEntropyOutputs(file, decl.Name.Text);
-            var inference = new SymmetryInference(model, checkedModel.LayerUses, ce);
-            var symmetries = inference.Resolve(checkedModel.Declared, diagnostics, checkedModel.Unresolved);
-            models.Add(model with { Symmetries = symmetries });
+            var resolver = new SymmetryResolver(model, checkedModel.Declared, checkedModel.Unresolved);
+            resolvers[model.Name] = resolver;
+            models.Add(model with { Symmetries = resolver.ResolveModel(diagnostics) });
             if (checkedModel.HasErrors) failed.Add(model.Name);
         }
         foreach (var key in overrides.Keys.Where(k => !used.Contains(k)))
@@ -42,8 +42,13 @@ public static class SemanticModel
             }
             if (failed.Contains(model.Name)) continue; // the model's own errors were reported; its train block would only echo them
             if (t.HasSyntaxErrors) continue; // statements were dropped: missing-setting errors would be noise
-            if (new TrainChecker(t, model, baseDir, diagnostics).Check() is { } ir) trains.Add(ir);
+            var resolver = resolvers[model.Name];
+            if (new TrainChecker(t, model, baseDir, diagnostics) { BlockSymmetries = loss => resolver.ResolveBlock(loss, t.Span, diagnostics) }.Check() is { } ir)
+                trains.Add(ir);
         }
+        for (int i = 0; i < models.Count; i++)
+            if (resolvers.TryGetValue(models[i].Name, out var r) && !failed.Contains(models[i].Name))
+                models[i] = models[i] with { Symmetries = r.Finish(diagnostics) };
         return new ProgramIR(path, models, trains);
     }
 
@@ -51,16 +56,5 @@ public static class SemanticModel
     {
         try { return System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)) ?? Directory.GetCurrentDirectory(); }
         catch (Exception) { return Directory.GetCurrentDirectory(); }
-    }
-
-    /// <summary>Outputs of <paramref name="model"/> that some train block feeds to cross_entropy (read from the syntax, before train checking).</summary>
-    static HashSet<string> CrossEntropyOutputs(FileSyntax file, string model)
-    {
-        var set = new HashSet<string>();
-        foreach (var t in file.Trains.Where(t => t.Model.Text == model))
-            foreach (var s in t.Body.OfType<SettingStmt>())
-                if (s.Key.Text == "loss" && s.Value is CallExpr { Callee: NameExpr { Name: "cross_entropy" }, Arguments: [{ Value: NameExpr o }, ..] })
-                    set.Add(o.Name);
-        return set;
     }
 }

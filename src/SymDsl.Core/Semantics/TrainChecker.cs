@@ -44,10 +44,11 @@ public static class TrainCatalog
         "csv" => [new("x", null, ElementType.Float32, null), new("label", [], ElementType.Int64, null)],
         "idx" or "fashion_mnist" => [new("x", [784], ElementType.Float32, null), new("label", [], ElementType.Int64, 10)],
         "teacher" => [new("x", [(int)a["d_in"].AsInt()], ElementType.Float32, null), new("target", [(int)a["d_out"].AsInt()], ElementType.Float32, null)],
-        _ => [new("x", [(int)a["d"].AsInt()], ElementType.Float32, null), new("target", [(int)a["d"].AsInt()], ElementType.Float32, null)],
+        "lowrank_regression" => [new("x", [(int)a["d"].AsInt()], ElementType.Float32, null), new("target", [(int)a["d"].AsInt()], ElementType.Float32, null)],
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "a data source without its fields"),
     };
 
-    public static readonly string[] Losses = ["cross_entropy", "mse"];
+    public static readonly string[] Losses = Vocabulary.Losses.Names.ToArray();
 
     public static readonly Dictionary<string, ArgSpec[]> Optimizers = new()
     {
@@ -95,6 +96,11 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
 {
     readonly Constants constants = new(model.HyperParameters, diagnostics);
 
+    /// <summary>The symmetries of this block once its loss is bound (the model's plus those its loss adds); by default the model's.</summary>
+    public Func<LossIR?, IReadOnlyList<SymmetryIR>>? BlockSymmetries { get; init; }
+
+    IReadOnlyList<SymmetryIR> symmetries = model.Symmetries;
+
     public TrainIR? Check()
     {
         var errorsBefore = Errors();
@@ -121,6 +127,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
 
         LossIR? loss = null;
         if (Required(settings, "loss") is { } ls) loss = Loss(ls, data, fields);
+        if (BlockSymmetries is not null) symmetries = BlockSymmetries(loss);
 
         OptimizerIR? optimizer = null;
         if (Required(settings, "optimizer") is { } os && Call(os, "an optimizer such as sgd(lr = 0.05)") is var (okind, ospan, oargs))
@@ -155,7 +162,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         var induces = decl.Body.OfType<InduceStmt>().Select(Induce).Where(i => i is not null).Cast<InduceIR>().ToList();
 
         if (Errors() > errorsBefore || data is null || loss is null || optimizer is null) return null;
-        return new TrainIR(model.Name, data, loss, optimizer, schedule, batch, epochs, steps, seed, logEvery, checkpointEvery, breaks, diags, induces, decl.Span);
+        return new TrainIR(model.Name, data, loss, optimizer, schedule, batch, epochs, steps, seed, logEvery, checkpointEvery, breaks, diags, induces, decl.Span) { Symmetries = symmetries };
     }
 
     int Errors() => diagnostics.Count(d => d.Level == DiagnosticLevel.Error);
@@ -296,7 +303,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         return new LossIR(kind, output, target, s.Span);
     }
 
-    SymmetryIR? DeclaredSymmetry(string name) => model.Symmetries.FirstOrDefault(x => x.Name == name);
+    SymmetryIR? DeclaredSymmetry(string name) => symmetries.FirstOrDefault(x => x.Name == name);
 
     BreakIR? Break(BreakStmt b)
     {
@@ -318,7 +325,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             var sym = DeclaredSymmetry(id.Text);
             if (sym is null || !sym.Declared)
             {
-                diagnostics.Add(DiagnosticCatalog.BreakTarget(id.Span, $"'{id.Text}' is not a declared symmetry of model '{model.Name}'{(Names.Suggest(id.Text, model.Symmetries.Where(x => x.Declared).Select(x => x.Name)) is { } sug ? $"; did you mean '{sug}'?" : "")}"));
+                diagnostics.Add(DiagnosticCatalog.BreakTarget(id.Span, $"'{id.Text}' is not a declared symmetry of model '{model.Name}'{(Names.Suggest(id.Text, symmetries.Where(x => x.Declared).Select(x => x.Name)) is { } sug ? $"; did you mean '{sug}'?" : "")}"));
                 continue;
             }
             if (spec.Kinds is { } kinds && !kinds.Contains(sym.Kind))
@@ -365,7 +372,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             var kind = Resolve(target);
             if (kind is null)
             {
-                var candidates = model.Symmetries.Where(s => s.Declared).Select(s => s.Name)
+                var candidates = symmetries.Where(s => s.Declared).Select(s => s.Name)
                     .Concat(model.Nodes.Where(n => n.Site is not null).Select(n => n.Site!)).Concat(model.Parameters.Select(p => p.Name));
                 diagnostics.Add(DiagnosticCatalog.UndefinedName(positional[0].Span, target, Names.Suggest(target, candidates)));
                 continue;
@@ -391,7 +398,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
 
     string? Resolve(string target)
     {
-        if (model.Symmetries.Any(s => s.Declared && s.Name == target)) return "symmetry";
+        if (symmetries.Any(s => s.Declared && s.Name == target)) return "symmetry";
         if (model.Site(target) is { Op: not OpKind.Input }) return "site";
         if (model.Parameters.Any(p => p.Name == target)) return "parameter";
         return null;

@@ -55,8 +55,10 @@ public static class UnitNorms
         {
             var t = TensorMath.F64(parameters[a.Parameter]);
             int axis = a.Axis < 0 ? a.Axis + (int)t.dim() : a.Axis;
-            if (axis < 0 || axis >= t.dim() || t.shape[axis] != n)
+            long entries = (long)n * Math.Max(1, a.Unit);
+            if (axis < 0 || axis >= t.dim() || t.shape[axis] != entries)
                 throw new ArgumentException($"{sym.Name}: {a.Parameter} axis {a.Axis} does not have {n} units");
+            // Unit i is entries i·Unit … (i+1)·Unit − 1 along the axis: its slice is those rows, flattened.
             parts.Add(t.movedim(new long[] { axis }, new long[] { 0 }).reshape(n, -1));
         }
         return parts.Count == 0 ? null : torch.cat(parts, 1);

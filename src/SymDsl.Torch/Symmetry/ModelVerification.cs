@@ -34,8 +34,11 @@ public static class ModelVerification
         Verify(model, model.Symmetries, trials, seed);
 
     /// <summary><see cref="VerifyAll"/> for a chosen list of symmetries (e.g. forged ones in tests).</summary>
+    /// <param name="shiftInvariantOutputs">Outputs a shift-invariant loss reads (cross-entropy logits): compared after
+    /// subtracting their mean over the last dimension, since the loss cannot see a constant shift of them. Null: none, except
+    /// that for a model with no train block every output is compared so for a translation symmetry.</param>
     public static IReadOnlyList<SymmetryVerification> Verify(ModelIR model, IEnumerable<SymmetryIR> symmetries, int trials = 3, int seed = 0,
-        double tolerance = 1e-8)
+        double tolerance = 1e-8, IReadOnlySet<string>? shiftInvariantOutputs = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var list = symmetries.ToList();
@@ -55,19 +58,39 @@ public static class ModelVerification
             theta[name] = (value.detach() + randn(value.shape, ScalarType.Float64, generator: gen) * 0.1).clone();
         var inputs = RandomInputs(model, gen);
 
-        Tensor Forward(IReadOnlyDictionary<string, Tensor> parameters)
+        Tensor Forward(IReadOnlyDictionary<string, Tensor> parameters, Func<string, bool> centred)
         {
             lowered.SetEffectiveParameters(parameters);
             var outs = lowered.Forward(inputs);
-            return cat(model.Outputs.Select(o => outs[o.Name].to(ScalarType.Float64).reshape(BatchSize, -1)).ToList(), 1);
+            return cat(model.Outputs.Select(o =>
+            {
+                var y = outs[o.Name].to(ScalarType.Float64);
+                if (centred(o.Name)) y = y - y.mean(new long[] { -1 }, keepdim: true);
+                return y.reshape(BatchSize, -1);
+            }).ToList(), 1);
         }
 
         foreach (var sym in list)
         {
-            var r = SymmetryVerifier.Verify(sym, Forward, theta, trials, seed: seed * 7919 + 17, tolerance: tolerance);
+            Func<string, bool> centred = shiftInvariantOutputs is not null ? shiftInvariantOutputs.Contains
+                : sym.Kind == SymmetryKind.Translation ? _ => true : _ => false;
+            var r = SymmetryVerifier.Verify(sym, p => Forward(p, centred), theta, trials, seed: seed * 7919 + 17, tolerance: tolerance,
+                comparison: OutputComparison.Raw);
             results.Add(new SymmetryVerification(sym, r));
         }
         return results;
+    }
+
+    /// <summary>
+    /// <see cref="Verify"/> for the symmetries of one train block: the model with the block's symmetries, the outputs its loss
+    /// reads shift-invariantly when the loss is (cross-entropy).
+    /// </summary>
+    public static IReadOnlyList<SymmetryVerification> VerifyBlock(ProgramIR program, TrainIR train, IEnumerable<SymmetryIR> symmetries, int trials = 3,
+        int seed = 0, double tolerance = 1e-8)
+    {
+        var model = program.ModelFor(train);
+        var shiftInvariant = Vocabulary.Losses.Get(train.Loss.Kind).ShiftInvariant ? new HashSet<string> { train.Loss.Output } : new HashSet<string>();
+        return Verify(model, symmetries, trials, seed, tolerance, shiftInvariant);
     }
 
     /// <summary>Random inputs for every model input (see <see cref="VerifyAll"/>), batch <see cref="BatchSize"/>.</summary>

@@ -173,8 +173,8 @@ sealed class TrainingRun : IDisposable
         else if (runLock.Directory != Path.GetFullPath(_options.OutDir))
             throw new ArgumentException($"the lock given is on {runLock.Directory}, not on the run directory {_options.OutDir}");
         var outDir = runLock.Directory;
-        var modelIR = _program.Models.FirstOrDefault(m => m.Name == _train.Model)
-            ?? throw new SymDslException($"train block names model {_train.Model}, which the program does not define");
+        var modelIR = _program.Models.Any(m => m.Name == _train.Model) ? _program.ModelFor(_train)
+            : throw new SymDslException($"train block names model {_train.Model}, which the program does not define");
         var device = SelectDevice(_options.Device);
         var seed = _options.Seed ?? _train.Seed;
         using var setup = NativeSection.Enter(); // closed before the first step (each step opens its own)

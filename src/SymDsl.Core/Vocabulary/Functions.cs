@@ -1,0 +1,81 @@
+using SymDsl.IR;
+using SymDsl.Semantics;
+
+namespace SymDsl.Vocabulary;
+
+/// <summary>The algebraic properties of a function that symmetry inference reads.</summary>
+[Flags]
+public enum FunctionProperties
+{
+    None = 0,
+    /// <summary>f acts on each unit separately: f(P x) = P f(x) for every permutation P.</summary>
+    Elementwise = 1,
+    /// <summary>f(A x) = A f(x) for every matrix A (only the identity).</summary>
+    Linear = 2,
+    /// <summary>f(c x) = c f(x) for c &gt; 0 (relu, leaky_relu, identity).</summary>
+    PositivelyHomogeneous = 4,
+    /// <summary>f(−x) = −f(x) (tanh, sin, identity).</summary>
+    Odd = 8,
+    /// <summary>f(x + c·1) = f(x) over the units (softmax over its last axis).</summary>
+    ShiftInvariant = 16,
+    /// <summary>f(P x) = P f(x) for every permutation of the units, without being elementwise (softmax).</summary>
+    PermutationEquivariant = 32,
+}
+
+/// <summary>
+/// One function of the language (<c>relu(h)</c>, <c>softmax(h, dim = -1)</c>): its named arguments with defaults,
+/// and its properties. <see cref="Functions"/> is the one list every stage reads.
+/// </summary>
+public sealed record FunctionDefinition(string Name, FunctionProperties Properties, IReadOnlyList<ArgSpec> Arguments, string Meaning)
+{
+    public bool Has(FunctionProperties p) => (Properties & p) == p;
+
+    /// <summary>
+    /// Whether f commutes with every element of the group <paramref name="kind"/> acting on its units — so that the
+    /// group passes through f unchanged — and, when it does not, why (with whether that failure is generic).
+    /// </summary>
+    public (bool Passes, string? Why, bool Necessary) Commutes(SymmetryKind kind) => kind switch
+    {
+        SymmetryKind.Permutation => Has(FunctionProperties.Elementwise) || Has(FunctionProperties.PermutationEquivariant)
+            ? (true, null, false) : (false, "mixes its units", true),
+        SymmetryKind.Rescale or SymmetryKind.Scale => Has(FunctionProperties.PositivelyHomogeneous)
+            ? (true, null, false) : (false, $"is not positively homogeneous ({Name}(c z) ≠ c {Name}(z))", true),
+        // sigmoid(−z) = 1 − sigmoid(z): a flip is affine, and a consumer's bias may absorb it; the calculus does not prove that.
+        SymmetryKind.Sign => Has(FunctionProperties.Odd)
+            ? (true, null, false) : (false, $"is not odd ({Name}(−z) ≠ −{Name}(z))", Name != "sigmoid"),
+        SymmetryKind.Rotation => Has(FunctionProperties.Linear)
+            ? (true, null, false) : (false, "is nonlinear, so it does not commute with a change of basis", true),
+        SymmetryKind.Translation => Has(FunctionProperties.Linear)
+            ? (true, null, false) : (false, $"does not commute with a shift ({Name}(z + c) ≠ {Name}(z) + c)", true),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+}
+
+/// <summary>The functions of the language, each defined once.</summary>
+public static class Functions
+{
+    const FunctionProperties E = FunctionProperties.Elementwise;
+
+    public static readonly IReadOnlyList<FunctionDefinition> All =
+    [
+        new("relu", E | FunctionProperties.PositivelyHomogeneous, [], "max(z, 0)"),
+        new("leaky_relu", E | FunctionProperties.PositivelyHomogeneous,
+            [new("negative_slope", ArgType.Float, new Value.Float(0.01))], "z for z ≥ 0, negative_slope·z otherwise"),
+        new("tanh", E | FunctionProperties.Odd, [], "hyperbolic tangent"),
+        new("sigmoid", E, [], "1 / (1 + e^−z)"),
+        new("gelu", E, [], "z·Φ(z)"),
+        new("sin", E | FunctionProperties.Odd, [], "sine"),
+        new("identity", E | FunctionProperties.Linear | FunctionProperties.PositivelyHomogeneous | FunctionProperties.Odd, [], "z"),
+        new("softmax", FunctionProperties.PermutationEquivariant | FunctionProperties.ShiftInvariant,
+            [new("dim", ArgType.Int, new Value.Int(-1))], "e^z / Σ e^z over `dim` (default the last)"),
+    ];
+
+    static readonly Dictionary<string, FunctionDefinition> byName = All.ToDictionary(f => f.Name);
+
+    public static FunctionDefinition? Find(string name) => byName.GetValueOrDefault(name);
+
+    public static FunctionDefinition Get(string name)
+        => byName.TryGetValue(name, out var f) ? f : throw new KeyNotFoundException($"no function '{name}'");
+
+    public static IEnumerable<string> Names => All.Select(f => f.Name);
+}

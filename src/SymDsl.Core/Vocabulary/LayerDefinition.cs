@@ -1,0 +1,90 @@
+using SymDsl.IR;
+
+namespace SymDsl.Vocabulary;
+
+/// <summary>The two spaces of units a layer touches: the units of its input and those of its output.</summary>
+public enum Port { In, Out }
+
+/// <summary>
+/// What a layer's definition tells symmetry inference about one group kind (docs/language.md, "The symmetry calculus").
+/// A rule must say something about each port it has: act on it through a parameter, absorb the group there without
+/// parameters, link it to the other port (one space), or block the group with the reason. A port the rule leaves
+/// unsaid is treated as "cannot prove".
+/// </summary>
+public interface ISpaceRule
+{
+    /// <summary>The layer the rule is for.</summary>
+    LayerIR Layer { get; }
+    /// <summary>Whether the layer has the parameter "{layer}.{local}" (e.g. no "bias" when bias = false).</summary>
+    bool Has(string local);
+    /// <summary>
+    /// The group acting on <paramref name="port"/>'s units moves parameter "{layer}.{local}" along <paramref name="axis"/>
+    /// in <paramref name="role"/> (<see cref="ActionRole"/>); <paramref name="unit"/> entries per unit (attention heads).
+    /// </summary>
+    void Act(Port port, string local, int axis, ActionRole role, int unit = 1);
+    /// <summary>The layer is invariant under the group on <paramref name="port"/> without any parameter moving (a normalisation
+    /// absorbs a scale); <paramref name="exact"/> false when only approximately (a LayerNorm's eps).</summary>
+    void Absorb(Port port, bool exact = true);
+    /// <summary>Input and output units are one space for this kind (a LayerNorm keeps a permutation).</summary>
+    void Link();
+    /// <summary>The group cannot act on <paramref name="port"/> through this layer. <paramref name="necessary"/>: the failure
+    /// is generic (a counterexample exists for almost every parameter value), so the symmetry does not hold; otherwise the
+    /// calculus only cannot prove it.</summary>
+    void Block(Port port, string why, bool necessary);
+}
+
+/// <summary>A symmetry that lives inside one layer (the query–key product of attention): its group and parameter action.</summary>
+/// <param name="Part">The member spelled after the layer name: "qk" in <c>rotation(attn.qk)</c>.</param>
+public sealed record LayerSymmetry(SymmetryKind Kind, string Part, int Dim, int Blocks, IReadOnlyList<ParamActionIR> Actions);
+
+/// <summary>
+/// One layer kind's definition, as far as symmetry inference is concerned: how each group kind acts on its parameters at its
+/// input and output units, and which symmetries live inside it. One subclass per kind in Vocabulary/Layers/.
+/// </summary>
+public abstract class LayerDefinition
+{
+    public abstract LayerKind Kind { get; }
+
+    /// <summary>Whether the layer's input has units a group can act on (false for Embedding: token ids).</summary>
+    public virtual bool HasInputUnits => true;
+
+    /// <summary>Size of the input units (the last axis of its input).</summary>
+    public abstract int InputUnits(LayerIR layer);
+
+    /// <summary>Size of the output units (the last axis of its output).</summary>
+    public abstract int OutputUnits(LayerIR layer);
+
+    /// <summary>How group <paramref name="kind"/> acts at this layer's ports.</summary>
+    public abstract void Relate(SymmetryKind kind, ISpaceRule rule);
+
+    /// <summary>Symmetries inside the layer (none by default).</summary>
+    public virtual IEnumerable<LayerSymmetry> Internal(LayerIR layer) => [];
+
+    /// <summary>The members <see cref="Internal"/> may name (for error messages), e.g. "qk", "vo", "heads".</summary>
+    public virtual IReadOnlyList<string> InternalParts => [];
+
+    static readonly Dictionary<LayerKind, LayerDefinition> byKind = typeof(LayerDefinition).Assembly.GetTypes()
+        .Where(t => t.IsSubclassOf(typeof(LayerDefinition)) && !t.IsAbstract)
+        .Select(t => (LayerDefinition)Activator.CreateInstance(t)!)
+        .ToDictionary(d => d.Kind);
+
+    /// <summary>The definition of <paramref name="kind"/> (every kind has one: a test checks it).</summary>
+    public static LayerDefinition Of(LayerKind kind)
+        => byKind.TryGetValue(kind, out var d) ? d : throw new InvalidOperationException($"layer kind {kind} has no definition in Vocabulary/Layers");
+
+    /// <summary>The common rule of a layer that maps its input units linearly to its output units through parameters:
+    /// every linear group on the input is absorbed by <paramref name="inputs"/> (Inverse along their input axis), and every
+    /// linear group on the output is emitted by <paramref name="outputs"/> (Forward along their output axis).</summary>
+    protected static void LinearMap(SymmetryKind kind, ISpaceRule rule, IEnumerable<(string Local, int Axis)> inputs, IEnumerable<(string Local, int Axis)> outputs)
+    {
+        var scalar = kind == SymmetryKind.Scale;
+        foreach (var (local, axis) in inputs)
+            if (rule.Has(local)) rule.Act(Port.In, local, scalar ? -1 : axis, ActionRole.Inverse);
+        foreach (var (local, axis) in outputs)
+            if (rule.Has(local)) rule.Act(Port.Out, local, scalar ? -1 : axis, ActionRole.Forward);
+    }
+
+    /// <summary>True for the kinds that act on units linearly (every kind but translation).</summary>
+    protected static bool IsLinearGroup(SymmetryKind kind) => kind != SymmetryKind.Translation;
+
+}
