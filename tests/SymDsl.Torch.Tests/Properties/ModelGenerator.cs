@@ -41,6 +41,8 @@ public sealed class ModelGenerator
     readonly List<Val> vals = [];
     readonly List<Lay> layers = [];
     readonly HashSet<string> consumed = [];
+    /// <summary>For a value made from another by a constant factor or an alias, that other's root: `x + (-x)` is 0.</summary>
+    readonly Dictionary<string, string> root = [];
     readonly List<string> sites = [];
     readonly List<string> outputs = [];
     readonly SortedSet<string> features = [];
@@ -54,10 +56,18 @@ public sealed class ModelGenerator
         steps = rng.Next(2, 5);
     }
 
+    /// <summary>
+    /// The same model with every LayerNorm's eps = 1e-300: scale invariance through it is then exact in float64, and a
+    /// LayerNorm of an all-zero vector (relu of negatives, a Linear without bias of zeros) still gives 0, not 0/0.
+    /// </summary>
+    public static string WithExactNorms(string text) =>
+        System.Text.RegularExpressions.Regex.Replace(text, @"LayerNorm\((\d+)(, eps = 0\.0)?", "LayerNorm($1, eps = 1e-300");
+
     /// <summary>The model for <paramref name="seed"/> (deterministic).</summary>
     public static GeneratedModel Generate(int seed) => new ModelGenerator(seed).Run();
 
     int Size() => rng.Next(2, 7);
+    int NormSize() => rng.Next(3, 7);
     bool Coin(int oneIn = 2) => rng.Next(oneIn) == 0;
     T Pick<T>(IReadOnlyList<T> xs) => xs[rng.Next(xs.Count)];
     static string F(double d) => d.ToString("0.0##", CultureInfo.InvariantCulture);
@@ -99,10 +109,9 @@ public sealed class ModelGenerator
         var blocks = rng.Next(2, 7);
         for (int b = 0; b < blocks; b++) Block(PickValue());
 
-        // Outputs: every value nothing consumes (at most three; the rest are combined or headed), often through a head.
+        // Outputs: every value nothing consumes (no dead code: a value nothing reads has every symmetry), often through a head.
         var leaves = vals.Where(v => !v.Int && !consumed.Contains(v.Name) && !inputs.Contains(v)).ToList();
         if (leaves.Count == 0) leaves.Add(vals[^1]);
-        while (leaves.Count > 3) leaves.RemoveAt(0); // left unconsumed: a dead site (rare)
         foreach (var leaf in leaves)
         {
             var v = leaf;
@@ -140,11 +149,13 @@ public sealed class ModelGenerator
     }
 
     string Use(Val v) { consumed.Add(v.Name); return v.Name; }
+    string Root(Val v) => root.GetValueOrDefault(v.Name, v.Name);
 
     Val Emit(string expr, int[] shape, string prefix = "h")
     {
         var v = new Val($"{prefix}{counter++}", shape, false);
         body.Append($"    {v.Name} = {expr}\n");
+        if (expr.StartsWith("identity(", StringComparison.Ordinal)) root[v.Name] = root.GetValueOrDefault(expr[9..^1], expr[9..^1]);
         vals.Add(v);
         sites.Add(v.Name);
         return v;
@@ -170,8 +181,10 @@ public sealed class ModelGenerator
         return NewLayer("fc", "Linear", input, output, bias ? $"Linear({input}, {output})" : $"Linear({input}, {output}, bias = false)");
     }
 
+    /// <summary>A LayerNorm over n ≥ 3 units (over 2 units with eps = 0 it is ±1, a step function of its input: degenerate).</summary>
     Lay NormLayer(int n)
     {
+        if (n < 3) throw new InvalidOperationException("LayerNorm over fewer than 3 units");
         var affine = !Coin(4);
         var exact = Coin(2);
         var args = new List<string> { n.ToString(CultureInfo.InvariantCulture) };
@@ -208,7 +221,7 @@ public sealed class ModelGenerator
             }
             case 2:   // LN MLP: relu(ln(lin(x)))
             {
-                var a = Dense(v, Size());
+                var a = Dense(v, NormSize());
                 var n = Emit($"{NormLayer(a.Last).Name}({Use(a)})", a.Shape);
                 Emit(Act(n), n.Shape);
                 features.Add("ln-mlp");
@@ -218,7 +231,7 @@ public sealed class ModelGenerator
             case 4:   // pre-norm residual: z1 = z0 + fc2(σ(fc1(ln(z0))))
             {
                 var start = v;
-                if (choice == 4) { start = Emit($"{NormLayer(v.Last).Name}({Use(v)})", v.Shape); features.Add("prenorm"); }
+                if (choice == 4 && v.Last >= 3) { start = Emit($"{NormLayer(v.Last).Name}({Use(v)})", v.Shape); features.Add("prenorm"); }
                 else features.Add("residual");
                 var a = Dense(start, Size());
                 var h = Emit(Act(a), a.Shape);
@@ -229,9 +242,13 @@ public sealed class ModelGenerator
             }
             case 5:   // elementwise combination of two values of equal shape (or of a value and a function of it)
             {
-                var others = vals.Where(o => !o.Int && o != v && o.Shape.SequenceEqual(v.Shape)).ToList();
-                var w = others.Count > 0 && !Coin(3) ? Pick(others) : Emit(Act(v), v.Shape);
-                var op = Pick(new[] { "+", "-", "*" });
+                // Only values nothing reads yet: `z = x - h` then `z + h` would cancel h, and every parameter behind it would
+                // be a (true, but algebraic) symmetry no calculus over ops can see.
+                var others = vals.Where(o => !o.Int && Root(o) != Root(v) && o.Shape.SequenceEqual(v.Shape) && !consumed.Contains(o.Name)).ToList();
+                var fresh = others.Count == 0 || Coin(3);
+                var w = fresh ? Emit(Act(v), v.Shape) : Pick(others);
+                // v - σ(v) can vanish (x - relu(x) for x ≥ 0): with a function of v, only + and *.
+                var op = fresh ? Pick(new[] { "+", "*" }) : Pick(new[] { "+", "-", "*" });
                 features.Add(op == "*" ? "product" : "sum");
                 Emit($"{Use(v)} {op} {Use(w)}", v.Shape);
                 break;
@@ -241,12 +258,12 @@ public sealed class ModelGenerator
                 var c = F(0.5 + 0.25 * rng.Next(7));
                 var expr = rng.Next(3) switch { 0 => $"{c} * {Use(v)}", 1 => $"{Use(v)} * {c}", _ => $"-{Use(v)}" };
                 features.Add("constant");
-                Emit(expr, v.Shape);
+                root[Emit(expr, v.Shape).Name] = Root(v);
                 break;
             }
             case 7:   // alias g = h
                 features.Add("alias");
-                Emit(Use(v), v.Shape, "g");
+                root[Emit(Use(v), v.Shape, "g").Name] = Root(v);
                 break;
             case 8:   // a square Linear applied twice in a row, or on two branches
             {
@@ -271,6 +288,7 @@ public sealed class ModelGenerator
                 Emit($"softmax({Use(v)})", v.Shape);
                 break;
             case 10:
+                if (v.Last < 3) { Emit(Act(v), v.Shape); break; }
                 features.Add("ln");
                 Emit($"{NormLayer(v.Last).Name}({Use(v)})", v.Shape);
                 break;

@@ -33,12 +33,19 @@ public sealed class Probe : IDisposable
         {
             foreach (var (name, value) in lowered.EffectiveParameters())
                 theta[name] = (value.detach() + randn(value.shape, ScalarType.Float64, generator: gen) * 0.1).clone();
-            inputs = ModelVerification.RandomInputs(model, gen);
+            inputs = ModelVerification.RandomInputs(model, gen, Batch);
             foreach (var (name, y) in Run(theta)) y0[name] = y;
         }
     }
 
+    /// <summary>Examples in the probe batch (more than ModelVerification's 8, so that a relu is rarely dead on all of them).</summary>
+    public const int Batch = 16;
+
     public IReadOnlyDictionary<string, Tensor> Parameters => theta;
+
+    /// <summary>Some output is 0 on every probe example (e.g. relu(h)² with h &lt; 0 throughout): then a change of it is
+    /// invisible, and an action "verifies" vacuously.</summary>
+    public bool Flat => y0.Values.Any(y => y.abs().max().item<double>() == 0);
 
     Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> parameters)
     {
