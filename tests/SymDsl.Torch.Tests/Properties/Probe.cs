@@ -24,6 +24,7 @@ public sealed class Probe : IDisposable
     public Probe(ModelIR model, int seed)
     {
         this.model = model;
+        using var native = SymDsl.Torch.Runtime.NativeSection.Enter();
         scope = NewDisposeScope();
         lowered = new SymModel(model, seed: seed);
         lowered.to(ScalarType.Float64);
@@ -43,9 +44,12 @@ public sealed class Probe : IDisposable
 
     public IReadOnlyDictionary<string, Tensor> Parameters => theta;
 
-    /// <summary>Some output is 0 on every probe example (e.g. relu(h)² with h &lt; 0 throughout): then a change of it is
-    /// invisible, and an action "verifies" vacuously.</summary>
-    public bool Flat => y0.Values.Any(y => y.abs().max().item<double>() == 0);
+    /// <summary>
+    /// The probe cannot judge this model: some output is 0 on every probe example (relu(h)² with h &lt; 0 throughout: a
+    /// change is invisible, an action "verifies" vacuously), or not finite (a LayerNorm with eps = 0 of an all-zero vector,
+    /// e.g. of relu(x) when every x is negative, is 0/0 in the model as written).
+    /// </summary>
+    public bool Unjudgeable => y0.Values.Any(y => y.abs().max().item<double>() == 0 || !y.isfinite().all().item<bool>());
 
     Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> parameters)
     {
@@ -63,6 +67,9 @@ public sealed class Probe : IDisposable
     public double Error(SymmetryIR sym, int trials, Random rng, ISet<string> shiftInvariant, double stopAbove = double.PositiveInfinity)
     {
         double worst = 0;
+        // TorchSharp 0.107 scalars can be finalized under a running libtorch call when a GC runs (see NativeSection):
+        // with two models checked at once that gave "toDouble" exceptions and NaN outputs. No GC inside a check.
+        using var native = SymDsl.Torch.Runtime.NativeSection.Enter();
         using var _ = no_grad();
         for (int t = 0; t < trials && worst <= stopAbove; t++)
         {

@@ -51,7 +51,7 @@ public sealed class PropertyTally
     {
         static string N(int n) => n.ToString("N0", CultureInfo.InvariantCulture);
         var sb = new StringBuilder();
-        sb.AppendLine($"models {N(Models)} ({N(Flat)} skipped: an output is 0 on every probe example), {N(Bindings)} model × loss bindings, candidates {N(Candidates)}");
+        sb.AppendLine($"models {N(Models)} ({N(Flat)} skipped: an output is 0 on every probe example, or not finite), {N(Bindings)} model × loss bindings, candidates {N(Candidates)}");
         sb.AppendLine($"(a) soundness: inferred (holds) {N(Holds)} ({N(Approximate)} approximate), verified {N(Verified)}, failed {N(SoundnessFailures)}; worst relative error of a verified one {WorstHoldsError:0.0e+0} "
             + $"(approximate ones with eps = 0; with eps as written, worst {WorstApproximateError:0.0e+0})");
         sb.AppendLine($"    inferred by kind: {string.Join(", ", HoldsByKind.Select(kv => $"{kv.Key} {N(kv.Value)}"))}");
@@ -101,7 +101,7 @@ public static class SymmetryProperties
             using var probe = new Probe(model, seed);
             using var exactProbe = ReferenceEquals(exactModel, model) ? null : new Probe(exactModel, seed);
             tally.LowerSeconds += clock.Elapsed.TotalSeconds;
-            if (probe.Flat || exactProbe?.Flat == true) { tally.Flat++; return tally; }
+            if (probe.Unjudgeable || exactProbe?.Unjudgeable == true) { tally.Flat++; return tally; }
             foreach (var binding in Inference.Bindings(model, gm, seed))
                 CheckBinding(gm, model, probe, exactProbe ?? probe, binding, seed, spaces, tally);
         }
