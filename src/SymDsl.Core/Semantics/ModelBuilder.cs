@@ -47,7 +47,7 @@ public sealed class ModelBuilder
     readonly List<DeclaredSymmetry> declared = [];
     readonly HashSet<string> structural = [];
     readonly HashSet<string> brokenLayers = [];
-    readonly Dictionary<string, IReadOnlyDictionary<string, string>> argExpressions = new();
+    readonly Dictionary<string, IReadOnlyDictionary<string, HyperExpr>> argExpressions = new();
     int executed;
     bool sawBroken;
     bool unrollLimitHit;
@@ -290,11 +290,11 @@ public sealed class ModelBuilder
         var argConstants = new Constants(constants.Env, diagnostics, entities.Keys);
         var bound = ArgBinder.Bind(kind.ToString(), signature, s.Arguments, argConstants, diagnostics, s.Span);
         if (bound is null) { Poison(name, s, constants); return; }
-        var rendered = new Dictionary<string, string>();
+        var rendered = new Dictionary<string, HyperExpr>();
         foreach (var (argName, expr) in ArgBinder.Map(signature, s.Arguments))
             if (signature.First(a => a.Name == argName).Type is ArgType.Int or ArgType.Float or ArgType.Bool
-                && Constants.Render(expr, constants.Env, hyper.Keys) is { } text)
-                rendered[argName] = text;
+                && Constants.Tree(expr, constants.Env, hyper.Keys) is { } tree)
+                rendered[argName] = tree;
 
         if (kind == LayerKind.SelfAttention && bound["d"].AsInt() % bound["heads"].AsInt() != 0)
         {
