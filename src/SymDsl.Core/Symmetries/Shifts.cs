@@ -91,10 +91,8 @@ sealed class Shifts
             case OpKind.Mean:
             case OpKind.Last:
                 return true;
-            case OpKind.Flatten:
-                if (model.Node(from).Shape.Count == 1) return true;
-                block(new Obstacle("flatten(...)", n.Span, "repeats the units at every position; the calculus does not follow a shift through it", Necessary: false));
-                return false;
+            case OpKind.Flatten:  // c·1 on every position is c·1 on the flattened units
+                return true;
             case OpKind.Mul:
                 block(new Obstacle("the product (*)", n.Span, "turns a shift of one factor into (x + c) ⊙ y, which is not a shift", Necessary: true));
                 return false;

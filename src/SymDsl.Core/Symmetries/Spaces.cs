@@ -157,7 +157,7 @@ sealed class Spaces
                     foreach (var i in n.Inputs) Union(i, n.Id);
                     break;
                 case OpKind.Mul:
-                    products.Add(n); // after every other link: whether both factors share one space decides the rule
+                    products.Add(n);
                     break;
                 case OpKind.Scale:
                     Union(x!.Id, n.Id);
@@ -191,8 +191,8 @@ sealed class Spaces
     readonly List<NodeIR> products = [];
 
     /// <summary>
-    /// x ⊙ y. A permutation moves both factors and the product alike. A sign flip s of both factors cancels: when x and y
-    /// are one space, the product is unchanged, so it belongs to no space the group moves. A rescale D or scale c of both
+    /// x ⊙ y. A permutation moves both factors and the product alike. A sign flip s of both factors cancels: x and y are one
+    /// space, and the product is unchanged, so it belongs to no space the group moves. A rescale D or scale c of both
     /// factors scales the product by D² or c², which a consumer could absorb but the calculus does not express; a change of
     /// basis does not commute with the product at all.
     /// </summary>
@@ -204,16 +204,17 @@ sealed class Spaces
             case SymmetryKind.Permutation:
                 Union(a, n.Id); Union(b, n.Id);
                 break;
-            case SymmetryKind.Sign when Find(a) == Find(b):
+            case SymmetryKind.Sign:
+                // Flipping both factors with one s leaves the product unchanged: the factors are one space, and the product
+                // belongs to none the group moves. (Flipping one factor alone flips the product: a different symmetry, which
+                // the calculus does not look for.)
+                Union(a, b);
                 Block(n.Id, "the product (*)", n.Span, "is unchanged when both its factors flip, so its units cannot flip with them", necessary: true);
                 break;
-            case SymmetryKind.Sign:
             case SymmetryKind.Rescale:
             case SymmetryKind.Scale:
                 Union(a, n.Id); Union(b, n.Id);
-                Block(n.Id, "the product (*)", n.Span, kind == SymmetryKind.Sign
-                    ? "flips with each factor separately; the calculus does not follow two flips through it"
-                    : "scales by the square of the factors' scale, which the calculus does not express", necessary: false);
+                Block(n.Id, "the product (*)", n.Span, "scales by the square of the factors' scale, which the calculus does not express", necessary: false);
                 break;
             default:
                 Union(a, n.Id); Union(b, n.Id);

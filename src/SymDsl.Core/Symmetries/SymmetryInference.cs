@@ -59,8 +59,12 @@ public sealed class SymmetryInference
             }
             var sp = For(kind);
             foreach (var (space, actions, obstacles, exact, dim) in sp.All())
-                // A permutation of one unit is the trivial group: nothing to infer or refute.
-                if (actions.Count > 0 && !(kind == SymmetryKind.Permutation && dim < 2)) list.Add(Make(kind, sp, space, actions, obstacles, exact, dim, null));
+            {
+                // A permutation of one unit is the trivial group; a scale whose factors cancel on every parameter (a layer
+                // applied to its own output: c W / c) moves nothing. Neither is a symmetry worth naming or refuting.
+                var acting = kind == SymmetryKind.Scale ? Net(actions) : actions;
+                if (acting.Count > 0 && !(kind == SymmetryKind.Permutation && dim < 2)) list.Add(Make(kind, sp, space, acting, obstacles, exact, dim, null));
+            }
         }
         // In graph order: per named site (the node that names the space), its kinds in SymmetryKind order; then unnamed spaces;
         // then the symmetries inside layers.
@@ -70,6 +74,18 @@ public sealed class SymmetryInference
             foreach (var s in LayerDefinition.Of(layer.Kind).Internal(layer))
                 ordered.Add(Internal(layer, s, s.Kind));
         return ordered;
+    }
+
+    /// <summary>A scale's actions with those that cancel removed: per parameter, c^(forward − inverse).</summary>
+    static List<ParamActionIR> Net(List<ParamActionIR> actions)
+    {
+        var result = new List<ParamActionIR>();
+        foreach (var g in actions.GroupBy(a => a.Parameter))
+        {
+            var power = g.Count(a => a.Role == ActionRole.Forward) - g.Count(a => a.Role == ActionRole.Inverse);
+            for (int i = 0; i < Math.Abs(power); i++) result.Add(new ParamActionIR(g.Key, -1, power > 0 ? ActionRole.Forward : ActionRole.Inverse));
+        }
+        return result;
     }
 
     Shifts? shifts;
@@ -154,7 +170,7 @@ public sealed class SymmetryInference
         var sp = For(kind);
         var space = sp.SpaceOf(node.Id);
         var (actions, obstacles, exactness, dim) = sp.Of(space);
-        return (Make(kind, sp, space, actions, obstacles, exactness, dim, target), null);
+        return (Make(kind, sp, space, kind == SymmetryKind.Scale ? Net(actions) : actions, obstacles, exactness, dim, target), null);
     }
 
     /// <summary>Whether two candidates are the same group on the same space.</summary>
