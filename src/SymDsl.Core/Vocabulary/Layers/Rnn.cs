@@ -16,9 +16,13 @@ public sealed class Rnn : LayerDefinition
     public override int InputUnits(LayerIR layer) => (int)layer.Args["in"].AsInt();
     public override int OutputUnits(LayerIR layer) => (int)layer.Args["hidden"].AsInt();
 
+    /// <summary>The activations an RNN cell may apply: the elementwise functions without arguments.</summary>
+    static readonly string[] Activations = Functions.All
+        .Where(f => f.Has(FunctionProperties.Elementwise) && f.Arguments.Count == 0).Select(f => f.Name).ToArray();
+
     public override IReadOnlyList<ArgSpec> Signature { get; } =
         [Size("in"), Size("hidden"),
-         new("activation", ArgType.Name, new Value.Name("tanh"), false, ["tanh", "relu", "sigmoid", "identity", "gelu", "sin"]),
+         new("activation", ArgType.Name, new Value.Name("tanh"), false, Activations),
          new("integrator", ArgType.Name, new Value.Name("euler"), false, ["euler", "rk2", "rk4"]),
          new("dt", ArgType.Float, new Value.Float(1.0), Range: Domain.Positive), new("bias", ArgType.Bool, True), InitArg];
 
