@@ -85,6 +85,7 @@ public static class CSharpEmitter
             for (int k = 2; !used.Add(name); k++) name = $"{baseName}_{k}";
             return name;
         }
+        string LayerCall(LayerIR l, string x) => LayerDefinition.Of(l.Kind).CSharpForward(l, x, layers);
         w.Line($"public override {outType} forward({inType} input)");
         w.Open();
         foreach (var n in model.Nodes)
@@ -100,7 +101,7 @@ public static class CSharpEmitter
             }
             var expr = n.Op switch
             {
-                OpKind.Layer => $"{fields[n.Attr("layer")]}.forward({In(0)})",
+                OpKind.Layer => LayerCall(model.Layer(n.Attr("layer")), In(0)),
                 OpKind.Activation => Activation(n, In(0)),
                 OpKind.Add => $"{In(0)} + {In(1)}",
                 OpKind.Sub => $"{In(0)} - {In(1)}",

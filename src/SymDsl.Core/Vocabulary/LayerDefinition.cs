@@ -84,6 +84,9 @@ public abstract class LayerDefinition
     /// <summary>The expression that constructs the layer's field.</summary>
     public abstract string CSharpConstruct(LayerIR layer, CSharpLayerContext context);
 
+    /// <summary>The expression that applies the layer to the C# variable <paramref name="input"/> in the generated forward.</summary>
+    public virtual string CSharpForward(LayerIR layer, string input, CSharpLayerContext context) => $"{context.Field(layer)}.forward({input})";
+
     /// <summary>Whether parameters with a non-default init are initialised after construction, through the field's
     /// parameters (Linear, Embedding); otherwise the constructor takes care of them.</summary>
     public virtual bool CSharpInitialisesAfterConstruction => false;
