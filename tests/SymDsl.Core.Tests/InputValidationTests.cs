@@ -217,7 +217,7 @@ public class InputValidationTests
     {
         var signatures = new List<(string, IReadOnlyList<ArgSpec>)>();
         foreach (var kind in Enum.GetValues<IR.LayerKind>()) signatures.Add((kind.ToString(), ModelBuilder.LayerSignature(kind)));
-        foreach (var (k, v) in ModelBuilder.FunctionSignatures) signatures.Add((k, v));
+        foreach (var f in Vocabulary.Functions.All) signatures.Add((f.Name, f.Arguments));
         foreach (var (k, v) in ArgBinder.InitSignatures) signatures.Add((k, v));
         foreach (var (k, v) in TrainCatalog.DataSources) signatures.Add((k, v));
         foreach (var (k, v) in TrainCatalog.Optimizers) signatures.Add((k, v));

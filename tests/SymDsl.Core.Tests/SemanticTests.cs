@@ -269,7 +269,7 @@ public class SemanticTests
         Assert.Equal(new Value.Float(3.0), m.HyperParameters["lr"]);
         Assert.True(m.HyperParameters["wide"].AsBool());
         Assert.Equal([512, 3], m.Layer("f").Parameter("weight").Shape);
-        Assert.Equal("width * 2", m.ArgExpressions["f"]["out"]);
+        Assert.Equal(new HyperExpr.Binary("*", new HyperExpr.Hyper("width"), new HyperExpr.Literal(new Value.Int(2))), m.ArgExpressions["f"]["out"]);
     }
 
     [Theory]

@@ -48,15 +48,15 @@ public static class CSharpEmitter
         w.Line();
 
         // Constructor: hyper-parameters as arguments with the compiled values as defaults.
-        var ps = model.HyperParameters.Select(kv => $"{CsType(kv.Value)} {Constants.CSharpIdentifier(kv.Key)} = {Literal(kv.Value)}");
+        var ps = model.HyperParameters.Select(kv => $"{CsType(kv.Value)} {CSharpIdentifier(kv.Key)} = {Literal(kv.Value)}");
         w.Line($"public {cls}({string.Join(", ", ps)})");
         w.Line($"    : base(\"{cls}\")");
         w.Open();
         foreach (var name in model.StructuralHyperParameters)
         {
             var v = model.HyperParameters[name];
-            w.Line($"if ({Constants.CSharpIdentifier(name)} != {Literal(v)})");
-            w.Line($"    throw new ArgumentException(\"{cls} was compiled with {name} = {Escape(v.ToString()!)}, which fixes its structure; recompile with `--set {name}=...` to change it.\", nameof({Constants.CSharpIdentifier(name)}));");
+            w.Line($"if ({CSharpIdentifier(name)} != {Literal(v)})");
+            w.Line($"    throw new ArgumentException(\"{cls} was compiled with {name} = {Escape(v.ToString()!)}, which fixes its structure; recompile with `--set {name}=...` to change it.\", nameof({CSharpIdentifier(name)}));");
         }
         foreach (var l in model.Layers) w.Line($"{fields[l.Name]} = {LayerDefinition.Of(l.Kind).CSharpConstruct(l, layers)};");
         // Explicit initialisation of the parameters of layers that do not take it as a constructor argument (Linear, Embedding).
@@ -79,8 +79,8 @@ public static class CSharpEmitter
         var used = new HashSet<string>(fields.Values) { "input", "outputs" };
         string Var(NodeIR n)
         {
-            var baseName = n.Site is not null ? Constants.CSharpIdentifier(Names.Sanitize(n.Site))
-                : n.Op == OpKind.Input ? Constants.CSharpIdentifier(Names.Sanitize(n.Attr("name"))) : $"t{n.Id}";
+            var baseName = n.Site is not null ? CSharpIdentifier(Names.Sanitize(n.Site))
+                : n.Op == OpKind.Input ? CSharpIdentifier(Names.Sanitize(n.Attr("name"))) : $"t{n.Id}";
             var name = baseName;
             for (int k = 2; !used.Add(name); k++) name = $"{baseName}_{k}";
             return name;
@@ -151,13 +151,29 @@ public static class CSharpEmitter
             if (prefixes.Any(p => stem.StartsWith(p, StringComparison.Ordinal))) stem = "layer_" + stem;
             var name = stem;
             for (int k = 2; !used.Add(name); k++) name = $"{stem}_{k}";
-            fields[l.Name] = Constants.CSharpIdentifier(name);
+            fields[l.Name] = CSharpIdentifier(name);
         }
         return fields;
     }
 
     internal static string Arg(ModelIR m, LayerIR l, string key)
-        => m.ArgExpressions.TryGetValue(l.Name, out var d) && d.TryGetValue(key, out var text) ? text : Literal(l.Args[key]);
+        => m.ArgExpressions.TryGetValue(l.Name, out var d) && d.TryGetValue(key, out var tree) ? Render(tree, top: true) : Literal(l.Args[key]);
+
+    /// <summary>A hyper-parameter expression in C# (the common subset of .sym and C# syntax; keywords escaped with @).</summary>
+    static string Render(HyperExpr e, bool top = false) => e switch
+    {
+        HyperExpr.Literal { Value: Value.Float f } => f.ToString() is var s && (s.Contains('.') || s.Contains('E')) ? s : s + ".0",
+        HyperExpr.Literal l => l.Value.ToString(),
+        HyperExpr.Hyper h => CSharpIdentifier(h.Name),
+        HyperExpr.Unary u => $"{u.Operator}{Render(u.Operand)}",
+        HyperExpr.Binary b => top ? $"{Render(b.Left)} {b.Operator} {Render(b.Right)}" : $"({Render(b.Left)} {b.Operator} {Render(b.Right)})",
+        _ => throw new ArgumentOutOfRangeException(nameof(e), e, null),
+    };
+
+    static readonly HashSet<string> CSharpKeywords = ["abstract", "as", "base", "bool", "break", "byte", "case", "catch", "char", "checked", "class", "const", "continue", "decimal", "default", "delegate", "do", "double", "else", "enum", "event", "explicit", "extern", "false", "finally", "fixed", "float", "for", "foreach", "goto", "if", "implicit", "in", "int", "interface", "internal", "is", "lock", "long", "namespace", "new", "null", "object", "operator", "out", "override", "params", "private", "protected", "public", "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static", "string", "struct", "switch", "this", "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort", "using", "virtual", "void", "volatile", "while"];
+
+    internal static string CSharpIdentifier(string name) => CSharpKeywords.Contains(name) ? "@" + name : name;
+
 
     internal static string InitCall(string tensor, InitSpec init) => init.Kind switch
     {

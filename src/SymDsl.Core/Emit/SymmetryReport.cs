@@ -62,30 +62,34 @@ public static class SymmetryReport
         return sb.ToString();
     }
 
-    static string Action(ParamActionIR a) => a.Role switch
+    static string Action(ParamActionIR a) => (a.Role switch
     {
         ActionRole.Shift => $"`{a.Parameter}` += c·1",
         ActionRole.Forward when a.Axis == -1 => $"`{a.Parameter}` × c",
+        ActionRole.Inverse when a.Axis == -1 => $"`{a.Parameter}` ÷ c",
         ActionRole.Forward => $"`{a.Parameter}` axis {a.Axis} forward",
-        _ => $"`{a.Parameter}` axis {a.Axis} inverse",
-    };
+        ActionRole.Inverse => $"`{a.Parameter}` axis {a.Axis} inverse",
+        _ => throw new ArgumentOutOfRangeException(nameof(a), a.Role, null),
+    }) + (a.Unit > 1 ? $" ({a.Unit} entries per unit)" : "");
 
     static string Meaning(SymmetryIR s) => s.Kind switch
     {
-        SymmetryKind.Permutation => $"reordering the {s.Dim} units of {s.Target} (rows of the producer, columns of the consumers) leaves the function unchanged. Collapsed state: duplicated units (measure: `duplicates`).",
+        SymmetryKind.Permutation => $"reordering the {s.Dim} units of {s.Target} (rows of the producers, columns of the consumers) leaves the function unchanged. Collapsed state: duplicated units (measure: `duplicates`).",
         SymmetryKind.Rescale => $"scaling unit i of {s.Target} in by c_i > 0 and out by 1/c_i leaves the function unchanged; gradient flow conserves ‖w_in,i‖² + b_i² − ‖w_out,i‖². Collapsed state: dead units (measures: `collapse`, `balance`).",
         SymmetryKind.Sign => $"flipping the sign of unit i of {s.Target} in and out leaves the function unchanged. Collapsed state: units at zero (measure: `collapse`).",
         SymmetryKind.Rotation when s.Blocks > 1 => $"an invertible map per head ({s.Blocks} heads of {s.Dim}) applied to one projection and undone by the other leaves attention unchanged. Collapsed state: low rank (measure: `rank`).",
-        SymmetryKind.Rotation => $"W → A W, V → V A⁻¹ for invertible A on the {s.Dim} units of {s.Target}; gradient flow conserves W Wᵀ − Vᵀ V. Collapsed state: low rank (measures: `rank`, `balance`).",
-        SymmetryKind.Translation => $"adding c to every logit bias leaves softmax / cross-entropy unchanged; gradient flow conserves Σ b_i (measure: `drift`).",
-        _ => $"scaling the producer of {s.Target} by c > 0 leaves the normalisation's output unchanged; the weight norm only grows or shrinks (measure: `norm`).",
+        SymmetryKind.Rotation => $"W → A W, V → V A⁻¹ for invertible A on the {s.Dim} units of {s.Target} (W the producers, V the consumers); gradient flow conserves Σ W Wᵀ − Σ Vᵀ V. Collapsed state: low rank (measures: `rank`, `balance`).",
+        SymmetryKind.Translation => $"adding c to every unit of {s.Target} (through its producer's bias) is absorbed downstream (softmax, cross-entropy or a LayerNorm's mean); gradient flow conserves Σ b_i (measure: `drift`).",
+        SymmetryKind.Scale => $"scaling the producers of {s.Target} by c > 0 leaves the normalisation's output unchanged; the weight norm only grows or shrinks (measure: `norm`).",
+        _ => throw new ArgumentOutOfRangeException(nameof(s), s.Kind, null),
     };
 
     static string Break(BreakIR b) => b.Method switch
     {
         "syre" => $"each listed parameter θ is used as θ + θ₀ with θ₀ ~ N(0, {b.Args["sigma"]}²) drawn once and never trained, plus weight decay {b.Args["decay"]}·‖θ‖², so the collapsed states stop being the minima of the decay term.",
         "syre_diag" => $"as syre (θ₀ scale {b.Args["sigma"]}), but the decay is {b.Args["decay"]}·‖θ‖²_D with D a random positive diagonal (drawn once), which breaks the continuous rotation symmetry.",
-        _ => $"each unit gets a fixed random offset (scale {b.Args["sigma"]}) on its parameters plus weight decay {b.Args["decay"]}, so units are no longer interchangeable.",
+        "perturb" => $"each unit gets a fixed random offset (scale {b.Args["sigma"]}) on its parameters plus weight decay {b.Args["decay"]}, so units are no longer interchangeable.",
+        _ => throw new ArgumentOutOfRangeException(nameof(b), b.Method, "no description for this break method"),
     };
 
     static string Metric(DiagnoseIR d, ModelIR m)
@@ -100,7 +104,8 @@ public static class SymmetryReport
             "alignment" => $"the canonical-representation alignment at `{t}`: Pearson correlations between the representation covariance, the gradient covariance and the weight Gram matrix.",
             "cka" => $"linear CKA of the representation at `{t}` across runs (seeds).",
             "drift" => $"the mean of the logit bias of `{t}` (the translation orbit coordinate).",
-            _ => $"the weight norm of the producer of `{t}` and its effective learning rate.",
+            "norm" => $"the weight norm of the producer of `{t}` and its effective learning rate.",
+            _ => throw new ArgumentOutOfRangeException(nameof(d), d.Metric, "no description for this metric"),
         };
     }
 }

@@ -102,10 +102,10 @@ public sealed record ModelIR(
 
     /// <summary>
     /// Per layer name, per argument key: the argument as written in terms of hyper-parameters, after loop variables were
-    /// substituted (e.g. "width * 2"), in the common subset of .sym and C# expression syntax (C# keywords escaped with @).
-    /// Only for int/float/bool arguments that mention a hyper-parameter; the value in <see cref="LayerIR.Args"/> is authoritative.
+    /// substituted (e.g. width * 2), as a tree (<see cref="HyperExpr"/>) that the C# emitter renders. Only for int/float/bool
+    /// arguments that mention a hyper-parameter; the value in <see cref="LayerIR.Args"/> is authoritative.
     /// </summary>
-    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> ArgExpressions { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, string>>();
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, HyperExpr>> ArgExpressions { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, HyperExpr>>();
 
     /// <summary>
     /// Hyper-parameters that fix the structure of the graph (for-loop bounds, input shapes, indices, scale factors, …)

@@ -110,39 +110,28 @@ public sealed class Constants(IReadOnlyDictionary<string, Value> env, List<Diagn
 
     Value? Fail(Diagnostic d) { diagnostics.Add(d); return null; }
 
-    static readonly HashSet<string> CSharpKeywords = ["abstract", "as", "base", "bool", "break", "byte", "case", "catch", "char", "checked", "class", "const", "continue", "decimal", "default", "delegate", "do", "double", "else", "enum", "event", "explicit", "extern", "false", "finally", "fixed", "float", "for", "foreach", "goto", "if", "implicit", "in", "int", "interface", "internal", "is", "lock", "long", "namespace", "new", "null", "object", "operator", "out", "override", "params", "private", "protected", "public", "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static", "string", "struct", "switch", "this", "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort", "using", "virtual", "void", "volatile", "while"];
-
-    public static string CSharpIdentifier(string name) => CSharpKeywords.Contains(name) ? "@" + name : name;
 
     /// <summary>
-    /// The expression with loop variables replaced by their values and hyper-parameters kept by name, or null when it
-    /// mentions no hyper-parameter (or is not a simple arithmetic expression).
+    /// The argument <paramref name="e"/> as a tree over the hyper-parameters <paramref name="hyperNames"/> (loop variables
+    /// replaced by their values), or null when it mentions no hyper-parameter or uses something a tree cannot express.
     /// </summary>
-    public static string? Render(Expr e, IReadOnlyDictionary<string, Value> env, ICollection<string> hyperNames)
+    public static HyperExpr? Tree(Expr e, IReadOnlyDictionary<string, Value> env, ICollection<string> hyperNames)
     {
         var mentions = false;
-        string? R(Expr x) => x switch
+        HyperExpr? T(Expr x) => x switch
         {
-            IntLiteral i => i.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            FloatLiteral f => new Value.Float(f.Value).ToString() is var s && (s.Contains('.') || s.Contains('E')) ? s : s + ".0",
-            BoolLiteral b => b.Value ? "true" : "false",
+            IntLiteral i => new HyperExpr.Literal(new Value.Int(i.Value)),
+            FloatLiteral f => new HyperExpr.Literal(new Value.Float(f.Value)),
+            BoolLiteral b => new HyperExpr.Literal(new Value.Bool(b.Value)),
             NameExpr n when hyperNames.Contains(n.Name) => Mention(n.Name),
-            NameExpr n when env.TryGetValue(n.Name, out var v) && v is Value.Int => v.ToString(),
-            UnaryExpr u => R(u.Operand) is { } o ? $"{u.Operator}{o}" : null,
-            BinaryExpr b => R(b.Left) is { } l && R(b.Right) is { } r ? $"({l} {b.Operator} {r})" : null,
+            NameExpr n when env.TryGetValue(n.Name, out var v) && v is Value.Int => new HyperExpr.Literal(v),
+            UnaryExpr u => T(u.Operand) is { } o ? new HyperExpr.Unary(u.Operator, o) : null,
+            BinaryExpr b => T(b.Left) is { } l && T(b.Right) is { } r ? new HyperExpr.Binary(b.Operator, l, r) : null,
             _ => null,
         };
-        string Mention(string name) { mentions = true; return CSharpIdentifier(name); }
-        var text = R(e);
-        if (text is null || !mentions) return null;
-        return text.StartsWith('(') && text.EndsWith(')') && Balanced(text[1..^1]) ? text[1..^1] : text;
-    }
-
-    static bool Balanced(string s)
-    {
-        var depth = 0;
-        foreach (var c in s) { if (c == '(') depth++; else if (c == ')' && --depth < 0) return false; }
-        return depth == 0;
+        HyperExpr Mention(string name) { mentions = true; return new HyperExpr.Hyper(name); }
+        var tree = T(e);
+        return tree is not null && mentions ? tree : null;
     }
 }
 

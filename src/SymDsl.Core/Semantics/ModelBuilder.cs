@@ -23,7 +23,7 @@ public sealed class ModelBuilder
 {
     public const int MaxUnrolledStatements = 100_000;
 
-    static readonly string[] Activations = ["relu", "leaky_relu", "tanh", "sigmoid", "gelu", "sin", "identity", "softmax"];
+    static readonly string[] Activations = Vocabulary.Functions.Names.ToArray();
     static readonly string[] Reductions = ["last", "mean", "flatten"];
     static readonly string[] LayerKinds = LayerDefinition.All.Select(d => d.Name).ToArray();
     static readonly string[] HyperTypes = ["int", "float", "bool", "string"];
@@ -48,7 +48,7 @@ public sealed class ModelBuilder
     readonly List<DeclaredSymmetry> declared = [];
     readonly HashSet<string> structural = [];
     readonly HashSet<string> brokenLayers = [];
-    readonly Dictionary<string, IReadOnlyDictionary<string, string>> argExpressions = new();
+    readonly Dictionary<string, IReadOnlyDictionary<string, HyperExpr>> argExpressions = new();
     int executed;
     bool sawBroken;
     bool unrollLimitHit;
@@ -255,13 +255,6 @@ public sealed class ModelBuilder
     /// <summary>Each layer kind's arguments, with their defaults and ranges (its definition's <see cref="LayerDefinition.Signature"/>).</summary>
     public static IReadOnlyList<ArgSpec> LayerSignature(LayerKind kind) => LayerDefinition.Of(kind).Signature;
 
-    /// <summary>The named arguments of the functions that take any (the others take none).</summary>
-    public static readonly IReadOnlyDictionary<string, ArgSpec[]> FunctionSignatures = new Dictionary<string, ArgSpec[]>
-    {
-        ["leaky_relu"] = [new("negative_slope", ArgType.Float, new Value.Float(0.01))],
-        ["softmax"] = [new("dim", ArgType.Int, new Value.Int(-1))],
-    };
-
     void Layer(LayerStmt s, Constants constants)
     {
         var name = NameOf(s.Target, constants);
@@ -277,11 +270,11 @@ public sealed class ModelBuilder
         var argConstants = new Constants(constants.Env, diagnostics, entities.Keys);
         var bound = ArgBinder.Bind(definition.Name, signature, s.Arguments, argConstants, diagnostics, s.Span);
         if (bound is null) { Poison(name, s, constants); return; }
-        var rendered = new Dictionary<string, string>();
+        var rendered = new Dictionary<string, HyperExpr>();
         foreach (var (argName, expr) in ArgBinder.Map(signature, s.Arguments))
             if (signature.First(a => a.Name == argName).Type is ArgType.Int or ArgType.Float or ArgType.Bool
-                && Constants.Render(expr, constants.Env, hyper.Keys) is { } text)
-                rendered[argName] = text;
+                && Constants.Tree(expr, constants.Env, hyper.Keys) is { } tree)
+                rendered[argName] = tree;
 
         if (definition.Validate(bound, s.Span) is { } invalid)
         {
@@ -481,7 +474,13 @@ public sealed class ModelBuilder
             diagnostics.Add(DiagnosticCatalog.ElementTypeMismatch(b.Span, $"'{b.Operator}'", "float", "int"));
             return null;
         }
-        var op = b.Operator switch { "+" => OpKind.Add, "-" => OpKind.Sub, _ => OpKind.Mul };
+        var op = b.Operator switch
+        {
+            "+" => OpKind.Add,
+            "-" => OpKind.Sub,
+            "*" => OpKind.Mul,
+            _ => throw new InvalidOperationException($"operator '{b.Operator}' reached lowering"), // '/' and '%' were rejected above
+        };
         return Add(op, [l.Value, r.Value], ln.Shape, ln.Type, new(), b.Span);
     }
 
@@ -540,7 +539,7 @@ public sealed class ModelBuilder
 
     int? Activation(CallExpr c, string fn, Constants constants)
     {
-        IReadOnlyList<ArgSpec> sig = FunctionSignatures.TryGetValue(fn, out var known) ? known : [];
+        var sig = Vocabulary.Functions.Get(fn).Arguments;
         var x = SingleInput(c, fn, constants);
         var named = c.Arguments.Where(a => a.Name is not null).ToList();
         var bound = ArgBinder.Bind(fn, sig, named, constants, diagnostics, c.Span);

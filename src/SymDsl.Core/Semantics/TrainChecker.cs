@@ -44,7 +44,8 @@ public static class TrainCatalog
         "csv" => [new("x", null, ElementType.Float32, null), new("label", [], ElementType.Int64, null)],
         "idx" or "fashion_mnist" => [new("x", [784], ElementType.Float32, null), new("label", [], ElementType.Int64, 10)],
         "teacher" => [new("x", [(int)a["d_in"].AsInt()], ElementType.Float32, null), new("target", [(int)a["d_out"].AsInt()], ElementType.Float32, null)],
-        _ => [new("x", [(int)a["d"].AsInt()], ElementType.Float32, null), new("target", [(int)a["d"].AsInt()], ElementType.Float32, null)],
+        "lowrank_regression" => [new("x", [(int)a["d"].AsInt()], ElementType.Float32, null), new("target", [(int)a["d"].AsInt()], ElementType.Float32, null)],
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "a data source without its fields"),
     };
 
     public static readonly string[] Losses = Vocabulary.Losses.Names.ToArray();

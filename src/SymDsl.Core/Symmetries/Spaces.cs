@@ -62,7 +62,8 @@ public sealed record LossBinding(IReadOnlyDictionary<string, LossDefinition> Los
 }
 
 /// <summary>
-/// The symmetry calculus for one group kind over one model: every unit axis (a node's last axis, a layer's input and output
+/// The symmetry calculus for one linear group kind (every kind but translation, see <see cref="Shifts"/>) over one model:
+/// every unit axis (a node's last axis, a layer's input and output
 /// units) is a port; ops link ports into spaces, act on parameters at them, absorb the group, or block it. A space whose
 /// ports are all absorbed, kept or carried holds the group. See docs/language.md, "The symmetry calculus".
 /// </summary>
@@ -70,7 +71,6 @@ sealed class Spaces
 {
     readonly ModelIR model;
     readonly SymmetryKind kind;
-    readonly LossBinding loss;
     readonly int[] parent;
     readonly int[] size;
     readonly Dictionary<string, int> layerIndex = new();
@@ -79,11 +79,11 @@ sealed class Spaces
     readonly HashSet<int> inexact = [];
     readonly int nodeCount;
 
-    public Spaces(ModelIR model, SymmetryKind kind, LossBinding loss)
+    public Spaces(ModelIR model, SymmetryKind kind)
     {
+        if (kind == SymmetryKind.Translation) throw new ArgumentException("translation is followed by Shifts, not by spaces", nameof(kind));
         this.model = model;
         this.kind = kind;
-        this.loss = loss;
         nodeCount = model.Nodes.Count;
         for (int i = 0; i < model.Layers.Count; i++) layerIndex.TryAdd(model.Layers[i].Name, i);
         parent = new int[nodeCount + 2 * model.Layers.Count];
@@ -157,14 +157,10 @@ sealed class Spaces
                     foreach (var i in n.Inputs) Union(i, n.Id);
                     break;
                 case OpKind.Mul:
-                    foreach (var i in n.Inputs) Union(i, n.Id);
-                    if (kind != SymmetryKind.Permutation)
-                        Block(n.Id, "the product (*)", n.Span, "moves with both factors: g(x) ⊙ g(y) ≠ g(x ⊙ y)", necessary: true);
+                    products.Add(n); // after every other link: whether both factors share one space decides the rule
                     break;
                 case OpKind.Scale:
                     Union(x!.Id, n.Id);
-                    if (kind == SymmetryKind.Translation && n.Attrs["factor"].AsDouble() != 1.0)
-                        Block(n.Id, "the constant factor", n.Span, "scales a shift too", necessary: false);
                     break;
                 case OpKind.Last:
                 case OpKind.Mean:
@@ -182,22 +178,47 @@ sealed class Spaces
             }
         }
 
+        foreach (var n in products) Product(n);
+
         foreach (var o in model.Outputs)
         {
             var n = model.Node(o.Node);
             if (!HasUnits(n)) continue;
-            var op = $"the output '{o.Name}'";
-            if (kind == SymmetryKind.Translation)
-            {
-                if (!loss.Known)
-                    Block(n.Id, op, n.Span, "is read by no train block's loss, and whether a shift of it matters depends on that loss", necessary: false, lossDependent: true);
-                else if (loss.Losses.TryGetValue(o.Name, out var l) && l.ShiftInvariant) { /* absorbed by the loss */ }
-                else if (loss.Losses.TryGetValue(o.Name, out l))
-                    Block(n.Id, op, n.Span, $"is read by the loss {loss.Describe ?? l.Name}, which is not shift-invariant", necessary: true, lossDependent: true);
-                else
-                    Block(n.Id, op, n.Span, "is a model output the train block's loss does not read, so it stays fixed", necessary: true, lossDependent: true);
-            }
-            else Block(n.Id, op, n.Span, "is compared with its target, which fixes its units", necessary: true);
+            Block(n.Id, $"the output '{o.Name}'", n.Span, "is compared with its target, which fixes its units", necessary: true);
+        }
+    }
+
+    readonly List<NodeIR> products = [];
+
+    /// <summary>
+    /// x ⊙ y. A permutation moves both factors and the product alike. A sign flip s of both factors cancels: when x and y
+    /// are one space, the product is unchanged, so it belongs to no space the group moves. A rescale D or scale c of both
+    /// factors scales the product by D² or c², which a consumer could absorb but the calculus does not express; a change of
+    /// basis does not commute with the product at all.
+    /// </summary>
+    void Product(NodeIR n)
+    {
+        int a = n.Inputs[0], b = n.Inputs[^1];
+        switch (kind)
+        {
+            case SymmetryKind.Permutation:
+                Union(a, n.Id); Union(b, n.Id);
+                break;
+            case SymmetryKind.Sign when Find(a) == Find(b):
+                Block(n.Id, "the product (*)", n.Span, "is unchanged when both its factors flip, so its units cannot flip with them", necessary: true);
+                break;
+            case SymmetryKind.Sign:
+            case SymmetryKind.Rescale:
+            case SymmetryKind.Scale:
+                Union(a, n.Id); Union(b, n.Id);
+                Block(n.Id, "the product (*)", n.Span, kind == SymmetryKind.Sign
+                    ? "flips with each factor separately; the calculus does not follow two flips through it"
+                    : "scales by the square of the factors' scale, which the calculus does not express", necessary: false);
+                break;
+            default:
+                Union(a, n.Id); Union(b, n.Id);
+                Block(n.Id, "the product (*)", n.Span, "moves with both factors: A x ⊙ A y ≠ A (x ⊙ y)", necessary: true);
+                break;
         }
     }
 
@@ -206,12 +227,6 @@ sealed class Spaces
         var f = Functions.Get(n.Attr("fn"));
         var overUnits = !n.Attrs.TryGetValue("dim", out var dim) || dim.AsInt() == -1 || dim.AsInt() == n.Shape.Count - 1;
         var op = $"{f.Name}(...)";
-        if (f.Has(FunctionProperties.ShiftInvariant) && overUnits && kind == SymmetryKind.Translation)
-        {
-            // softmax absorbs a shift of its input; its output is a new space that no parameter produces.
-            Block(n.Id, op, n.Span, "makes probabilities, which no parameter shifts", necessary: true);
-            return;
-        }
         Union(x.Id, n.Id);
         if (!overUnits)
         {
@@ -223,10 +238,15 @@ sealed class Spaces
         if (!passes) Block(n.Id, op, n.Span, why!, necessary);
     }
 
-    /// <summary>Every space (root port) with what acts on it.</summary>
-    public IEnumerable<(int Space, List<ParamActionIR> Actions, List<Obstacle> Obstacles, bool Exact, int Dim)> All()
+    IReadOnlyList<(int Space, List<ParamActionIR> Actions, List<Obstacle> Obstacles, bool Exact, int Dim)>? all;
+    Dictionary<int, int>? index;
+    Dictionary<int, List<string>>? sites;
+
+    /// <summary>Every space (root port) with what acts on it, in root order (computed once: the graph is fixed).</summary>
+    public IReadOnlyList<(int Space, List<ParamActionIR> Actions, List<Obstacle> Obstacles, bool Exact, int Dim)> All()
     {
-        var roots = new SortedDictionary<int, (List<ParamActionIR>, List<Obstacle>, bool, int)>();
+        if (all is not null) return all;
+        var roots = new SortedDictionary<int, (List<ParamActionIR> Actions, List<Obstacle> Obstacles, bool Exact, int Dim)>();
         (List<ParamActionIR>, List<Obstacle>, bool, int) Get(int port)
         {
             var r = Find(port);
@@ -236,20 +256,36 @@ sealed class Spaces
         foreach (var (p, a) in actions) Get(p).Item1.Add(a);
         foreach (var (p, o) in obstacles) { var v = Get(p); if (!v.Item2.Contains(o)) v.Item2.Add(o); }
         foreach (var p in inexact) { var r = Find(p); var v = Get(p); roots[r] = v with { Item3 = false }; }
-        foreach (var (r, v) in roots) yield return (r, v.Item1, v.Item2, v.Item3, v.Item4);
+        all = roots.Select(kv => (kv.Key, kv.Value.Actions, kv.Value.Obstacles, kv.Value.Exact, kv.Value.Dim)).ToList();
+        index = new Dictionary<int, int>();
+        for (int i = 0; i < all.Count; i++) index[all[i].Space] = i;
+        return all;
     }
 
     /// <summary>What acts on one space (possibly nothing).</summary>
     public (List<ParamActionIR> Actions, List<Obstacle> Obstacles, bool Exact, int Dim) Of(int space)
     {
-        foreach (var s in All()) if (s.Space == space) return (s.Actions, s.Obstacles, s.Exact, s.Dim);
+        All();
+        if (index!.TryGetValue(space, out var i)) return (all![i].Actions, all[i].Obstacles, all[i].Exact, all[i].Dim);
         return ([], [], true, space < size.Length ? size[space] : 0);
     }
 
     /// <summary>Named sites per space, in graph order (the last node of each name).</summary>
     public IReadOnlyList<string> SitesOf(int space)
-        => model.Nodes.Where(n => n.Site is not null && HasUnits(n) && model.Site(n.Site)?.Id == n.Id && Find(n.Id) == space)
-            .Select(n => n.Site!).ToList();
+    {
+        if (sites is null)
+        {
+            sites = new Dictionary<int, List<string>>();
+            foreach (var n in model.Nodes)
+                if (n.Site is not null && HasUnits(n) && model.Site(n.Site)?.Id == n.Id)
+                {
+                    var r = Find(n.Id);
+                    if (!sites.TryGetValue(r, out var list)) sites[r] = list = [];
+                    list.Add(n.Site);
+                }
+        }
+        return sites.TryGetValue(space, out var l) ? l : [];
+    }
 
     sealed class Rule(Spaces spaces, LayerIR layer, int index) : ISpaceRule
     {

@@ -39,7 +39,7 @@ public sealed class SymmetryInference
 
     Spaces For(SymmetryKind kind)
     {
-        if (!spaces.TryGetValue(kind, out var s)) spaces[kind] = s = new Spaces(model, kind, loss);
+        if (!spaces.TryGetValue(kind, out var s)) spaces[kind] = s = new Spaces(model, kind);
         return s;
     }
 
@@ -52,9 +52,15 @@ public sealed class SymmetryInference
         var list = new List<SymmetryCandidate>();
         foreach (var kind in Kinds)
         {
+            if (kind == SymmetryKind.Translation)
+            {
+                foreach (var flow in Shifts().All()) list.Add(Shift(flow, null));
+                continue;
+            }
             var sp = For(kind);
             foreach (var (space, actions, obstacles, exact, dim) in sp.All())
-                if (actions.Count > 0) list.Add(Make(kind, sp, space, actions, obstacles, exact, dim, null));
+                // A permutation of one unit is the trivial group: nothing to infer or refute.
+                if (actions.Count > 0 && !(kind == SymmetryKind.Permutation && dim < 2)) list.Add(Make(kind, sp, space, actions, obstacles, exact, dim, null));
         }
         // In graph order: per named site (the node that names the space), its kinds in SymmetryKind order; then unnamed spaces;
         // then the symmetries inside layers.
@@ -64,6 +70,22 @@ public sealed class SymmetryInference
             foreach (var s in LayerDefinition.Of(layer.Kind).Internal(layer))
                 ordered.Add(Internal(layer, s, s.Kind));
         return ordered;
+    }
+
+    Shifts? shifts;
+    Shifts Shifts() => shifts ??= new Shifts(model, loss);
+
+    /// <summary>The candidate of one shift flow; named by <paramref name="written"/>, else the emitter's output site, else the
+    /// first named site the shift reaches.</summary>
+    SymmetryCandidate Shift(Shifts.Flow flow, string? written)
+    {
+        var sites = flow.Reached.Select(model.Node).Where(n => n.Site is not null && model.Site(n.Site)?.Id == n.Id).Select(n => n.Site!).ToList();
+        var target = written ?? (sites.Count > 0 ? sites[0] : null);
+        var obs = flow.Obstacles;
+        var verdict = obs.Count == 0 ? Verdict.Holds : obs.Any(o => o.Necessary) ? Verdict.DoesNotHold : Verdict.CannotProve;
+        var span = target is not null && model.Site(target) is { } node ? node.Span : flow.Emitter.Span;
+        return new SymmetryCandidate(SymmetryKind.Translation, target, sites, 1, 1, flow.Actions, verdict, obs, true)
+            { Span = span, Space = model.Layers.ToList().IndexOf(flow.Emitter) };
     }
 
     SymmetryCandidate Make(SymmetryKind kind, Spaces sp, int space, List<ParamActionIR> actions, List<Obstacle> obstacles, bool exact, int dim, string? written)
@@ -115,6 +137,20 @@ public sealed class SymmetryInference
         // translation(p) with p = softmax(z) means the shift of the logits z under it.
         if (kind == SymmetryKind.Translation && node.Op == OpKind.Activation && node.Attr("fn") == "softmax")
             node = model.Node(node.Inputs[0]);
+        if (kind == SymmetryKind.Translation)
+        {
+            // The shift of the layer that produces the site, else of any layer whose shift reaches it (one that holds first).
+            var flows = Shifts().Reaching(node.Id).ToList();
+            var own = flows.FirstOrDefault(f => node.Op == OpKind.Layer && node.Attr("layer") == f.Emitter.Name);
+            var candidates = flows.Select(f => Shift(f, target)).ToList();
+            var chosen = (own is not null ? Shift(own, target) : null) is { Verdict: Verdict.Holds } o ? o
+                : candidates.FirstOrDefault(c => c.Verdict == Verdict.Holds) ?? (own is not null ? Shift(own, target) : candidates.FirstOrDefault());
+            if (chosen is not null) return (chosen, null);
+            var producer = node.Op == OpKind.Layer ? model.Layer(node.Attr("layer")) : null;
+            var why = producer is not null ? $"{producer.Kind} '{producer.Name}'" : $"'{target}'";
+            return (new SymmetryCandidate(kind, target, [target], 1, 1, [], Verdict.DoesNotHold,
+                [new Obstacle(why, producer?.Span ?? node.Span, producer is not null ? "has no bias (or other parameter) that shifts its output" : "is reached by no parameter that shifts it", Necessary: true)], true) { Span = node.Span }, null);
+        }
         var sp = For(kind);
         var space = sp.SpaceOf(node.Id);
         var (actions, obstacles, exactness, dim) = sp.Of(space);

@@ -35,7 +35,7 @@ public static class GroupActions
             case SymmetryKind.Permutation:
                 return new GroupElement(sym.Kind, n, nb)
                 {
-                    Permutations = Enumerable.Range(0, nb).Select(_ =>
+                    Permutations = NonIdentity(n >= 2, () => Enumerable.Range(0, nb).Select(_ =>
                     {
                         var p = Enumerable.Range(0, n).ToArray();
                         for (int i = n - 1; i > 0; i--)
@@ -44,7 +44,7 @@ public static class GroupActions
                             (p[i], p[j]) = (p[j], p[i]);
                         }
                         return p;
-                    }).ToArray(),
+                    }).ToArray(), p => p.Select((v, i) => v == i).All(x => x)),
                 };
             case SymmetryKind.Rescale:
                 return new GroupElement(sym.Kind, n, nb)
@@ -54,7 +54,8 @@ public static class GroupActions
             case SymmetryKind.Sign:
                 return new GroupElement(sym.Kind, n, nb)
                 {
-                    Signs = Enumerable.Range(0, nb).Select(_ => Enumerable.Range(0, n).Select(_ => rng.Next(2) == 0 ? -1.0 : 1.0).ToArray()).ToArray(),
+                    Signs = NonIdentity(true, () => Enumerable.Range(0, nb).Select(_ => Enumerable.Range(0, n).Select(_ => rng.Next(2) == 0 ? -1.0 : 1.0).ToArray()).ToArray(),
+                        s => s.All(x => x == 1.0)),
                 };
             case SymmetryKind.Rotation:
                 return new GroupElement(sym.Kind, n, nb)
@@ -70,6 +71,17 @@ public static class GroupActions
             default:
                 throw new ArgumentOutOfRangeException(nameof(sym), sym.Kind, "unknown symmetry kind");
         }
+    }
+
+    /// <summary>
+    /// Draws until not every block is the identity (a permutation of n ≥ 2 units, a sign vector), so that a check moves the
+    /// parameters; at most 64 draws. Groups with one element (a permutation of one unit) are returned as drawn.
+    /// </summary>
+    static T[] NonIdentity<T>(bool nontrivial, Func<T[]> draw, Func<T, bool> isIdentity)
+    {
+        var g = draw();
+        for (int i = 0; i < 64 && nontrivial && g.All(isIdentity); i++) g = draw();
+        return g;
     }
 
     /// <summary>

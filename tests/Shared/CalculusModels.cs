@@ -1,0 +1,112 @@
+namespace SymDsl.Tests;
+
+/// <summary>
+/// Models off the σ(Linear(x)) pattern that the symmetry calculus must get right (issue 10's "done when"): each with the
+/// symmetries that hold declared, and the ones that do not as comments naming the op that breaks them. Shared by the
+/// Core tests (verdicts) and the Torch tests (numerical verification).
+/// </summary>
+public static class CalculusModels
+{
+    /// <summary>A pre-norm residual MLP: z1 = z0 + fc2(relu(fc1(ln(z0)))). The stream permutes (LayerNorm's gain and bias
+    /// carry it); a per-unit scale of the stream is broken by the LayerNorm; the hidden units permute and rescale.</summary>
+    public const string PreNormResidual = """
+        model PreNorm(d: int = 6, h: int = 8) {
+            input x: [5]
+            layer emb = Linear(5, d)
+            layer ln = LayerNorm(d)
+            layer fc1 = Linear(d, h)
+            layer fc2 = Linear(h, d)
+            layer head = Linear(d, 3)
+            z0 = emb(x)
+            u = relu(fc1(ln(z0)))
+            z1 = z0 + fc2(u)
+            output logits = head(z1)
+            symmetry stream : permutation(z1)
+            symmetry hp : permutation(u)
+            symmetry hs : rescale(u)
+        }
+        """;
+
+    /// <summary>An RNN whose hidden units permute and flip sign (tanh is odd), read through an alias and `last`.</summary>
+    public const string Rnn = """
+        model Rec {
+            input x: [5, 3]
+            layer r = RNN(3, 6)
+            layer fc = Linear(6, 2)
+            h = r(x)
+            g = h
+            s = last(g)
+            output y = fc(s)
+            symmetry p : permutation(h)
+            symmetry f : sign(h)
+        }
+        """;
+
+    /// <summary>relu(ln(lin(x))): permutation and rescale hold (the LayerNorm's gain and bias carry them).</summary>
+    public const string LayerNormMlp = """
+        model LnMlp {
+            input x: [6]
+            layer lin = Linear(6, 5)
+            layer ln = LayerNorm(5)
+            layer out = Linear(5, 3)
+            h = relu(ln(lin(x)))
+            output logits = out(h)
+            symmetry p : permutation(h)
+            symmetry s : rescale(h)
+        }
+        """;
+
+    /// <summary>A residual stream that reaches an output: nothing acts on it (the output fixes its units); the hidden
+    /// units inside the residual branch still permute and rescale.</summary>
+    public const string StreamToOutput = """
+        model Stream {
+            input x: [4]
+            layer a = Linear(4, 4)
+            layer b = Linear(4, 4)
+            layer c = Linear(4, 4)
+            z = a(x)
+            v = relu(b(z))
+            output y = z + c(v)
+            symmetry vp : permutation(v)
+            symmetry vs : rescale(v)
+        }
+        """;
+
+    /// <summary>A Linear into a LayerNorm: a scale (approximately, eps &gt; 0), a permutation and a shift hold at z; a change
+    /// of basis does not.</summary>
+    public const string RotationIntoLayerNorm = """
+        model RotLn {
+            input x: [4]
+            layer a = Linear(4, 5)
+            layer ln = LayerNorm(5)
+            layer o = Linear(5, 2)
+            z = a(x)
+            output y = o(ln(z))
+            symmetry zs : scale(z)
+            symmetry zp : permutation(z)
+            symmetry zt : translation(z)
+        }
+        """;
+
+    /// <summary>Attention with mean pooling and a softmax output: heads permute, qk and vo rotate per head.</summary>
+    public const string Attention = """
+        model Att {
+            input x: [4, 6]
+            layer attn = SelfAttention(6, 2)
+            layer head = Linear(6, 3)
+            a = attn(x)
+            m = mean(a)
+            output p = softmax(head(m))
+            symmetry qk : rotation(attn.qk)
+            symmetry vo : rotation(attn.vo)
+            symmetry hp : permutation(attn.heads)
+            symmetry shift : translation(p)
+        }
+        """;
+
+    public static IReadOnlyList<(string Name, string Text)> All =>
+    [
+        (nameof(PreNormResidual), PreNormResidual), (nameof(Rnn), Rnn), (nameof(LayerNormMlp), LayerNormMlp),
+        (nameof(StreamToOutput), StreamToOutput), (nameof(RotationIntoLayerNorm), RotationIntoLayerNorm), (nameof(Attention), Attention),
+    ];
+}
