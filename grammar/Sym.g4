@@ -53,7 +53,7 @@ trainDecl
 trainStmt
     : BREAK method=call ON nameList                                      # breakStmt
     | DIAGNOSE call (',' call)* (EVERY every=expr unit=ID)?              # diagnoseStmt
-    | INDUCE structure=ID ON target=expr                                 # induceStmt
+    | INDUCE structure=ID ('(' argList? ')')? ON target=expr             # induceStmt
     | key=ID value=expr? (EVERY every=expr unit=ID)?                     # settingStmt
     ;
 

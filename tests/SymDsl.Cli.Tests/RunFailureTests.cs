@@ -43,14 +43,14 @@ public class RunFailureTests
         var pid = Environment.ProcessId; // in-process: the temporary files of atomic writes carry this process's id
         switch (target)
         {
-            case "run.json": Full(Path.Combine(dir, "run.json.tmp")); break;
+            case "run.json": Full(Path.Combine(dir, $".run.json.{pid}.tmp")); break;
             case "build": File.WriteAllText(Path.Combine(dir, "build"), "a file where a directory must go"); break;
             case "metrics.jsonl": Full(Path.Combine(dir, $".metrics.jsonl.{pid}.tmp")); break;
             case "tensorboard": File.WriteAllText(Path.Combine(dir, "tensorboard"), "a file where a directory must go"); break;
             case "checkpoint.bin": Directory.CreateDirectory(Path.Combine(dir, "checkpoint.bin")); break; // the rename onto it fails
             case "weights.dat": Full(Path.Combine(dir, $".weights.dat.{pid}.tmp")); break;
-            case "plots/loss.png": Full(Path.Combine(dir, "plots", "loss.png")); break;
-            case "report.html": Full(Path.Combine(dir, "report.html")); break;
+            case "plots/loss.png": Full(Path.Combine(dir, "plots", $".loss.png.{pid}.tmp")); break;
+            case "report.html": Full(Path.Combine(dir, $".report.html.{pid}.tmp")); break;
             case "summary.json": Full(Path.Combine(dir, $".summary.json.{pid}.tmp")); break;
         }
         var r = Symc.Run(Train(dir));

@@ -1,19 +1,23 @@
 using System.Text;
 using SymDsl.Diagnostics;
+using Snapshooter;
+using Snapshooter.Xunit;
 using SymDsl.Emit;
 
 namespace SymDsl.Core.Tests;
 
 /// <summary>
-/// Bicep-style baselines: each folder under Baselines/ holds main.sym and its expected outputs —
-/// main.diagnostics.sym (the source with each diagnostic annotated under its line), main.ir.json and &lt;Model&gt;.g.cs
-/// (valid samples only). Set SYMDSL_UPDATE_BASELINES=1 to regenerate them.
+/// Bicep-style baselines: each folder under Baselines/ holds one sample, main.sym. Its expected outputs —
+/// main.diagnostics.sym (the source with each diagnostic annotated under its line) and, for valid samples,
+/// main.ir.json, symmetry-report.md and &lt;Model&gt;.g.cs — are Snapshooter snapshots in __snapshots__/
+/// (<c>BaselineTests.Sample_matches_its_baselines_SAMPLE_FILE.snap</c>), the same mechanism as the examples' snapshots.
+/// To accept new output, delete the snapshots concerned and run the tests again (not in CI: SNAPSHOOTER_STRICT_MODE=on
+/// there makes a missing snapshot a failure); a failed comparison leaves the actual output in __snapshots__/__mismatch__/.
 /// </summary>
 public static class Baselines
 {
-    public const string UpdateVariable = "SYMDSL_UPDATE_BASELINES";
     public static string Folder => Path.Combine(Paths.Root, "tests", "SymDsl.Core.Tests", "Baselines");
-    public static bool Updating => Environment.GetEnvironmentVariable(UpdateVariable) == "1";
+    public static string SnapshotFolder => Path.Combine(Paths.Root, "tests", "SymDsl.Core.Tests", "__snapshots__");
 
     public static IEnumerable<object[]> All() => Directory.GetDirectories(Folder).Select(Path.GetFileName).Order(StringComparer.Ordinal).Select(n => new object[] { n! });
     public static IEnumerable<object[]> Valid() => All().Where(n => !((string)n[0]).StartsWith("Invalid"));
@@ -42,37 +46,21 @@ public static class Baselines
         ? $"//@[file) {d.LevelText} {d.Code}: {d.Message}"
         : $"//@[{d.Span.Line}:{d.Span.Column}) {d.LevelText} {d.Code}: {d.Message}";
 
-    /// <summary>Compares (or, when updating, writes) one expected file.</summary>
-    public static void Check(string sample, string file, string actual)
+    /// <summary>The expected outputs of a sample, as (file name, text): what <see cref="BaselineTests"/> snapshots.</summary>
+    public static List<(string File, string Text)> Outputs(string sample, Compilation c)
     {
-        var path = Path.Combine(Folder, sample, file);
-        if (Updating) { File.WriteAllText(path, actual); return; }
-        var expected = File.Exists(path) ? File.ReadAllText(path).Replace("\r\n", "\n") : null;
-        if (expected == actual) return;
-        var hint = $"Baseline {sample}/{file} differs. If the new output is right, accept it with:\n  {UpdateVariable}=1 dotnet test tests/SymDsl.Core.Tests --filter FullyQualifiedName~BaselineTests\n";
-        Assert.Fail(hint + FirstDifference(expected, actual));
+        var outputs = new List<(string, string)> { ("main.diagnostics.sym", Annotate(Source(sample), c.Diagnostics)) };
+        if (c.Program is null || c.HasErrors) return outputs;
+        outputs.Add(("main.ir.json", IrJson.Serialize(c.Program)));
+        outputs.Add(("symmetry-report.md", SymmetryReport.Render(c)));
+        foreach (var m in c.Program.Models) outputs.Add(($"{CSharpEmitter.ClassName(m)}.g.cs", CSharpEmitter.Emit(m, "SymDsl.Generated")));
+        return outputs;
     }
 
-    static string FirstDifference(string? expected, string actual)
-    {
-        if (expected is null) return "(the expected file does not exist yet)";
-        var e = expected.Split('\n'); var a = actual.Split('\n');
-        for (var i = 0; i < Math.Max(e.Length, a.Length); i++)
-        {
-            var el = i < e.Length ? e[i] : "<end>"; var al = i < a.Length ? a[i] : "<end>";
-            if (el != al) return $"first difference at line {i + 1}:\n  expected: {el}\n  actual:   {al}";
-        }
-        return "";
-    }
+    /// <summary>The snapshot name extension of one output (Snapshooter prefixes the test's class and method).</summary>
+    public static string SnapshotName(string sample, string file) => $"{sample}_{file}";
 
-    /// <summary>Removes expected files the sample no longer produces (only when updating).</summary>
-    public static void Prune(string sample, IEnumerable<string> produced)
-    {
-        if (!Updating) return;
-        var keep = new HashSet<string>(produced) { "main.sym" };
-        foreach (var f in Directory.GetFiles(Path.Combine(Folder, sample)))
-            if (!keep.Contains(Path.GetFileName(f))) File.Delete(f);
-    }
+    public const string SnapshotPrefix = "BaselineTests.Sample_matches_its_baselines_";
 }
 
 public class BaselineTests
@@ -82,8 +70,6 @@ public class BaselineTests
     public void Sample_matches_its_baselines(string sample)
     {
         var c = Baselines.Compile(sample);
-        var produced = new List<string> { "main.diagnostics.sym" };
-        Baselines.Check(sample, "main.diagnostics.sym", Baselines.Annotate(Baselines.Source(sample), c.Diagnostics));
         if (sample.StartsWith("Invalid"))
         {
             Assert.True(c.HasErrors, $"{sample} is named Invalid… but compiled without errors");
@@ -93,18 +79,20 @@ public class BaselineTests
         {
             Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
             Assert.NotNull(c.Program);
-            Baselines.Check(sample, "main.ir.json", IrJson.Serialize(c.Program!));
-            produced.Add("main.ir.json");
-            Baselines.Check(sample, "symmetry-report.md", SymmetryReport.Render(c));
-            produced.Add("symmetry-report.md");
-            foreach (var m in c.Program!.Models)
-            {
-                var file = $"{CSharpEmitter.ClassName(m)}.g.cs";
-                Baselines.Check(sample, file, CSharpEmitter.Emit(m, "SymDsl.Generated"));
-                produced.Add(file);
-            }
         }
+        foreach (var (file, text) in Baselines.Outputs(sample, c))
+            Snapshot.Match(text, SnapshotNameExtension.Create(Baselines.SnapshotName(sample, file)));
         Assert.DoesNotContain(c.Diagnostics, d => d.Code == "SYM0001");
-        Baselines.Prune(sample, produced);
+    }
+
+    [Fact]
+    public void Every_baseline_snapshot_belongs_to_an_output_a_sample_produces()
+    {
+        var produced = Baselines.All().Select(n => (string)n[0])
+            .SelectMany(s => Baselines.Outputs(s, Baselines.Compile(s)).Select(o => Baselines.SnapshotPrefix + Baselines.SnapshotName(s, o.File) + ".snap"))
+            .ToHashSet();
+        var snapshots = Directory.GetFiles(Baselines.SnapshotFolder, Baselines.SnapshotPrefix + "*.snap").Select(Path.GetFileName).ToList();
+        Assert.NotEmpty(snapshots);
+        Assert.DoesNotContain(snapshots, f => !produced.Contains(f!)); // delete snapshots of outputs no sample produces any more
     }
 }

@@ -182,6 +182,18 @@ public class InputValidationTests
     [InlineData("optimizer sgd\n checkpoint every -2 steps", "'checkpoint every' must be a positive int")]
     [InlineData("optimizer sgd\n diagnose rank(h) every 0 steps", "'every' must be a positive int")]
     [InlineData("optimizer sgd(lr = w * 1e308 * 1e10)", "not a finite number")]
+    [InlineData("optimizer adam(eps = 0)", "'eps' must be positive, but is 0")]
+    [InlineData("optimizer adamw(eps = -1e-8)", "'eps' must be positive")]
+    [InlineData("optimizer sgd(nesterov = true)", "sgd: 'nesterov = true' needs a positive 'momentum'")]
+    [InlineData("optimizer sgd(nesterov = 1)", "'nesterov'")]
+    [InlineData("optimizer adam(nesterov = true)", "adam has no argument 'nesterov'")]
+    [InlineData("optimizer sgd(eps = 1e-8)", "sgd has no argument 'eps'")]
+    [InlineData("optimizer sgd\n schedule cosine(warmup = -1)", "'warmup' must be in [0, 2147483647]")]
+    [InlineData("optimizer sgd\n schedule constant(warmup = 2.5)", "'warmup'")]
+    [InlineData("optimizer sgd\n schedule warmup(steps = 5, warmup = 5)", "warmup has no argument 'warmup'")]
+    [InlineData("optimizer sgd\n induce lowrank(rank = 0) on fc.weight", "'rank' must be a positive int")]
+    [InlineData("optimizer sgd\n induce lowrank(rank = 5) on fc.weight", "induce lowrank: 'rank' 5 exceeds the full rank 4 of 'fc.weight' [4, 8]")]
+    [InlineData("optimizer sgd\n induce sparsity(rank = 2) on fc.weight", "induce sparsity has no argument 'rank'")]
     public void Train_settings_out_of_range_are_errors(string settings, string message)
     {
         var c = Compile(Train(settings));
@@ -209,6 +221,27 @@ public class InputValidationTests
         Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
         var e = Compile("model M() {\n input x: [8]\n layer n = LayerNorm(8, eps = 0)\n layer r = Linear(8, 8, init = normal(0))\n output y = r(n(x))\n}");
         Assert.False(e.HasErrors, string.Join("\n", e.Diagnostics));
+    }
+
+    [Fact]
+    public void Warmup_eps_nesterov_and_induce_rank_reach_the_IR()
+    {
+        var c = Compile(Train("optimizer sgd(momentum = 0.9, nesterov = true)\n schedule cosine(min_lr = 0.001, warmup = 5)\n induce lowrank(rank = w / 2) on fc.weight\n induce sparsity() on out.weight\n steps 20"));
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        var t = c.Program!.Trains[0];
+        Assert.True(t.Optimizer.Args["nesterov"].AsBool());
+        Assert.Equal(5L, t.Schedule!.Args["warmup"].AsInt());
+        Assert.Equal(("lowrank", 2L), (t.Induces[0].Structure, t.Induces[0].Args["rank"].AsInt()));
+        Assert.Empty(t.Induces[1].Args);
+        var adam = Compile(Train("optimizer adamw(eps = 1e-6)\n schedule step(every = 10, warmup = 3)\n induce lowrank on fc.weight")).Program!.Trains[0];
+        Assert.Equal(1e-6, adam.Optimizer.Args["eps"].AsDouble());
+        Assert.Equal(3L, adam.Schedule!.Args["warmup"].AsInt());
+        Assert.Empty(adam.Induces[0].Args); // no rank: full rank, min(m, n), at run time
+        // Defaults are filled in: eps 1e-8, nesterov false, warmup 0.
+        var defaults = Compile(Train("optimizer adam\n schedule constant")).Program!.Trains[0];
+        Assert.Equal(1e-8, defaults.Optimizer.Args["eps"].AsDouble());
+        Assert.Equal(0L, defaults.Schedule!.Args["warmup"].AsInt());
+        Assert.False(Compile(Train("optimizer sgd")).Program!.Trains[0].Optimizer.Args["nesterov"].AsBool());
     }
 
     /// <summary>Every default of every argument lies in its own range: the range sits beside the default, and both are checked.</summary>

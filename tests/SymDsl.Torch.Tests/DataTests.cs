@@ -106,6 +106,61 @@ public class DataTests
         Assert.Contains(message, e.Message);
     }
 
+    [Fact]
+    public void Csv_reads_quoted_fields_crlf_and_a_byte_order_mark()
+    {
+        // Quoted header and label cells hold commas, doubled quotes and a line break; CRLF line ends; a UTF-8 BOM.
+        var text = "\"width, cm\",\"say \"\"hi\"\"\",class\r\n"
+                 + "1.5,\"2\",\"a, b\"\r\n"
+                 + "\r\n"
+                 + " 3 , 4 ,\"say \"\"c\"\"\"\r\n"
+                 + "5,6,\"two\r\nlines\"\r\n"
+                 + "7,8,\"a, b\"\r\n";
+        var path = Path.Combine(TempDir("csv"), "quoted.csv");
+        File.WriteAllText(path, text, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: true));
+        Assert.Equal(0xEF, File.ReadAllBytes(path)[0]);
+        using var d = Load("csv", ("path", S(path)), ("label", S("class")), ("test_fraction", D(0.0)));
+        Assert.Equal(["a, b", "say \"c\"", "two\r\nlines"], d.ClassNames!);
+        Assert.Equal(new long[] { 4, 2 }, d.Train["x"].shape);
+        var x = d.Train["x"].data<float>().ToArray().Chunk(2).ToList();
+        var y = d.Train["label"].data<long>().ToArray();
+        var byFirst = x.Zip(y).ToDictionary(p => p.First[0], p => (p.First[1], p.Second));
+        Assert.Equal((2f, 0L), byFirst[1.5f]);
+        Assert.Equal((4f, 1L), byFirst[3f]);
+        Assert.Equal((6f, 2L), byFirst[5f]);
+        Assert.Equal((8f, 0L), byFirst[7f]);
+        // Rows keep their lines across the blank line and the quoted line break.
+        Assert.EndsWith("quoted.csv:2", d.LabelOrigins![0]);
+        Assert.EndsWith("quoted.csv:4", d.LabelOrigins[1]);
+        Assert.EndsWith("quoted.csv:5", d.LabelOrigins[2]);
+    }
+
+    [Theory]
+    [InlineData("a,b,class,c\n1,2,0,3\n4,5\"x,1,6\n", ":3:", "malformed quoted field")]
+    [InlineData("a,b,class,c\n1,2,0,3\n\"4\"5,5,1,6\n", ":3:", "malformed quoted field")]
+    [InlineData("a,b,class,c\n1,2,0,3\n4,\"5,1,6\n7,8,0,9\n", ":3:", "malformed quoted field")]
+    [InlineData("a,b,class,c\r\n1,2,0,3\r\n\"4,5\",5,1,6,7\r\n", ":3:", "expected 4 columns, found 5")]
+    [InlineData("a,b,class,c\n\"1\",\"2,5\",0,3\n", ":2:", "column \"b\" is not a number: \"2,5\"")]
+    [InlineData("a,b,class,c\n1,2,0,3\n\"4\n\",5,1,6\n7,,0,9\n", ":5:", "column \"b\" is not a number: \"\"")]
+    [InlineData("", ":1:", "no header row")]
+    [InlineData("\n\na,b,class,c\n1,2,0,3\n", ":1:", "no header row")]
+    [InlineData("\"a, x\",\"b\",\"klass\"\n1,2,0\n", ":1:", "no column named \"class\" in the header (a, x, b, klass)")]
+    public void Malformed_quoting_and_shape_name_the_file_and_line(string text, string line, string message)
+    {
+        var path = WriteCsv(text);
+        var e = Assert.Throws<SymDslException>(() => Load("csv", ("path", S(path)), ("label", S("class")), ("test_fraction", D(0.0))));
+        Assert.StartsWith(path + line, e.Message);
+        Assert.Contains(message, e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    [Fact]
+    public void A_csv_with_a_header_and_no_rows_is_an_error()
+    {
+        var e = Assert.Throws<SymDslException>(() => Load("csv", ("path", S(WriteCsv("a,class\r\n\r\n"))), ("label", S("class")), ("test_fraction", D(0.0))));
+        Assert.Contains("no data rows", e.Message);
+    }
+
     [Theory]
     [InlineData("a,b,class,c\n1,2,0,3\n4,5,NaN,6\n7,8,1,9\n", ":3:", "label \"NaN\"")]
     [InlineData("a,b,class,c\n1,2,0,3\n4,5,1,6\n7,8,-1,9\n", ":4:", "label \"-1\"")]

@@ -436,4 +436,93 @@ public class TrainerTests
         Assert.Equal(1.0, warm.At(50));
         Assert.Equal(1.0, new Schedule(null, 1.0, 10).At(7));
     }
+
+    const string Reachable = """
+        model Lin() {
+            input x: [4]
+            layer fc = Linear(4, 3)
+            output y = fc(x)
+        }
+        train Lin {
+            data teacher(d_in = 4, d_out = 3)
+            loss mse(y, target)
+            OPTIMIZER
+            schedule cosine(min_lr = 0.1, warmup = 4)
+            induce lowrank(rank = 2) on fc.weight
+            steps 20
+        }
+        """;
+
+    static (ModelIR Model, TrainIR Train) CompileReachable(string optimizer)
+    {
+        var c = SymDsl.Compiler.CompileText("reach.sym", Reachable.Replace("OPTIMIZER", optimizer));
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        return (c.Program!.Models[0], c.Program.Trains[0]);
+    }
+
+    /// <summary>
+    /// One optimizer step from the same model and batch: each parameter's change and its gradient before the step.
+    /// </summary>
+    static List<(float[] Delta, float[] Grad)> OneStep(ModelIR model, OptimizerIR optimizer)
+    {
+        using var scope = NewDisposeScope();
+        using var m = new SymModel(model, seed: 5);
+        using var opt = Trainer.BuildOptimizer(m, optimizer);
+        using var g = new Generator(11);
+        var batch = new Dictionary<string, Tensor> { ["x"] = randn([16, 4], generator: g) };
+        var before = m.parameters().Select(p => p.detach().clone()).ToList();
+        opt.zero_grad();
+        m.Forward(batch)["y"].square().mean().backward();
+        var grads = m.parameters().Select(p => p.grad!.clone()).ToList();
+        opt.step();
+        return m.parameters().Select((p, i) => ((p.detach() - before[i]).data<float>().ToArray(), grads[i].data<float>().ToArray())).ToList();
+    }
+
+    [Fact]
+    public void Nesterov_and_eps_from_a_sym_file_reach_the_optimizer()
+    {
+        // SGD, first step (velocity = g): plain moves −lr·g, Nesterov −lr·(g + μ·g).
+        var (model, plain) = CompileReachable("optimizer sgd(lr = 0.1, momentum = 0.5)");
+        var nesterov = CompileReachable("optimizer sgd(lr = 0.1, momentum = 0.5, nesterov = true)").Train;
+        Assert.True(nesterov.Optimizer.Args["nesterov"].AsBool());
+        foreach (var ((dp, gp), (dn, gn)) in OneStep(model, plain.Optimizer).Zip(OneStep(model, nesterov.Optimizer)))
+            for (var i = 0; i < dp.Length; i++)
+            {
+                Assert.Equal(-0.1 * gp[i], dp[i], 1e-6);
+                Assert.Equal(-0.1 * 1.5 * gn[i], dn[i], 1e-6);
+            }
+        // Adam, first step (bias-corrected m̂ = g, v̂ = g²): −lr·g / (|g| + eps); eps = 0.5 shrinks it visibly.
+        foreach (var eps in new[] { 1e-8, 0.5 })
+        {
+            var adam = CompileReachable($"optimizer adam(lr = 0.01, eps = {eps.ToString(System.Globalization.CultureInfo.InvariantCulture)})").Train;
+            Assert.Equal(eps, adam.Optimizer.Args["eps"].AsDouble());
+            foreach (var (d, gr) in OneStep(model, adam.Optimizer))
+                for (var i = 0; i < d.Length; i++)
+                    Assert.Equal(-0.01 * gr[i] / (Math.Abs(gr[i]) + eps), d[i], 1e-6);
+        }
+    }
+
+    [Fact]
+    public void Warmup_on_a_cosine_schedule_and_induce_rank_from_a_sym_file_take_effect()
+    {
+        var (model, train) = CompileReachable("optimizer sgd(lr = 1.0)");
+        // 20 steps: warm-up over 4 (lr·(s+1)/4), then a cosine over the remaining 16 from 1.0 down to 0.1.
+        var schedule = new Schedule(train.Schedule, 1.0, 20);
+        Assert.Equal(0.25, schedule.At(0), 12);
+        Assert.Equal(0.75, schedule.At(2), 12);
+        Assert.Equal(1.0, schedule.At(4), 12);
+        Assert.Equal(0.55, schedule.At(12), 12); // halfway through the cosine
+        Assert.Equal(0.1, schedule.At(20), 12);
+        // induce lowrank(rank = 2) on fc.weight [3, 4]: P = U Vᵀ with U [3, 2], V [4, 2], so P has rank 2.
+        var reparams = Trainer.Reparametrisations(train, model);
+        Assert.Equal(2, Assert.Single(reparams).Rank);
+        using var scope = NewDisposeScope();
+        using var m = new SymModel(model, reparams, seed: 1);
+        var shapes = m.named_parameters().Where(np => np.name.StartsWith("fc")).Select(np => np.parameter.shape).ToList();
+        Assert.Contains(shapes, s => s.SequenceEqual(new long[] { 3, 2 }));
+        Assert.Contains(shapes, s => s.SequenceEqual(new long[] { 4, 2 }));
+        var weight = m.EffectiveParameters()["fc.weight"];
+        var sv = linalg.svdvals(weight).data<float>().ToArray(); // descending
+        Assert.True(sv[1] > 1e-3 && sv[2] < 1e-5 * sv[0], string.Join(", ", sv));
+    }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using SymDsl.Diagnostics;
+using SymDsl.Text;
 
 namespace SymDsl.Cli.Commands;
 
@@ -14,16 +15,13 @@ internal sealed record RunManifest(string Source, Dictionary<string, string> Ove
     public void Write(string runDir)
     {
         string path = Path.Combine(runDir, FileName);
-        string tmp = path + ".tmp";
         try
         {
             Directory.CreateDirectory(runDir);
-            File.WriteAllText(tmp, JsonSerializer.Serialize(this, Json));
-            File.Move(tmp, path, overwrite: true);
+            AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try { File.Delete(tmp); } catch (Exception) { /* best effort: the error below is the one to report */ }
             throw SymDsl.Torch.Training.Reports.CannotWrite(path, e);
         }
     }

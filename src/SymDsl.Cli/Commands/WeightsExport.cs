@@ -1,4 +1,5 @@
 using SymDsl.IR;
+using SymDsl.Text;
 using SymDsl.Torch.Lowering;
 using SymDsl.Torch.Training;
 using static TorchSharp.torch;
@@ -22,19 +23,16 @@ internal sealed class WeightsExport : ITrainingObserver
     public static string Write(ModelIR model, SymModel trained, string runDir)
     {
         string path = Path.Combine(runDir, FileName);
-        string tmp = Path.Combine(runDir, $".{FileName}.{Environment.ProcessId}.tmp");
         using var scope = NewDisposeScope();
         using var plain = new SymModel(model);
         using (no_grad())
             plain.SetEffectiveParameters(trained.EffectiveParameters().ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32)));
         try
         {
-            plain.save(tmp);
-            File.Move(tmp, path, overwrite: true);
+            AtomicFile.WriteVia(path, tmp => plain.save(tmp));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try { File.Delete(tmp); } catch (Exception) { /* best effort: the error below is the one to report */ }
             throw Reports.CannotWrite(path, e);
         }
         return path;

@@ -162,7 +162,7 @@ internal static partial class LocalRunner
             List<string> lines;
             lock (output) lines = [.. output];
             run.Error = CellFiles.ErrorLine(code, lines);
-            File.WriteAllText(Path.Combine(run.Dir, CellFiles.Error), run.Error + "\n");
+            SymDsl.Text.AtomicFile.WriteAllText(Path.Combine(run.Dir, CellFiles.Error), run.Error + "\n");
             run.Status = CellStatus.Failed;
         }
         if (!io.IsTerminal)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using CsvHelper;
+using SymDsl.Text;
 using SymDsl.Torch.Training;
 
 namespace SymDsl.Cli.Sweeps;
@@ -137,7 +138,7 @@ public static class SweepReport
                 if (groups.Count > 1) plt.ShowLegend();
                 var file = Path.Combine(PlotsDir, Reports.PlotFileName($"{metric}-vs-{axis.Name}"));
                 var path = Path.Combine(sweepDir, file);
-                try { plt.SavePng(path, 640, 400); }
+                try { AtomicFile.WriteVia(path, tmp => plt.SavePng(tmp, 640, 400)); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw Reports.CannotWrite(path, e); }
                 written.Add(($"{metric} vs {axis.Name}", file));
             }

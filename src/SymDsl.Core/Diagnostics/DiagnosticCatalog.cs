@@ -3,7 +3,9 @@ using SymDsl.Text;
 namespace SymDsl.Diagnostics;
 
 /// <summary>
-/// Every diagnostic the compiler can report, defined once (Bicep's DiagnosticBuilder style): one method per code.
+/// Every diagnostic the compiler can report, defined once (Bicep's DiagnosticBuilder style): one method per code, which
+/// fixes its level; a message that more than one place reports (or that has a fixed wording) has its own method too,
+/// which words it through its code's method (e.g. <see cref="NesterovWithoutMomentum"/> through <see cref="BadSetting"/>).
 /// Codes are grouped by stage: SYM00xx driver, SYM01xx syntax, SYM02xx names and types, SYM03xx shapes,
 /// SYM04xx symmetries, SYM05xx train blocks, SYM06xx resources. docs/language.md lists them all.
 /// </summary>
@@ -13,6 +15,8 @@ public static class DiagnosticCatalog
     static Diagnostic Warning(SourceSpan s, string code, string message) => new(s, DiagnosticLevel.Warning, code, message);
 
     static string DidYouMean(string? suggestion) => suggestion is null ? "" : $"; did you mean '{suggestion}'?";
+    static string OutOfRangeText(string what, string mustBe, string actual) => $"{what} must be {mustBe}, but is {actual}";
+    static string Kinds(IEnumerable<string> kinds) => string.Join(" or ", kinds);
 
     // ---------------------------------------------------------------- SYM00xx driver
     public static Diagnostic InternalError(SourceSpan s, string what) => Error(s, "SYM0001", $"internal compiler error: {what}");
@@ -36,6 +40,20 @@ public static class DiagnosticCatalog
     public static Diagnostic UnknownLayerKind(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0209", $"unknown layer kind '{kind}'{DidYouMean(suggestion)}");
     public static Diagnostic UnknownFunction(SourceSpan s, string name, string? suggestion) => Error(s, "SYM0210", $"unknown function '{name}'{DidYouMean(suggestion)}");
     public static Diagnostic BadArgument(SourceSpan s, string message) => Error(s, "SYM0211", message);
+    public static Diagnostic PositionalAfterNamed(SourceSpan s, string what) => BadArgument(s, $"{what}: positional arguments must come before named ones");
+    public static Diagnostic TooManyArguments(SourceSpan s, string what, IReadOnlyList<string> takes) => BadArgument(s, $"{what} takes at most {takes.Count} argument{(takes.Count == 1 ? "" : "s")} ({string.Join(", ", takes)})");
+    public static Diagnostic NoSuchArgument(SourceSpan s, string what, string name, string? suggestion, IReadOnlyList<string> takes) => BadArgument(s, $"{what} has no argument '{name}'{DidYouMean(suggestion)} (it takes {(takes.Count == 0 ? "none" : string.Join(", ", takes))})");
+    public static Diagnostic ArgumentGivenTwice(SourceSpan s, string what, string name) => BadArgument(s, $"{what}: argument '{name}' is given more than once");
+    public static Diagnostic MissingArgument(SourceSpan s, string what, string name) => BadArgument(s, $"{what} needs the argument '{name}'");
+    public static Diagnostic NotAnOption(SourceSpan s, string what, IReadOnlyList<string> options, string actual, string? suggestion) => BadArgument(s, $"{what} must be one of {string.Join(", ", options)}, but is '{actual}'{DidYouMean(suggestion)}");
+    public static Diagnostic UnknownInit(SourceSpan s, string what, string? suggestion) => BadArgument(s, $"{what} must be one of normal(std), orthogonal(gain), uniform(a), zeros, ones, default{DidYouMean(suggestion)}");
+    public static Diagnostic LossArguments(SourceSpan s, string loss, string example) => BadArgument(s, $"{loss} takes two names: a model output and a data field, as in {loss}({example})");
+    public static Diagnostic TakesOneInput(SourceSpan s, string what, int given) => BadArgument(s, $"{what} takes exactly one input, but was given {given}");
+    public static Diagnostic NoNamedArguments(SourceSpan s, string function) => BadArgument(s, $"{function} takes no named arguments");
+    public static Diagnostic DimOutOfRange(SourceSpan s, string function, long dim, string shape) => BadArgument(s, $"{function}: dim {dim} is out of range for shape {shape}");
+    public static Diagnostic BadPath(SourceSpan s, string what, string reason) => BadArgument(s, $"{what} is not a valid path: {reason}");
+    /// <summary>A value outside its argument's range (<c>mustBe</c>: <see cref="Semantics.Domain.Describe"/>); train blocks use <see cref="SettingOutOfRange"/>.</summary>
+    public static Diagnostic ArgumentOutOfRange(SourceSpan s, string what, string mustBe, string actual) => BadArgument(s, OutOfRangeText(what, mustBe, actual));
     public static Diagnostic WrongKindOfName(SourceSpan s, string name, string isA, string expected) => Error(s, "SYM0212", $"'{name}' is {isA}, but {expected} is expected here");
     public static Diagnostic DivisionByZero(SourceSpan s) => Error(s, "SYM0213", "division by zero in a constant expression");
     public static Diagnostic DuplicateModel(SourceSpan s, string name) => Error(s, "SYM0214", $"model '{name}' is already defined in this file");
@@ -77,11 +95,29 @@ public static class DiagnosticCatalog
     public static Diagnostic UnknownSchedule(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0510", $"unknown schedule '{kind}'{DidYouMean(suggestion)}; expected constant, step, cosine or warmup");
     public static Diagnostic UnknownBreakMethod(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0511", $"unknown break method '{kind}'{DidYouMean(suggestion)}; expected syre, syre_diag or perturb");
     public static Diagnostic BreakTarget(SourceSpan s, string message) => Error(s, "SYM0512", message);
+    public static Diagnostic NotADeclaredSymmetry(SourceSpan s, string name, string model, string? suggestion) => BreakTarget(s, $"'{name}' is not a declared symmetry of model '{model}'{DidYouMean(suggestion)}");
+    public static Diagnostic BreakKindMismatch(SourceSpan s, string method, IEnumerable<string> kinds, string name, string symmetry) => BreakTarget(s, $"{method} breaks {Kinds(kinds)} symmetries, but '{name}' is {symmetry}");
     public static Diagnostic UnknownMetric(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0513", $"unknown diagnostic '{kind}'{DidYouMean(suggestion)}");
     public static Diagnostic MetricTarget(SourceSpan s, string message) => Error(s, "SYM0514", message);
+    public static Diagnostic MetricTargetCount(SourceSpan s, string metric, IEnumerable<string> targets) => MetricTarget(s, $"{metric} takes one target ({Kinds(targets.Select(t => "a " + t))})");
+    public static Diagnostic MetricTargetKind(SourceSpan s, string metric, IEnumerable<string> targets, string target, string kind) => MetricTarget(s, $"{metric} measures {Kinds(targets.Select(t => "a " + t))}, but '{target}' is a {kind}");
+    public static Diagnostic MetricSymmetryKind(SourceSpan s, string metric, IEnumerable<string> kinds, string target, string symmetry) => MetricTarget(s, $"{metric} needs a {Kinds(kinds)} symmetry, but '{target}' is {symmetry}");
+    public static Diagnostic MetricNeedsMatrix(SourceSpan s, string metric, string target, string shape) => MetricTarget(s, $"{metric} of a parameter needs a matrix, but '{target}' has shape {shape}");
     public static Diagnostic UnknownInduce(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0515", $"unknown structure '{kind}'{DidYouMean(suggestion)}; expected sparsity or lowrank");
     public static Diagnostic InduceTarget(SourceSpan s, string message) => Error(s, "SYM0516", message);
+    public static Diagnostic InduceNeedsParameter(SourceSpan s, string structure, string what, string? suggestion) => InduceTarget(s, $"induce {structure} needs a parameter such as fc1.weight: {what}{DidYouMean(suggestion)}");
+    public static Diagnostic InduceNeedsMatrix(SourceSpan s, string target, string shape) => InduceTarget(s, $"induce lowrank needs a matrix, but '{target}' has shape {shape}");
     public static Diagnostic BadSetting(SourceSpan s, string message) => Error(s, "SYM0517", message);
+    public static Diagnostic SettingOutOfRange(SourceSpan s, string what, string mustBe, string actual) => BadSetting(s, OutOfRangeText(what, mustBe, actual));
+    public static Diagnostic NotAPositiveInt(SourceSpan s, string what, long actual) => BadSetting(s, $"{what} must be a positive int, but is {actual}");
+    public static Diagnostic SettingTakesNoEvery(SourceSpan s, string key) => BadSetting(s, $"'{key}' takes no 'every' clause");
+    public static Diagnostic SettingNeedsValue(SourceSpan s, string key, string expected = "a value") => BadSetting(s, $"'{key}' needs {expected}");
+    public static Diagnostic SettingExpects(SourceSpan s, string key, string expected) => BadSetting(s, $"'{key}' expects {expected}");
+    public static Diagnostic EveryClauseExpected(SourceSpan s, string key) => BadSetting(s, $"write `{key} every N steps`");
+    public static Diagnostic UnknownUnit(SourceSpan s, string unit) => BadSetting(s, $"unknown unit '{unit}'; write `every N steps`");
+    public static Diagnostic LowRankRegressionRank(SourceSpan s) => BadSetting(s, "lowrank_regression: 'rank' must not exceed 'd'");
+    public static Diagnostic NesterovWithoutMomentum(SourceSpan s) => BadSetting(s, "sgd: 'nesterov = true' needs a positive 'momentum'");
+    public static Diagnostic InduceRankTooLarge(SourceSpan s, string parameter, long rank, string shape, int maxRank) => BadSetting(s, $"induce lowrank: 'rank' {rank} exceeds the full rank {maxRank} of '{parameter}' {shape}");
     public static Diagnostic LossShape(SourceSpan s, string message) => Error(s, "SYM0518", message);
 
     // ---------------------------------------------------------------- SYM06xx resources

@@ -25,7 +25,7 @@ public static class BuildArtifacts
         foreach (var (name, text) in files)
         {
             var path = Path.Combine(outDir, name);
-            File.WriteAllText(path, text);
+            Text.AtomicFile.WriteAllText(path, text);
             written.Add(path);
         }
         return written;

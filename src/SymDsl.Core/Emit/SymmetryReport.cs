@@ -55,7 +55,7 @@ public static class SymmetryReport
                 foreach (var d in t.Diagnostics)
                     sb.Append($"- **diagnose {d.Key}** every {d.Every} steps: {Metric(d, m)}\n");
                 foreach (var i in t.Induces)
-                    sb.Append($"- **induce {i.Structure} on `{i.Parameter}`**: {(i.Structure == "sparsity" ? "reparametrise P = u ⊙ v (a rescale symmetry per entry); with weight decay this acts like an L1 penalty on P." : "reparametrise P = U Vᵀ (a rotation symmetry); with weight decay this acts like a nuclear-norm penalty on P.")}\n");
+                    sb.Append($"- **induce {i.Structure}{(i.Args.Count == 0 ? "" : "(" + string.Join(", ", i.Args.Select(kv => $"{kv.Key} = {kv.Value}")) + ")")} on `{i.Parameter}`**: {(i.Structure == "sparsity" ? "reparametrise P = u ⊙ v (a rescale symmetry per entry); with weight decay this acts like an L1 penalty on P." : "reparametrise P = U Vᵀ (a rotation symmetry); with weight decay this acts like a nuclear-norm penalty on P.")}\n");
                 if (t.Breaks.Count + t.Diagnostics.Count + t.Induces.Count == 0) sb.Append("No break, diagnose or induce clauses.\n");
             }
         }

@@ -370,7 +370,7 @@ internal sealed class SyntaxTreeBuilder(string path, List<Diagnostic> diagnostic
                 SymParser.DiagnoseStmtContext d =>
                     new DiagnoseStmt(d.call().Select(Call).ToList(), d.every is null ? null : Expr(d.every), d.unit is null ? null : Id(d.unit), Span(d)),
                 SymParser.InduceStmtContext i when Ok(i.structure) && i.target is not null =>
-                    new InduceStmt(Id(i.structure), Expr(i.target), Span(i)),
+                    new InduceStmt(Id(i.structure), Expr(i.target), Span(i), Args(i.argList())),
                 SymParser.SettingStmtContext st when Ok(st.key) =>
                     new SettingStmt(Id(st.key), st.value is null ? null : Expr(st.value), st.every is null ? null : Expr(st.every), st.unit is null ? null : Id(st.unit), Span(st)),
                 _ => null,

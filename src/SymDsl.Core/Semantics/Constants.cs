@@ -215,7 +215,7 @@ public static class ArgBinder
     /// <param name="outOfRange">The diagnostic for a value outside its <see cref="ArgSpec.Range"/> (default SYM0211; train blocks use SYM0517).</param>
     public static Dictionary<string, Value>? Bind(string what, IReadOnlyList<ArgSpec> signature, IReadOnlyList<Argument> args,
         Constants constants, List<Diagnostic> diagnostics, Text.SourceSpan span, string? baseDir = null,
-        Func<Text.SourceSpan, string, Diagnostic>? outOfRange = null)
+        Func<Text.SourceSpan, string, string, string, Diagnostic>? outOfRange = null)
     {
         var given = new Dictionary<string, Argument>();
         var ok = true;
@@ -227,12 +227,12 @@ public static class ArgBinder
             {
                 if (given.Keys.Any(k => args.Any(x => x.Name?.Text == k)))
                 {
-                    diagnostics.Add(DiagnosticCatalog.BadArgument(a.Span, $"{what}: positional arguments must come before named ones"));
+                    diagnostics.Add(DiagnosticCatalog.PositionalAfterNamed(a.Span, what));
                     ok = false; continue;
                 }
                 if (position >= signature.Count)
                 {
-                    diagnostics.Add(DiagnosticCatalog.BadArgument(a.Span, $"{what} takes at most {signature.Count} argument{(signature.Count == 1 ? "" : "s")} ({string.Join(", ", signature.Select(s => s.Name))})"));
+                    diagnostics.Add(DiagnosticCatalog.TooManyArguments(a.Span, what, signature.Select(s => s.Name).ToList()));
                     ok = false; continue;
                 }
                 name = signature[position++].Name;
@@ -242,13 +242,13 @@ public static class ArgBinder
                 name = a.Name.Text;
                 if (signature.All(s => s.Name != name))
                 {
-                    diagnostics.Add(DiagnosticCatalog.BadArgument(a.Name.Span, $"{what} has no argument '{name}'{(Names.Suggest(name, signature.Select(s => s.Name)) is { } sug ? $"; did you mean '{sug}'?" : "")} (it takes {(signature.Count == 0 ? "none" : string.Join(", ", signature.Select(s => s.Name)))})"));
+                    diagnostics.Add(DiagnosticCatalog.NoSuchArgument(a.Name.Span, what, name, Names.Suggest(name, signature.Select(s => s.Name)), signature.Select(s => s.Name).ToList()));
                     ok = false; continue;
                 }
             }
             if (!given.TryAdd(name, a))
             {
-                diagnostics.Add(DiagnosticCatalog.BadArgument(a.Span, $"{what}: argument '{name}' is given more than once"));
+                diagnostics.Add(DiagnosticCatalog.ArgumentGivenTwice(a.Span, what, name));
                 ok = false;
             }
         }
@@ -258,18 +258,18 @@ public static class ArgBinder
         {
             if (!given.TryGetValue(spec.Name, out var arg))
             {
-                if (spec.Required) { diagnostics.Add(DiagnosticCatalog.BadArgument(span, $"{what} needs the argument '{spec.Name}'")); ok = false; }
+                if (spec.Required) { diagnostics.Add(DiagnosticCatalog.MissingArgument(span, what, spec.Name)); ok = false; }
                 else if (spec.Default is not null) result[spec.Name] = spec.Default;
                 continue;
             }
-            var v = Convert(what, spec, arg.Value, constants, diagnostics, baseDir, outOfRange ?? DiagnosticCatalog.BadArgument);
+            var v = Convert(what, spec, arg.Value, constants, diagnostics, baseDir, outOfRange ?? DiagnosticCatalog.ArgumentOutOfRange);
             if (v is null) ok = false; else result[spec.Name] = v;
         }
         return ok ? result : null;
     }
 
     static Value? Convert(string what, ArgSpec spec, Expr e, Constants constants, List<Diagnostic> diagnostics, string? baseDir,
-        Func<Text.SourceSpan, string, Diagnostic> outOfRange)
+        Func<Text.SourceSpan, string, string, string, Diagnostic> outOfRange)
     {
         var v = ConvertType(what, spec, e, constants, diagnostics, baseDir, outOfRange);
         if (v is not (Value.Int or Value.Float) || spec.Range is not { } range || range.Contains(v.AsDouble())) return v;
@@ -278,12 +278,12 @@ public static class ArgBinder
         if (range.IsDimension && v is Value.Int d)
             diagnostics.Add(d.V <= 0 ? DiagnosticCatalog.BadDimension(e.Span, label, d.V) : DiagnosticCatalog.DimensionTooLarge(e.Span, label));
         else
-            diagnostics.Add(outOfRange(e.Span, $"{label} must be {range.Describe()}, but is {shown}"));
+            diagnostics.Add(outOfRange(e.Span, label, range.Describe(), shown));
         return null;
     }
 
     static Value? ConvertType(string what, ArgSpec spec, Expr e, Constants constants, List<Diagnostic> diagnostics, string? baseDir,
-        Func<Text.SourceSpan, string, Diagnostic> outOfRange)
+        Func<Text.SourceSpan, string, string, string, Diagnostic> outOfRange)
     {
         var label = $"{what}: '{spec.Name}'";
         switch (spec.Type)
@@ -293,7 +293,7 @@ public static class ArgBinder
                 if (text is null) { if (e is not NameExpr) diagnostics.Add(DiagnosticCatalog.TypeMismatch(e.Span, label, "one of " + string.Join(", ", spec.Options ?? []), "an expression")); return null; }
                 if (spec.Options is not null && !spec.Options.Contains(text))
                 {
-                    diagnostics.Add(DiagnosticCatalog.BadArgument(e.Span, $"{label} must be one of {string.Join(", ", spec.Options)}, but is '{text}'{(Names.Suggest(text, spec.Options) is { } sug ? $"; did you mean '{sug}'?" : "")}"));
+                    diagnostics.Add(DiagnosticCatalog.NotAnOption(e.Span, label, spec.Options, text, Names.Suggest(text, spec.Options)));
                     return null;
                 }
                 return new Value.Name(text);
@@ -314,7 +314,7 @@ public static class ArgBinder
             case ArgType.Path when v is Value.Str p:
                 try { return new Value.Str(baseDir is null ? p.V : System.IO.Path.GetFullPath(System.IO.Path.Combine(baseDir, p.V))); }
                 catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
-                { diagnostics.Add(DiagnosticCatalog.BadArgument(e.Span, $"{label} is not a valid path: {ex.Message}")); return null; }
+                { diagnostics.Add(DiagnosticCatalog.BadPath(e.Span, label, ex.Message)); return null; }
         }
         var expected = spec.Type switch
         {
@@ -326,14 +326,14 @@ public static class ArgBinder
     }
 
     /// <summary><c>normal(0.001)</c>, <c>orthogonal(1.0)</c>, <c>uniform(0.1)</c>, <c>zeros</c>, <c>ones</c>, <c>default</c> → [Name kind, Float scale].</summary>
-    static Value? ConvertInit(string label, Expr e, Constants constants, List<Diagnostic> diagnostics, Func<Text.SourceSpan, string, Diagnostic> outOfRange)
+    static Value? ConvertInit(string label, Expr e, Constants constants, List<Diagnostic> diagnostics, Func<Text.SourceSpan, string, string, string, Diagnostic> outOfRange)
     {
         string? kind = null; IReadOnlyList<Argument> args = [];
         if (e is NameExpr n) kind = n.Name;
         else if (e is CallExpr { Callee: NameExpr cn } c) { kind = cn.Name; args = c.Arguments; }
         if (kind is null || !InitKinds.Contains(kind))
         {
-            diagnostics.Add(DiagnosticCatalog.BadArgument(e.Span, $"{label} must be one of normal(std), orthogonal(gain), uniform(a), zeros, ones, default{(kind is not null && Names.Suggest(kind, InitKinds) is { } s ? $"; did you mean '{s}'?" : "")}"));
+            diagnostics.Add(DiagnosticCatalog.UnknownInit(e.Span, label, kind is null ? null : Names.Suggest(kind, InitKinds)));
             return null;
         }
         var sig = InitSignatures[kind];

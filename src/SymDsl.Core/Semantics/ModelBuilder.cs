@@ -514,7 +514,7 @@ public sealed class ModelBuilder
         var positional = c.Arguments.Where(a => a.Name is null).ToList();
         if (positional.Count != 1)
         {
-            diagnostics.Add(DiagnosticCatalog.BadArgument(c.Span, $"{what} takes exactly one input, but was given {positional.Count}"));
+            diagnostics.Add(DiagnosticCatalog.TakesOneInput(c.Span, what, positional.Count));
             foreach (var a in positional) Lower(a.Value, constants);
             return null;
         }
@@ -549,7 +549,7 @@ public sealed class ModelBuilder
         if (fn == "softmax")
         {
             var dim = bound["dim"].AsInt();
-            if (dim < -n.Shape.Count || dim >= n.Shape.Count) { diagnostics.Add(DiagnosticCatalog.BadArgument(c.Span, $"softmax: dim {dim} is out of range for shape {Names.Shape(n.Shape)}")); return null; }
+            if (dim < -n.Shape.Count || dim >= n.Shape.Count) { diagnostics.Add(DiagnosticCatalog.DimOutOfRange(c.Span, "softmax", dim, Names.Shape(n.Shape))); return null; }
         }
         var attrs = new Dictionary<string, Value> { ["fn"] = new Value.Str(fn) };
         foreach (var (k, v) in bound) attrs[k] = v;
@@ -558,7 +558,7 @@ public sealed class ModelBuilder
 
     int? Reduction(CallExpr c, string fn, Constants constants)
     {
-        if (c.Arguments.Any(a => a.Name is not null)) { diagnostics.Add(DiagnosticCatalog.BadArgument(c.Span, $"{fn} takes no named arguments")); return null; }
+        if (c.Arguments.Any(a => a.Name is not null)) { diagnostics.Add(DiagnosticCatalog.NoNamedArguments(c.Span, fn)); return null; }
         var x = SingleInput(c, fn, constants);
         if (x is null) return null;
         var n = nodes[x.Value];

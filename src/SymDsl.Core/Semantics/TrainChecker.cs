@@ -52,18 +52,23 @@ public static class TrainCatalog
 
     public static readonly Dictionary<string, ArgSpec[]> Optimizers = new()
     {
-        ["sgd"] = [Lr(0.01), new("momentum", ArgType.Float, F(0.0), Range: Domain.UnitInterval), WeightDecay(0.0)],
-        ["adam"] = [Lr(0.001), WeightDecay(0.0), Beta("beta1", 0.9), Beta("beta2", 0.999)],
-        ["adamw"] = [Lr(0.001), WeightDecay(0.01), Beta("beta1", 0.9), Beta("beta2", 0.999)],
+        ["sgd"] = [Lr(0.01), new("momentum", ArgType.Float, F(0.0), Range: Domain.UnitInterval), WeightDecay(0.0), new("nesterov", ArgType.Bool, new Value.Bool(false))],
+        ["adam"] = [Lr(0.001), WeightDecay(0.0), Beta("beta1", 0.9), Beta("beta2", 0.999), Eps()],
+        ["adamw"] = [Lr(0.001), WeightDecay(0.01), Beta("beta1", 0.9), Beta("beta2", 0.999), Eps()],
     };
 
     public static readonly Dictionary<string, ArgSpec[]> Schedules = new()
     {
-        ["constant"] = [],
-        ["step"] = [ArgSpec.Req("every", ArgType.Int, Domain.Count), new("gamma", ArgType.Float, F(0.1), Range: Domain.Positive)],
-        ["cosine"] = [new("min_lr", ArgType.Float, F(0.0), Range: Domain.NonNegative)],
+        ["constant"] = [Warmup()],
+        ["step"] = [ArgSpec.Req("every", ArgType.Int, Domain.Count), new("gamma", ArgType.Float, F(0.1), Range: Domain.Positive), Warmup()],
+        ["cosine"] = [new("min_lr", ArgType.Float, F(0.0), Range: Domain.NonNegative), Warmup()],
         ["warmup"] = [ArgSpec.Req("steps", ArgType.Int, Domain.Count)],
     };
+
+    /// <summary>A linear warm-up over the first N steps, multiplying any schedule (whose own clock starts after it).</summary>
+    static ArgSpec Warmup() => new("warmup", ArgType.Int, I(0), Range: Domain.Index);
+    /// <summary>Adam's ε, added to the root of the second moment.</summary>
+    static ArgSpec Eps() => new("eps", ArgType.Float, F(1e-8), Range: Domain.Positive);
 
     /// <summary>Break methods, their arguments, and the symmetry kinds each accepts (null: any).</summary>
     public static readonly Dictionary<string, (ArgSpec[] Args, SymmetryKind[]? Kinds)> BreakMethods = new()
@@ -86,7 +91,12 @@ public static class TrainCatalog
         ["norm"] = ([], ["symmetry"], [SymmetryKind.Scale]),
     };
 
-    public static readonly string[] Induces = ["sparsity", "lowrank"];
+    /// <summary>Induce structures and their arguments: lowrank's <c>rank</c> (default: full, min(m, n)) at most min(m, n).</summary>
+    public static readonly Dictionary<string, ArgSpec[]> Induces = new()
+    {
+        ["sparsity"] = [],
+        ["lowrank"] = [new("rank", ArgType.Int, Range: Domain.Count)],
+    };
 
     public static readonly string[] Settings = ["data", "loss", "optimizer", "schedule", "batch", "epochs", "steps", "seed", "log", "checkpoint"];
 }
@@ -134,7 +144,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         {
             if (!TrainCatalog.Optimizers.TryGetValue(okind, out var sig))
                 diagnostics.Add(DiagnosticCatalog.UnknownOptimizer(ospan, okind, Names.Suggest(okind, TrainCatalog.Optimizers.Keys)));
-            else if (ArgBinder.Bind(okind, sig, oargs, constants, diagnostics, os.Span, outOfRange: OutOfRange) is { } bound)
+            else if (ArgBinder.Bind(okind, sig, oargs, constants, diagnostics, os.Span, outOfRange: OutOfRange) is { } bound && OptimizerArgsOk(okind, bound, os.Span))
                 optimizer = new OptimizerIR(okind, bound, os.Span);
         }
 
@@ -168,7 +178,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     int Errors() => diagnostics.Count(d => d.Level == DiagnosticLevel.Error);
 
     /// <summary>A train-block argument outside its range is a train-setting error.</summary>
-    static readonly Func<SourceSpan, string, Diagnostic> OutOfRange = DiagnosticCatalog.BadSetting;
+    static readonly Func<SourceSpan, string, string, string, Diagnostic> OutOfRange = DiagnosticCatalog.SettingOutOfRange;
 
     SettingStmt? Required(Dictionary<string, SettingStmt> settings, string key)
     {
@@ -180,14 +190,14 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     bool NoEvery(SettingStmt s)
     {
         if (s.Every is null) return true;
-        diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"'{s.Key.Text}' takes no 'every' clause"));
+        diagnostics.Add(DiagnosticCatalog.SettingTakesNoEvery(s.Span, s.Key.Text));
         return false;
     }
 
     Expr? Value(SettingStmt s)
     {
         if (s.Value is not null) return s.Value;
-        diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"'{s.Key.Text}' needs a value"));
+        diagnostics.Add(DiagnosticCatalog.SettingNeedsValue(s.Span, s.Key.Text));
         return null;
     }
 
@@ -197,9 +207,9 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         {
             case NameExpr n: return (n.Name, n.Span, []);
             case CallExpr { Callee: NameExpr cn } c: return (cn.Name, cn.Span, c.Arguments);
-            case null: diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"'{s.Key.Text}' needs {expected}")); return null;
+            case null: diagnostics.Add(DiagnosticCatalog.SettingNeedsValue(s.Span, s.Key.Text, expected)); return null;
             case ErrorExpr: return null;
-            default: diagnostics.Add(DiagnosticCatalog.BadSetting(s.Value.Span, $"'{s.Key.Text}' expects {expected}")); return null;
+            default: diagnostics.Add(DiagnosticCatalog.SettingExpects(s.Value.Span, s.Key.Text, expected)); return null;
         }
     }
 
@@ -208,7 +218,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         if (!settings.TryGetValue(key, out var s) || !NoEvery(s) || Value(s) is not { } e) return fallback;
         var v = constants.EvalInt(e, $"'{key}'");
         if (v is null) return fallback;
-        if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.BadSetting(e.Span, $"'{key}' must be a positive int, but is {v}")); return fallback; }
+        if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.NotAPositiveInt(e.Span, $"'{key}'", v.Value)); return fallback; }
         return (int)v.Value;
     }
 
@@ -217,19 +227,19 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     {
         if (!settings.TryGetValue(key, out var s)) return null;
         var e = s.Every ?? s.Value;
-        if (s.Every is not null && s.Value is not null) { diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"write `{key} every N steps`")); return null; }
-        if (e is null) { diagnostics.Add(DiagnosticCatalog.BadSetting(s.Span, $"write `{key} every N steps`")); return null; }
+        if (s.Every is not null && s.Value is not null) { diagnostics.Add(DiagnosticCatalog.EveryClauseExpected(s.Span, key)); return null; }
+        if (e is null) { diagnostics.Add(DiagnosticCatalog.EveryClauseExpected(s.Span, key)); return null; }
         if (s.Unit is not null && !StepsUnit(s.Unit)) return null;
         var v = constants.EvalInt(e, $"'{key} every'");
         if (v is null) return null;
-        if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.BadSetting(e.Span, $"'{key} every' must be a positive int, but is {v}")); return null; }
+        if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.NotAPositiveInt(e.Span, $"'{key} every'", v.Value)); return null; }
         return (int)v.Value;
     }
 
     bool StepsUnit(Identifier unit)
     {
         if (unit.Text is "steps" or "step") return true;
-        diagnostics.Add(DiagnosticCatalog.BadSetting(unit.Span, $"unknown unit '{unit.Text}'; write `every N steps`"));
+        diagnostics.Add(DiagnosticCatalog.UnknownUnit(unit.Span, unit.Text));
         return false;
     }
 
@@ -237,7 +247,15 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     {
         // Each argument's own range is checked by ArgBinder (TrainCatalog.DataSources); only relations between arguments remain here.
         if (kind == "lowrank_regression" && a["rank"].AsInt() > a["d"].AsInt())
-        { diagnostics.Add(DiagnosticCatalog.BadSetting(span, "lowrank_regression: 'rank' must not exceed 'd'")); return false; }
+        { diagnostics.Add(DiagnosticCatalog.LowRankRegressionRank(span)); return false; }
+        return true;
+    }
+
+    bool OptimizerArgsOk(string kind, Dictionary<string, Value> a, SourceSpan span)
+    {
+        // As for data sources: ranges are the binder's; the relation nesterov → momentum > 0 is checked here (libtorch would throw).
+        if (kind == "sgd" && a["nesterov"].AsBool() && a["momentum"].AsDouble() == 0)
+        { diagnostics.Add(DiagnosticCatalog.NesterovWithoutMomentum(span)); return false; }
         return true;
     }
 
@@ -268,7 +286,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         if (!TrainCatalog.Losses.Contains(kind)) { diagnostics.Add(DiagnosticCatalog.UnknownLoss(span, kind, Names.Suggest(kind, TrainCatalog.Losses))); return null; }
         if (args.Count != 2 || args.Any(a => a.Value is not NameExpr) || args.Any(a => a.Name is not null))
         {
-            diagnostics.Add(DiagnosticCatalog.BadArgument(s.Value!.Span, $"{kind} takes two names: a model output and a data field, as in {kind}({(kind == "mse" ? "y, target" : "logits, label")})"));
+            diagnostics.Add(DiagnosticCatalog.LossArguments(s.Value!.Span, kind, kind == "mse" ? "y, target" : "logits, label"));
             return null;
         }
         var output = ((NameExpr)args[0].Value).Name;
@@ -325,12 +343,12 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             var sym = DeclaredSymmetry(id.Text);
             if (sym is null || !sym.Declared)
             {
-                diagnostics.Add(DiagnosticCatalog.BreakTarget(id.Span, $"'{id.Text}' is not a declared symmetry of model '{model.Name}'{(Names.Suggest(id.Text, symmetries.Where(x => x.Declared).Select(x => x.Name)) is { } sug ? $"; did you mean '{sug}'?" : "")}"));
+                diagnostics.Add(DiagnosticCatalog.NotADeclaredSymmetry(id.Span, id.Text, model.Name, Names.Suggest(id.Text, symmetries.Where(x => x.Declared).Select(x => x.Name))));
                 continue;
             }
             if (spec.Kinds is { } kinds && !kinds.Contains(sym.Kind))
             {
-                diagnostics.Add(DiagnosticCatalog.BreakTarget(id.Span, $"{method} breaks {string.Join(" or ", kinds.Select(k => k.ToString().ToLowerInvariant()))} symmetries, but '{id.Text}' is {SymmetryInferenceSpell(sym)}"));
+                diagnostics.Add(DiagnosticCatalog.BreakKindMismatch(id.Span, method, kinds.Select(k => k.ToString().ToLowerInvariant()), id.Text, SymmetryInferenceSpell(sym)));
                 continue;
             }
             syms.Add(sym);
@@ -349,7 +367,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             if (d.Unit is not null && !StepsUnit(d.Unit)) yield break;
             var v = constants.EvalInt(d.Every, "'every'");
             if (v is null) yield break;
-            if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.BadSetting(d.Every.Span, $"'every' must be a positive int, but is {v}")); yield break; }
+            if (v <= 0 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.NotAPositiveInt(d.Every.Span, "'every'", v.Value)); yield break; }
             every = (int)v.Value;
         }
         foreach (var call in d.Metrics)
@@ -363,7 +381,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             var positional = call.Arguments.Where(a => a.Name is null).ToList();
             if (positional.Count != 1)
             {
-                diagnostics.Add(DiagnosticCatalog.MetricTarget(call.Span, $"{metric} takes one target ({string.Join(" or ", spec.Targets.Select(t => "a " + t))})"));
+                diagnostics.Add(DiagnosticCatalog.MetricTargetCount(call.Span, metric, spec.Targets));
                 continue;
             }
             var args = ArgBinder.Bind(metric, spec.Args, call.Arguments.Where(a => a.Name is not null).ToList(), constants, diagnostics, call.Span, outOfRange: OutOfRange);
@@ -379,17 +397,17 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             }
             if (!spec.Targets.Contains(kind))
             {
-                diagnostics.Add(DiagnosticCatalog.MetricTarget(positional[0].Span, $"{metric} measures {string.Join(" or ", spec.Targets.Select(t => "a " + t))}, but '{target}' is a {kind}"));
+                diagnostics.Add(DiagnosticCatalog.MetricTargetKind(positional[0].Span, metric, spec.Targets, target, kind));
                 continue;
             }
             if (kind == "symmetry" && spec.Kinds is { } kinds && !kinds.Contains(DeclaredSymmetry(target)!.Kind))
             {
-                diagnostics.Add(DiagnosticCatalog.MetricTarget(positional[0].Span, $"{metric} needs a {string.Join(" or ", kinds.Select(k => k.ToString().ToLowerInvariant()))} symmetry, but '{target}' is {SymmetryInferenceSpell(DeclaredSymmetry(target)!)}"));
+                diagnostics.Add(DiagnosticCatalog.MetricSymmetryKind(positional[0].Span, metric, kinds.Select(k => k.ToString().ToLowerInvariant()), target, SymmetryInferenceSpell(DeclaredSymmetry(target)!)));
                 continue;
             }
             if (kind == "parameter" && model.Parameters.First(p => p.Name == target).Shape.Count != 2)
             {
-                diagnostics.Add(DiagnosticCatalog.MetricTarget(positional[0].Span, $"{metric} of a parameter needs a matrix, but '{target}' has shape {Names.Shape(model.Parameters.First(p => p.Name == target).Shape)}"));
+                diagnostics.Add(DiagnosticCatalog.MetricNeedsMatrix(positional[0].Span, metric, target, Names.Shape(model.Parameters.First(p => p.Name == target).Shape)));
                 continue;
             }
             yield return new DiagnoseIR(metric, [target], [kind], args, every, call.Span);
@@ -407,25 +425,33 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
     InduceIR? Induce(InduceStmt s)
     {
         var structure = s.Structure.Text;
-        if (!TrainCatalog.Induces.Contains(structure))
+        if (!TrainCatalog.Induces.TryGetValue(structure, out var signature))
         {
-            diagnostics.Add(DiagnosticCatalog.UnknownInduce(s.Structure.Span, structure, Names.Suggest(structure, TrainCatalog.Induces)));
+            diagnostics.Add(DiagnosticCatalog.UnknownInduce(s.Structure.Span, structure, Names.Suggest(structure, TrainCatalog.Induces.Keys)));
             return null;
         }
+        if (ArgBinder.Bind($"induce {structure}", signature, s.Arguments ?? [], constants, diagnostics, s.Span, outOfRange: OutOfRange) is not { } args)
+            return null;
         var target = ModelBuilder.TargetName(s.Target, constants);
         if (target is null) return null;
         var p = model.Parameters.FirstOrDefault(x => x.Name == target);
         if (p is null)
         {
             var what = Resolve(target) is { } k ? $"'{target}' is a {k}, not a parameter" : $"'{target}' is not a parameter of model '{model.Name}'";
-            diagnostics.Add(DiagnosticCatalog.InduceTarget(s.Target.Span, $"induce {structure} needs a parameter such as fc1.weight: {what}{(Names.Suggest(target, model.Parameters.Select(x => x.Name)) is { } sug ? $"; did you mean '{sug}'?" : "")}"));
+            diagnostics.Add(DiagnosticCatalog.InduceNeedsParameter(s.Target.Span, structure, what, Names.Suggest(target, model.Parameters.Select(x => x.Name))));
             return null;
         }
         if (structure == "lowrank" && p.Shape.Count != 2)
         {
-            diagnostics.Add(DiagnosticCatalog.InduceTarget(s.Target.Span, $"induce lowrank needs a matrix, but '{target}' has shape {Names.Shape(p.Shape)}"));
+            diagnostics.Add(DiagnosticCatalog.InduceNeedsMatrix(s.Target.Span, target, Names.Shape(p.Shape)));
             return null;
         }
-        return new InduceIR(structure, target, new Dictionary<string, Value>(), s.Span);
+        if (structure == "lowrank" && args.TryGetValue("rank", out var rank) && rank.AsInt() > Math.Min(p.Shape[0], p.Shape[1]))
+        {
+            var rankSpan = ArgBinder.Map(signature, s.Arguments ?? []).TryGetValue("rank", out var re) ? re.Span : s.Span;
+            diagnostics.Add(DiagnosticCatalog.InduceRankTooLarge(rankSpan, target, rank.AsInt(), Names.Shape(p.Shape), Math.Min(p.Shape[0], p.Shape[1])));
+            return null;
+        }
+        return new InduceIR(structure, target, args, s.Span);
     }
 }

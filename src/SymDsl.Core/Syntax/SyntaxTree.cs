@@ -62,8 +62,8 @@ public sealed record BreakStmt(CallSyntax Method, IReadOnlyList<IndexedName> Sym
 /// <summary><c>diagnose collapse(scale), rank(fc1.weight) every 10 steps</c>.</summary>
 public sealed record DiagnoseStmt(IReadOnlyList<CallSyntax> Metrics, Expr? Every, Identifier? Unit, SourceSpan Span) : TrainStmt(Span);
 
-/// <summary><c>induce sparsity on fc1.weight</c>.</summary>
-public sealed record InduceStmt(Identifier Structure, Expr Target, SourceSpan Span) : TrainStmt(Span);
+/// <summary><c>induce sparsity on fc1.weight</c>, <c>induce lowrank(rank = 4) on fc1.weight</c>.</summary>
+public sealed record InduceStmt(Identifier Structure, Expr Target, SourceSpan Span, IReadOnlyList<Argument>? Arguments = null) : TrainStmt(Span);
 
 /// <summary><c>batch 64</c>, <c>data digits()</c>, <c>log every 10 steps</c>.</summary>
 public sealed record SettingStmt(Identifier Key, Expr? Value, Expr? Every, Identifier? Unit, SourceSpan Span) : TrainStmt(Span);

@@ -94,13 +94,8 @@ public static class DataSources
         using var reader = new StreamReader(gz);
         var xs = new List<float>();
         var ys = new List<long>();
-        string? line;
-        var lineNo = 0;
-        while ((line = reader.ReadLine()) is not null)
+        foreach (var (lineNo, cells) in CsvRows.Read(reader, "digits.csv"))
         {
-            lineNo++;
-            if (line.Length == 0) continue;
-            var cells = line.Split(',');
             if (!double.TryParse(cells[0], NumberStyles.Float, CultureInfo.InvariantCulture, out _)) continue; // header
             if (cells.Length != 65) throw new SymDslException($"digits.csv:{lineNo}: expected 65 columns, found {cells.Length}");
             for (var i = 0; i < 64; i++) xs.Add(float.Parse(cells[i], CultureInfo.InvariantCulture) / 16f);
@@ -126,14 +121,18 @@ public static class DataSources
     public static DataSet Csv(string path, Value label, double testFraction, bool standardize, long seed)
     {
         if (!File.Exists(path)) throw new SymDslException($"{path}: data file not found");
-        string[] lines;
-        try { lines = File.ReadAllLines(path); }
+        List<(int Line, string[] Cells)> rows;
+        try
+        {
+            using var reader = CsvRows.Open(path);
+            rows = CsvRows.Read(reader, path).ToList();
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new SymDslException($"{path}: cannot read the data file: {System.Text.RegularExpressions.Regex.Replace(e.Message.Trim(), @"\s*:\s*'[^']*'$", "")}", e);
         }
-        if (lines.Length == 0 || lines[0].Trim().Length == 0) throw new SymDslException($"{path}:1: the CSV file has no header row");
-        var header = lines[0].Split(',').Select(h => h.Trim().Trim('"')).ToArray();
+        if (rows.Count == 0 || rows[0].Line != 1) throw new SymDslException($"{path}:1: the CSV file has no header row");
+        var header = rows[0].Cells;
         int labelCol;
         if (label is Value.Int li)
         {
@@ -150,21 +149,18 @@ public static class DataSources
         var labels = new List<string>();
         var labelLines = new List<int>();
         var nFeat = header.Length - 1;
-        for (var li2 = 1; li2 < lines.Length; li2++)
+        foreach (var (lineNo, cells) in rows.Skip(1))
         {
-            var line = lines[li2];
-            if (line.Trim().Length == 0) continue;
-            var cells = line.Split(',');
             if (cells.Length != header.Length)
-                throw new SymDslException($"{path}:{li2 + 1}: expected {header.Length} columns, found {cells.Length}");
+                throw new SymDslException($"{path}:{lineNo}: expected {header.Length} columns, found {cells.Length}");
             for (var c = 0; c < cells.Length; c++)
             {
-                var cell = cells[c].Trim().Trim('"');
-                if (c == labelCol) { labels.Add(cell); labelLines.Add(li2 + 1); continue; }
+                var cell = cells[c];
+                if (c == labelCol) { labels.Add(cell); labelLines.Add(lineNo); continue; }
                 if (!float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var f))
-                    throw new SymDslException($"{path}:{li2 + 1}: column \"{header[c]}\" is not a number: \"{cell}\"");
+                    throw new SymDslException($"{path}:{lineNo}: column \"{header[c]}\" is not a number: \"{cell}\"");
                 if (!float.IsFinite(f)) // NaN, Infinity, or beyond float32's range (1e39)
-                    throw new SymDslException($"{path}:{li2 + 1}: column \"{header[c]}\" is not a finite float32 number: \"{cell}\"");
+                    throw new SymDslException($"{path}:{lineNo}: column \"{header[c]}\" is not a finite float32 number: \"{cell}\"");
                 features.Add(f);
             }
         }

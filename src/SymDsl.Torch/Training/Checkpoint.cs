@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using SymDsl.Diagnostics;
+using SymDsl.Text;
 using SymDsl.IR;
 using SymDsl.Torch.Data;
 using SymDsl.Torch.Lowering;
@@ -78,16 +79,16 @@ public static class Checkpoint
     const string TagPrefix = "SYMDSL-CHECKPOINT-";
     const int HeaderLength = 20 + 8 + 32; // tag (1 length byte + 19 chars), payload length, SHA-256
 
-    /// <summary>The temporary files of interrupted writes (".checkpoint.bin.PID.tmp"), to remove under the run lock.</summary>
-
+    /// <summary>
+    /// Writes the checkpoint atomically (<see cref="AtomicFile"/>: an interrupted write leaves ".checkpoint.bin.PID.tmp",
+    /// which the run lock removes).
+    /// </summary>
     public static void Save(string path, SymModel model, OptimizerHelper? optimizer, CheckpointMeta meta)
     {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
         meta = meta with { Format = Version, Parameters = ParameterList(model) };
         try
         {
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.None))
+            AtomicFile.Write(path, fs =>
             {
                 using (var w = new BinaryWriter(fs, Encoding.UTF8, leaveOpen: true))
                 {
@@ -106,14 +107,11 @@ public static class Checkpoint
                 fs.Position = HeaderLength - 40;
                 fs.Write(BitConverter.GetBytes(length));
                 fs.Write(hash);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, path, overwrite: true);
+            });
             TestHook.PauseIfAsked(meta.Step, "after");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try { File.Delete(tmp); } catch { /* best effort */ }
             throw new SymDslException($"cannot write checkpoint {path}: {e.Message}", e);
         }
     }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using SymDsl.Diagnostics;
+using SymDsl.Text;
 
 namespace SymDsl.Torch.Training;
 
@@ -63,7 +64,7 @@ public static class Reports
             if (key == "loss") plt.ShowLegend();
             var file = Path.Combine("plots", PlotFileName(key));
             var path = Path.Combine(outDir, file);
-            Writing(path, () => plt.SavePng(path, 720, 420));
+            Writing(path, () => AtomicFile.WriteVia(path, tmp => plt.SavePng(tmp, 720, 420)));
             written.Add((key, file));
         }
         return written;
@@ -105,24 +106,11 @@ public static class Reports
             sb.Append("<h2>Symmetry report</h2>\n<pre>").Append(Enc(symmetryMarkdown)).Append("</pre>\n");
         sb.Append("</body></html>\n");
         var report = Path.Combine(outDir, "report.html");
-        Writing(report, () => File.WriteAllText(report, sb.ToString()));
+        Writing(report, () => AtomicFile.WriteAllText(report, sb.ToString()));
     }
 
-    /// <summary>Writes <paramref name="text"/> to a temporary file next to <paramref name="path"/>, then renames it over <paramref name="path"/>.</summary>
-    public static void WriteAtomically(string path, string text)
-    {
-        var tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            File.WriteAllText(tmp, text);
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            try { File.Delete(tmp); } catch (Exception) { /* best effort: the error below is the one to report */ }
-            throw CannotWrite(path, e);
-        }
-    }
+    /// <summary><see cref="AtomicFile.WriteAllText"/>, with a failure reported as <see cref="CannotWrite"/>.</summary>
+    public static void WriteAtomically(string path, string text) => Writing(path, () => AtomicFile.WriteAllText(path, text));
 
     /// <summary>The one-line error for a failed write: "cannot write PATH: reason" (the reason without .NET's repeat of the path).</summary>
     public static SymDslException CannotWrite(string path, Exception e)

@@ -1,4 +1,5 @@
 using SymDsl.Diagnostics;
+using SymDsl.Text;
 
 namespace SymDsl.Torch.Training;
 
@@ -49,17 +50,16 @@ public sealed class RunLock : IDisposable
         OperatingSystem.IsWindows() ? (e.HResult & 0xFFFF) is 32 or 33 : e.HResult == (OperatingSystem.IsLinux() ? 11 : 35);
 
     /// <summary>
-    /// Deletes the temporaries of atomic writes (<c>.NAME.PID.tmp</c>: checkpoint, metrics, weights, summary) that
+    /// Deletes the temporaries of atomic writes (<see cref="AtomicFile"/>, <c>.NAME.PID.tmp</c>: checkpoint, metrics, weights, summary) that
     /// killed runs left in the directory. Called under the lock, so no other process is writing them; those of this
     /// process are its own writes in flight and stay.
     /// </summary>
     public void RemoveStaleTemporaries()
     {
-        var own = $".{Environment.ProcessId}.tmp";
         try
         {
-            foreach (var stale in System.IO.Directory.GetFiles(Directory, ".*.*.tmp"))
-                if (!stale.EndsWith(own, StringComparison.Ordinal)) File.Delete(stale);
+            foreach (var file in System.IO.Directory.GetFiles(Directory, ".*.tmp"))
+                if (AtomicFile.IsTemporary(file, out var pid) && pid != Environment.ProcessId) File.Delete(file);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

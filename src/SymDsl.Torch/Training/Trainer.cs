@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using SymDsl.Diagnostics;
+using SymDsl.Text;
 using SymDsl.IR;
 using SymDsl.Torch.Data;
 using SymDsl.Torch.Lowering;
@@ -230,12 +231,7 @@ sealed class TrainingRun : IDisposable
         runLock.RemoveStaleTemporaries();
         // metrics.jsonl and tensorboard/ restart from the checkpoint's lines (verified above): steps past it (a crash) are
         // dropped, none is written twice. metrics.jsonl is replaced atomically, so a kill here leaves the old or the new one.
-        Writing(metricsPath, () =>
-        {
-            var metricsTmp = Path.Combine(outDir, $".metrics.jsonl.{Environment.ProcessId}.tmp");
-            File.WriteAllLines(metricsTmp, lines);
-            File.Move(metricsTmp, metricsPath, overwrite: true);
-        });
+        Writing(metricsPath, () => AtomicFile.WriteAllLines(metricsPath, lines));
 
         var probeCount = Math.Min(256, nTrain);
         var probe = trainFields.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, 0, probeCount));
