@@ -2,6 +2,7 @@ using SymDsl.Diagnostics;
 using SymDsl.IR;
 using SymDsl.Syntax;
 using SymDsl.Text;
+using SymDsl.Vocabulary;
 
 namespace SymDsl.Semantics;
 
@@ -24,7 +25,7 @@ public sealed class ModelBuilder
 
     static readonly string[] Activations = Vocabulary.Functions.Names.ToArray();
     static readonly string[] Reductions = ["last", "mean", "flatten"];
-    static readonly string[] LayerKinds = Enum.GetNames<LayerKind>();
+    static readonly string[] LayerKinds = LayerDefinition.All.Select(d => d.Name).ToArray();
     static readonly string[] HyperTypes = ["int", "float", "bool", "string"];
 
     enum EntityKind { Input, Layer, Site, Symmetry }
@@ -258,44 +259,23 @@ public sealed class ModelBuilder
 
     // ---------------------------------------------------------------- layers
 
-    static readonly Value True = new Value.Bool(true);
-
-    /// <summary>Each layer kind's arguments, with their defaults and ranges (sizes are dimensions: SYM0303 when not positive).</summary>
-    public static IReadOnlyList<ArgSpec> LayerSignature(LayerKind kind) => kind switch
-    {
-        LayerKind.Linear => [Size("in"), Size("out"), new("bias", ArgType.Bool, True), InitArg, BiasInitArg],
-        LayerKind.LayerNorm => [Size("n"), new("eps", ArgType.Float, new Value.Float(1e-5), Range: Domain.NonNegative), new("affine", ArgType.Bool, True)],
-        LayerKind.Embedding => [Size("vocab"), Size("d"), InitArg],
-        LayerKind.SelfAttention => [Size("d"), Size("heads"), new("causal", ArgType.Bool, new Value.Bool(false)), new("bias", ArgType.Bool, True), InitArg],
-        _ => [Size("in"), Size("hidden"),
-              new("activation", ArgType.Name, new Value.Name("tanh"), false, RnnActivations),
-              new("integrator", ArgType.Name, new Value.Name("euler"), false, ["euler", "rk2", "rk4"]),
-              new("dt", ArgType.Float, new Value.Float(1.0), Range: Domain.Positive), new("bias", ArgType.Bool, True), InitArg],
-    };
-
-    static ArgSpec Size(string name) => ArgSpec.Req(name, ArgType.Int, Domain.Dimension);
-
-    /// <summary>The activations an RNN cell may apply: the elementwise functions.</summary>
-    static readonly string[] RnnActivations = Vocabulary.Functions.All
-        .Where(f => f.Has(Vocabulary.FunctionProperties.Elementwise) && f.Arguments.Count == 0).Select(f => f.Name).ToArray();
-
-    static readonly ArgSpec InitArg = new("init", ArgType.Init, new Value.List([new Value.Name("default"), new Value.Float(0)]));
-    static readonly ArgSpec BiasInitArg = new("bias_init", ArgType.Init, new Value.List([new Value.Name("default"), new Value.Float(0)]));
+    /// <summary>Each layer kind's arguments, with their defaults and ranges (its definition's <see cref="LayerDefinition.Signature"/>).</summary>
+    public static IReadOnlyList<ArgSpec> LayerSignature(LayerKind kind) => LayerDefinition.Of(kind).Signature;
 
     void Layer(LayerStmt s, Constants constants)
     {
         var name = NameOf(s.Target, constants);
         if (name is null) return;
-        if (!Enum.TryParse<LayerKind>(s.Kind.Text, out var kind) || !LayerKinds.Contains(s.Kind.Text))
+        if (LayerDefinition.Find(s.Kind.Text) is not { } definition)
         {
             diagnostics.Add(DiagnosticCatalog.UnknownLayerKind(s.Kind.Span, s.Kind.Text, Names.Suggest(s.Kind.Text, LayerKinds)));
             Poison(name, s, constants);
             return;
         }
         // Layer arguments may vary with hyper-parameters in generated code, so they do not count as structural uses.
-        var signature = LayerSignature(kind);
+        var signature = definition.Signature;
         var argConstants = new Constants(constants.Env, diagnostics, entities.Keys);
-        var bound = ArgBinder.Bind(kind.ToString(), signature, s.Arguments, argConstants, diagnostics, s.Span);
+        var bound = ArgBinder.Bind(definition.Name, signature, s.Arguments, argConstants, diagnostics, s.Span);
         if (bound is null) { Poison(name, s, constants); return; }
         var rendered = new Dictionary<string, HyperExpr>();
         foreach (var (argName, expr) in ArgBinder.Map(signature, s.Arguments))
@@ -303,9 +283,9 @@ public sealed class ModelBuilder
                 && Constants.Tree(expr, constants.Env, hyper.Keys) is { } tree)
                 rendered[argName] = tree;
 
-        if (kind == LayerKind.SelfAttention && bound["d"].AsInt() % bound["heads"].AsInt() != 0)
+        if (definition.Validate(bound, s.Span) is { } invalid)
         {
-            diagnostics.Add(DiagnosticCatalog.HeadsDoNotDivide(s.Span, bound["d"].AsInt(), bound["heads"].AsInt()));
+            diagnostics.Add(invalid);
             Poison(name, s, constants);
             return;
         }
@@ -327,37 +307,9 @@ public sealed class ModelBuilder
             bound["bias_init_scale"] = new Value.Float(bs.V);
         }
 
-        int I(string key) => (int)bound[key].AsInt();
-        bool B(string key) => bound[key].AsBool();
-        var ps = new List<ParameterIR>();
-        void W(string local, params int[] shape) => ps.Add(new ParameterIR($"{name}.{local}", shape, init));
-        void Bias(string local, int n) => ps.Add(new ParameterIR($"{name}.{local}", [n], biasInit));
-        switch (kind)
-        {
-            case LayerKind.Linear:
-                W("weight", I("out"), I("in"));
-                if (B("bias")) Bias("bias", I("out"));
-                break;
-            case LayerKind.LayerNorm:
-                if (B("affine")) { ps.Add(new ParameterIR($"{name}.weight", [I("n")], InitSpec.Default)); Bias("bias", I("n")); }
-                break;
-            case LayerKind.Embedding:
-                W("weight", I("vocab"), I("d"));
-                break;
-            case LayerKind.SelfAttention:
-                foreach (var m in new[] { "q", "k", "v", "o" })
-                {
-                    W($"{m}.weight", I("d"), I("d"));
-                    if (B("bias")) Bias($"{m}.bias", I("d"));
-                }
-                break;
-            case LayerKind.RNN:
-                W("input.weight", I("hidden"), I("in"));
-                W("hidden.weight", I("hidden"), I("hidden"));
-                if (B("bias")) Bias("bias", I("hidden"));
-                break;
-        }
-        var layer = new LayerIR(name, kind, bound, ps, s.Span);
+        var ps = new ParameterList(name, bound, init, biasInit);
+        definition.Parameters(ps);
+        var layer = new LayerIR(name, definition.Kind, bound, ps.Items, s.Span);
         if (!Declare(name, s.Target.Span, new Entity(EntityKind.Layer, -1, s.Span), constants)) return;
         layers.Add(layer);
         if (rendered.Count > 0) argExpressions[name] = rendered;
@@ -586,42 +538,7 @@ public sealed class ModelBuilder
         var x = Lower(c.Arguments[0].Value, constants);
         if (x is null) return null;
         var n = nodes[x.Value];
-        var a = layer.Args;
-        var shape = n.Shape;
-        var label = $"{layer.Kind} '{layer.Name}'";
-        List<int>? result = null;
-        bool NeedFloat() { if (n.Type == ElementType.Float32) return true; diagnostics.Add(DiagnosticCatalog.ElementTypeMismatch(c.Span, label, "float", "int")); return false; }
-        bool Last(int expected, string argName)
-        {
-            if (shape[^1] == expected) return true;
-            diagnostics.Add(DiagnosticCatalog.LayerShapeMismatch(c.Span, label, $"last dimension {expected} ({argName})", Names.Shape(shape)));
-            return false;
-        }
-        bool Rank2(string expected)
-        {
-            if (shape.Count == 2) return true;
-            diagnostics.Add(DiagnosticCatalog.RankMismatch(c.Span, label, expected, Names.Shape(shape)));
-            return false;
-        }
-        switch (layer.Kind)
-        {
-            case LayerKind.Linear:
-                if (NeedFloat() && Last((int)a["in"].AsInt(), "in")) result = [.. shape.Take(shape.Count - 1), (int)a["out"].AsInt()];
-                break;
-            case LayerKind.LayerNorm:
-                if (NeedFloat() && Last((int)a["n"].AsInt(), "n")) result = [.. shape];
-                break;
-            case LayerKind.Embedding:
-                if (n.Type != ElementType.Int64) diagnostics.Add(DiagnosticCatalog.ElementTypeMismatch(c.Span, label, "int (token ids: `input t: int [T]`)", "float"));
-                else result = [.. shape, (int)a["d"].AsInt()];
-                break;
-            case LayerKind.SelfAttention:
-                if (NeedFloat() && Rank2("[T, d]") && Last((int)a["d"].AsInt(), "d")) result = [.. shape];
-                break;
-            case LayerKind.RNN:
-                if (NeedFloat() && Rank2("[T, in]") && Last((int)a["in"].AsInt(), "in")) result = [shape[0], (int)a["hidden"].AsInt()];
-                break;
-        }
+        var result = LayerDefinition.Of(layer.Kind).OutputShape(new LayerApplication(layer, n.Shape, n.Type, c.Span, diagnostics));
         if (result is null) return null;
         layerUses[layer.Name]++;
         return Add(OpKind.Layer, [x.Value], result, ElementType.Float32, new() { ["layer"] = new Value.Str(layer.Name) }, c.Span);

@@ -1,4 +1,8 @@
+using SymDsl.Diagnostics;
+using SymDsl.Emit;
 using SymDsl.IR;
+using SymDsl.Semantics;
+using SymDsl.Text;
 
 namespace SymDsl.Vocabulary;
 
@@ -38,12 +42,78 @@ public interface ISpaceRule
 public sealed record LayerSymmetry(SymmetryKind Kind, string Part, int Dim, int Blocks, IReadOnlyList<ParamActionIR> Actions);
 
 /// <summary>
-/// One layer kind's definition, as far as symmetry inference is concerned: how each group kind acts on its parameters at its
-/// input and output units, and which symmetries live inside it. One subclass per kind in Vocabulary/Layers/.
+/// One layer kind's definition, read by every stage: its signature and validation (the front end), its shape rule and
+/// parameters (ModelBuilder), how each group kind acts on its parameters at its input and output units and which
+/// symmetries live inside it (symmetry inference), and its C# emission (CSharpEmitter). The TorchSharp lowering sits in
+/// SymDsl.Torch/Lowering/Layers/{Kind}Runtime.cs. One subclass per kind in Vocabulary/Layers/ (docs/language.md,
+/// "Adding a layer kind").
 /// </summary>
 public abstract class LayerDefinition
 {
     public abstract LayerKind Kind { get; }
+
+    /// <summary>The name written in <c>layer NAME = Kind(…)</c>.</summary>
+    public string Name => Kind.ToString();
+
+    // ---------------------------------------------------------------- front end
+
+    /// <summary>The arguments, with their defaults and ranges (sizes are dimensions: SYM0303 when not positive).</summary>
+    public abstract IReadOnlyList<ArgSpec> Signature { get; }
+
+    /// <summary>Checks the bound arguments together (each one is already checked against its range); null when they are valid.</summary>
+    public virtual Diagnostic? Validate(IReadOnlyDictionary<string, Value> args, SourceSpan span) => null;
+
+    /// <summary>The shape of the layer's output for one example, or null after reporting why the input does not fit.</summary>
+    public abstract IReadOnlyList<int>? OutputShape(LayerApplication application);
+
+    /// <summary>The layer's parameters, in order, with shapes as TorchSharp stores them and their initialisation.</summary>
+    public abstract void Parameters(ParameterList parameters);
+
+    /// <summary>The vocabulary when the layer reads token ids (Embedding): inputs are drawn below it; null otherwise.</summary>
+    public virtual long? TokenVocabulary(LayerIR layer) => null;
+
+    /// <summary>The local name of W when the layer computes y = W x (+ b) and nothing else (Linear's "weight"), null otherwise.
+    /// CRH alignment reads it.</summary>
+    public virtual string? LinearWeight => null;
+
+    // ---------------------------------------------------------------- C# emission
+
+    /// <summary>The type of the layer's field in the generated module.</summary>
+    public abstract string CSharpFieldType(LayerIR layer, CSharpLayerContext context);
+
+    /// <summary>The expression that constructs the layer's field.</summary>
+    public abstract string CSharpConstruct(LayerIR layer, CSharpLayerContext context);
+
+    /// <summary>The expression that applies the layer to the C# variable <paramref name="input"/> in the generated forward.</summary>
+    public virtual string CSharpForward(LayerIR layer, string input, CSharpLayerContext context) => $"{context.Field(layer)}.forward({input})";
+
+    /// <summary>Whether parameters with a non-default init are initialised after construction, through the field's
+    /// parameters (Linear, Embedding); otherwise the constructor takes care of them.</summary>
+    public virtual bool CSharpInitialisesAfterConstruction => false;
+
+    /// <summary>Names of the generated module that fields must avoid (a nested class such as "SelfAttentionBlock").</summary>
+    public virtual IReadOnlyList<string> CSharpReservedNames => [];
+
+    /// <summary>A prefix of nested class names that fields must not start with ("OdeRnn_").</summary>
+    public virtual string? CSharpReservedPrefix => null;
+
+    /// <summary>Writes the nested classes the layers of this kind in the model need (none by default).</summary>
+    public virtual void CSharpHelperClasses(IReadOnlyList<LayerIR> layers, CSharpLayerContext context) { }
+
+    /// <summary>Every layer definition, in the order of <see cref="LayerKind"/>.</summary>
+    public static IEnumerable<LayerDefinition> All => byKind.Values.OrderBy(d => d.Kind);
+
+    /// <summary>The definition named <paramref name="name"/> (exactly as written), or null.</summary>
+    public static LayerDefinition? Find(string name) => byKind.Values.FirstOrDefault(d => d.Name == name);
+
+    // These statics must stay above byKind: the definitions' constructors (run by byKind's initialiser) read them.
+    /// <summary>A size argument: a required int that is a dimension.</summary>
+    protected static ArgSpec Size(string name) => ArgSpec.Req(name, ArgType.Int, Domain.Dimension);
+    protected static readonly Value True = new Value.Bool(true);
+    protected static readonly ArgSpec InitArg = new("init", ArgType.Init, new Value.List([new Value.Name("default"), new Value.Float(0)]));
+    protected static readonly ArgSpec BiasInitArg = new("bias_init", ArgType.Init, new Value.List([new Value.Name("default"), new Value.Float(0)]));
+
+    // ---------------------------------------------------------------- symmetry inference
 
     /// <summary>Whether the layer's input has units a group can act on (false for Embedding: token ids).</summary>
     public virtual bool HasInputUnits => true;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using SymDsl.Diagnostics;
 using SymDsl.IR;
+using SymDsl.Vocabulary;
 using SymDsl.Torch.Lowering;
 using SymDsl.Torch.Measures;
 using SymDsl.Torch.Training;
@@ -144,12 +145,12 @@ public sealed partial class SymmetryDiagnostics : ITrainingObserver, IDisposable
     /// </summary>
     static (int a, int b, string weight)? AlignmentLayer(ModelIR model, int site)
     {
-        bool IsLinear(NodeIR n) => n.Op == OpKind.Layer && model.Layer(n.Attr("layer")).Kind == LayerKind.Linear;
-        var consumer = model.Nodes.FirstOrDefault(n => IsLinear(n) && n.Inputs.Count == 1 && n.Inputs[0] == site);
-        if (consumer is not null) return (site, consumer.Id, $"{consumer.Attr("layer")}.weight");
+        string? Weight(NodeIR n) => n.Op == OpKind.Layer ? LayerDefinition.Of(model.Layer(n.Attr("layer")).Kind).LinearWeight : null;
+        var consumer = model.Nodes.FirstOrDefault(n => Weight(n) is not null && n.Inputs.Count == 1 && n.Inputs[0] == site);
+        if (consumer is not null) return (site, consumer.Id, $"{consumer.Attr("layer")}.{Weight(consumer)}");
         var producer = model.Node(site);
-        if (IsLinear(producer) && model.Node(producer.Inputs[0]).Type == ElementType.Float32)
-            return (producer.Inputs[0], site, $"{producer.Attr("layer")}.weight");
+        if (Weight(producer) is { } w && model.Node(producer.Inputs[0]).Type == ElementType.Float32)
+            return (producer.Inputs[0], site, $"{producer.Attr("layer")}.{w}");
         return null;
     }
 

@@ -5,6 +5,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 using SymDsl.Torch.Runtime;
+using SymDsl.Torch.Lowering.Layers;
 
 namespace SymDsl.Torch.Lowering;
 
@@ -230,7 +231,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     readonly Parameterization? _dtypeSource;
 
     /// <summary>A parameter a layer reads: its logical name (for functional overrides) and its parameterization, if any.</summary>
-    sealed class Slot(SymModel owner, LayerIR layer, string local)
+    sealed class Slot(SymModel owner, LayerIR layer, string local) : IParameterSlot
     {
         readonly string _name = $"{layer.Name}.{local}";
         readonly Parameterization? _param = owner._params.GetValueOrDefault($"{layer.Name}.{local}");
@@ -255,14 +256,10 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         public long[]? InputShape;
         // Activation
         public string? Fn;
-        public double Scalar; // leaky_relu's slope, Scale's factor, the RNN's dt, LayerNorm's eps
-        public long Dim;      // softmax's dim (already shifted for the batch), Attention's heads
-        // Layer
-        public LayerIR? Layer;
-        public Slot? W, B, Q, QB, K, KB, V, VB, O, OB, Wh;
-        public long? NormN;
-        public bool Causal;
-        public string? Integrator;
+        public double Scalar; // leaky_relu's slope, Scale's factor
+        public long Dim;      // softmax's dim (already shifted for the batch)
+        // Layer: its runtime module's forward pass, bound to its parameters
+        public Func<Tensor, Tensor>? LayerForward;
     }
 
     NodeStep[] BuildPlan()
@@ -288,40 +285,13 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
                     st.Scalar = node.Attrs["factor"].AsDouble();
                     break;
                 case OpKind.Layer:
-                    if (_layers.TryGetValue(node.Attr("layer"), out var layer)) PlanLayer(st, layer);
+                    if (_layers.TryGetValue(node.Attr("layer"), out var layer))
+                        st.LayerForward = LayerRuntime.Of(layer.Kind).Bind(layer, local => new Slot(this, layer, local));
                     break;
             }
             steps[i] = st;
         }
         return steps;
-    }
-
-    void PlanLayer(NodeStep st, LayerIR layer)
-    {
-        st.Layer = layer;
-        Slot S(string local) => new(this, layer, local);
-        switch (layer.Kind)
-        {
-            case LayerKind.Linear: st.W = S("weight"); st.B = S("bias"); break;
-            case LayerKind.LayerNorm:
-                st.W = S("weight"); st.B = S("bias");
-                st.NormN = layer.Args.TryGetValue("n", out var n) ? n.AsInt() : null;
-                st.Scalar = layer.Args.Double("eps", 1e-5);
-                break;
-            case LayerKind.Embedding: st.W = S("weight"); break;
-            case LayerKind.SelfAttention:
-                st.Q = S("q.weight"); st.QB = S("q.bias"); st.K = S("k.weight"); st.KB = S("k.bias");
-                st.V = S("v.weight"); st.VB = S("v.bias"); st.O = S("o.weight"); st.OB = S("o.bias");
-                st.Dim = layer.Args.Int("heads", 1);
-                st.Causal = layer.Args.Bool("causal", false);
-                break;
-            case LayerKind.RNN:
-                st.W = S("input.weight"); st.Wh = S("hidden.weight"); st.B = S("bias");
-                st.Fn = layer.Args.Text("activation", "tanh");
-                st.Integrator = layer.Args.Text("integrator", "euler");
-                st.Scalar = layer.Args.Double("dt", 1.0);
-                break;
-        }
     }
 
     Tensor Eval(NodeStep st, Tensor[] values, IReadOnlyDictionary<string, Tensor> inputs, ScalarType dtype)
@@ -339,7 +309,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
                     return x.is_floating_point() && x.dtype != dtype ? x.to(dtype) : x;
                 }
             case OpKind.Layer:
-                return st.Layer is not null ? ApplyLayer(st, values[st.Inputs[0]]) : throw new SymDslException($"model {IR.Name}: no layer {st.Node.Attr("layer")}");
+                return st.LayerForward is { } layerForward ? layerForward(values[st.Inputs[0]]) : throw new SymDslException($"model {IR.Name}: no layer {st.Node.Attr("layer")}");
             case OpKind.Activation: return Activate(st, values[st.Inputs[0]]);
             case OpKind.Add: return values[st.Inputs[0]] + values[st.Inputs[1]];
             case OpKind.Sub: return values[st.Inputs[0]] - values[st.Inputs[1]];
@@ -375,112 +345,6 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         _ => throw new SymDslException($"unknown activation {st.Fn}"),
     };
 
-    Tensor ApplyLayer(NodeStep st, Tensor x)
-    {
-        var layer = st.Layer!;
-        switch (layer.Kind)
-        {
-            case LayerKind.Linear:
-                return F.linear(x, st.W!.Required(), st.B!.Optional());
-            case LayerKind.LayerNorm:
-                {
-                    var n = st.NormN ?? x.shape[^1];
-                    return F.layer_norm(x, [n], st.W!.Optional(), st.B!.Optional(), st.Scalar);
-                }
-            case LayerKind.Embedding:
-                {
-                    var w = st.W!.Required();
-                    var idx = x.to_type(ScalarType.Int64);
-                    var flat = idx.reshape(-1);
-                    var outShape = idx.shape.Append(w.shape[1]).ToArray();
-                    return w.index_select(0, flat).reshape(outShape);
-                }
-            case LayerKind.SelfAttention: return Attention(st, x);
-            case LayerKind.RNN: return Rnn(st, x);
-            default: throw new SymDslException($"unsupported layer kind {layer.Kind}");
-        }
-    }
-
-    /// <summary>Multi-head scaled dot-product self-attention over [B, T, d]; head h uses rows h*dh.. of q/k/v and columns of o.</summary>
-    Tensor Attention(NodeStep st, Tensor x)
-    {
-        var layer = st.Layer!;
-        var shape = x.shape;
-        var d = shape[^1];
-        var heads = st.Dim;
-        if (d % heads != 0) throw new SymDslException($"layer {layer.Name}: d = {d} is not divisible by heads = {heads}");
-        var dh = d / heads;
-        long b = shape[0], t = shape[1];
-        Tensor Proj(Slot w, Slot bias) => F.linear(x, w.Required(), bias.Optional()).view(b, t, heads, dh).transpose(1, 2);
-        var q = Proj(st.Q!, st.QB!);
-        var k = Proj(st.K!, st.KB!);
-        var v = Proj(st.V!, st.VB!);
-        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(dh);
-        if (st.Causal)
-        {
-            var mask = ones(t, t, dtype: ScalarType.Bool, device: x.device).triu(1);
-            scores = scores.masked_fill(mask, Scalars.NegativeInfinity);
-        }
-        var attn = F.softmax(scores, -1);
-        var ctx = attn.matmul(v).transpose(1, 2).reshape(b, t, d);
-        return F.linear(ctx, st.O!.Required(), st.OB!.Optional());
-    }
-
-    /// <summary>
-    /// The RNN cell as one step of an ODE integrator per time step for dh/dt = f(h) = -h + act(W_h h + W_x x_t + b),
-    /// h_0 = 0, x_t held constant within the step. euler: h + dt f(h); rk2: the explicit midpoint rule
-    /// h + dt f(h + dt/2 f(h)); rk4: the classical Runge–Kutta step. Output: every h_t, [B, T, hidden].
-    /// </summary>
-    Tensor Rnn(NodeStep st, Tensor x)
-    {
-        var layer = st.Layer!;
-        var wx = st.W!.Required();
-        var wh = st.Wh!.Required();
-        var bias = st.B!.Optional();
-        var act = st.Fn!;
-        var integrator = st.Integrator!;
-        var dt = st.Scalar;
-        long bsz = x.shape[0], steps = x.shape[1], hidden = wh.shape[0];
-        var drive = F.linear(x, wx, bias); // [B, T, hidden]: W_x x_t + b for every t at once
-        var h = zeros(bsz, hidden, dtype: drive.dtype, device: drive.device);
-        var outs = new List<Tensor>((int)steps);
-        for (long t = 0; t < steps; t++)
-        {
-            var u = drive.select(1, t);
-            Tensor Fn(Tensor hh) => ActivateByName(act, hh.matmul(wh.t()) + u) - hh;
-            h = integrator switch
-            {
-                "euler" => h + Fn(h) * dt,
-                "rk2" => h + Fn(h + Fn(h) * (dt / 2)) * dt,
-                "rk4" => Rk4(h, Fn, dt),
-                _ => throw new SymDslException($"layer {layer.Name}: unknown integrator {integrator} (euler, rk2, rk4)"),
-            };
-            outs.Add(h);
-        }
-        return stack(outs, 1);
-    }
-
-    static Tensor Rk4(Tensor h, Func<Tensor, Tensor> f, double dt)
-    {
-        var k1 = f(h);
-        var k2 = f(h + k1 * (dt / 2));
-        var k3 = f(h + k2 * (dt / 2));
-        var k4 = f(h + k3 * dt);
-        return h + (k1 + k2 * 2 + k3 * 2 + k4) * (dt / 6);
-    }
-
-    static Tensor ActivateByName(string fn, Tensor x) => fn switch
-    {
-        "relu" => F.relu(x),
-        "leaky_relu" => F.leaky_relu(x, 0.01),
-        "tanh" => x.tanh(),
-        "sigmoid" => x.sigmoid(),
-        "gelu" => F.gelu(x),
-        "sin" => x.sin(),
-        "identity" => x.alias(),
-        _ => throw new SymDslException($"activation {fn} cannot be used inside an RNN cell"),
-    };
-
     // ------------------------------------------------------------------ initialisation
 
     static Tensor Initial(LayerIR layer, ParameterIR p, Generator gen)
@@ -490,7 +354,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         var local = p.Name[(layer.Name.Length + 1)..];
         switch (p.Init.Kind)
         {
-            case "default": DefaultInit(layer, local, t, gen); break;
+            case "default": LayerRuntime.Of(layer.Kind).DefaultInit(layer, local, t, gen); break;
             case "normal": Normal(t, 0, p.Init.Scale, gen); break;
             case "orthogonal":
                 if (t.dim() < 2) throw new SymDslException($"parameter {p.Name}: orthogonal init needs a matrix, shape is [{string.Join(", ", shape)}]");
@@ -503,18 +367,15 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         return t;
     }
 
-    /// <summary>
-    /// TorchSharp's own defaults: Linear and attention projections U(±1/√in) for weight and bias (kaiming_uniform with
-    /// a = √5); LayerNorm weight 1, bias 0; Embedding N(0, 1); RNN U(±1/√hidden) for every parameter (as nn.RNN).
-    /// </summary>
+    // TorchSharp's own defaults per layer kind are in Lowering/Layers/{Kind}Runtime.DefaultInit.
     // TorchSharp 0.107's nn.init.uniform_/normal_ ignore their generator argument, so draws go through rand/randn.
-    static void Uniform(Tensor t, double low, double high, Generator gen)
+    internal static void Uniform(Tensor t, double low, double high, Generator gen)
     {
         using var r = rand(t.shape, generator: gen);
         t.copy_(r * (high - low) + low);
     }
 
-    static void Normal(Tensor t, double mean, double std, Generator gen)
+    internal static void Normal(Tensor t, double mean, double std, Generator gen)
     {
         using var r = randn(t.shape, generator: gen);
         t.copy_(r * std + mean);
@@ -531,23 +392,5 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         q = q * r.diagonal().sign().unsqueeze(0);
         if (rows < cols) q = q.t();
         t.copy_(q.reshape(t.shape) * gain);
-    }
-
-    static void DefaultInit(LayerIR layer, string local, Tensor t, Generator gen)
-    {
-        double Bound(long fanIn) => 1.0 / Math.Sqrt(Math.Max(1, fanIn));
-        switch (layer.Kind)
-        {
-            case LayerKind.Linear:
-                Uniform(t, -Bound(layer.Args.Int("in", 1)), Bound(layer.Args.Int("in", 1)), gen); break;
-            case LayerKind.SelfAttention:
-                Uniform(t, -Bound(layer.Args.Int("d", 1)), Bound(layer.Args.Int("d", 1)), gen); break;
-            case LayerKind.LayerNorm:
-                if (local == "weight") t.fill_(Scalars.One); else t.zero_(); break;
-            case LayerKind.Embedding:
-                Normal(t, 0, 1, gen); break;
-            case LayerKind.RNN:
-                Uniform(t, -Bound(layer.Args.Int("hidden", 1)), Bound(layer.Args.Int("hidden", 1)), gen); break;
-        }
     }
 }

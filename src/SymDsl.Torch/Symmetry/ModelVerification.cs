@@ -1,4 +1,5 @@
 using SymDsl.IR;
+using SymDsl.Vocabulary;
 using SymDsl.Torch.Lowering;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -108,7 +109,7 @@ public static class ModelVerification
         return inputs;
     }
 
-    /// <summary>The vocabulary of the Embedding layer applied to input <paramref name="inputName"/> (2 when there is none).</summary>
+    /// <summary>The smallest vocabulary of the layers that read input <paramref name="inputName"/> as token ids (Embedding; 2 when there is none).</summary>
     public static long VocabularyOf(ModelIR model, string inputName)
     {
         var inputNode = model.Nodes.FirstOrDefault(n => n.Op == OpKind.Input && n.Attr("name") == inputName);
@@ -116,8 +117,8 @@ public static class ModelVerification
         var vocab = model.Nodes
             .Where(n => n.Op == OpKind.Layer && n.Inputs.Contains(inputNode.Id))
             .Select(n => model.Layer(n.Attr("layer")))
-            .Where(l => l.Kind == LayerKind.Embedding)
-            .Select(l => l.Parameters.First().Shape[0])
+            .Select(l => LayerDefinition.Of(l.Kind).TokenVocabulary(l))
+            .OfType<long>()
             .DefaultIfEmpty(2)
             .Min();
         return Math.Max(1, vocab);

@@ -1,4 +1,8 @@
+using SymDsl.Diagnostics;
+using SymDsl.Emit;
 using SymDsl.IR;
+using SymDsl.Semantics;
+using SymDsl.Text;
 
 namespace SymDsl.Vocabulary.Layers;
 
@@ -9,6 +13,19 @@ public sealed class Embedding : LayerDefinition
     public override bool HasInputUnits => false;
     public override int InputUnits(LayerIR layer) => 0;
     public override int OutputUnits(LayerIR layer) => (int)layer.Args["d"].AsInt();
+
+    public override IReadOnlyList<ArgSpec> Signature { get; } = [Size("vocab"), Size("d"), InitArg];
+
+    public override IReadOnlyList<int>? OutputShape(LayerApplication a)
+        => a.NeedInt("int (token ids: `input t: int [T]`)") ? [.. a.Shape, a.Int("d")] : null;
+
+    public override void Parameters(ParameterList p) => p.Weight("weight", p.Int("vocab"), p.Int("d"));
+
+    public override long? TokenVocabulary(LayerIR layer) => layer.Parameters[0].Shape[0];
+
+    public override string CSharpFieldType(LayerIR layer, CSharpLayerContext c) => "Embedding";
+    public override string CSharpConstruct(LayerIR l, CSharpLayerContext c) => $"nn.Embedding({c.Arg(l, "vocab")}, {c.Arg(l, "d")})";
+    public override bool CSharpInitialisesAfterConstruction => true;
 
     public override void Relate(SymmetryKind kind, ISpaceRule rule)
     {

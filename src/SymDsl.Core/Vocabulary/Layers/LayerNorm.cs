@@ -1,4 +1,8 @@
+using SymDsl.Diagnostics;
+using SymDsl.Emit;
 using SymDsl.IR;
+using SymDsl.Semantics;
+using SymDsl.Text;
 
 namespace SymDsl.Vocabulary.Layers;
 
@@ -8,6 +12,19 @@ public sealed class LayerNorm : LayerDefinition
     public override LayerKind Kind => LayerKind.LayerNorm;
     public override int InputUnits(LayerIR layer) => (int)layer.Args["n"].AsInt();
     public override int OutputUnits(LayerIR layer) => (int)layer.Args["n"].AsInt();
+
+    public override IReadOnlyList<ArgSpec> Signature { get; } =
+        [Size("n"), new("eps", ArgType.Float, new Value.Float(1e-5), Range: Domain.NonNegative), new("affine", ArgType.Bool, True)];
+
+    public override IReadOnlyList<int>? OutputShape(LayerApplication a) => a.NeedFloat() && a.Last("n") ? [.. a.Shape] : null;
+
+    public override void Parameters(ParameterList p)
+    {
+        if (p.Bool("affine")) { p.Add("weight", InitSpec.Default, p.Int("n")); p.Bias("bias", p.Int("n")); }
+    }
+
+    public override string CSharpFieldType(LayerIR layer, CSharpLayerContext c) => "LayerNorm";
+    public override string CSharpConstruct(LayerIR l, CSharpLayerContext c) => $"nn.LayerNorm({c.Arg(l, "n")}, eps: {c.Arg(l, "eps")}, elementwise_affine: {c.Arg(l, "affine")})";
 
     public override void Relate(SymmetryKind kind, ISpaceRule rule)
     {

@@ -1,4 +1,8 @@
+using SymDsl.Diagnostics;
+using SymDsl.Emit;
 using SymDsl.IR;
+using SymDsl.Semantics;
+using SymDsl.Text;
 
 namespace SymDsl.Vocabulary.Layers;
 
@@ -8,6 +12,23 @@ public sealed class Linear : LayerDefinition
     public override LayerKind Kind => LayerKind.Linear;
     public override int InputUnits(LayerIR layer) => (int)layer.Args["in"].AsInt();
     public override int OutputUnits(LayerIR layer) => (int)layer.Args["out"].AsInt();
+
+    public override IReadOnlyList<ArgSpec> Signature { get; } = [Size("in"), Size("out"), new("bias", ArgType.Bool, True), InitArg, BiasInitArg];
+
+    public override IReadOnlyList<int>? OutputShape(LayerApplication a)
+        => a.NeedFloat() && a.Last("in") ? [.. a.Shape.Take(a.Shape.Count - 1), a.Int("out")] : null;
+
+    public override void Parameters(ParameterList p)
+    {
+        p.Weight("weight", p.Int("out"), p.Int("in"));
+        if (p.Bool("bias")) p.Bias("bias", p.Int("out"));
+    }
+
+    public override string? LinearWeight => "weight";
+
+    public override string CSharpFieldType(LayerIR layer, CSharpLayerContext c) => "Linear";
+    public override string CSharpConstruct(LayerIR l, CSharpLayerContext c) => $"nn.Linear({c.Arg(l, "in")}, {c.Arg(l, "out")}, hasBias: {c.Arg(l, "bias")})";
+    public override bool CSharpInitialisesAfterConstruction => true;
 
     public override void Relate(SymmetryKind kind, ISpaceRule rule)
     {

@@ -1,4 +1,8 @@
+using SymDsl.Diagnostics;
+using SymDsl.Emit;
 using SymDsl.IR;
+using SymDsl.Semantics;
+using SymDsl.Text;
 
 namespace SymDsl.Vocabulary.Layers;
 
@@ -12,6 +16,78 @@ public sealed class SelfAttention : LayerDefinition
     public override int InputUnits(LayerIR layer) => (int)layer.Args["d"].AsInt();
     public override int OutputUnits(LayerIR layer) => (int)layer.Args["d"].AsInt();
     public override IReadOnlyList<string> InternalParts => ["qk", "vo", "heads"];
+
+    public override IReadOnlyList<ArgSpec> Signature { get; } =
+        [Size("d"), Size("heads"), new("causal", ArgType.Bool, new Value.Bool(false)), new("bias", ArgType.Bool, True), InitArg];
+
+    public override Diagnostic? Validate(IReadOnlyDictionary<string, Value> args, SourceSpan span)
+        => args["d"].AsInt() % args["heads"].AsInt() != 0 ? DiagnosticCatalog.HeadsDoNotDivide(span, args["d"].AsInt(), args["heads"].AsInt()) : null;
+
+    public override IReadOnlyList<int>? OutputShape(LayerApplication a)
+        => a.NeedFloat() && a.Rank(2, "[T, d]") && a.Last("d") ? [.. a.Shape] : null;
+
+    public override void Parameters(ParameterList p)
+    {
+        foreach (var m in new[] { "q", "k", "v", "o" })
+        {
+            p.Weight($"{m}.weight", p.Int("d"), p.Int("d"));
+            if (p.Bool("bias")) p.Bias($"{m}.bias", p.Int("d"));
+        }
+    }
+
+    // ---------------------------------------------------------------- C# emission: one nested SelfAttentionBlock class per model
+
+    const string BlockClass = "SelfAttentionBlock";
+    public override IReadOnlyList<string> CSharpReservedNames => [BlockClass];
+    public override string CSharpFieldType(LayerIR layer, CSharpLayerContext c) => BlockClass;
+
+    public override string CSharpConstruct(LayerIR l, CSharpLayerContext c)
+    {
+        var init = l.Parameters.Count > 0 ? l.Parameters[0].Init : InitSpec.Default;
+        return $"new {BlockClass}(\"{CSharpLayerContext.Escape(l.Name)}\", {c.Arg(l, "d")}, {c.Arg(l, "heads")}, causal: {c.Arg(l, "causal")}, bias: {c.Arg(l, "bias")}{(init.Kind == "default" ? "" : $", initWeight: w => {CSharpLayerContext.InitCall("w", init)}")})";
+    }
+
+    public override void CSharpHelperClasses(IReadOnlyList<LayerIR> layers, CSharpLayerContext w)
+    {
+        if (layers.Count == 0) return;
+        w.Line();
+        w.Line("/// <summary>Multi-head self-attention on [batch, T, d]: parameters q, k, v, o (Linear d → d). Head h owns rows h*dh..(h+1)*dh-1 of q/k/v.weight.</summary>");
+        w.Line("private sealed class SelfAttentionBlock : nn.Module<Tensor, Tensor>");
+        w.Open();
+        w.Line("private readonly Linear q;");
+        w.Line("private readonly Linear k;");
+        w.Line("private readonly Linear v;");
+        w.Line("private readonly Linear o;");
+        w.Line("private readonly long heads;");
+        w.Line("private readonly bool causal;");
+        w.Line();
+        w.Line("public SelfAttentionBlock(string name, long d, long heads, bool causal = false, bool bias = true, Action<Tensor>? initWeight = null)");
+        w.Line("    : base(name)");
+        w.Open();
+        w.Line("this.heads = heads;");
+        w.Line("this.causal = causal;");
+        w.Line("q = nn.Linear(d, d, hasBias: bias);");
+        w.Line("k = nn.Linear(d, d, hasBias: bias);");
+        w.Line("v = nn.Linear(d, d, hasBias: bias);");
+        w.Line("o = nn.Linear(d, d, hasBias: bias);");
+        w.Line("if (initWeight is not null)");
+        w.Line("    using (torch.no_grad())");
+        w.Line("        foreach (var lin in new[] { q, k, v, o }) initWeight(lin.weight!);");
+        w.Line("RegisterComponents();");
+        w.Close();
+        w.Line();
+        w.Line("public override Tensor forward(Tensor x)");
+        w.Open();
+        w.Line("long b = x.shape[0], t = x.shape[1], d = x.shape[2], dh = d / heads;");
+        w.Line("Tensor Split(Tensor y) => y.view(b, t, heads, dh).transpose(1, 2); // [b, heads, t, dh]");
+        w.Line("var scores = Split(q.forward(x)).matmul(Split(k.forward(x)).transpose(-2, -1)) / Math.Sqrt(dh);");
+        w.Line("if (causal)");
+        w.Line("    scores = scores.masked_fill(torch.ones(t, t, dtype: ScalarType.Bool, device: x.device).triu(1), double.NegativeInfinity);");
+        w.Line("var mixed = torch.softmax(scores, -1).matmul(Split(v.forward(x)));");
+        w.Line("return o.forward(mixed.transpose(1, 2).contiguous().view(b, t, d));");
+        w.Close();
+        w.Close();
+    }
 
     public override void Relate(SymmetryKind kind, ISpaceRule rule)
     {
