@@ -167,7 +167,7 @@ public class CalculusTests
     [Fact]
     public void Every_layer_kind_has_a_definition()
     {
-        foreach (var kind in Enum.GetValues<LayerKind>()) Assert.Equal(kind, Vocabulary.LayerDefinition.Of(kind).Kind);
+        foreach (var definition in Vocabulary.LayerDefinition.All) Assert.Same(definition, Vocabulary.LayerDefinition.Of(definition.Kind));
     }
 
     [Fact]

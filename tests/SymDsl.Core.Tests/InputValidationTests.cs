@@ -249,7 +249,7 @@ public class InputValidationTests
     public void Every_default_lies_in_its_range()
     {
         var signatures = new List<(string, IReadOnlyList<ArgSpec>)>();
-        foreach (var kind in Enum.GetValues<IR.LayerKind>()) signatures.Add((kind.ToString(), ModelBuilder.LayerSignature(kind)));
+        foreach (var definition in Vocabulary.LayerDefinition.All) signatures.Add((definition.Name, definition.Signature));
         foreach (var f in Vocabulary.Functions.All) signatures.Add((f.Name, f.Arguments));
         foreach (var (k, v) in ArgBinder.InitSignatures) signatures.Add((k, v));
         foreach (var (k, v) in TrainCatalog.DataSources) signatures.Add((k, v));

@@ -148,7 +148,22 @@ public enum ElementType { Float32, Int64 }
 /// <summary><c>input x: [64]</c>. Each train block binds it to a data field (<see cref="TrainIR.InputBindings"/>).</summary>
 public sealed record InputIR(string Name, IReadOnlyList<int> Shape, ElementType Type, SourceSpan Span);
 
-public enum LayerKind { Linear, LayerNorm, Embedding, SelfAttention, RNN }
+/// <summary>
+/// A layer kind, by the name a .sym file writes (<c>Linear</c>). Its definition (Vocabulary/Layers) owns it; a new kind is
+/// <c>new LayerKind("Conv2d", …)</c> in its own definition, with no list to extend here. The built-in kinds have names below
+/// for code and tests that refer to them; <see cref="Order"/> keeps listings (docs, generated code) in a stable order.
+/// </summary>
+public readonly record struct LayerKind(string Name, int Order) : IComparable<LayerKind>
+{
+    public static readonly LayerKind Linear = new("Linear", 0);
+    public static readonly LayerKind LayerNorm = new("LayerNorm", 1);
+    public static readonly LayerKind Embedding = new("Embedding", 2);
+    public static readonly LayerKind SelfAttention = new("SelfAttention", 3);
+    public static readonly LayerKind RNN = new("RNN", 4);
+
+    public int CompareTo(LayerKind other) => Order != other.Order ? Order.CompareTo(other.Order) : string.CompareOrdinal(Name, other.Name);
+    public override string ToString() => Name;
+}
 
 /// <summary>
 /// <c>layer NAME = Kind(args)</c>. Args hold every argument with defaults filled in (keys as in docs/language.md).

@@ -91,29 +91,29 @@ public static class NaturalSpaces
                     bool Has(string local) => layer.Parameters.Any(p => p.Name == L(local));
                     int outDim = n.Shape[^1];
                     int inDim = model.Node(n.Inputs[0]).Shape.Count > 0 ? model.Node(n.Inputs[0]).Shape[^1] : 0;
-                    switch (layer.Kind)
+                    switch (layer.Kind.Name)
                     {
-                        case LayerKind.Linear:
+                        case "Linear":
                             Union(self, P(L("weight"), 0, ActionRole.Forward, outDim));
                             if (Has("bias")) Union(self, P(L("bias"), 0, ActionRole.Forward, outDim));
                             Union(inp, P(L("weight"), 1, ActionRole.Inverse, inDim));
                             break;
-                        case LayerKind.LayerNorm:
+                        case "LayerNorm":
                             if (!split) Union(self, inp);
                             if (Has("weight")) Union(self, P(L("weight"), 0, ActionRole.Forward, outDim));
                             if (Has("bias")) Union(self, P(L("bias"), 0, ActionRole.Forward, outDim));
                             break;
-                        case LayerKind.Embedding:
+                        case "Embedding":
                             Union(self, P(L("weight"), 1, ActionRole.Forward, outDim));
                             break;
-                        case LayerKind.RNN:
+                        case "RNN":
                             Union(self, P(L("input.weight"), 0, ActionRole.Forward, outDim));
                             Union(self, P(L("hidden.weight"), 0, ActionRole.Forward, outDim));
                             Union(self, P(L("hidden.weight"), 1, ActionRole.Inverse, outDim));
                             if (Has("bias")) Union(self, P(L("bias"), 0, ActionRole.Forward, outDim));
                             Union(inp, P(L("input.weight"), 1, ActionRole.Inverse, inDim));
                             break;
-                        case LayerKind.SelfAttention:
+                        case "SelfAttention":
                             foreach (var m in new[] { "q", "k", "v" }) Union(inp, P(L($"{m}.weight"), 1, ActionRole.Inverse, inDim));
                             Union(self, P(L("o.weight"), 0, ActionRole.Forward, outDim));
                             if (Has("o.bias")) Union(self, P(L("o.bias"), 0, ActionRole.Forward, outDim));
@@ -176,10 +176,10 @@ public static class LayerProbes
             if (layer.Parameters.Count > 0)
                 probes.Add(new($"scale of every parameter of {layer.Name}", Sym(SymmetryKind.Scale, site, 1, 1,
                     layer.Parameters.Select(p => A(p.Name, -1, ActionRole.Forward)).ToList()), sites));
-            var bias = layer.Kind switch
+            var bias = layer.Kind.Name switch
             {
-                LayerKind.Linear or LayerKind.LayerNorm => $"{layer.Name}.bias",
-                LayerKind.SelfAttention => $"{layer.Name}.o.bias",
+                "Linear" or "LayerNorm" => $"{layer.Name}.bias",
+                "SelfAttention" => $"{layer.Name}.o.bias",
                 _ => null,
             };
             if (bias is not null && layer.Parameters.Any(p => p.Name == bias))
