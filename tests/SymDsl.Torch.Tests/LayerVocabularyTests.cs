@@ -44,6 +44,21 @@ public class LayerVocabularyTests
         Assert.Null(LayerDefinition.Find("linear")); // kinds are spelled exactly
     }
 
+    [Fact]
+    public void Every_function_has_one_lowering_and_one_csharp_emission_that_agree_on_its_arguments()
+    {
+        Assert.Equal(Vocabulary.Functions.Names.Order(), SymDsl.Torch.Lowering.FunctionRuntimes.Implemented.Order());
+        using var scope = torch.NewDisposeScope();
+        var x = torch.tensor(new double[] { -1.5, 0.0, 2.0 }).reshape(1, 3);
+        foreach (var f in Vocabulary.Functions.All)
+        {
+            var y = SymDsl.Torch.Lowering.FunctionRuntimes.Bind(f.Name, f.Defaults)(x);
+            Assert.Equal(x.shape, y.shape);
+            var code = f.CSharp("x", f.Defaults);
+            Assert.Contains("x", code);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Kinds))]
     public void Definition_and_runtime_agree_on_parameters_and_shape(string name)

@@ -184,23 +184,7 @@ public static class CSharpEmitter
         _ => $"nn.init.ones_({tensor})",
     };
 
-    static string Activation(NodeIR n, string x) => n.Attr("fn") switch
-    {
-        "relu" => $"nn.functional.relu({x})",
-        "leaky_relu" => $"nn.functional.leaky_relu({x}, {Double(n.Attrs["negative_slope"].AsDouble())})",
-        "tanh" => $"torch.tanh({x})",
-        "sigmoid" => $"torch.sigmoid({x})",
-        "gelu" => $"nn.functional.gelu({x})",
-        "sin" => $"torch.sin({x})",
-        "softmax" => $"torch.softmax({x}, {SoftmaxDim(n)})",
-        _ => x,
-    };
-
-    static long SoftmaxDim(NodeIR n)
-    {
-        var d = n.Attrs["dim"].AsInt();
-        return d < 0 ? d : d + 1; // per-example dim → batched dim
-    }
+    static string Activation(NodeIR n, string x) => Vocabulary.Functions.Get(n.Attr("fn")).CSharp(x, n.Attrs);
 
     static string CsType(Value v) => v switch { Value.Int => "long", Value.Float => "double", Value.Bool => "bool", _ => "string" };
 

@@ -31,6 +31,15 @@ public sealed record FunctionDefinition(string Name, FunctionProperties Properti
     public bool Has(FunctionProperties p) => (Properties & p) == p;
 
     /// <summary>
+    /// Its C# emission: the TorchSharp expression applying it to the C# expression x, given its bound arguments (as in
+    /// <see cref="Defaults"/>). Its lowering is the entry of the same name in SymDsl.Torch's FunctionRuntimes.
+    /// </summary>
+    public required Func<string, IReadOnlyDictionary<string, Value>, string> CSharp { get; init; }
+
+    /// <summary>Its arguments with their defaults (what an RNN cell applies it with).</summary>
+    public IReadOnlyDictionary<string, Value> Defaults => Arguments.ToDictionary(a => a.Name, a => a.Default!);
+
+    /// <summary>
     /// Whether f commutes with every element of the group <paramref name="kind"/> acting on its units — so that the
     /// group passes through f unchanged — and, when it does not, why (with whether that failure is generic).
     /// </summary>
@@ -58,17 +67,22 @@ public static class Functions
 
     public static readonly IReadOnlyList<FunctionDefinition> All =
     [
-        new("relu", E | FunctionProperties.PositivelyHomogeneous, [], "max(z, 0)"),
+        new("relu", E | FunctionProperties.PositivelyHomogeneous, [], "max(z, 0)") { CSharp = (x, _) => $"nn.functional.relu({x})" },
         new("leaky_relu", E | FunctionProperties.PositivelyHomogeneous,
-            [new("negative_slope", ArgType.Float, new Value.Float(0.01))], "z for z ≥ 0, negative_slope·z otherwise"),
-        new("tanh", E | FunctionProperties.Odd, [], "hyperbolic tangent"),
-        new("sigmoid", E, [], "1 / (1 + e^−z)"),
-        new("gelu", E, [], "z·Φ(z)"),
-        new("sin", E | FunctionProperties.Odd, [], "sine"),
-        new("identity", E | FunctionProperties.Linear | FunctionProperties.PositivelyHomogeneous | FunctionProperties.Odd, [], "z"),
+            [new("negative_slope", ArgType.Float, new Value.Float(0.01))], "z for z ≥ 0, negative_slope·z otherwise")
+            { CSharp = (x, a) => $"nn.functional.leaky_relu({x}, {Emit.CSharpEmitter.Double(a["negative_slope"].AsDouble())})" },
+        new("tanh", E | FunctionProperties.Odd, [], "hyperbolic tangent") { CSharp = (x, _) => $"torch.tanh({x})" },
+        new("sigmoid", E, [], "1 / (1 + e^−z)") { CSharp = (x, _) => $"torch.sigmoid({x})" },
+        new("gelu", E, [], "z·Φ(z)") { CSharp = (x, _) => $"nn.functional.gelu({x})" },
+        new("sin", E | FunctionProperties.Odd, [], "sine") { CSharp = (x, _) => $"torch.sin({x})" },
+        new("identity", E | FunctionProperties.Linear | FunctionProperties.PositivelyHomogeneous | FunctionProperties.Odd, [], "z") { CSharp = (x, _) => x },
         new("softmax", FunctionProperties.PermutationEquivariant | FunctionProperties.ShiftInvariant,
-            [new("dim", ArgType.Int, new Value.Int(-1))], "e^z / Σ e^z over `dim` (default the last)"),
+            [new("dim", ArgType.Int, new Value.Int(-1))], "e^z / Σ e^z over `dim` (default the last)")
+            { CSharp = (x, a) => $"torch.softmax({x}, {BatchedDim(a["dim"].AsInt())})" },
     ];
+
+    /// <summary>A per-example axis as an axis of the batched tensor (the batch is implicit and leading): d ≥ 0 moves by one.</summary>
+    public static long BatchedDim(long d) => d < 0 ? d : d + 1;
 
     static readonly Dictionary<string, FunctionDefinition> byName = All.ToDictionary(f => f.Name);
 

@@ -256,8 +256,8 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         public long[]? InputShape;
         // Activation
         public string? Fn;
-        public double Scalar; // leaky_relu's slope, Scale's factor
-        public long Dim;      // softmax's dim (already shifted for the batch)
+        public double Scalar; // Scale's factor
+        public Func<Tensor, Tensor>? Activation; // bound once from the node's function and arguments
         // Layer: its runtime module's forward pass, bound to its parameters
         public Func<Tensor, Tensor>? LayerForward;
     }
@@ -277,9 +277,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
                     break;
                 case OpKind.Activation:
                     st.Fn = node.Attr("fn");
-                    if (st.Fn == "leaky_relu") st.Scalar = node.Attrs.Double("negative_slope", 0.01);
-                    // dim is per example (the batch is implicit): dim >= 0 is shifted by one, negative dims count from the end.
-                    if (st.Fn == "softmax") st.Dim = node.Attrs.Int("dim", -1) is var d && d >= 0 ? d + 1 : d;
+                    st.Activation = FunctionRuntimes.Bind(st.Fn, node.Attrs);
                     break;
                 case OpKind.Scale:
                     st.Scalar = node.Attrs["factor"].AsDouble();
@@ -332,18 +330,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         return true;
     }
 
-    static Tensor Activate(NodeStep st, Tensor x) => st.Fn switch
-    {
-        "relu" => F.relu(x),
-        "leaky_relu" => F.leaky_relu(x, st.Scalar),
-        "tanh" => x.tanh(),
-        "sigmoid" => x.sigmoid(),
-        "gelu" => F.gelu(x),
-        "sin" => x.sin(),
-        "identity" => x.alias(),
-        "softmax" => F.softmax(x, st.Dim),
-        _ => throw new SymDslException($"unknown activation {st.Fn}"),
-    };
+    static Tensor Activate(NodeStep st, Tensor x) => st.Activation!(x);
 
     // ------------------------------------------------------------------ initialisation
 

@@ -58,12 +58,8 @@ public sealed class Rnn : LayerDefinition
         var act = l.Args.Text("activation", "tanh");
         var integrator = l.Args.Text("integrator", "euler");
         var bias = l.Args.Bool("bias", true);
-        var actExpr = act switch
-        {
-            "tanh" => "torch.tanh(z)", "relu" => "nn.functional.relu(z)", "sigmoid" => "torch.sigmoid(z)",
-            "gelu" => "nn.functional.gelu(z)", "sin" => "torch.sin(z)", "identity" => "z",
-            _ => throw new InvalidOperationException($"activation {act} cannot be used inside an RNN cell"),
-        };
+        var cell = Functions.Get(act);
+        var actExpr = cell.CSharp("z", cell.Defaults);
         w.Line($"/// <summary>RNN '{CSharpLayerContext.Xml(l.Name)}' read as an ODE: dh/dt = -h + {act}(hidden.weight h + input.weight x_t{(bias ? " + bias" : "")}), one {integrator} step of size dt per element, h_0 = 0. [batch, T, in] → [batch, T, hidden].</summary>");
         w.Line($"private sealed class {name} : nn.Module<Tensor, Tensor>");
         w.Open();

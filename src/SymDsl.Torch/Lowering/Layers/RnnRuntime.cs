@@ -1,3 +1,4 @@
+using SymDsl.Vocabulary;
 using SymDsl.Diagnostics;
 using SymDsl.IR;
 using TorchSharp;
@@ -19,6 +20,7 @@ public sealed class RnnRuntime : LayerRuntime
     {
         var (inputWeight, hiddenWeight, biasSlot) = (slot("input.weight"), slot("hidden.weight"), slot("bias"));
         var act = layer.Args.Text("activation", "tanh");
+        var activate = FunctionRuntimes.Bind(act, Functions.Get(act).Defaults);
         var integrator = layer.Args.Text("integrator", "euler");
         var dt = layer.Args.Double("dt", 1.0);
         return x =>
@@ -33,7 +35,7 @@ public sealed class RnnRuntime : LayerRuntime
             for (long t = 0; t < steps; t++)
             {
                 var u = drive.select(1, t);
-                Tensor Fn(Tensor hh) => Activate(act, hh.matmul(wh.t()) + u) - hh;
+                Tensor Fn(Tensor hh) => activate(hh.matmul(wh.t()) + u) - hh;
                 h = integrator switch
                 {
                     "euler" => h + Fn(h) * dt,
@@ -55,18 +57,6 @@ public sealed class RnnRuntime : LayerRuntime
         var k4 = f(h + k3 * dt);
         return h + (k1 + k2 * 2 + k3 * 2 + k4) * (dt / 6);
     }
-
-    static Tensor Activate(string fn, Tensor x) => fn switch
-    {
-        "relu" => F.relu(x),
-        "leaky_relu" => F.leaky_relu(x, 0.01),
-        "tanh" => x.tanh(),
-        "sigmoid" => x.sigmoid(),
-        "gelu" => F.gelu(x),
-        "sin" => x.sin(),
-        "identity" => x.alias(),
-        _ => throw new SymDslException($"activation {fn} cannot be used inside an RNN cell"),
-    };
 
     /// <summary>U(±1/√hidden) for every parameter (as nn.RNN).</summary>
     public override void DefaultInit(LayerIR layer, string local, Tensor t, Generator gen)

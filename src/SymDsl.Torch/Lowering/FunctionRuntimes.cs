@@ -1,0 +1,37 @@
+using SymDsl.IR;
+using SymDsl.Vocabulary;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace SymDsl.Torch.Lowering;
+
+/// <summary>
+/// The TorchSharp lowering of each function of the language (<see cref="Functions"/>), by name: one entry per function,
+/// beside nothing else. SymModel's activations and the RNN cell both bind through <see cref="Bind"/>.
+/// </summary>
+public static class FunctionRuntimes
+{
+    static readonly Dictionary<string, Func<IReadOnlyDictionary<string, Value>, Func<Tensor, Tensor>>> byName = new()
+    {
+        ["relu"] = _ => x => F.relu(x),
+        ["leaky_relu"] = a => { var slope = a["negative_slope"].AsDouble(); return x => F.leaky_relu(x, slope); },
+        ["tanh"] = _ => x => x.tanh(),
+        ["sigmoid"] = _ => x => x.sigmoid(),
+        ["gelu"] = _ => x => F.gelu(x),
+        ["sin"] = _ => x => x.sin(),
+        ["identity"] = _ => x => x.alias(),
+        ["softmax"] = a => { var dim = Functions.BatchedDim(a["dim"].AsInt()); return x => F.softmax(x, dim); },
+    };
+
+    /// <summary>The names that have a lowering (a test checks they are exactly the functions of the language).</summary>
+    public static IEnumerable<string> Implemented => byName.Keys;
+
+    /// <summary>
+    /// Function <paramref name="name"/> applied with its bound arguments <paramref name="args"/> (a node's attributes, or the
+    /// function's defaults), on batched tensors.
+    /// </summary>
+    public static Func<Tensor, Tensor> Bind(string name, IReadOnlyDictionary<string, Value> args)
+        => byName.TryGetValue(name, out var bind) ? bind(args)
+         : throw new InvalidOperationException($"function {name} has no lowering in FunctionRuntimes");
+}
