@@ -180,6 +180,9 @@ public readonly record struct LayerKind(string Name, int Order) : IComparable<La
 /// </summary>
 public sealed record LayerIR(string Name, LayerKind Kind, IReadOnlyDictionary<string, Value> Args, IReadOnlyList<ParameterIR> Parameters, SourceSpan Span)
 {
+    /// <summary>Whether the layer has the parameter "{Name}.{local}" (no "bias" when bias = false).</summary>
+    public bool HasParameter(string local) => Parameters.Any(p => p.Name == $"{Name}.{local}");
+
     public ParameterIR Parameter(string local)
     {
         // The first parameter named "{Name}.{local}", compared without building that string (called per node by the back end).

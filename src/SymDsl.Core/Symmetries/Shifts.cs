@@ -99,7 +99,7 @@ sealed class Shifts
             case OpKind.Activation:
             {
                 var f = Functions.Get(n.Attr("fn"));
-                var overUnits = !n.Attrs.TryGetValue("dim", out var dim) || dim.AsInt() == -1 || dim.AsInt() == n.Shape.Count - 1;
+                var overUnits = Spaces.OverUnits(n, out var dim);
                 if (f.Has(FunctionProperties.ShiftInvariant) && overUnits) return false; // absorbed: softmax(z + c·1) = softmax(z)
                 var (passes, why, necessary) = f.Commutes(SymmetryKind.Translation);
                 if (passes) return true;
@@ -143,7 +143,7 @@ sealed class Shifts
         public bool InAbsorbed;
 
         public LayerIR Layer => layer;
-        public bool Has(string local) => layer.Parameters.Any(p => p.Name == $"{layer.Name}.{local}");
+        public bool Has(string local) => layer.HasParameter(local);
 
         public void Act(Port port, string local, int axis, ActionRole role, int unit = 1)
         {

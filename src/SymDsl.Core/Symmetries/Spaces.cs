@@ -223,10 +223,14 @@ sealed class Spaces
         }
     }
 
+    /// <summary>Whether a function node acts over the units (the last axis): softmax's <c>dim</c>, when it has one.</summary>
+    internal static bool OverUnits(NodeIR n, out Value? dim)
+        => !n.Attrs.TryGetValue("dim", out dim) || dim.AsInt() == -1 || dim.AsInt() == n.Shape.Count - 1;
+
     void Function(NodeIR n, NodeIR x)
     {
         var f = Functions.Get(n.Attr("fn"));
-        var overUnits = !n.Attrs.TryGetValue("dim", out var dim) || dim.AsInt() == -1 || dim.AsInt() == n.Shape.Count - 1;
+        var overUnits = OverUnits(n, out var dim);
         var op = $"{f.Name}(...)";
         Union(x.Id, n.Id);
         if (!overUnits)
@@ -295,7 +299,7 @@ sealed class Spaces
         int PortOf(Port p) => p == Port.In ? spaces.In(index) : spaces.Out(index);
         bool Exists(Port p) => p == Port.Out || LayerDefinition.Of(layer.Kind).HasInputUnits;
 
-        public bool Has(string local) => layer.Parameters.Any(p => p.Name == $"{layer.Name}.{local}");
+        public bool Has(string local) => layer.HasParameter(local);
 
         public void Act(Port port, string local, int axis, ActionRole role, int unit = 1)
         {

@@ -157,10 +157,10 @@ public sealed class SymmetryInference
         {
             // The shift of the layer that produces the site, else of any layer whose shift reaches it (one that holds first).
             var flows = Shifts().Reaching(node.Id).ToList();
-            var own = flows.FirstOrDefault(f => node.Op == OpKind.Layer && node.Attr("layer") == f.Emitter.Name);
-            var candidates = flows.Select(f => Shift(f, target)).ToList();
-            var chosen = (own is not null ? Shift(own, target) : null) is { Verdict: Verdict.Holds } o ? o
-                : candidates.FirstOrDefault(c => c.Verdict == Verdict.Holds) ?? (own is not null ? Shift(own, target) : candidates.FirstOrDefault());
+            var candidates = flows.Select(f => (Flow: f, Candidate: Shift(f, target))).ToList();
+            var own = candidates.FirstOrDefault(c => node.Op == OpKind.Layer && node.Attr("layer") == c.Flow.Emitter.Name).Candidate;
+            var chosen = own is { Verdict: Verdict.Holds } ? own
+                : candidates.Select(c => c.Candidate).FirstOrDefault(c => c.Verdict == Verdict.Holds) ?? own ?? candidates.FirstOrDefault().Candidate;
             if (chosen is not null) return (chosen, null);
             var producer = node.Op == OpKind.Layer ? model.Layer(node.Attr("layer")) : null;
             var why = producer is not null ? $"{producer.Kind} '{producer.Name}'" : $"'{target}'";
