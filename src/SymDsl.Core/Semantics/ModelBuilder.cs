@@ -268,7 +268,7 @@ public sealed class ModelBuilder
         if (name is null) return;
         if (LayerDefinition.Find(s.Kind.Text) is not { } definition)
         {
-            diagnostics.Add(DiagnosticCatalog.UnknownLayerKind(s.Kind.Span, s.Kind.Text, Names.Suggest(s.Kind.Text, LayerKinds)));
+            diagnostics.Add(DiagnosticCatalog.UnknownLayerKind(s.Kind.Span, s.Kind.Text, Names.Suggest(s.Kind.Text, LayerKinds), LayerKinds));
             Poison(name, s, constants);
             return;
         }
