@@ -331,7 +331,7 @@ public sealed class ModelBuilder
         }
         if (LayerDefinition.Find(s.Kind.Text) is not { } definition)
         {
-            diagnostics.Add(DiagnosticCatalog.UnknownLayerKind(s.Kind.Span, s.Kind.Text, Names.Suggest(s.Kind.Text, LayerKinds.Concat(library?.Models.Keys ?? []))));
+            diagnostics.Add(DiagnosticCatalog.UnknownLayerKind(s.Kind.Span, s.Kind.Text, Names.Suggest(s.Kind.Text, LayerKinds.Concat(library?.Models.Keys ?? [])), LayerKinds));
             Poison(name, s, constants);
             return;
         }
