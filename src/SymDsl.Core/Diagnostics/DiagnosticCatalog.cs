@@ -49,6 +49,7 @@ public static class DiagnosticCatalog
     public static Diagnostic UnknownInit(SourceSpan s, string what, string? suggestion) => BadArgument(s, $"{what} must be one of normal(std), orthogonal(gain), uniform(a), zeros, ones, default{DidYouMean(suggestion)}");
     public static Diagnostic LossArguments(SourceSpan s, string loss, string example) => BadArgument(s, $"{loss} takes two names: a model output and a data field, as in {loss}({example})");
     public static Diagnostic TakesOneInput(SourceSpan s, string what, int given) => BadArgument(s, $"{what} takes exactly one input, but was given {given}");
+    public static Diagnostic BlockArgumentsByName(SourceSpan s, string what, string example) => BadArgument(s, $"{what}: a block's hyper-parameters are given by name ({example})");
     public static Diagnostic NoNamedArguments(SourceSpan s, string function) => BadArgument(s, $"{function} takes no named arguments");
     public static Diagnostic DimOutOfRange(SourceSpan s, string function, long dim, string shape) => BadArgument(s, $"{function}: dim {dim} is out of range for shape {shape}");
     public static Diagnostic BadPath(SourceSpan s, string what, string reason) => BadArgument(s, $"{what} is not a valid path: {reason}");
