@@ -104,9 +104,33 @@ public static class CalculusModels
         }
         """;
 
+    /// <summary>Linear → BatchNorm → relu → dropout → Linear (BatchNorm on [C]). BatchNorm absorbs a per-channel scale and a
+    /// shift of its input (batch statistics), undoes a sign flip of it through γ, keeps a permutation (γ, β and the running
+    /// statistics permuted) and carries rescale of its output through γ and β; dropout passes permutation and rescale.
+    /// Not holding: sign(u) (relu is not odd), rotation(z) (BatchNorm normalises each channel on its own).</summary>
+    public const string BatchNormMlp = """
+        model BatchNormMlp(h: int = 8) {
+            input x: [5]
+            layer fc1 = Linear(5, h)
+            layer bn = BatchNorm(h)
+            layer fc2 = Linear(h, 3)
+            z = fc1(x)
+            n = bn(z)
+            u = dropout(relu(n), 0.25)
+            output logits = fc2(u)
+            symmetry up : permutation(u)
+            symmetry zr : rescale(z)
+            symmetry zs : sign(z)
+            symmetry zc : scale(z)
+            symmetry zt : translation(z)
+            symmetry ur : rescale(u)
+        }
+        """;
+
     public static IReadOnlyList<(string Name, string Text)> All =>
     [
         (nameof(PreNormResidual), PreNormResidual), (nameof(Rnn), Rnn), (nameof(LayerNormMlp), LayerNormMlp),
         (nameof(StreamToOutput), StreamToOutput), (nameof(RotationIntoLayerNorm), RotationIntoLayerNorm), (nameof(Attention), Attention),
+        (nameof(BatchNormMlp), BatchNormMlp),
     ];
 }

@@ -23,6 +23,7 @@ public class LayerVocabularyTests
         [LayerKind.Embedding] = "input x: int [6]\n layer l = Embedding(7, 3)\n output y = l(x)",
         [LayerKind.SelfAttention] = "input x: [5, 4]\n layer l = SelfAttention(4, 2, causal = true)\n output y = l(x)",
         [LayerKind.RNN] = "input x: [5, 3]\n layer l = RNN(3, 4, integrator = rk2, dt = 0.5)\n output y = l(x)",
+        [Vocabulary.Layers.BatchNorm.Id] = "input x: [3]\n layer l = BatchNorm(3, momentum = 0.2)\n output y = l(x)",
     };
 
     public static TheoryData<string> Kinds() => [.. LayerDefinition.All.Select(d => d.Name)];
@@ -52,9 +53,11 @@ public class LayerVocabularyTests
         var x = torch.tensor(new double[] { -1.5, 0.0, 2.0 }).reshape(1, 3);
         foreach (var f in Vocabulary.Functions.All)
         {
-            var y = SymDsl.Torch.Lowering.FunctionRuntimes.Bind(f.Name, f.Defaults)(x);
+            // Required arguments (dropout's p) get a value in their range.
+            var args = f.Arguments.ToDictionary(a => a.Name, a => a.Default ?? new Value.Float(0.5));
+            var y = SymDsl.Torch.Lowering.FunctionRuntimes.Bind(f.Name, args)(x);
             Assert.Equal(x.shape, y.shape);
-            var code = f.CSharp("x", f.Defaults);
+            var code = f.CSharp("x", args);
             Assert.Contains("x", code);
         }
     }

@@ -547,8 +547,10 @@ public sealed class ModelBuilder
     int? Activation(CallExpr c, string fn, Constants constants)
     {
         var sig = Vocabulary.Functions.Get(fn).Arguments;
-        var x = SingleInput(c, fn, constants);
-        var named = c.Arguments.Where(a => a.Name is not null).ToList();
+        // A function with a required argument takes it positionally after its input too: dropout(h, 0.5).
+        var positionalArgs = sig.Any(a => a.Required) && c.Arguments.Count > 0 && c.Arguments[0].Name is null;
+        var x = positionalArgs ? Lower(c.Arguments[0].Value, constants) : SingleInput(c, fn, constants);
+        var named = positionalArgs ? c.Arguments.Skip(1).ToList() : c.Arguments.Where(a => a.Name is not null).ToList();
         var bound = ArgBinder.Bind(fn, sig, named, constants, diagnostics, c.Span);
         if (x is null || bound is null) return null;
         var n = nodes[x.Value];

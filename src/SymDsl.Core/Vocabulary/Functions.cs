@@ -20,6 +20,9 @@ public enum FunctionProperties
     ShiftInvariant = 16,
     /// <summary>f(P x) = P f(x) for every permutation of the units, without being elementwise (softmax).</summary>
     PermutationEquivariant = 32,
+    /// <summary>f draws a random mask in training (dropout): the groups it commutes with, it commutes with in distribution;
+    /// in evaluation (and in <c>check --verify</c>) it is the identity.</summary>
+    Stochastic = 64,
 }
 
 /// <summary>
@@ -37,7 +40,7 @@ public sealed record FunctionDefinition(string Name, FunctionProperties Properti
     public required Func<string, IReadOnlyDictionary<string, Value>, string> CSharp { get; init; }
 
     /// <summary>Its arguments with their defaults (what an RNN cell applies it with).</summary>
-    public IReadOnlyDictionary<string, Value> Defaults => Arguments.ToDictionary(a => a.Name, a => a.Default!);
+    public IReadOnlyDictionary<string, Value> Defaults => Arguments.Where(a => a.Default is not null).ToDictionary(a => a.Name, a => a.Default!);
 
     /// <summary>
     /// Whether f commutes with every element of the group <paramref name="kind"/> acting on its units — so that the
@@ -53,7 +56,9 @@ public sealed record FunctionDefinition(string Name, FunctionProperties Properti
         SymmetryKind.Sign => Has(FunctionProperties.Odd)
             ? (true, null, false) : (false, $"is not odd ({Name}(−z) ≠ −{Name}(z))", Name != "sigmoid"),
         SymmetryKind.Rotation => Has(FunctionProperties.Linear)
-            ? (true, null, false) : (false, "is nonlinear, so it does not commute with a change of basis", true),
+            ? (true, null, false)
+            : Has(FunctionProperties.Stochastic) ? (false, "multiplies each unit by its own random mask, which does not commute with a change of basis", true)
+            : (false, "is nonlinear, so it does not commute with a change of basis", true),
         SymmetryKind.Translation => Has(FunctionProperties.Linear)
             ? (true, null, false) : (false, $"does not commute with a shift ({Name}(z + c) ≠ {Name}(z) + c)", true),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
@@ -79,6 +84,10 @@ public static class Functions
         new("softmax", FunctionProperties.PermutationEquivariant | FunctionProperties.ShiftInvariant,
             [new("dim", ArgType.Int, new Value.Int(-1))], "e^z / Σ e^z over `dim` (default the last)")
             { CSharp = (x, a) => $"torch.softmax({x}, {BatchedDim(a["dim"].AsInt())})" },
+        new("dropout", E | FunctionProperties.PositivelyHomogeneous | FunctionProperties.Odd | FunctionProperties.Stochastic,
+            [ArgSpec.Req("p", ArgType.Float, Domain.UnitInterval)],
+            "in training each entry is zeroed with probability p and the others scaled by 1/(1 − p), the mask drawn from the run's own generator; the identity in evaluation")
+            { CSharp = (x, a) => $"nn.functional.dropout({x}, {Emit.CSharpEmitter.Double(a["p"].AsDouble())}, training)" },
     ];
 
     /// <summary>A per-example axis as an axis of the batched tensor (the batch is implicit and leading): d ≥ 0 moves by one.</summary>

@@ -35,6 +35,10 @@ public interface ISpaceRule
     /// is generic (a counterexample exists for almost every parameter value), so the symmetry does not hold; otherwise the
     /// calculus only cannot prove it.</summary>
     void Block(Port port, string why, bool necessary);
+    /// <summary>The group acting on <paramref name="port"/>'s units also moves buffer "{layer}.{local}" (a BatchNorm's running
+    /// statistics) along <paramref name="axis"/>; recorded in <see cref="SymmetryIR.BufferActions"/>, it says nothing about
+    /// whether the group holds (call <see cref="Absorb"/> or <see cref="Act"/> for that).</summary>
+    void ActOnBuffer(Port port, string local, int axis, ActionRole role) { }
 }
 
 /// <summary>A symmetry that lives inside one layer (the query–key product of attention): its group and parameter action.</summary>

@@ -44,6 +44,15 @@ public sealed class LayerApplication(LayerIR layer, IReadOnlyList<int> shape, El
         return false;
     }
 
+    /// <summary>The input's first dimension (its channels) equals the int argument <paramref name="argName"/> (SYM0301 otherwise).</summary>
+    public bool First(string argName)
+    {
+        var expected = Int(argName);
+        if (shape.Count > 0 && shape[0] == expected) return true;
+        diagnostics.Add(DiagnosticCatalog.LayerShapeMismatch(span, Label, $"first dimension {expected} ({argName})", Names.Shape(shape)));
+        return false;
+    }
+
     /// <summary>The input has <paramref name="rank"/> dimensions (SYM0305 otherwise, saying <paramref name="expected"/>).</summary>
     public bool Rank(int rank, string expected)
     {

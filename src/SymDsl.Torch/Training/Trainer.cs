@@ -274,6 +274,7 @@ sealed class TrainingRun : IDisposable
             context.LearningRate = lr;
 
             var stepStart = Stopwatch.GetTimestamp();
+            model.BeginStep(step); // dropout's masks of this step: from (seed, step) alone, so a resume draws the same
             using (var scope = NewDisposeScope())
             {
                 var from = pos * batch;
@@ -319,7 +320,10 @@ sealed class TrainingRun : IDisposable
             var epochEnd = pos == stepsPerEpoch - 1 || done == total;
             if (epochEnd && data.TestCount > 0)
             {
+                // Test evaluation in evaluation mode (BatchNorm's running statistics, no dropout), then back to training.
+                model.eval();
                 var (tl, ta) = Evaluate(model, testFields, classes);
+                model.train();
                 metrics["test_loss"] = tl;
                 if (ta is { } acc) metrics["test_accuracy"] = acc;
             }
