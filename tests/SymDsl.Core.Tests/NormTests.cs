@@ -105,8 +105,8 @@ public class NormTests
     }
 
     [Theory]
-    [InlineData("symmetry bad : rotation(z)", "BatchNorm 'bn' (line 4:13) normalises each channel on its own")]
-    [InlineData("symmetry bad : rotation(n)", "BatchNorm 'bn' (line 4:13) has a diagonal gain")]
+    [InlineData("symmetry bad : rotation(z)", "BatchNorm 'bn' (line 4:5) normalises each channel on its own")]
+    [InlineData("symmetry bad : rotation(n)", "BatchNorm 'bn' (line 4:5) has a diagonal gain")]
     [InlineData("symmetry bad : sign(u)", "relu(...)")]
     [InlineData("symmetry bad : rotation(u)", "does not hold")]
     public void False_symmetries_around_a_BatchNorm_are_errors_at_their_line(string declaration, string text)
