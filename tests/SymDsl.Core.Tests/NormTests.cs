@@ -37,7 +37,8 @@ public class NormTests
 
     [Theory]
     [InlineData("    layer bn = BatchNorm(3)\n    output y = bn(fc(x))", "SYM0301", "bn(fc(x))", "first dimension 3")]
-    [InlineData("    input s: [2, 4]\n    layer bn = BatchNorm(2)\n    output y = bn(s)", "SYM0305", "bn(s)", "[C]")]
+    [InlineData("    input s: [2, 4, 3, 3]\n    layer bn = BatchNorm(2)\n    output y = bn(s)", "SYM0305", "bn(s)", "[C], [C, L] or [C, H, W]")]
+    [InlineData("    input s: [2, 4]\n    layer bn = BatchNorm(4)\n    output y = bn(s)", "SYM0301", "bn(s)", "first dimension 4")]
     [InlineData("    layer bn = BatchNorm(4, momentum = 1.5)\n    output y = bn(fc(x))", "SYM0211", "1.5", "momentum")]
     [InlineData("    layer bn = BatchNorm(4, eps = -1.0)\n    output y = bn(fc(x))", "SYM0211", "-1.0", "eps")]
     [InlineData("    layer bn = BatchNorm(0)\n    output y = bn(fc(x))", "SYM0303", "0)", "")]

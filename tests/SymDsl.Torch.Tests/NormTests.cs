@@ -101,6 +101,33 @@ public class NormTests
         Assert.Contains("BatchNorm 'bn' needs more than one value per channel", e.Message);
     }
 
+    [Theory]
+    [InlineData(nameof(CalculusModels.ConvBatchNorm), "x")]
+    [InlineData(nameof(CalculusModels.ConvBatchNorm1d), "s")]
+    public void On_channels_first_values_BatchNorm_normalises_each_channel_over_the_batch_and_the_positions(string name, string input)
+    {
+        var model = Compiler.CompileText("t.sym", CalculusModels.All.Single(m => m.Name == name).Text).Program!.Models[0];
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        using var m = new SymModel(model, seed: 3);
+        long[] shape = [6, .. model.Inputs[0].Shape.Select(d => (long)d)];
+        using var g = new Generator(4);
+        var x = new Dictionary<string, Tensor> { [input] = randn(shape, generator: g) };
+        m.SetMode(ForwardMode.Verify);
+        var z = F(m, x, "z");
+        long[] over = [0, .. Enumerable.Range(2, (int)z.dim() - 2).Select(i => (long)i)];
+        var expected = (z - z.mean(over, keepdim: true)) / (z.var(over, unbiased: false, keepdim: true) + 1e-5).sqrt();
+        Assert.True(F(m, x, "n").allclose(expected, 1e-4, 1e-5)); // γ = 1, β = 0 at initialisation
+        m.train();
+        F(m, x, "n");
+        var momentum = model.Layer("bn").Args["momentum"].AsDouble();
+        Assert.True(m.Buffer("bn.running_mean").allclose(z.mean(over) * momentum, 1e-4, 1e-6));
+        m.eval();
+        var rm = m.Buffer("bn.running_mean").reshape([-1, .. Enumerable.Repeat(1L, (int)z.dim() - 2)]);
+        var rv = m.Buffer("bn.running_var").reshape([-1, .. Enumerable.Repeat(1L, (int)z.dim() - 2)]);
+        Assert.True(F(m, x, "n").allclose((z - rm) / (rv + 1e-5).sqrt(), 1e-4, 1e-5));
+    }
+
     static Tensor F(SymModel m, Dictionary<string, Tensor> x, string site)
     {
         var captured = new Dictionary<string, Tensor>();

@@ -5,7 +5,7 @@ using SymDsl.Semantics;
 namespace SymDsl.Vocabulary.Layers;
 
 /// <summary>
-/// <c>BatchNorm(n, eps, momentum, affine)</c> on <c>[C]</c> (C = n): y = γ ⊙ (x − μ) / sqrt(σ² + eps) + β per channel. In
+/// <c>BatchNorm(n, eps, momentum, affine)</c> on <c>[C]</c>, <c>[C, L]</c> or <c>[C, H, W]</c> (C = n, channels first): y = γ ⊙ (x − μ) / sqrt(σ² + eps) + β per channel. In
 /// training μ and σ² are the batch's (over the batch, and L, H, W when the run time has them) and the running statistics
 /// (buffers running_mean, running_var, num_batches_tracked) move towards them by <c>momentum</c>; in evaluation the running
 /// statistics are used. <c>check --verify</c> checks it in training mode (batch statistics, buffers untouched).
@@ -24,10 +24,11 @@ public sealed class BatchNorm : LayerDefinition
         new("momentum", ArgType.Float, new Value.Float(0.1), Range: Domain.Probability), new("affine", ArgType.Bool, True),
     ];
 
-    // [C, L] and [C, H, W] (channels on axis 0) need the calculus's unit axis, which comes with the conv layers: until then
-    // the checker accepts [C] only (the run time already handles [B, C, L] and [B, C, H, W]).
+    /// <summary>The channels, axis 0 of [C], [C, L] and [C, H, W].</summary>
+    public override int UnitAxis => 0;
+
     public override IReadOnlyList<int>? OutputShape(LayerApplication a)
-        => a.NeedFloat() && a.Rank(1, "[C] (one channel axis)") && a.First("n") ? [.. a.Shape] : null;
+        => a.NeedFloat() && (a.Shape.Count is >= 1 and <= 3 || a.Rank(1, "[C], [C, L] or [C, H, W] (channels first)")) && a.First("n") ? [.. a.Shape] : null;
 
     public override void Parameters(ParameterList p)
     {
