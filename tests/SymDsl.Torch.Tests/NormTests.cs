@@ -212,6 +212,17 @@ public class NormTests
     }
 
     [Fact]
+    public void A_batch_of_one_example_for_a_BatchNorm_on_channels_is_refused_before_training()
+    {
+        // digits with test_fraction 0.2: 1,438 training rows, so a batch of 1,437 leaves one example in each epoch's last batch.
+        var (program, _, train) = Compile(Source.Replace("batch     64", "batch     1437"));
+        var dir = TempDir("bn-one");
+        var e = Assert.Throws<SymDsl.Diagnostics.SymDslException>(() => Trainer.Run(program, train, new TrainOptions(dir)));
+        Assert.Contains("BatchNorm 'bn' normalises each channel over the batch, but the last batch of each epoch (1438 training rows, batch 1437) holds a single example", e.Message);
+        Assert.False(File.Exists(Path.Combine(dir, "checkpoint.bin")));
+    }
+
+    [Fact]
     public void A_training_step_with_BatchNorm_and_dropout_releases_every_tensor_it_makes()
     {
         var (_, model, train) = Compile();

@@ -193,6 +193,8 @@ sealed class TrainingRun : IDisposable
         var nTrain = (int)data.TrainCount;
         var batch = Math.Max(1, Math.Min(_train.Batch, nTrain));
         var stepsPerEpoch = (nTrain + batch - 1) / batch;
+        if ((batch == 1 || nTrain % batch == 1) && SingleValueBatchNorm(modelIR) is { } bn)
+            throw new SymDslException($"BatchNorm '{bn}' normalises each channel over the batch, but {(batch == 1 ? "every batch" : $"the last batch of each epoch ({nTrain} training rows, batch {batch})")} holds a single example; choose another batch size");
         long total = _options.Steps ?? (_options.Epochs is { } e ? (long)e * stepsPerEpoch : _train.Steps ?? (_train.Epochs is { } te ? (long)te * stepsPerEpoch
             : throw new SymDslException("the train block sets neither epochs nor steps")));
         if (total < 1) throw new SymDslException($"nothing to train: {total} steps");
@@ -400,6 +402,11 @@ sealed class TrainingRun : IDisposable
     }
 
     const string SummaryFileName = Trainer.SummaryFileName;
+
+    /// <summary>A BatchNorm applied to [C] (one value per channel and example), which a batch of one cannot normalise; null when none is.</summary>
+    static string? SingleValueBatchNorm(ModelIR model)
+        => model.Nodes.Where(n => n.Op == OpKind.Layer && model.Layer(n.Attr("layer")).Kind == Vocabulary.Layers.BatchNorm.Id
+                && model.Node(n.Inputs[0]).Shape.Count == 1).Select(n => n.Attr("layer")).FirstOrDefault();
 
     /// <summary>
     /// A new tensorboard/ holding the scalars of <paramref name="lines"/> (the metrics so far: none for a new run, the
