@@ -218,7 +218,7 @@ public class NormTests
         var (program, _, train) = Compile(Source.Replace("batch     64", "batch     1437"));
         var dir = TempDir("bn-one");
         var e = Assert.Throws<SymDsl.Diagnostics.SymDslException>(() => Trainer.Run(program, train, new TrainOptions(dir)));
-        Assert.Contains("BatchNorm 'bn' normalises each channel over the batch, but the last batch of each epoch (1438 training rows, batch 1437) holds a single example", e.Message);
+        Assert.Contains("BatchNorm 'bn' takes its statistics over the batch, but the last batch of each epoch (1438 training rows, batch 1437) holds a single example", e.Message);
         Assert.False(File.Exists(Path.Combine(dir, "checkpoint.bin")));
     }
 

@@ -76,6 +76,11 @@ public abstract class LayerDefinition
     /// <summary>The vocabulary when the layer reads token ids (Embedding): inputs are drawn below it; null otherwise.</summary>
     public virtual long? TokenVocabulary(LayerIR layer) => null;
 
+    /// <summary>Whether the layer, applied to a per-example input of <paramref name="inputShape"/>, needs more than one example
+    /// in a training batch (a BatchNorm on [C] takes statistics over the batch alone); the trainer refuses a batch size that
+    /// would give it a single example.</summary>
+    public virtual bool NeedsSeveralExamples(IReadOnlyList<int> inputShape) => false;
+
     /// <summary>The local name of W when the layer computes y = W x (+ b) and nothing else (Linear's "weight"), null otherwise.
     /// CRH alignment reads it.</summary>
     public virtual string? LinearWeight => null;

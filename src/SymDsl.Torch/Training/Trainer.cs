@@ -193,8 +193,8 @@ sealed class TrainingRun : IDisposable
         var nTrain = (int)data.TrainCount;
         var batch = Math.Max(1, Math.Min(_train.Batch, nTrain));
         var stepsPerEpoch = (nTrain + batch - 1) / batch;
-        if ((batch == 1 || nTrain % batch == 1) && SingleValueBatchNorm(modelIR) is { } bn)
-            throw new SymDslException($"BatchNorm '{bn}' normalises each channel over the batch, but {(batch == 1 ? "every batch" : $"the last batch of each epoch ({nTrain} training rows, batch {batch})")} holds a single example; choose another batch size");
+        if ((batch == 1 || nTrain % batch == 1) && NeedsSeveralExamples(modelIR) is { } bn)
+            throw new SymDslException($"{bn} takes its statistics over the batch, but {(batch == 1 ? "every batch" : $"the last batch of each epoch ({nTrain} training rows, batch {batch})")} holds a single example; choose another batch size");
         long total = _options.Steps ?? (_options.Epochs is { } e ? (long)e * stepsPerEpoch : _train.Steps ?? (_train.Epochs is { } te ? (long)te * stepsPerEpoch
             : throw new SymDslException("the train block sets neither epochs nor steps")));
         if (total < 1) throw new SymDslException($"nothing to train: {total} steps");
@@ -403,10 +403,12 @@ sealed class TrainingRun : IDisposable
 
     const string SummaryFileName = Trainer.SummaryFileName;
 
-    /// <summary>A BatchNorm applied to [C] (one value per channel and example), which a batch of one cannot normalise; null when none is.</summary>
-    static string? SingleValueBatchNorm(ModelIR model)
-        => model.Nodes.Where(n => n.Op == OpKind.Layer && model.Layer(n.Attr("layer")).Kind == Vocabulary.Layers.BatchNorm.Id
-                && model.Node(n.Inputs[0]).Shape.Count == 1).Select(n => n.Attr("layer")).FirstOrDefault();
+    /// <summary>A layer that cannot take a batch of one example where it is applied (a BatchNorm on [C]: its statistics are
+    /// over the batch alone), as "Kind 'name'"; null when there is none.</summary>
+    static string? NeedsSeveralExamples(ModelIR model)
+        => model.Nodes.Where(n => n.Op == OpKind.Layer).Select(n => (Node: n, Layer: model.Layer(n.Attr("layer"))))
+            .Where(a => Vocabulary.LayerDefinition.Of(a.Layer.Kind).NeedsSeveralExamples(model.Node(a.Node.Inputs[0]).Shape))
+            .Select(a => $"{a.Layer.Kind} '{a.Layer.Name}'").FirstOrDefault();
 
     /// <summary>
     /// A new tensorboard/ holding the scalars of <paramref name="lines"/> (the metrics so far: none for a new run, the

@@ -30,6 +30,9 @@ public sealed class BatchNorm : LayerDefinition
     public override IReadOnlyList<int>? OutputShape(LayerApplication a)
         => a.NeedFloat() && (a.Shape.Count is >= 1 and <= 3 || a.Rank(1, "[C], [C, L] or [C, H, W] (channels first)")) && a.First("n") ? [.. a.Shape] : null;
 
+    /// <summary>On [C] the statistics of a channel are over the batch alone: a batch of one has none.</summary>
+    public override bool NeedsSeveralExamples(IReadOnlyList<int> inputShape) => inputShape.Count == 1;
+
     public override void Parameters(ParameterList p)
     {
         if (p.Bool("affine")) { p.Add("weight", InitSpec.Default, p.Int("n")); p.Bias("bias", p.Int("n")); }
