@@ -162,10 +162,75 @@ public static class CalculusModels
         }
         """;
 
+    /// <summary>Linear → BatchNorm → relu → dropout → Linear (BatchNorm on [C]). BatchNorm absorbs a per-channel scale and a
+    /// shift of its input (batch statistics), undoes a sign flip of it through γ, keeps a permutation (γ, β and the running
+    /// statistics permuted) and carries rescale of its output through γ and β; dropout passes permutation and rescale.
+    /// Not holding: sign(u) (relu is not odd), rotation(z) (BatchNorm normalises each channel on its own).</summary>
+    public const string BatchNormMlp = """
+        model BatchNormMlp(h: int = 8) {
+            input x: [5]
+            layer fc1 = Linear(5, h)
+            layer bn = BatchNorm(h)
+            layer fc2 = Linear(h, 3)
+            z = fc1(x)
+            n = bn(z)
+            u = dropout(relu(n), 0.25)
+            output logits = fc2(u)
+            symmetry up : permutation(u)
+            symmetry zr : rescale(z)
+            symmetry zs : sign(z)
+            symmetry zc : scale(z)
+            symmetry zt : translation(z)
+            symmetry ur : rescale(u)
+        }
+        """;
+
+    /// <summary>Conv2d → BatchNorm on [C, H, W] (channels on axis 0, normalised over the batch, H and W) → relu → dropout →
+    /// global_avg_pool → Linear: the BatchNorm rules of <see cref="BatchNormMlp"/> on the channels of a conv net.</summary>
+    public const string ConvBatchNorm = """
+        model ConvBatchNorm(c: int = 4) {
+            input x: [2, 6, 6]
+            layer conv = Conv2d(2, c, 3, padding = 1)
+            layer bn = BatchNorm(c)
+            layer head = Linear(c, 3)
+            z = conv(x)
+            n = bn(z)
+            u = dropout(relu(n), 0.1)
+            g = global_avg_pool(u)
+            output logits = head(g)
+            symmetry up : permutation(u)
+            symmetry zr : rescale(z)
+            symmetry zs : sign(z)
+            symmetry zc : scale(z)
+            symmetry zt : translation(z)
+            symmetry ur : rescale(u)
+        }
+        """;
+
+    /// <summary>Conv1d → BatchNorm on [C, L] → relu → max_pool → global_avg_pool → Linear.</summary>
+    public const string ConvBatchNorm1d = """
+        model ConvBatchNorm1d(c: int = 5) {
+            input s: [3, 10]
+            layer conv = Conv1d(3, c, 3)
+            layer bn = BatchNorm(c, momentum = 0.3)
+            layer head = Linear(c, 2)
+            z = conv(s)
+            n = bn(z)
+            u = max_pool(relu(n), 2)
+            output y = head(global_avg_pool(u))
+            symmetry up : permutation(u)
+            symmetry zr : rescale(z)
+            symmetry zs : sign(z)
+            symmetry zt : translation(z)
+            symmetry nr : rescale(n)
+        }
+        """;
+
     public static IReadOnlyList<(string Name, string Text)> All =>
     [
         (nameof(PreNormResidual), PreNormResidual), (nameof(Rnn), Rnn), (nameof(LayerNormMlp), LayerNormMlp),
         (nameof(StreamToOutput), StreamToOutput), (nameof(RotationIntoLayerNorm), RotationIntoLayerNorm), (nameof(Attention), Attention),
         (nameof(ConvResidual), ConvResidual), (nameof(ConvFlatten), ConvFlatten), (nameof(Conv1dPools), Conv1dPools),
+        (nameof(BatchNormMlp), BatchNormMlp), (nameof(ConvBatchNorm), ConvBatchNorm), (nameof(ConvBatchNorm1d), ConvBatchNorm1d),
     ];
 }
