@@ -108,7 +108,8 @@ public class GeneratedCodeEquivalenceTests
         generated.eval();
 
         // Same parameters: the generated module's state_dict keys are the IR's, with layer names sanitised.
-        var keyToIr = model.Layers.SelectMany(l => l.Parameters.Select(p => (Key: Names.Sanitize(l.Name) + p.Name[l.Name.Length..], Ir: p.Name)))
+        // A block's layers are fields of its module (blk[1].fc1 → blk_1 → fc1): each part is sanitised.
+        var keyToIr = model.Layers.SelectMany(l => l.Parameters.Select(p => (Key: string.Join(".", l.Name.Split('.').Select(Names.Sanitize)) + p.Name[l.Name.Length..], Ir: p.Name)))
             .ToDictionary(k => k.Key, k => k.Ir);
         var generatedParameters = generated.named_parameters().ToList();
         Assert.Equal(model.Parameters.Count(), generatedParameters.Count);
