@@ -64,6 +64,7 @@ public static class DiagnosticCatalog
     public static Diagnostic NoOutput(SourceSpan s, string model) => Error(s, "SYM0219", $"model '{model}' has no output; add `output NAME = expr`");
     public static Diagnostic NotFinite(SourceSpan s, string what, double value) => Error(s, "SYM0220", $"{what} is not a finite number ({Text.Numbers.Show(value)})");
     public static Diagnostic ExpectedValue(SourceSpan s, string what) => Error(s, "SYM0217", $"expected a tensor value here, but found {what}");
+    public static Diagnostic WindowTooLarge(SourceSpan s, string what, string window, string input) => Error(s, "SYM0221", $"{what}: {window} is larger than {input}");
 
     // SYM0240–0259: models as blocks and imports
     public static Diagnostic BlockRecursion(SourceSpan s, string model, IEnumerable<string> chain) => Error(s, "SYM0240", $"model '{model}' cannot be used here: it would contain itself ({string.Join(" → ", chain)})");

@@ -801,9 +801,21 @@ public sealed class ModelBuilder
 
     int? Activation(CallExpr c, string fn, Constants constants)
     {
-        var sig = Vocabulary.Functions.Get(fn).Arguments;
-        var x = SingleInput(c, fn, constants);
-        var named = c.Arguments.Where(a => a.Name is not null).ToList();
+        var definition = Vocabulary.Functions.Get(fn);
+        var sig = definition.Arguments;
+        int? x;
+        List<Argument> named;
+        if (definition.Shape is not null && c.Arguments.Count > 0 && c.Arguments[0].Name is null)
+        {
+            // A function with a shape rule (pooling) takes its input first, then its arguments by position or name: max_pool(h, 2).
+            x = Lower(c.Arguments[0].Value, constants);
+            named = c.Arguments.Skip(1).ToList();
+        }
+        else
+        {
+            x = SingleInput(c, fn, constants);
+            named = c.Arguments.Where(a => a.Name is not null).ToList();
+        }
         var bound = ArgBinder.Bind(fn, sig, named, constants, diagnostics, c.Span);
         if (x is null || bound is null) return null;
         var n = nodes[x.Value];
@@ -815,7 +827,14 @@ public sealed class ModelBuilder
         }
         var attrs = new Dictionary<string, Value> { ["fn"] = new Value.Str(fn) };
         foreach (var (k, v) in bound) attrs[k] = v;
-        return Add(OpKind.Activation, [x.Value], n.Shape, ElementType.Float32, attrs, c.Span);
+        var shape = n.Shape;
+        if (definition.Shape is { } rule)
+        {
+            if (rule(new FunctionApplication(fn, n.Shape, bound, c.Span, diagnostics)) is not { } result) return null;
+            shape = result;
+            attrs["dims"] = new Value.Int(n.Shape.Count - 1); // the positions after the channels: 1d or 2d (lowering, C#)
+        }
+        return Add(OpKind.Activation, [x.Value], shape, ElementType.Float32, attrs, c.Span);
     }
 
     int? Reduction(CallExpr c, string fn, Constants constants)
