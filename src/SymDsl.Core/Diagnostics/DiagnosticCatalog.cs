@@ -37,7 +37,7 @@ public static class DiagnosticCatalog
     public static Diagnostic BadOverride(SourceSpan s, string name, string value, string type) => Error(s, "SYM0206", $"--set {name}={value}: '{value}' is not a valid {type}{(type == "float" ? " (a finite number)" : "")}");
     public static Diagnostic MissingHyperParameter(SourceSpan s, string name) => Error(s, "SYM0207", $"hyper-parameter '{name}' has no value; give it a default or use --set {name}=VALUE");
     public static Diagnostic NotConstant(SourceSpan s, string what) => Error(s, "SYM0208", $"{what} must be a constant expression of hyper-parameters and loop variables");
-    public static Diagnostic UnknownLayerKind(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0209", $"unknown layer kind '{kind}'{DidYouMean(suggestion)}");
+    public static Diagnostic UnknownLayerKind(SourceSpan s, string kind, string? suggestion, IEnumerable<string> known) => Error(s, "SYM0209", $"unknown layer kind '{kind}'{DidYouMean(suggestion)} (the layer kinds are {string.Join(", ", known)})");
     public static Diagnostic UnknownFunction(SourceSpan s, string name, string? suggestion) => Error(s, "SYM0210", $"unknown function '{name}'{DidYouMean(suggestion)}");
     public static Diagnostic BadArgument(SourceSpan s, string message) => Error(s, "SYM0211", message);
     public static Diagnostic PositionalAfterNamed(SourceSpan s, string what) => BadArgument(s, $"{what}: positional arguments must come before named ones");

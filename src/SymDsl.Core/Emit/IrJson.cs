@@ -112,6 +112,13 @@ public static class IrJson
                 w.WriteString("role", a.Role.ToString());
                 if (a.Unit != 1) w.WriteNumber("unit", a.Unit);
             });
+            if (s.BufferActions.Count > 0)
+                Objects(w, "buffer_actions", s.BufferActions, a =>
+                {
+                    w.WriteString("buffer", a.Parameter);
+                    w.WriteNumber("axis", a.Axis);
+                    w.WriteString("role", a.Role.ToString());
+                });
         });
         w.WriteEndObject();
     }

@@ -331,7 +331,7 @@ public sealed class ModelBuilder
         }
         if (LayerDefinition.Find(s.Kind.Text) is not { } definition)
         {
-            diagnostics.Add(DiagnosticCatalog.UnknownLayerKind(s.Kind.Span, s.Kind.Text, Names.Suggest(s.Kind.Text, LayerKinds.Concat(library?.Models.Keys ?? []))));
+            diagnostics.Add(DiagnosticCatalog.UnknownLayerKind(s.Kind.Span, s.Kind.Text, Names.Suggest(s.Kind.Text, LayerKinds.Concat(library?.Models.Keys ?? [])), LayerKinds));
             Poison(name, s, constants);
             return;
         }
@@ -805,9 +805,10 @@ public sealed class ModelBuilder
         var sig = definition.Arguments;
         int? x;
         List<Argument> named;
-        if (definition.Shape is not null && c.Arguments.Count > 0 && c.Arguments[0].Name is null)
+        if ((definition.Shape is not null || sig.Any(a => a.Required)) && c.Arguments.Count > 0 && c.Arguments[0].Name is null)
         {
-            // A function with a shape rule (pooling) takes its input first, then its arguments by position or name: max_pool(h, 2).
+            // A function with a shape rule (pooling) or a required argument takes its input first, then its arguments by
+            // position or name: max_pool(h, 2), dropout(h, 0.5).
             x = Lower(c.Arguments[0].Value, constants);
             named = c.Arguments.Skip(1).ToList();
         }
