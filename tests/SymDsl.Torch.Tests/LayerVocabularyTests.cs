@@ -23,6 +23,7 @@ public class LayerVocabularyTests
         [LayerKind.Embedding] = "input x: int [6]\n layer l = Embedding(7, 3)\n output y = l(x)",
         [LayerKind.SelfAttention] = "input x: [5, 4]\n layer l = SelfAttention(4, 2, causal = true)\n output y = l(x)",
         [LayerKind.RNN] = "input x: [5, 3]\n layer l = RNN(3, 4, integrator = rk2, dt = 0.5)\n output y = l(x)",
+        [new LayerKind("PositionalEmbedding", 20)] = "input x: [6, 3]\n layer l = PositionalEmbedding(6, 3)\n output y = l(x)",
     };
 
     public static TheoryData<string> Kinds() => [.. LayerDefinition.All.Select(d => d.Name)];
