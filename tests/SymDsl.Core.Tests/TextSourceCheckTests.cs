@@ -122,3 +122,26 @@ public class TextSourceCheckTests
         Assert.Contains(perm.Actions, a => a.Parameter == "e.weight" && a.Axis == 1);
     }
 }
+
+/// <summary>Image sources are read in the input's shape when the element counts agree: [1, 28, 28] and [1, 8, 8].</summary>
+public class ImageShapeCheckTests
+{
+    [Theory]
+    [InlineData("[1, 28, 28]", "fashion_mnist()")]
+    [InlineData("[1, 28, 28]", "idx(images = \"i.gz\", labels = \"l.gz\")")]
+    [InlineData("[28, 28]", "fashion_mnist()")]
+    [InlineData("[1, 8, 8]", "digits()")]
+    public void An_image_source_feeds_an_input_of_the_same_number_of_pixels(string shape, string data)
+    {
+        var c = Compiler.CompileText("t.sym", $$"""
+            model M {
+                input x: {{shape}}
+                layer f = Linear({{shape.Split(", ")[^1].TrimEnd(']')}}, 10)
+                output logits = f(mean(mean(x)))
+            }
+            train M { data {{data}} loss cross_entropy(logits, label) optimizer sgd }
+            """.Replace("mean(mean(x))", shape.Count(ch => ch == ',') == 2 ? "mean(mean(x))" : "mean(x)"));
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        Assert.Equal("x", c.Program!.Trains[0].FieldOf("x"));
+    }
+}
