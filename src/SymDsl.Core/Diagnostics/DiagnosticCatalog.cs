@@ -37,7 +37,7 @@ public static class DiagnosticCatalog
     public static Diagnostic BadOverride(SourceSpan s, string name, string value, string type) => Error(s, "SYM0206", $"--set {name}={value}: '{value}' is not a valid {type}{(type == "float" ? " (a finite number)" : "")}");
     public static Diagnostic MissingHyperParameter(SourceSpan s, string name) => Error(s, "SYM0207", $"hyper-parameter '{name}' has no value; give it a default or use --set {name}=VALUE");
     public static Diagnostic NotConstant(SourceSpan s, string what) => Error(s, "SYM0208", $"{what} must be a constant expression of hyper-parameters and loop variables");
-    public static Diagnostic UnknownLayerKind(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0209", $"unknown layer kind '{kind}'{DidYouMean(suggestion)}");
+    public static Diagnostic UnknownLayerKind(SourceSpan s, string kind, string? suggestion, IEnumerable<string> known) => Error(s, "SYM0209", $"unknown layer kind '{kind}'{DidYouMean(suggestion)} (the layer kinds are {string.Join(", ", known)})");
     public static Diagnostic UnknownFunction(SourceSpan s, string name, string? suggestion) => Error(s, "SYM0210", $"unknown function '{name}'{DidYouMean(suggestion)}");
     public static Diagnostic BadArgument(SourceSpan s, string message) => Error(s, "SYM0211", message);
     public static Diagnostic PositionalAfterNamed(SourceSpan s, string what) => BadArgument(s, $"{what}: positional arguments must come before named ones");
@@ -49,6 +49,7 @@ public static class DiagnosticCatalog
     public static Diagnostic UnknownInit(SourceSpan s, string what, string? suggestion) => BadArgument(s, $"{what} must be one of normal(std), orthogonal(gain), uniform(a), zeros, ones, default{DidYouMean(suggestion)}");
     public static Diagnostic LossArguments(SourceSpan s, string loss, string example) => BadArgument(s, $"{loss} takes two names: a model output and a data field, as in {loss}({example})");
     public static Diagnostic TakesOneInput(SourceSpan s, string what, int given) => BadArgument(s, $"{what} takes exactly one input, but was given {given}");
+    public static Diagnostic BlockArgumentsByName(SourceSpan s, string what, string example) => BadArgument(s, $"{what}: a block's hyper-parameters are given by name ({example})");
     public static Diagnostic NoNamedArguments(SourceSpan s, string function) => BadArgument(s, $"{function} takes no named arguments");
     public static Diagnostic DimOutOfRange(SourceSpan s, string function, long dim, string shape) => BadArgument(s, $"{function}: dim {dim} is out of range for shape {shape}");
     public static Diagnostic BadPath(SourceSpan s, string what, string reason) => BadArgument(s, $"{what} is not a valid path: {reason}");
@@ -63,6 +64,19 @@ public static class DiagnosticCatalog
     public static Diagnostic NoOutput(SourceSpan s, string model) => Error(s, "SYM0219", $"model '{model}' has no output; add `output NAME = expr`");
     public static Diagnostic NotFinite(SourceSpan s, string what, double value) => Error(s, "SYM0220", $"{what} is not a finite number ({Text.Numbers.Show(value)})");
     public static Diagnostic ExpectedValue(SourceSpan s, string what) => Error(s, "SYM0217", $"expected a tensor value here, but found {what}");
+    public static Diagnostic WindowTooLarge(SourceSpan s, string what, string window, string input) => Error(s, "SYM0221", $"{what}: {window} is larger than {input}");
+
+    // SYM0240–0259: models as blocks and imports
+    public static Diagnostic BlockRecursion(SourceSpan s, string model, IEnumerable<string> chain) => Error(s, "SYM0240", $"model '{model}' cannot be used here: it would contain itself ({string.Join(" → ", chain)})");
+    public static Diagnostic BlockAppliedTwice(SourceSpan s, string instance, SourceSpan first) => Error(s, "SYM0241", $"block '{instance}' is already applied at line {first.Line}; a block instance is applied once (declare another instance, e.g. `layer {instance}2 = …`, for a second copy)");
+    public static Diagnostic BlockInputCount(SourceSpan s, string instance, string model, IReadOnlyList<string> inputs, int given) => Error(s, "SYM0242", $"block '{instance}' ({model}) takes {inputs.Count} input{(inputs.Count == 1 ? "" : "s")} ({string.Join(", ", inputs)}) in declaration order, but was given {given}");
+    public static Diagnostic BlockInputMismatch(SourceSpan s, string instance, string input, string expected, string actual) => Error(s, "SYM0243", $"block '{instance}': input '{input}' expects {expected}, but got {actual}");
+    public static Diagnostic BlockOutput(SourceSpan s, string message) => Error(s, "SYM0244", message);
+    public static Diagnostic BlockSymmetryDoesNotHold(SourceSpan s, string name, string instance, string model, SourceSpan declared, string symmetry, string reason) => Error(s, "SYM0245", $"symmetry '{name}' declared in {model} (line {declared.Line}) does not hold where block '{instance}' is used: {symmetry} does not hold: {reason}");
+    public static Diagnostic ImportUnreadable(SourceSpan s, string path, string reason) => Error(s, "SYM0246", $"cannot import \"{path}\": {reason}");
+    public static Diagnostic ImportCycle(SourceSpan s, IEnumerable<string> chain) => Error(s, "SYM0247", $"import cycle: {string.Join(" → ", chain)}");
+    public static Diagnostic ImportDuplicateModel(SourceSpan s, string model, SourceSpan first, SourceSpan second) => Error(s, "SYM0248", $"model '{model}' is defined twice, at {first} and at {second}; a model name must be unique across imported files");
+    public static Diagnostic BlockDoesNotCheck(SourceSpan s, string instance, string model, string arguments, Diagnostic first) => Error(s, "SYM0249", $"block '{instance}' = {model}({arguments}) does not check: {first}");
 
     // ---------------------------------------------------------------- SYM03xx shapes
     public static Diagnostic LayerShapeMismatch(SourceSpan s, string layer, string expected, string actual) => Error(s, "SYM0301", $"{layer} expects {expected}, but its input has shape {actual}");

@@ -11,7 +11,8 @@ namespace SymDsl.Vocabulary.Layers;
 /// </summary>
 public sealed class PositionalEmbedding : LayerDefinition
 {
-    public override LayerKind Kind => new("PositionalEmbedding", 20);
+    public static readonly LayerKind Id = new("PositionalEmbedding", 8);
+    public override LayerKind Kind => Id;
     public override int InputUnits(LayerIR layer) => (int)layer.Args["d"].AsInt();
     public override int OutputUnits(LayerIR layer) => (int)layer.Args["d"].AsInt();
 

@@ -7,7 +7,7 @@ namespace SymDsl.Torch.Lowering.Layers;
 /// <summary><c>PositionalEmbedding(context, d)</c>: x [batch, context, d] + weight [context, d].</summary>
 public sealed class PositionalEmbeddingRuntime : LayerRuntime
 {
-    public override LayerKind Kind => new("PositionalEmbedding", 20);
+    public override LayerKind Kind => Vocabulary.Layers.PositionalEmbedding.Id;
 
     public override Func<Tensor, Tensor> Bind(LayerIR layer, Func<string, IParameterSlot> slot)
     {
