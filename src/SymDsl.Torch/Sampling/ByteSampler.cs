@@ -63,7 +63,7 @@ public static class ByteSampler
             else
             {
                 var probs = softmax(logits / temperature, 0);
-                next = multinomial(probs, 1, false, generator).item<long>();
+                next = multinomial(probs, 1, replacement: false, generator: generator).item<long>();
             }
             text.Add((byte)next);
         }
