@@ -128,6 +128,7 @@ public class GalleryFigures(ITestOutputHelper output)
         plt.Add.HorizontalLine(fitted, 1, ScottPlot.Colors.Gray, ScottPlot.LinePattern.Dashed).LegendText = $"bigram H(next | current), train counts: {fitted:F3}";
         plt.Add.HorizontalLine(own, 1, ScottPlot.Colors.Black, ScottPlot.LinePattern.Dotted).LegendText = $"bigram, test counts: {own:F3}";
         plt.Axes.SetLimitsY(1.0, 4.0);
+        plt.Legend.Alignment = ScottPlot.Alignment.UpperRight;
         Save(plt, "byte-gpt", "two-block byte-level transformer on Genesis + Exodus (KJV)", "step", "nats per byte");
     }
 }
