@@ -38,6 +38,7 @@ public static class SymcApp
         root.Add(TrainCommand.Create(io));
         root.Add(CompareCommand.Create(io));
         root.Add(SweepCommand.Create(io));
+        root.Add(SampleCommand.Create(io));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -108,4 +108,27 @@ public class GalleryFigures(ITestOutputHelper output)
             Save(plt, "ode-rnn", "digits rows as a sequence: accuracy vs step size", "dt", "test accuracy");
         }
     }
+    /// <summary>examples/byte-gpt/figure.png from the README's runs in SYMDSL_FIGURES/byte-gpt/seed-{1,2,3}: training loss
+    /// (seed 1) and test loss per epoch (each seed) against the text's bigram baselines.</summary>
+    [ManualFact("SYMDSL_FIGURES")]
+    [Trait("Category", "Manual")]
+    public void DrawByteGpt()
+    {
+        if (Root is not { } root) return;
+        var plt = new ScottPlot.Plot();
+        var runs = Enumerable.Range(1, 3).Select(seed => (seed, dir: Path.Combine(root, "byte-gpt", $"seed-{seed}"))).ToList();
+        Line(plt, ExampleRun.Series(runs[0].dir, "loss"), "training batch loss, seed 1");
+        foreach (var (seed, dir) in runs)
+        {
+            var sc = plt.Add.Scatter(ExampleRun.Series(dir, "test_loss").Select(p => (double)p.step).ToArray(), ExampleRun.Series(dir, "test_loss").Select(p => p.value).ToArray());
+            sc.LegendText = $"test loss, seed {seed}";
+        }
+        var fitted = ExampleRun.SummaryNumber(runs[0].dir, "data_bigram_entropy");
+        var own = ExampleRun.SummaryNumber(runs[0].dir, "data_bigram_entropy_test_counts");
+        plt.Add.HorizontalLine(fitted, 1, ScottPlot.Colors.Gray, ScottPlot.LinePattern.Dashed).LegendText = $"bigram H(next | current), train counts: {fitted:F3}";
+        plt.Add.HorizontalLine(own, 1, ScottPlot.Colors.Black, ScottPlot.LinePattern.Dotted).LegendText = $"bigram, test counts: {own:F3}";
+        plt.Axes.SetLimitsY(1.0, 4.0);
+        plt.Legend.Alignment = ScottPlot.Alignment.UpperRight;
+        Save(plt, "byte-gpt", "two-block byte-level transformer on Genesis + Exodus (KJV)", "step", "nats per byte");
+    }
 }

@@ -23,6 +23,7 @@ public class LayerVocabularyTests
         [LayerKind.Embedding] = "input x: int [6]\n layer l = Embedding(7, 3)\n output y = l(x)",
         [LayerKind.SelfAttention] = "input x: [5, 4]\n layer l = SelfAttention(4, 2, causal = true)\n output y = l(x)",
         [LayerKind.RNN] = "input x: [5, 3]\n layer l = RNN(3, 4, integrator = rk2, dt = 0.5)\n output y = l(x)",
+        [Vocabulary.Layers.PositionalEmbedding.Id] = "input x: [6, 3]\n layer l = PositionalEmbedding(6, 3)\n output y = l(x)",
         [Vocabulary.Layers.Conv1d.Conv1dKind] = "input x: [3, 9]\n layer l = Conv1d(3, 4, 3, stride = 2, padding = 1)\n output y = l(x)",
         [Vocabulary.Layers.Conv2d.Conv2dKind] = "input x: [2, 7, 6]\n layer l = Conv2d(2, 3, 3, stride = 2, padding = 1)\n output y = l(x)",
         [Vocabulary.Layers.BatchNorm.Id] = "input x: [3]\n layer l = BatchNorm(3, momentum = 0.2)\n output y = l(x)",

@@ -7,11 +7,14 @@ namespace SymDsl.Semantics;
 
 /// <summary>
 /// A field a data source yields: its per-example shape (null when only known at run time) and, for labels, the class count.
-/// <see cref="IsTarget"/> marks a real-valued regression target (teacher's and lowrank_regression's <c>target</c>).
+/// <see cref="IsTarget"/> marks a real-valued regression target (teacher's and lowrank_regression's <c>target</c>);
+/// <see cref="TokenIds"/> an integer field that is a model input, not a label (text's <c>tokens</c>).
 /// </summary>
 public sealed record DataField(string Name, IReadOnlyList<int>? Shape, ElementType Type, int? Classes, bool IsTarget = false)
 {
-    public bool IsLabel => Type == ElementType.Int64;
+    /// <summary>Integer token ids read by a model input (an <c>Embedding</c>), not a class label.</summary>
+    public bool TokenIds { get; init; }
+    public bool IsLabel => Type == ElementType.Int64 && !TokenIds;
     /// <summary>A feature: what model inputs bind to (neither a class label nor a regression target).</summary>
     public bool IsFeature => !IsLabel && !IsTarget;
 }
@@ -312,8 +315,16 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         if (definition.NeedsLabels)
         {
             if (!f.IsLabel) { diagnostics.Add(DiagnosticCatalog.LossShape(args[1].Span, $"{kind} needs a class label field, but '{target}' of {data.Kind} is a real-valued target; use mse")); return null; }
-            if (shape.Count != 1) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"{kind} needs logits of shape [classes], but '{output}' has shape {Names.Shape(shape)}")); return null; }
-            if (f.Classes is { } c && shape[0] != c) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"{data.Kind} has {c} classes, but '{output}' has shape {Names.Shape(shape)}")); return null; }
+            // A label of shape [] takes logits [classes]; a label of shape [N] (text's next) takes logits [N, classes], one per position.
+            var positions = f.Shape ?? [];
+            var needed = positions.Count == 0 ? "[classes]" : $"{Names.Shape(positions)[..^1]}, classes]";
+            if (shape.Count != positions.Count + 1 || !shape.Take(positions.Count).SequenceEqual(positions))
+            {
+                var against = positions.Count == 0 ? "" : $" against '{target}' of shape {Names.Shape(positions)}";
+                diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"{kind}{against} needs logits of shape {needed}, but '{output}' has shape {Names.Shape(shape)}"));
+                return null;
+            }
+            if (f.Classes is { } c && shape[^1] != c) { diagnostics.Add(DiagnosticCatalog.LossShape(args[0].Span, $"{data.Kind} has {c} classes, but '{output}' has shape {Names.Shape(shape)}")); return null; }
         }
         else
         {

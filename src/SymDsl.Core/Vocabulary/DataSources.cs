@@ -38,6 +38,9 @@ public static class DataSourceDefinitions
     static DataField Label(int? classes) => new("label", [], ElementType.Int64, classes);
     static DataField Target(int width) => new("target", [width], ElementType.Float32, null, IsTarget: true);
 
+    /// <summary>The byte vocabulary of <c>text</c>: every byte value is a token.</summary>
+    public const int ByteVocabulary = 256;
+
     public static readonly IReadOnlyList<DataSourceDefinition> All =
     [
         new("digits", [TestFraction(0.2)], _ => [Features(64), Label(10)],
@@ -59,6 +62,12 @@ public static class DataSourceDefinitions
             a => [Features((int)a.Int("d")), Target((int)a.Int("d"))],
             "`x: [d]`, `target: [d]`", "a linear map of the given rank")
         { Relations = a => a.Int("rank") > a.Int("d") ? "'rank' must not exceed 'd'" : null },
+        new("text", [ArgSpec.Req("path", ArgType.Path), Count("context", 64), new("stride", ArgType.Int, Range: Domain.Count), TestFraction(0.1)],
+            a => [new DataField("tokens", [(int)a.Int("context")], ElementType.Int64, null) { TokenIds = true },
+                  new DataField("next", [(int)a.Int("context")], ElementType.Int64, ByteVocabulary)],
+            "`tokens: int [context]`, `next: int [context]` (256 classes; `next` is `tokens` shifted by one byte)",
+            "a byte-level text corpus: the file's first 1 − test_fraction of bytes give the training windows (every `stride` bytes, default `context`), the rest the test windows (every `context` bytes); no window crosses the split")
+        { Relations = a => a.Optional("stride") is { } s && s.AsInt() > a.Int("context") ? "'stride' must not exceed 'context' (bytes would be skipped)" : null },
     ];
 
     static readonly Dictionary<string, DataSourceDefinition> byName = All.ToDictionary(d => d.Name);

@@ -44,6 +44,9 @@ public sealed class LayerApplication(LayerIR layer, IReadOnlyList<int> shape, El
         return false;
     }
 
+    /// <summary>Reports that the input's shape is not what the layer takes, saying <paramref name="expected"/> (SYM0301).</summary>
+    public void Mismatch(string expected) => diagnostics.Add(DiagnosticCatalog.LayerShapeMismatch(span, Label, expected, Names.Shape(shape)));
+
     /// <summary>The input's first dimension (its channels) equals the int argument <paramref name="argName"/> (SYM0301 otherwise).</summary>
     public bool First(string argName)
     {

@@ -17,7 +17,7 @@ public static class Losses
 {
     public static readonly IReadOnlyList<LossDefinition> All =
     [
-        new("cross_entropy", ShiftInvariant: true, NeedsLabels: true, "softmax cross-entropy of the logits against a class label") { Example = "logits, label" },
+        new("cross_entropy", ShiftInvariant: true, NeedsLabels: true, "softmax cross-entropy of the logits against a class label, averaged over the batch and, for logits `[N, classes]` against labels `[N]` (a `next` field), over the N positions") { Example = "logits, label" },
         new("mse", ShiftInvariant: false, NeedsLabels: false, "mean squared error against a float target") { Example = "y, target" },
     ];
 

@@ -26,6 +26,8 @@ public sealed class DataSet : IDisposable
     public IReadOnlyList<string>? ClassNames { get; }
     /// <summary>For sources read from a file: where each label value first occurs ("data.csv:12"), so that a label the model cannot take is reported at its row.</summary>
     public IReadOnlyDictionary<long, string>? LabelOrigins { get; set; }
+    /// <summary>Numbers about the data that a run reports in its summary as <c>data_KEY</c> (text: the bigram entropies).</summary>
+    public Dictionary<string, double> Statistics { get; } = new();
     public long TrainCount => Train.Values.First().shape[0];
     public long TestCount => Test.Count == 0 ? 0 : Test.Values.First().shape[0];
 
@@ -51,6 +53,7 @@ public static class DataSources
         ["teacher"] = (a, seed) => Teacher((int)a.Int("d_in"), (int)a.Int("d_out"), (int)a.Int("hidden"), (int)a.Int("samples"), a.Double("noise"), a.Double("test_fraction"), seed),
         ["lowrank_regression"] = (a, seed) => LowRankRegression((int)a.Int("d"), (int)a.Int("rank"), (int)a.Int("samples"),
             a.Double("top"), a.Double("ratio"), a.Double("noise"), a.Double("test_fraction"), seed),
+        ["text"] = (a, _) => Text(a.Text("path"), (int)a.Int("context"), a.Optional("stride") is { } stride ? (int)stride.AsInt() : null, a.Double("test_fraction")),
     };
 
     /// <summary>The data sources with a loader (a test compares them with the language's).</summary>
@@ -316,6 +319,62 @@ public static class DataSources
         var pooled = train.Keys.ToDictionary(k => k, k => cat([train[k], test[k]], 0));
         foreach (var t in train.Values.Concat(test.Values)) t.Dispose();
         return Split("fashion_mnist", pooled, testFraction, seed, 10, names);
+    }
+
+    // ------------------------------------------------------------------ text (bytes)
+
+    /// <summary>
+    /// A byte-level corpus: every byte is a token (vocabulary 256). The file's first n − round(n·test_fraction) bytes are
+    /// the training part, the rest the test part; windows are cut inside each part, so none crosses the split. A window
+    /// of <paramref name="context"/> + 1 bytes b₀ … b_N gives <c>tokens</c> = b₀ … b_{N−1} and <c>next</c> = b₁ … b_N.
+    /// Training windows start every <paramref name="stride"/> bytes (default: <paramref name="context"/>, no overlap),
+    /// test windows every <paramref name="context"/> bytes, so that each test position is scored once. No randomness.
+    /// <see cref="DataSet.Statistics"/> holds the bigram baselines (<see cref="TextStatistics"/>).
+    /// </summary>
+    public static DataSet Text(string path, int context, int? stride, double testFraction)
+    {
+        if (!File.Exists(path)) throw new SymDslException($"{path}: text file not found");
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SymDslException($"{path}: cannot read the text file: {e.Message}", e);
+        }
+        if (bytes.Length == 0) throw new SymDslException($"{path}: the text file is empty");
+        if (testFraction < 0 || testFraction >= 1) throw new SymDslException($"{path}: test_fraction must be in [0, 1), got {testFraction}");
+        var step = stride ?? context;
+        var testBytes = (int)Math.Round(bytes.Length * testFraction);
+        var trainBytes = bytes.Length - testBytes;
+        var trainWindows = trainBytes > context ? (trainBytes - context - 1) / step + 1 : 0;
+        if (trainWindows < 1)
+            throw new SymDslException($"{path}: too short: {trainBytes} of its {bytes.Length} bytes are for training (test_fraction {testFraction}), but one window of context {context} needs {context + 1} bytes");
+        var testWindows = testBytes > context ? (testBytes - 1) / context : 0;
+        if (testBytes > 0 && testWindows < 1)
+            throw new SymDslException($"{path}: too short: its last {testBytes} bytes are the test part (test_fraction {testFraction}), but one test window of context {context} needs {context + 1} bytes; use a longer file, a larger test_fraction or a smaller context");
+
+        var train = TextWindows(bytes.AsSpan(0, trainBytes), context, step, trainWindows);
+        var test = TextWindows(bytes.AsSpan(trainBytes), context, context, testWindows);
+        var data = new DataSet(Path.GetFileName(path), train, test, Vocabulary.DataSourceDefinitions.ByteVocabulary);
+        foreach (var (key, value) in TextStatistics.Bigram(bytes.AsSpan(0, trainBytes), bytes.AsSpan(trainBytes, testWindows == 0 ? 0 : testWindows * context + 1)))
+            data.Statistics[key] = value;
+        return data;
+    }
+
+    static Dictionary<string, Tensor> TextWindows(ReadOnlySpan<byte> part, int context, int step, int windows)
+    {
+        var tokens = new long[(long)windows * context];
+        var next = new long[(long)windows * context];
+        for (var w = 0; w < windows; w++)
+            for (var t = 0; t < context; t++)
+            {
+                tokens[(long)w * context + t] = part[w * step + t];
+                next[(long)w * context + t] = part[w * step + t + 1];
+            }
+        return new Dictionary<string, Tensor>
+        {
+            ["tokens"] = tensor(tokens).reshape(windows, context),
+            ["next"] = tensor(next).reshape(windows, context),
+        };
     }
 
     // ------------------------------------------------------------------ synthetic

@@ -369,6 +369,7 @@ sealed class TrainingRun : IDisposable
         var summary = new TrainSummary();
         summary.Values["model"] = modelIR.Name;
         summary.Values["data"] = _train.Data.Kind;
+        foreach (var (key, value) in data.Statistics) summary.Values["data_" + key] = value;
         summary.Values["train_loss"] = trainLoss;
         summary.Values["test_loss"] = testLoss;
         summary.Values["test_accuracy"] = testAcc;
