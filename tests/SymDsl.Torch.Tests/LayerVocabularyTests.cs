@@ -23,6 +23,8 @@ public class LayerVocabularyTests
         [LayerKind.Embedding] = "input x: int [6]\n layer l = Embedding(7, 3)\n output y = l(x)",
         [LayerKind.SelfAttention] = "input x: [5, 4]\n layer l = SelfAttention(4, 2, causal = true)\n output y = l(x)",
         [LayerKind.RNN] = "input x: [5, 3]\n layer l = RNN(3, 4, integrator = rk2, dt = 0.5)\n output y = l(x)",
+        [Vocabulary.Layers.Conv1d.Conv1dKind] = "input x: [3, 9]\n layer l = Conv1d(3, 4, 3, stride = 2, padding = 1)\n output y = l(x)",
+        [Vocabulary.Layers.Conv2d.Conv2dKind] = "input x: [2, 7, 6]\n layer l = Conv2d(2, 3, 3, stride = 2, padding = 1)\n output y = l(x)",
     };
 
     public static TheoryData<string> Kinds() => [.. LayerDefinition.All.Select(d => d.Name)];
@@ -50,13 +52,28 @@ public class LayerVocabularyTests
         Assert.Equal(Vocabulary.Functions.Names.Order(), SymDsl.Torch.Lowering.FunctionRuntimes.Implemented.Order());
         using var scope = torch.NewDisposeScope();
         var x = torch.tensor(new double[] { -1.5, 0.0, 2.0 }).reshape(1, 3);
-        foreach (var f in Vocabulary.Functions.All)
+        foreach (var f in Vocabulary.Functions.All.Where(f => f.Shape is null))
         {
             var y = SymDsl.Torch.Lowering.FunctionRuntimes.Bind(f.Name, f.Defaults)(x);
             Assert.Equal(x.shape, y.shape);
             var code = f.CSharp("x", f.Defaults);
             Assert.Contains("x", code);
         }
+        // Functions with a shape rule (pooling): applied in a model to [C, L] and [C, H, W], the lowering gives the rule's shape.
+        foreach (var f in Vocabulary.Functions.All.Where(f => f.Shape is not null))
+            foreach (var shape in new[] { "[2, 9]", "[2, 5, 7]" })
+            {
+                var args = f.Arguments.Count == 0 ? "" : ", 2";
+                var c = Compiler.CompileText("f.sym", $"model M {{\n input x: {shape}\n output y = {f.Name}(x{args})\n}}");
+                Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+                var model = c.Program!.Models[0];
+                var node = model.Node(model.Outputs[0].Node);
+                using var m = new SymModel(model, seed: 1);
+                long[] inShape = [2, .. model.Inputs[0].Shape.Select(d => (long)d)];
+                var y = m.Forward(new Dictionary<string, Tensor> { ["x"] = randn(inShape) })["y"];
+                Assert.Equal([2, .. node.Shape.Select(d => (long)d)], y.shape);
+                Assert.Contains("x", f.CSharp("x", node.Attrs));
+            }
     }
 
     [Theory]

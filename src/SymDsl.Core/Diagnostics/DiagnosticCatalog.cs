@@ -63,6 +63,19 @@ public static class DiagnosticCatalog
     public static Diagnostic NoOutput(SourceSpan s, string model) => Error(s, "SYM0219", $"model '{model}' has no output; add `output NAME = expr`");
     public static Diagnostic NotFinite(SourceSpan s, string what, double value) => Error(s, "SYM0220", $"{what} is not a finite number ({Text.Numbers.Show(value)})");
     public static Diagnostic ExpectedValue(SourceSpan s, string what) => Error(s, "SYM0217", $"expected a tensor value here, but found {what}");
+    public static Diagnostic WindowTooLarge(SourceSpan s, string what, string window, string input) => Error(s, "SYM0221", $"{what}: {window} is larger than {input}");
+
+    // SYM0240–0259: models as blocks and imports
+    public static Diagnostic BlockRecursion(SourceSpan s, string model, IEnumerable<string> chain) => Error(s, "SYM0240", $"model '{model}' cannot be used here: it would contain itself ({string.Join(" → ", chain)})");
+    public static Diagnostic BlockAppliedTwice(SourceSpan s, string instance, SourceSpan first) => Error(s, "SYM0241", $"block '{instance}' is already applied at line {first.Line}; a block instance is applied once (declare another instance, e.g. `layer {instance}2 = …`, for a second copy)");
+    public static Diagnostic BlockInputCount(SourceSpan s, string instance, string model, IReadOnlyList<string> inputs, int given) => Error(s, "SYM0242", $"block '{instance}' ({model}) takes {inputs.Count} input{(inputs.Count == 1 ? "" : "s")} ({string.Join(", ", inputs)}) in declaration order, but was given {given}");
+    public static Diagnostic BlockInputMismatch(SourceSpan s, string instance, string input, string expected, string actual) => Error(s, "SYM0243", $"block '{instance}': input '{input}' expects {expected}, but got {actual}");
+    public static Diagnostic BlockOutput(SourceSpan s, string message) => Error(s, "SYM0244", message);
+    public static Diagnostic BlockSymmetryDoesNotHold(SourceSpan s, string name, string instance, string model, SourceSpan declared, string symmetry, string reason) => Error(s, "SYM0245", $"symmetry '{name}' declared in {model} (line {declared.Line}) does not hold where block '{instance}' is used: {symmetry} does not hold: {reason}");
+    public static Diagnostic ImportUnreadable(SourceSpan s, string path, string reason) => Error(s, "SYM0246", $"cannot import \"{path}\": {reason}");
+    public static Diagnostic ImportCycle(SourceSpan s, IEnumerable<string> chain) => Error(s, "SYM0247", $"import cycle: {string.Join(" → ", chain)}");
+    public static Diagnostic ImportDuplicateModel(SourceSpan s, string model, SourceSpan first, SourceSpan second) => Error(s, "SYM0248", $"model '{model}' is defined twice, at {first} and at {second}; a model name must be unique across imported files");
+    public static Diagnostic BlockDoesNotCheck(SourceSpan s, string instance, string model, string arguments, Diagnostic first) => Error(s, "SYM0249", $"block '{instance}' = {model}({arguments}) does not check: {first}");
 
     // ---------------------------------------------------------------- SYM03xx shapes
     public static Diagnostic LayerShapeMismatch(SourceSpan s, string layer, string expected, string actual) => Error(s, "SYM0301", $"{layer} expects {expected}, but its input has shape {actual}");

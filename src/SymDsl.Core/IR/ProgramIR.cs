@@ -141,6 +141,35 @@ public sealed record ModelIR(
     /// rather than only feeding layer arguments: generated code cannot vary them without recompiling.
     /// </summary>
     public IReadOnlyList<string> StructuralHyperParameters { get; init; } = [];
+
+    /// <summary>
+    /// The block instances this model declares (<c>layer b = Block(d = 32)</c>), in declaration order. Their layers, parameters
+    /// and nodes are already part of this model's flat lists under qualified names (<c>b.fc1</c>, <c>b.fc1.weight</c>, site
+    /// <c>b.h</c>): every stage but the C# emitter (one module class per block) reads the flat graph only.
+    /// </summary>
+    public IReadOnlyList<BlockIR> Blocks { get; init; } = [];
+}
+
+/// <summary>
+/// A model used as a block: <c>layer b = Block(d = 32)</c> applied as <c>b(x)</c>. <see cref="Instance"/> is the qualified
+/// prefix of its names ("b", "blk[2]"); <see cref="Model"/> the model it instantiates, with <see cref="HyperArguments"/> (every
+/// hyper-parameter of the block, defaults filled in); <see cref="Layers"/> the qualified names of its layers in this model
+/// (nested blocks' included); <see cref="Nodes"/> the ids of its nodes in this model (contiguous, empty when never applied);
+/// <see cref="Inputs"/> the nodes of this model fed to its inputs in declaration order; <see cref="Outputs"/> its outputs by
+/// their names in the block and their nodes here. <see cref="Definition"/> is the block's own graph with unqualified names
+/// (its <see cref="ModelIR.Blocks"/> are the nested instances), which the C# emitter turns into a module class.
+/// </summary>
+public sealed record BlockIR(
+    string Instance,
+    string Model,
+    IReadOnlyDictionary<string, Value> HyperArguments,
+    IReadOnlyList<string> Layers,
+    IReadOnlyList<int> Nodes,
+    IReadOnlyList<int> Inputs,
+    IReadOnlyList<OutputIR> Outputs,
+    SourceSpan Span)
+{
+    public required ModelIR Definition { get; init; }
 }
 
 public enum ElementType { Float32, Int64 }

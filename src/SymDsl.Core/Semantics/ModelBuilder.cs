@@ -7,7 +7,39 @@ using SymDsl.Vocabulary;
 namespace SymDsl.Semantics;
 
 /// <summary>A <c>symmetry NAME : kind(target)</c> after unrolling, not yet checked.</summary>
-public sealed record DeclaredSymmetry(string Name, string Kind, SourceSpan KindSpan, string? Target, SourceSpan TargetSpan, SourceSpan Span);
+public sealed record DeclaredSymmetry(string Name, string Kind, SourceSpan KindSpan, string? Target, SourceSpan TargetSpan, SourceSpan Span)
+{
+    /// <summary>For a symmetry a block declares, re-checked in the model that uses it: where the block is applied (<c>b(x)</c>).</summary>
+    public SourceSpan? Use { get; init; }
+    /// <summary>For a symmetry a block declares: the instance ("b") and the block's model ("Block").</summary>
+    public (string Instance, string Model)? Block { get; init; }
+}
+
+/// <summary>
+/// The models a model may use as blocks (<c>layer b = Block(d = 32)</c>): every model of the file and of its imports, and the
+/// blocks already built for one (model, hyper-arguments) pair. One per compilation.
+/// </summary>
+public sealed class ModelLibrary(IReadOnlyDictionary<string, ModelDecl> models, List<Diagnostic> root)
+{
+    public IReadOnlyDictionary<string, ModelDecl> Models => models;
+    /// <summary>The compilation's diagnostics: a recursion is reported there once, at the line that closes it.</summary>
+    internal List<Diagnostic> Root => root;
+    internal readonly Dictionary<string, (CheckedModel Model, List<Diagnostic> Diagnostics)> Built = new();
+
+    /// <summary>The models used as blocks anywhere in <paramref name="decls"/> (the kind of some <c>layer</c> statement).</summary>
+    public static HashSet<string> UsedAsBlocks(IEnumerable<ModelDecl> decls)
+    {
+        var used = new HashSet<string>();
+        void Walk(IEnumerable<ModelStmt> body)
+        {
+            foreach (var st in body)
+                if (st is LayerStmt l) used.Add(l.Kind.Text);
+                else if (st is ForStmt f) Walk(f.Body);
+        }
+        foreach (var d in decls) Walk(d.Body);
+        return used;
+    }
+}
 
 /// <summary>A model after name binding, hyper-parameter evaluation, unrolling and shape inference, before symmetry inference.</summary>
 /// <param name="Unresolved">Sites whose definition already failed with an error (a syntax or shape error): later references
@@ -28,7 +60,7 @@ public sealed class ModelBuilder
     static readonly string[] LayerKinds = LayerDefinition.All.Select(d => d.Name).ToArray();
     static readonly string[] HyperTypes = ["int", "float", "bool", "string"];
 
-    enum EntityKind { Input, Layer, Site, Symmetry }
+    enum EntityKind { Input, Layer, Site, Symmetry, Block }
     sealed record Entity(EntityKind Kind, int Node, SourceSpan Span);
 
     readonly ModelDecl decl;
@@ -53,13 +85,36 @@ public sealed class ModelBuilder
     bool sawBroken;
     bool unrollLimitHit;
 
-    public ModelBuilder(ModelDecl decl, List<Diagnostic> diagnostics, IReadOnlyDictionary<string, string> overrides, HashSet<string> usedOverrides)
+    // Models as blocks: the other models, the chain of models being built (for recursion), the hyper-arguments this model
+    // was instantiated with (null for a model built on its own), and the instances it declares.
+    readonly ModelLibrary? library;
+    readonly IReadOnlyList<string> stack;
+    readonly IReadOnlyDictionary<string, Value>? given;
+    readonly Dictionary<string, BlockInstance> blockInstances = new();
+
+    sealed class BlockInstance(string name, CheckedModel block, SourceSpan span)
+    {
+        public string Name => name;
+        public CheckedModel Block => block;
+        public SourceSpan Span => span;
+        public string Prefix => name + ".";
+        public SourceSpan? AppliedAt;
+        public List<int> Nodes = [];
+        public List<int> Inputs = [];
+        public List<OutputIR> Outputs = [];
+    }
+
+    public ModelBuilder(ModelDecl decl, List<Diagnostic> diagnostics, IReadOnlyDictionary<string, string> overrides, HashSet<string> usedOverrides,
+        ModelLibrary? library = null, IReadOnlyList<string>? stack = null, IReadOnlyDictionary<string, Value>? given = null)
     {
         this.decl = decl;
         this.diagnostics = diagnostics;
         errorsBefore = diagnostics.Count(d => d.Level == DiagnosticLevel.Error);
         this.overrides = overrides;
         this.usedOverrides = usedOverrides;
+        this.library = library;
+        this.stack = [.. stack ?? [], decl.Name.Text];
+        this.given = given;
     }
 
     public CheckedModel Build(long maxParameterBytes)
@@ -70,6 +125,8 @@ public sealed class ModelBuilder
         {
             ArgExpressions = argExpressions,
             StructuralHyperParameters = hyper.Keys.Where(structural.Contains).ToList(),
+            Blocks = blockInstances.Values.Select(b => new BlockIR(b.Name, b.Block.Model.Name, b.Block.Model.HyperParameters,
+                b.Block.Model.Layers.Select(l => b.Prefix + l.Name).ToList(), b.Nodes, b.Inputs, b.Outputs, b.Span) { Definition = b.Block.Model }).ToList(),
         };
 
         if (outputs.Count == 0 && !HasOutputStatement(decl.Body))
@@ -116,7 +173,8 @@ public sealed class ModelBuilder
             if (!HyperTypes.Contains(type)) { diagnostics.Add(DiagnosticCatalog.UnknownType(p.Type.Span, type)); continue; }
 
             Value? value = null;
-            if (overrides.TryGetValue(name, out var text))
+            if (given is not null && given.TryGetValue(name, out var g)) value = g; // a block's hyper-argument (checked by its user)
+            else if (overrides.TryGetValue(name, out var text))
             {
                 usedOverrides.Add(name);
                 value = ParseOverride(type, text);
@@ -266,9 +324,14 @@ public sealed class ModelBuilder
     {
         var name = NameOf(s.Target, constants);
         if (name is null) return;
+        if (LayerDefinition.Find(s.Kind.Text) is null && library is not null && library.Models.TryGetValue(s.Kind.Text, out var blockDecl))
+        {
+            DeclareBlock(s, name, blockDecl, constants);
+            return;
+        }
         if (LayerDefinition.Find(s.Kind.Text) is not { } definition)
         {
-            diagnostics.Add(DiagnosticCatalog.UnknownLayerKind(s.Kind.Span, s.Kind.Text, Names.Suggest(s.Kind.Text, LayerKinds)));
+            diagnostics.Add(DiagnosticCatalog.UnknownLayerKind(s.Kind.Span, s.Kind.Text, Names.Suggest(s.Kind.Text, LayerKinds.Concat(library?.Models.Keys ?? []))));
             Poison(name, s, constants);
             return;
         }
@@ -429,7 +492,7 @@ public sealed class ModelBuilder
                 if (entities.TryGetValue(name, out var ent))
                 {
                     if (ent.Kind is EntityKind.Input or EntityKind.Site) return ent.Node < 0 ? null : ent.Node;
-                    diagnostics.Add(DiagnosticCatalog.WrongKindOfName(e.Span, name, ent.Kind == EntityKind.Layer ? "a layer" : "a symmetry", "a value (an input or a named site)"));
+                    diagnostics.Add(DiagnosticCatalog.WrongKindOfName(e.Span, name, ent.Kind switch { EntityKind.Layer => "a layer", EntityKind.Block => "a block", _ => "a symmetry" }, "a value (an input or a named site)"));
                     return null;
                 }
                 if (constants.Env.ContainsKey(name)) { diagnostics.Add(DiagnosticCatalog.ExpectedValue(e.Span, $"the constant '{name}'")); return null; }
@@ -447,6 +510,12 @@ public sealed class ModelBuilder
             case BinaryExpr b: return Binary(b, constants);
             case IntLiteral or FloatLiteral or BoolLiteral or StringLiteral:
                 diagnostics.Add(DiagnosticCatalog.ExpectedValue(e.Span, "a constant")); return null;
+            case MemberExpr { Target: CallExpr call } m when CalleeName(call, constants) is { } callee && (blockInstances.ContainsKey(callee) || brokenLayers.Contains(callee)):
+                if (blockInstances.TryGetValue(callee, out var applied)) return ApplyBlock(call, applied, constants, m.Member);
+                foreach (var a in call.Arguments) Lower(a.Value, constants);
+                return null;
+            case MemberExpr { Target: NameExpr or IndexExpr } m when ValueName(m.Target, new Constants(constants.Env, [])) is { } instance && (blockInstances.ContainsKey(instance) || brokenLayers.Contains(instance)):
+                return blockInstances.TryGetValue(instance, out var read) ? BlockOutput(read, m.Member, m.Span) : null;
             case MemberExpr m:
                 diagnostics.Add(DiagnosticCatalog.ExpectedValue(e.Span, $"the member access '.{m.Member.Text}'")); return null;
             default:
@@ -500,6 +569,7 @@ public sealed class ModelBuilder
             return null;
         }
         if (layerByName.TryGetValue(callee, out var layer)) return ApplyLayer(c, layer, constants);
+        if (blockInstances.TryGetValue(callee, out var block)) return ApplyBlock(c, block, constants, null);
         if (brokenLayers.Contains(callee)) { foreach (var a in c.Arguments) Lower(a.Value, constants); return null; }
         if (entities.TryGetValue(callee, out var ent))
         {
@@ -528,6 +598,188 @@ public sealed class ModelBuilder
         return Lower(positional[0].Value, constants);
     }
 
+    // ---------------------------------------------------------------- models as blocks
+
+    /// <summary>
+    /// <c>layer b = Block(d = 32)</c>: checks the hyper-arguments, builds the block's graph with them (once per model and
+    /// arguments), and adds its layers under qualified names (<c>b.fc1</c>, parameters <c>b.fc1.weight</c>).
+    /// </summary>
+    void DeclareBlock(LayerStmt s, string name, ModelDecl block, Constants constants)
+    {
+        var model = block.Name.Text;
+        if (stack.Contains(model))
+        {
+            library!.Root.Add(DiagnosticCatalog.BlockRecursion(s.Kind.Span, model, [.. stack.SkipWhile(m => m != model), model]));
+            Poison(name, s, constants);
+            return;
+        }
+        var what = $"block '{name}' = {model}(…)";
+        var declaredNames = block.Parameters.Select(p => p.Name.Text).ToList();
+        var args = new Dictionary<string, Value>();
+        var ok = true;
+        foreach (var a in s.Arguments)
+        {
+            if (a.Name is null)
+            {
+                diagnostics.Add(DiagnosticCatalog.BadArgument(a.Span, $"{what}: a block's hyper-parameters are given by name ({(declaredNames.Count == 0 ? $"{model} has none" : $"{declaredNames[0]} = …")})"));
+                ok = false;
+                continue;
+            }
+            var p = block.Parameters.FirstOrDefault(p => p.Name.Text == a.Name.Text);
+            if (p is null)
+            {
+                diagnostics.Add(DiagnosticCatalog.NoSuchArgument(a.Name.Span, what, a.Name.Text, Names.Suggest(a.Name.Text, declaredNames), declaredNames));
+                ok = false;
+                continue;
+            }
+            if (args.ContainsKey(p.Name.Text)) { diagnostics.Add(DiagnosticCatalog.ArgumentGivenTwice(a.Span, what, p.Name.Text)); ok = false; continue; }
+            // Hyper-arguments fix the block's structure, so the hyper-parameters they read are structural here.
+            var v = constants.Eval(a.Value, $"hyper-parameter '{p.Name.Text}' of block '{name}'");
+            if (v is null) { ok = false; continue; }
+            var coerced = HyperTypes.Contains(p.Type.Text) ? Coerce(p.Type.Text, v) : v;
+            if (coerced is null)
+            {
+                diagnostics.Add(DiagnosticCatalog.TypeMismatch(a.Value.Span, $"hyper-parameter '{p.Name.Text}' of block '{name}'", $"a {p.Type.Text}", Constants.Describe(v)));
+                ok = false;
+                continue;
+            }
+            args[p.Name.Text] = coerced;
+        }
+        foreach (var p in block.Parameters)
+            if (!args.ContainsKey(p.Name.Text) && p.Default is null && !overrides.ContainsKey(p.Name.Text))
+            {
+                diagnostics.Add(DiagnosticCatalog.MissingArgument(s.Span, what + $" ({model}'s hyper-parameter '{p.Name.Text}' has no default)", p.Name.Text));
+                ok = false;
+            }
+        if (!ok) { Poison(name, s, constants); return; }
+
+        var key = model + "(" + string.Join(", ", args.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}")) + ")";
+        if (!library!.Built.TryGetValue(key, out var built))
+        {
+            var own = new List<Diagnostic>();
+            var checkedBlock = new ModelBuilder(block, own, overrides, usedOverrides, library, stack, args).Build(long.MaxValue);
+            library.Built[key] = built = (checkedBlock, own);
+        }
+        if (built.Model.HasErrors)
+        {
+            // A recursion was reported where it closes; any other error is shown here, with the arguments that caused it.
+            if (built.Diagnostics.FirstOrDefault(d => d.Level == DiagnosticLevel.Error) is { } first)
+                diagnostics.Add(DiagnosticCatalog.BlockDoesNotCheck(s.Kind.Span, name, model,
+                    string.Join(", ", built.Model.Model.HyperParameters.Select(kv => $"{kv.Key} = {kv.Value}")), first));
+            Poison(name, s, constants);
+            return;
+        }
+        if (!Declare(name, s.Target.Span, new Entity(EntityKind.Block, -1, s.Span), constants)) return;
+        var instance = new BlockInstance(name, built.Model, s.Span);
+        blockInstances[name] = instance;
+        foreach (var l in built.Model.Model.Layers)
+            layers.Add(l with { Name = instance.Prefix + l.Name, Parameters = l.Parameters.Select(p => p with { Name = instance.Prefix + p.Name }).ToList() });
+    }
+
+    /// <summary>
+    /// <c>b(x, y)</c> (or <c>b(x).name</c> for a block with several outputs): the block's graph is inlined here, its inputs
+    /// bound in declaration order, its sites qualified (<c>b.h</c>), and its declared symmetries re-checked in this model.
+    /// </summary>
+    int? ApplyBlock(CallExpr c, BlockInstance b, Constants constants, Identifier? member)
+    {
+        var def = b.Block.Model;
+        var model = def.Name;
+        if (b.AppliedAt is { } first)
+        {
+            diagnostics.Add(DiagnosticCatalog.BlockAppliedTwice(c.Span, b.Name, first));
+            return null;
+        }
+        if (c.Arguments.Count != def.Inputs.Count || c.Arguments.Any(a => a.Name is not null))
+        {
+            diagnostics.Add(DiagnosticCatalog.BlockInputCount(c.Span, b.Name, model, def.Inputs.Select(i => $"{i.Name}: {Names.Shape(i.Shape)}").ToList(), c.Arguments.Count));
+            return null;
+        }
+        var args = new List<int>();
+        for (int i = 0; i < c.Arguments.Count; i++)
+        {
+            var x = Lower(c.Arguments[i].Value, constants);
+            if (x is null) return null;
+            var n = nodes[x.Value];
+            var input = def.Inputs[i];
+            if (!n.Shape.SequenceEqual(input.Shape) || n.Type != input.Type)
+            {
+                static string Describe(IReadOnlyList<int> shape, ElementType t) => (t == ElementType.Int64 ? "int " : "") + Names.Shape(shape);
+                diagnostics.Add(DiagnosticCatalog.BlockInputMismatch(c.Arguments[i].Span, b.Name, input.Name, Describe(input.Shape, input.Type), Describe(n.Shape, n.Type)));
+                return null;
+            }
+            args.Add(x.Value);
+        }
+        OutputIR? chosen;
+        if (member is null)
+        {
+            if (def.Outputs.Count != 1)
+            {
+                diagnostics.Add(DiagnosticCatalog.BlockOutput(c.Span, $"block '{b.Name}' ({model}) has {def.Outputs.Count} outputs ({string.Join(", ", def.Outputs.Select(o => o.Name))}); choose one with `{b.Name}(…).{def.Outputs[0].Name}` and read the others as `{b.Name}.NAME`"));
+                return null;
+            }
+            chosen = def.Outputs[0];
+        }
+        else if ((chosen = def.Outputs.FirstOrDefault(o => o.Name == member.Text)) is null)
+        {
+            diagnostics.Add(NoSuchOutput(member.Span, b, member.Text));
+            return null;
+        }
+
+        // Inline the block's graph: its input nodes are the arguments, every other node is copied with qualified names.
+        var map = new int[def.Nodes.Count];
+        foreach (var n in def.Nodes)
+        {
+            if (n.Op == OpKind.Input)
+            {
+                map[n.Id] = args[def.Inputs.ToList().FindIndex(i => i.Name == n.Attr("name"))];
+                continue;
+            }
+            var attrs = n.Attrs;
+            if (n.Op == OpKind.Layer) attrs = new Dictionary<string, Value>(n.Attrs) { ["layer"] = new Value.Str(b.Prefix + n.Attr("layer")) };
+            var id = nodes.Count;
+            nodes.Add(n with { Id = id, Inputs = n.Inputs.Select(i => map[i]).ToList(), Site = n.Site is null ? null : b.Prefix + n.Site, Attrs = attrs });
+            b.Nodes.Add(id);
+            map[n.Id] = id;
+        }
+        b.AppliedAt = c.Span;
+        b.Inputs = args;
+        b.Outputs = def.Outputs.Select(o => new OutputIR(o.Name, map[o.Node])).ToList();
+        foreach (var o in b.Outputs) entities[b.Prefix + o.Name] = new Entity(EntityKind.Site, o.Node, c.Span);
+        foreach (var d in b.Block.Declared)
+            declared.Add(d with
+            {
+                Name = b.Prefix + d.Name,
+                Target = d.Target is null ? null : b.Prefix + d.Target,
+                Use = c.Span,
+                Block = d.Block is { } inner ? (b.Prefix + inner.Instance, inner.Model) : (b.Name, model),
+            });
+        return map[chosen.Node];
+    }
+
+    /// <summary><c>b.name</c> after <c>b(…)</c>: an output of the block.</summary>
+    int? BlockOutput(BlockInstance b, Identifier member, SourceSpan span)
+    {
+        if (b.AppliedAt is null)
+        {
+            diagnostics.Add(DiagnosticCatalog.BlockOutput(span, $"block '{b.Name}' is not applied yet; apply it first (`{b.Name}(…)`), then read its outputs as `{b.Name}.NAME`"));
+            return null;
+        }
+        if (b.Outputs.FirstOrDefault(o => o.Name == member.Text) is { } o) return o.Node;
+        diagnostics.Add(NoSuchOutput(member.Span, b, member.Text));
+        return null;
+    }
+
+    static Diagnostic NoSuchOutput(SourceSpan span, BlockInstance b, string name)
+    {
+        var def = b.Block.Model;
+        var inside = def.Site(name) is not null ? $"; '{name}' is a site inside it (only outputs can be read outside a block; symmetries and diagnostics name it '{b.Prefix}{name}')" : "";
+        return DiagnosticCatalog.BlockOutput(span, $"block '{b.Name}' ({def.Name}) has no output '{name}'; its outputs are {string.Join(", ", def.Outputs.Select(o => o.Name))}{inside}");
+    }
+
+    /// <summary>The name a call's callee spells (<c>b</c>, <c>blk[2]</c>), evaluated without reporting anything.</summary>
+    string? CalleeName(CallExpr c, Constants constants)
+        => c.Callee is NameExpr or IndexExpr ? ValueName(c.Callee, new Constants(constants.Env, [])) : null;
+
     int? ApplyLayer(CallExpr c, LayerIR layer, Constants constants)
     {
         if (c.Arguments.Count != 1 || c.Arguments[0].Name is not null)
@@ -546,9 +798,21 @@ public sealed class ModelBuilder
 
     int? Activation(CallExpr c, string fn, Constants constants)
     {
-        var sig = Vocabulary.Functions.Get(fn).Arguments;
-        var x = SingleInput(c, fn, constants);
-        var named = c.Arguments.Where(a => a.Name is not null).ToList();
+        var definition = Vocabulary.Functions.Get(fn);
+        var sig = definition.Arguments;
+        int? x;
+        List<Argument> named;
+        if (definition.Shape is not null && c.Arguments.Count > 0 && c.Arguments[0].Name is null)
+        {
+            // A function with a shape rule (pooling) takes its input first, then its arguments by position or name: max_pool(h, 2).
+            x = Lower(c.Arguments[0].Value, constants);
+            named = c.Arguments.Skip(1).ToList();
+        }
+        else
+        {
+            x = SingleInput(c, fn, constants);
+            named = c.Arguments.Where(a => a.Name is not null).ToList();
+        }
         var bound = ArgBinder.Bind(fn, sig, named, constants, diagnostics, c.Span);
         if (x is null || bound is null) return null;
         var n = nodes[x.Value];
@@ -560,7 +824,14 @@ public sealed class ModelBuilder
         }
         var attrs = new Dictionary<string, Value> { ["fn"] = new Value.Str(fn) };
         foreach (var (k, v) in bound) attrs[k] = v;
-        return Add(OpKind.Activation, [x.Value], n.Shape, ElementType.Float32, attrs, c.Span);
+        var shape = n.Shape;
+        if (definition.Shape is { } rule)
+        {
+            if (rule(new FunctionApplication(fn, n.Shape, bound, c.Span, diagnostics)) is not { } result) return null;
+            shape = result;
+            attrs["dims"] = new Value.Int(n.Shape.Count - 1); // the positions after the channels: 1d or 2d (lowering, C#)
+        }
+        return Add(OpKind.Activation, [x.Value], shape, ElementType.Float32, attrs, c.Span);
     }
 
     int? Reduction(CallExpr c, string fn, Constants constants)

@@ -16,10 +16,20 @@ public static class SemanticModel
         var resolvers = new Dictionary<string, SymmetryResolver>();
         var failed = new HashSet<string>();
         var seen = new HashSet<string>();
+        var library = new ModelLibrary(file.Models.GroupBy(m => m.Name.Text).ToDictionary(g => g.Key, g => g.First()), diagnostics);
+        // A model with a hyper-parameter that has neither default nor override, used as a block by another model, is checked
+        // where it is used (with its hyper-arguments), not on its own.
+        var blocks = ModelLibrary.UsedAsBlocks(file.Models);
+        var blockOnly = new HashSet<string>();
         foreach (var decl in file.Models)
         {
             if (!seen.Add(decl.Name.Text)) { diagnostics.Add(DiagnosticCatalog.DuplicateModel(decl.Name.Span, decl.Name.Text)); continue; }
-            var checkedModel = new ModelBuilder(decl, diagnostics, overrides, used).Build(options.MaxParameterBytes);
+            if (blocks.Contains(decl.Name.Text) && decl.Parameters.Any(p => p.Default is null && !overrides.ContainsKey(p.Name.Text)))
+            {
+                blockOnly.Add(decl.Name.Text);
+                continue;
+            }
+            var checkedModel = new ModelBuilder(decl, diagnostics, overrides, used, library).Build(options.MaxParameterBytes);
             var model = checkedModel.Model;
             var resolver = new SymmetryResolver(model, checkedModel.Declared, checkedModel.Unresolved);
             resolvers[model.Name] = resolver;
@@ -43,6 +53,12 @@ public static class SemanticModel
             else blockNames.TryAdd(blockName.Text, t);
 
             var model = models.FirstOrDefault(m => m.Name == t.Model.Text);
+            if (model is null && blockOnly.Contains(t.Model.Text))
+            {
+                var missing = file.Models.First(m => m.Name.Text == t.Model.Text).Parameters.First(p => p.Default is null && !overrides.ContainsKey(p.Name.Text));
+                diagnostics.Add(DiagnosticCatalog.MissingHyperParameter(t.Model.Span, missing.Name.Text));
+                continue;
+            }
             if (model is null)
             {
                 diagnostics.Add(DiagnosticCatalog.UnknownModel(t.Model.Span, t.Model.Text, Names.Suggest(t.Model.Text, file.Models.Select(m => m.Name.Text))));

@@ -18,11 +18,13 @@ sealed class Shifts
     readonly List<int>[] consumers;
     readonly Dictionary<string, Recorded> rules = new();
     readonly Dictionary<string, List<int>> applications = new();
+    readonly int[] axes;
 
     public Shifts(ModelIR model, LossBinding loss)
     {
         this.model = model;
         this.loss = loss;
+        axes = UnitAxes.Of(model);
         consumers = new List<int>[model.Nodes.Count];
         for (int i = 0; i < consumers.Length; i++) consumers[i] = [];
         foreach (var n in model.Nodes)
@@ -99,7 +101,7 @@ sealed class Shifts
             case OpKind.Activation:
             {
                 var f = Functions.Get(n.Attr("fn"));
-                var overUnits = Spaces.OverUnits(n, out var dim);
+                var overUnits = Spaces.OverUnits(n, axes[n.Inputs[0]], out var dim);
                 if (f.Has(FunctionProperties.ShiftInvariant) && overUnits) return false; // absorbed: softmax(z + c·1) = softmax(z)
                 var (passes, why, necessary) = f.Commutes(SymmetryKind.Translation);
                 if (passes) return true;

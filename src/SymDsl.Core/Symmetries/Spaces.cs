@@ -63,9 +63,11 @@ public sealed record LossBinding(IReadOnlyDictionary<string, LossDefinition> Los
 
 /// <summary>
 /// The symmetry calculus for one linear group kind (every kind but translation, see <see cref="Shifts"/>) over one model:
-/// every unit axis (a node's last axis, a layer's input and output
+/// every unit axis (a node's unit axis, <see cref="UnitAxes"/>; a layer's input and output
 /// units) is a port; ops link ports into spaces, act on parameters at them, absorb the group, or block it. A space whose
-/// ports are all absorbed, kept or carried holds the group. See docs/language.md, "The symmetry calculus".
+/// ports are all absorbed, kept or carried holds the group. A port may hold its space's units tiled: each unit repeated over
+/// <c>m</c> consecutive entries (the channels of a flattened <c>[C, H, W]</c>, m = H·W); an action at such a port acts on
+/// groups of m entries (<see cref="ParamActionIR.Unit"/>). See docs/language.md, "The symmetry calculus".
 /// </summary>
 sealed class Spaces
 {
@@ -73,6 +75,11 @@ sealed class Spaces
     readonly SymmetryKind kind;
     readonly int[] parent;
     readonly int[] size;
+    /// <summary>Entries per unit of the parent port (1 unless tiled); relative to the root after <see cref="Find"/>.</summary>
+    readonly int[] mult;
+    /// <summary>Each node's unit axis (<see cref="UnitAxes"/>).</summary>
+    readonly int[] axis;
+    readonly Stack<int> path = new();
     readonly Dictionary<string, int> layerIndex = new();
     readonly List<(int Port, ParamActionIR Action)> actions = [];
     readonly List<(int Port, Obstacle Obstacle)> obstacles = [];
@@ -88,8 +95,10 @@ sealed class Spaces
         for (int i = 0; i < model.Layers.Count; i++) layerIndex.TryAdd(model.Layers[i].Name, i);
         parent = new int[nodeCount + 2 * model.Layers.Count];
         size = new int[parent.Length];
-        for (int i = 0; i < parent.Length; i++) parent[i] = i;
-        foreach (var n in model.Nodes) size[n.Id] = n.Shape.Count == 0 ? 0 : n.Shape[^1];
+        mult = new int[parent.Length];
+        axis = UnitAxes.Of(model);
+        for (int i = 0; i < parent.Length; i++) { parent[i] = i; mult[i] = 1; }
+        foreach (var n in model.Nodes) size[n.Id] = n.Shape.Count == 0 ? 0 : n.Shape[axis[n.Id]];
         for (int i = 0; i < model.Layers.Count; i++)
         {
             var def = LayerDefinition.Of(model.Layers[i].Kind);
@@ -104,17 +113,40 @@ sealed class Spaces
 
     int Find(int p)
     {
-        while (parent[p] != p) { parent[p] = parent[parent[p]]; p = parent[p]; }
-        return p;
+        var r = p;
+        while (parent[r] != r) { path.Push(r); r = parent[r]; }
+        // From the port nearest the root down: each multiplier becomes relative to the root.
+        while (path.Count > 0)
+        {
+            var q = path.Pop();
+            if (parent[q] != r) mult[q] = checked(mult[q] * mult[parent[q]]);
+            parent[q] = r;
+        }
+        return r;
     }
 
-    void Union(int a, int b)
+    void Union(int a, int b) => Tile(a, b, 1);
+
+    /// <summary>Entries per unit of the space at <paramref name="port"/> (1 unless the port holds its units tiled).</summary>
+    int Mult(int port) { Find(port); return mult[port]; }
+
+    /// <summary>
+    /// Links <paramref name="b"/> to <paramref name="a"/> as the same units, each repeated over <paramref name="factor"/>
+    /// consecutive entries of <paramref name="b"/>; false (nothing linked) when that contradicts how the two are already linked.
+    /// </summary>
+    bool Tile(int a, int b, int factor)
     {
-        a = Find(a); b = Find(b);
-        if (a != b) parent[Math.Max(a, b)] = Math.Min(a, b);
+        int ra = Find(a), rb = Find(b);
+        long want = (long)mult[a] * factor, mb = mult[b];
+        if (ra == rb) return mb == want;
+        if (want == mb) parent[Math.Max(ra, rb)] = Math.Min(ra, rb);
+        else if (want % mb == 0) { parent[rb] = ra; mult[rb] = checked((int)(want / mb)); }
+        else if (mb % want == 0) { parent[ra] = rb; mult[ra] = checked((int)(mb / want)); }
+        else return false;
+        return true;
     }
 
-    /// <summary>The space of a node's units (its last axis).</summary>
+    /// <summary>The space of a node's units (its unit axis).</summary>
     public int SpaceOf(int node) => Find(node);
 
     bool HasUnits(NodeIR n) => n.Type == ElementType.Float32;
@@ -145,7 +177,21 @@ sealed class Spaces
                 case OpKind.Layer:
                 {
                     var li = layerIndex[n.Attr("layer")];
-                    if (x is not null && HasUnits(x) && LayerDefinition.Of(model.Layers[li].Kind).HasInputUnits) Union(x.Id, In(li));
+                    var layer = model.Layers[li];
+                    var def = LayerDefinition.Of(layer.Kind);
+                    if (x is not null && HasUnits(x) && def.HasInputUnits)
+                    {
+                        var reads = UnitAxes.Normalize(def.UnitAxis, x.Shape.Count);
+                        if (reads == axis[x.Id]) Union(x.Id, In(li));
+                        else
+                        {
+                            // The layer acts along another axis than its input's units (a Linear over the positions of a
+                            // [C, L] value): neither the units of the input nor the layer's input port are followed through.
+                            var op = $"{layer.Kind} '{layer.Name}'";
+                            Block(x.Id, op, n.Span, $"acts along axis {reads} of its input, whose units are on axis {axis[x.Id]}; the calculus does not follow units through a layer acting along another axis", necessary: false);
+                            Block(In(li), op, n.Span, $"reads axis {reads} of its input, which holds no units of the model (they are on axis {axis[x.Id]})", necessary: false);
+                        }
+                    }
                     Union(n.Id, Out(li));
                     break;
                 }
@@ -154,7 +200,8 @@ sealed class Spaces
                     break;
                 case OpKind.Add:
                 case OpKind.Sub:
-                    foreach (var i in n.Inputs) Union(i, n.Id);
+                    if (SameAxes(n, n.Op == OpKind.Add ? "'+'" : "'-'"))
+                        foreach (var i in n.Inputs) Union(i, n.Id);
                     break;
                 case OpKind.Mul:
                     products.Add(n);
@@ -164,11 +211,25 @@ sealed class Spaces
                     break;
                 case OpKind.Last:
                 case OpKind.Mean:
-                    // Over the sequence axis: the units (last axis) are kept.
-                    Union(x!.Id, n.Id);
+                    // Over the sequence axis (axis 0): units on a later axis are kept.
+                    if (axis[x!.Id] > 0) { Union(x.Id, n.Id); break; }
+                    Block(x.Id, $"{n.Op.ToString().ToLowerInvariant()}(...)", n.Span, "reduces over axis 0, where its input's units are; the calculus has no rule for it", necessary: false);
+                    Block(n.Id, $"{n.Op.ToString().ToLowerInvariant()}(...)", n.Span, "makes new units (positions), which no parameter produces", necessary: false);
                     break;
                 case OpKind.Flatten:
                     if (x!.Shape.Count == 1) { Union(x.Id, n.Id); break; }
+                    if (axis[x.Id] == 0)
+                    {
+                        // [C, H, W] → [C·H·W], C-major: channel c is the H·W consecutive entries from c·H·W, so the channel
+                        // group acts on the flattened units tiled (a consumer's action there has Unit = H·W).
+                        var per = x.Shape.Skip(1).Aggregate(1, (a, d) => checked(a * d));
+                        if (!Tile(x.Id, n.Id, per))
+                        {
+                            Block(x.Id, "flatten(...)", n.Span, "tiles units that are already linked to its output differently", necessary: false);
+                            Block(n.Id, "flatten(...)", n.Span, "tiles units that are already linked to its input differently", necessary: false);
+                        }
+                        break;
+                    }
                     Block(x.Id, "flatten(...)", n.Span, $"repeats the units of {Semantics.Names.Shape(x.Shape)} at every position; the calculus does not express that repeated action", necessary: false);
                     Block(n.Id, "flatten(...)", n.Span, "makes new units (positions of a flattened tensor), which no parameter produces", necessary: true);
                     break;
@@ -199,6 +260,7 @@ sealed class Spaces
     void Product(NodeIR n)
     {
         int a = n.Inputs[0], b = n.Inputs[^1];
+        if (!SameAxes(n, "the product (*)")) return;
         switch (kind)
         {
             case SymmetryKind.Permutation:
@@ -223,15 +285,36 @@ sealed class Spaces
         }
     }
 
-    /// <summary>Whether a function node acts over the units (the last axis): softmax's <c>dim</c>, when it has one.</summary>
-    internal static bool OverUnits(NodeIR n, out Value? dim)
-        => !n.Attrs.TryGetValue("dim", out dim) || dim.AsInt() == -1 || dim.AsInt() == n.Shape.Count - 1;
+    /// <summary>
+    /// Whether the operands of an elementwise op <paramref name="n"/> have their units on one axis; when they do not, every
+    /// operand and the result are blocked (the calculus cannot follow a group acting on different axes of a sum).
+    /// </summary>
+    bool SameAxes(NodeIR n, string op)
+    {
+        if (n.Inputs.All(i => axis[i] == axis[n.Id])) return true;
+        var axes = string.Join(" and ", n.Inputs.Select(i => $"axis {axis[i]}"));
+        foreach (var i in n.Inputs.Append(n.Id))
+            Block(i, op, n.Span, $"combines values whose units lie on different axes ({axes}); the calculus does not follow that", necessary: false);
+        return false;
+    }
+
+    /// <summary>Whether a function node acts over the units (its unit axis <paramref name="unitAxis"/>): softmax's <c>dim</c>,
+    /// when it has one.</summary>
+    internal static bool OverUnits(NodeIR n, int unitAxis, out Value? dim)
+        => !n.Attrs.TryGetValue("dim", out dim) || UnitAxes.Normalize((int)dim.AsInt(), n.Shape.Count) == unitAxis;
 
     void Function(NodeIR n, NodeIR x)
     {
         var f = Functions.Get(n.Attr("fn"));
-        var overUnits = OverUnits(n, out var dim);
         var op = $"{f.Name}(...)";
+        if (f.Has(FunctionProperties.OverPositions) && axis[x.Id] != 0)
+        {
+            // Pooling mixes the positions of each channel (axis 0); here the positions are the units.
+            Block(x.Id, op, n.Span, $"pools along the axis of its input's units (axis {axis[x.Id]}), not along positions of channels on axis 0; the calculus has no rule for it", necessary: false);
+            Block(n.Id, op, n.Span, "makes new units (pooled positions), which no parameter produces", necessary: false);
+            return;
+        }
+        var overUnits = OverUnits(n, axis[x.Id], out var dim);
         Union(x.Id, n.Id);
         if (!overUnits)
         {
@@ -255,10 +338,14 @@ sealed class Spaces
         (List<ParamActionIR>, List<Obstacle>, bool, int) Get(int port)
         {
             var r = Find(port);
-            if (!roots.TryGetValue(r, out var v)) roots[r] = v = ([], [], true, size[port]);
+            if (!roots.TryGetValue(r, out var v)) roots[r] = v = ([], [], true, size[port] / mult[port]);
             return v;
         }
-        foreach (var (p, a) in actions) Get(p).Item1.Add(a);
+        foreach (var (p, a) in actions)
+        {
+            var m = Mult(p);
+            Get(p).Item1.Add(m == 1 || a.Axis < 0 ? a : a with { Unit = checked(a.Unit * m) });
+        }
         foreach (var (p, o) in obstacles) { var v = Get(p); if (!v.Item2.Contains(o)) v.Item2.Add(o); }
         foreach (var p in inexact) { var r = Find(p); var v = Get(p); roots[r] = v with { Item3 = false }; }
         all = roots.Select(kv => (kv.Key, kv.Value.Actions, kv.Value.Obstacles, kv.Value.Exact, kv.Value.Dim)).ToList();
@@ -282,7 +369,7 @@ sealed class Spaces
         {
             sites = new Dictionary<int, List<string>>();
             foreach (var n in model.Nodes)
-                if (n.Site is not null && HasUnits(n) && model.Site(n.Site)?.Id == n.Id)
+                if (n.Site is not null && HasUnits(n) && model.Site(n.Site)?.Id == n.Id && Mult(n.Id) == 1)
                 {
                     var r = Find(n.Id);
                     if (!sites.TryGetValue(r, out var list)) sites[r] = list = [];

@@ -41,7 +41,7 @@ public sealed class SymmetryResolver(ModelIR model, IReadOnlyList<DeclaredSymmet
             }
             if (declaredModel.FirstOrDefault(x => SymmetryInference.SameSpace(x.Candidate, candidate)) is { Name: { } other })
             {
-                diagnostics.Add(DiagnosticCatalog.DuplicateSymmetry(d.Span, spelled, other));
+                diagnostics.Add(DiagnosticCatalog.DuplicateSymmetry(d.Use ?? d.Span, spelled, other));
                 continue;
             }
             declaredModel.Add((kind.Value, candidate, d.Name));
@@ -50,6 +50,10 @@ public sealed class SymmetryResolver(ModelIR model, IReadOnlyList<DeclaredSymmet
                 case Verdict.Holds:
                     result.Add(candidate.ToIR(d.Name, d.Target, declared: true, span: d.Span));
                     break;
+                case Verdict.DoesNotHold when d.Use is { } use:
+                    // A block's declaration that held in the block alone (it was checked there) fails where the block is used.
+                    diagnostics.Add(DiagnosticCatalog.BlockSymmetryDoesNotHold(use, d.Name, d.Block!.Value.Instance, d.Block.Value.Model, d.Span, spelled, candidate.Main!.ToString()));
+                    break;
                 case Verdict.DoesNotHold:
                     diagnostics.Add(DiagnosticCatalog.SymmetryDoesNotHold(d.Span, spelled, candidate.Main!.ToString()));
                     break;
@@ -57,7 +61,7 @@ public sealed class SymmetryResolver(ModelIR model, IReadOnlyList<DeclaredSymmet
                     deferred.Add(new Checked(d, kind.Value)); // decided per train block
                     break;
                 case Verdict.CannotProve:
-                    diagnostics.Add(DiagnosticCatalog.SymmetryCannotProve(d.Span, spelled, candidate.Main!.ToString()));
+                    diagnostics.Add(DiagnosticCatalog.SymmetryCannotProve(d.Use ?? d.Span, spelled, candidate.Main!.ToString()));
                     result.Add(candidate.ToIR(d.Name, d.Target, declared: true, span: d.Span));
                     break;
             }
@@ -69,7 +73,7 @@ public sealed class SymmetryResolver(ModelIR model, IReadOnlyList<DeclaredSymmet
             if (declaredModel.Any(x => SymmetryInference.SameSpace(x.Candidate, c))) continue;
             if (Subsumed(c, baseHolding)) continue;
             var spelled = SymmetryInference.Spell(c.Kind, c.Target!);
-            if (!CoveredByDeclaredRotation(c) && warned.Add(spelled)) diagnostics.Add(DiagnosticCatalog.SymmetryNotDeclared(c.Span, spelled));
+            if (!CoveredByDeclaredRotation(c) && !InsideOneBlock(c) && warned.Add(spelled)) diagnostics.Add(DiagnosticCatalog.SymmetryNotDeclared(c.Span, spelled));
             result.Add(c.ToIR());
         }
         baseList = result;
@@ -97,10 +101,10 @@ public sealed class SymmetryResolver(ModelIR model, IReadOnlyList<DeclaredSymmet
                     if (!lossDependent.Any(s => s.Name == ir.Name)) lossDependent.Add(ir);
                     break;
                 case Verdict.DoesNotHold:
-                    diagnostics.Add(DiagnosticCatalog.SymmetryDoesNotHoldForBlock(c.Decl.Span, spelled, block, candidate.Main!.ToString()));
+                    diagnostics.Add(DiagnosticCatalog.SymmetryDoesNotHoldForBlock(c.Decl.Use ?? c.Decl.Span, spelled, block, candidate.Main!.ToString()));
                     break;
                 default:
-                    diagnostics.Add(DiagnosticCatalog.SymmetryCannotProve(c.Decl.Span, spelled, candidate.Main!.ToString()));
+                    diagnostics.Add(DiagnosticCatalog.SymmetryCannotProve(c.Decl.Use ?? c.Decl.Span, spelled, candidate.Main!.ToString()));
                     result.Add(candidate.ToIR(c.Decl.Name, c.Decl.Target, declared: true, span: c.Decl.Span));
                     break;
             }
@@ -113,7 +117,7 @@ public sealed class SymmetryResolver(ModelIR model, IReadOnlyList<DeclaredSymmet
             if (declaredModel.Any(x => SymmetryInference.SameSpace(x.Candidate, c))) continue;
             if (Subsumed(c, holding)) continue;
             var spelled = SymmetryInference.Spell(c.Kind, c.Target!);
-            if (warned.Add(spelled)) diagnostics.Add(DiagnosticCatalog.SymmetryNotDeclared(c.Span, spelled));
+            if (!InsideOneBlock(c) && warned.Add(spelled)) diagnostics.Add(DiagnosticCatalog.SymmetryNotDeclared(c.Span, spelled));
             var ir = c.ToIR();
             result.Add(ir);
             if (!lossDependent.Any(s => s.Name == ir.Name)) lossDependent.Add(ir);
@@ -129,7 +133,7 @@ public sealed class SymmetryResolver(ModelIR model, IReadOnlyList<DeclaredSymmet
     {
         if (blocks == 0)
             foreach (var c in deferred)
-                diagnostics.Add(DiagnosticCatalog.SymmetryCannotProve(c.Decl.Span, SymmetryInference.Spell(c.Kind, c.Decl.Target!),
+                diagnostics.Add(DiagnosticCatalog.SymmetryCannotProve(c.Decl.Use ?? c.Decl.Span, SymmetryInference.Spell(c.Kind, c.Decl.Target!),
                     $"it depends on the loss, and no train block trains '{model.Name}'"));
         var all = new List<SymmetryIR>(baseList);
         foreach (var s in lossDependent) if (!all.Any(x => x.Name == s.Name)) all.Add(s);
@@ -148,6 +152,16 @@ public sealed class SymmetryResolver(ModelIR model, IReadOnlyList<DeclaredSymmet
             diagnostics.Add(DiagnosticCatalog.SymmetryTarget(d.TargetSpan, $"{spelled}: {why}"));
         else
             diagnostics.Add(DiagnosticCatalog.UndefinedName(d.TargetSpan, d.Target, Names.Suggest(d.Target, model.Nodes.Where(n => n.Site is not null).Select(n => n.Site!))));
+    }
+
+    /// <summary>
+    /// A symmetry all of whose sites lie inside one block instance: the block's own check names it (with the block's names),
+    /// so the model that uses the block lists it without warning again.
+    /// </summary>
+    bool InsideOneBlock(SymmetryCandidate c)
+    {
+        IReadOnlyList<string> names = c.Sites.Count > 0 ? c.Sites : c.Target is { } t ? [t] : [];
+        return names.Count > 0 && model.Blocks.Any(b => names.All(n => n.StartsWith(b.Instance + ".", StringComparison.Ordinal)));
     }
 
     /// <summary>

@@ -1,5 +1,7 @@
+using SymDsl.Diagnostics;
 using SymDsl.IR;
 using SymDsl.Semantics;
+using SymDsl.Text;
 
 namespace SymDsl.Vocabulary;
 
@@ -20,6 +22,11 @@ public enum FunctionProperties
     ShiftInvariant = 16,
     /// <summary>f(P x) = P f(x) for every permutation of the units, without being elementwise (softmax).</summary>
     PermutationEquivariant = 32,
+    /// <summary>f(x + c·1) = f(x) + c·1 (max_pool): a shift passes through f.</summary>
+    ShiftEquivariant = 64,
+    /// <summary>f acts on each channel (axis 0) separately, over its positions (the other axes): pooling. Its input's units must
+    /// be on axis 0; <see cref="Elementwise"/> and the other properties then speak of the channels.</summary>
+    OverPositions = 128,
 }
 
 /// <summary>
@@ -35,6 +42,13 @@ public sealed record FunctionDefinition(string Name, FunctionProperties Properti
     /// <see cref="Defaults"/>). Its lowering is the entry of the same name in SymDsl.Torch's FunctionRuntimes.
     /// </summary>
     public required Func<string, IReadOnlyDictionary<string, Value>, string> CSharp { get; init; }
+
+    /// <summary>
+    /// The shape of its result for one example, or null after reporting (at <see cref="FunctionApplication.Span"/>) why the
+    /// input does not fit; null rule: the input's shape (an elementwise function). Arguments after the input may then be
+    /// given by position too: <c>max_pool(h, 2)</c>.
+    /// </summary>
+    public Func<FunctionApplication, IReadOnlyList<int>?>? Shape { get; init; }
 
     /// <summary>Its arguments with their defaults (what an RNN cell applies it with).</summary>
     public IReadOnlyDictionary<string, Value> Defaults => Arguments.ToDictionary(a => a.Name, a => a.Default!);
@@ -54,7 +68,7 @@ public sealed record FunctionDefinition(string Name, FunctionProperties Properti
             ? (true, null, false) : (false, $"is not odd ({Name}(−z) ≠ −{Name}(z))", Name != "sigmoid"),
         SymmetryKind.Rotation => Has(FunctionProperties.Linear)
             ? (true, null, false) : (false, "is nonlinear, so it does not commute with a change of basis", true),
-        SymmetryKind.Translation => Has(FunctionProperties.Linear)
+        SymmetryKind.Translation => Has(FunctionProperties.Linear) || Has(FunctionProperties.ShiftEquivariant)
             ? (true, null, false) : (false, $"does not commute with a shift ({Name}(z + c) ≠ {Name}(z) + c)", true),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
@@ -79,7 +93,24 @@ public static class Functions
         new("softmax", FunctionProperties.PermutationEquivariant | FunctionProperties.ShiftInvariant,
             [new("dim", ArgType.Int, new Value.Int(-1))], "e^z / Σ e^z over `dim` (default the last)")
             { CSharp = (x, a) => $"torch.softmax({x}, {BatchedDim(a["dim"].AsInt())})" },
+        // Pooling, on [C, L] or [C, H, W] (channels first): window and stride k, floor of the size (PyTorch's default).
+        new("max_pool", E | FunctionProperties.PositivelyHomogeneous | FunctionProperties.ShiftEquivariant | FunctionProperties.OverPositions,
+            [ArgSpec.Req("k", ArgType.Int, Domain.Dimension)], "the maximum over each k-window (k×k on [C, H, W]) of each channel, stride k")
+            { Shape = a => a.Pooled(), CSharp = (x, a) => Pool("max", x, a) },
+        new("avg_pool", E | FunctionProperties.Linear | FunctionProperties.PositivelyHomogeneous | FunctionProperties.Odd | FunctionProperties.OverPositions,
+            [ArgSpec.Req("k", ArgType.Int, Domain.Dimension)], "the mean over each k-window (k×k on [C, H, W]) of each channel, stride k")
+            { Shape = a => a.Pooled(), CSharp = (x, a) => Pool("avg", x, a) },
+        new("global_avg_pool", E | FunctionProperties.Linear | FunctionProperties.PositivelyHomogeneous | FunctionProperties.Odd | FunctionProperties.OverPositions,
+            [], "[C, …] → [C]: the mean of each channel over its positions")
+            { Shape = a => a.Channels(), CSharp = (x, _) => $"{x}.flatten(2).mean(new long[] {{ -1 }})" },
     ];
+
+    /// <summary>The C# of a pooling of the input's positions (node attribute "dims": 1 on [C, L], 2 on [C, H, W]).</summary>
+    static string Pool(string op, string x, IReadOnlyDictionary<string, Value> a)
+    {
+        var k = a["k"].AsInt();
+        return a["dims"].AsInt() == 1 ? $"nn.functional.{op}_pool1d({x}, {k})" : $"nn.functional.{op}_pool2d({x}, new long[] {{ {k}, {k} }})";
+    }
 
     /// <summary>A per-example axis as an axis of the batched tensor (the batch is implicit and leading): d ≥ 0 moves by one.</summary>
     public static long BatchedDim(long d) => d < 0 ? d : d + 1;
@@ -92,4 +123,44 @@ public static class Functions
         => byName.TryGetValue(name, out var f) ? f : throw new KeyNotFoundException($"no function '{name}'");
 
     public static IEnumerable<string> Names => All.Select(f => f.Name);
+}
+
+/// <summary>A function applied to a value, as its shape rule sees it: the input's per-example shape, its bound arguments, and
+/// checks that report a diagnostic at the call when they fail.</summary>
+public sealed class FunctionApplication(string name, IReadOnlyList<int> shape, IReadOnlyDictionary<string, Value> args, SourceSpan span, List<Diagnostic> diagnostics)
+{
+    public IReadOnlyList<int> Shape => shape;
+    public IReadOnlyDictionary<string, Value> Args => args;
+    public SourceSpan Span => span;
+
+    /// <summary>The input is [C, L] or [C, H, W] (SYM0305 otherwise).</summary>
+    public bool Spatial()
+    {
+        if (shape.Count is 2 or 3) return true;
+        diagnostics.Add(DiagnosticCatalog.RankMismatch(span, name, "[C, L] or [C, H, W] (channels first)", Names.Shape(shape)));
+        return false;
+    }
+
+    /// <summary>Pooling with window and stride k over every axis after the channels: [C, ⌊L/k⌋] or [C, ⌊H/k⌋, ⌊W/k⌋]; the window
+    /// must fit in the input (SYM0221).</summary>
+    public IReadOnlyList<int>? Pooled()
+    {
+        if (!Spatial()) return null;
+        var k = (int)args["k"].AsInt();
+        for (int i = 1; i < shape.Count; i++)
+            if (k > shape[i])
+            {
+                diagnostics.Add(DiagnosticCatalog.WindowTooLarge(span, name, $"its window k = {k}", $"the input's {(shape.Count == 2 ? "length" : i == 1 ? "height" : "width")} {shape[i]} (shape {Names.Shape(shape)})"));
+                return null;
+            }
+        return [shape[0], .. shape.Skip(1).Select(d => d / k)];
+    }
+
+    /// <summary>[C, …] → [C] (SYM0305 on a rank-1 input).</summary>
+    public IReadOnlyList<int>? Channels()
+    {
+        if (shape.Count >= 2) return [shape[0]];
+        diagnostics.Add(DiagnosticCatalog.RankMismatch(span, name, "[C, …] with positions after the channels", Names.Shape(shape)));
+        return null;
+    }
 }

@@ -118,10 +118,18 @@ public abstract class LayerDefinition
     /// <summary>Whether the layer's input has units a group can act on (false for Embedding: token ids).</summary>
     public virtual bool HasInputUnits => true;
 
-    /// <summary>Size of the input units (the last axis of its input).</summary>
+    /// <summary>
+    /// The axis of the layer's per-example input and output that holds its units: -1 (the last) by default (Linear,
+    /// LayerNorm, …), 0 for a channels-first layer (Conv1d/Conv2d on [C, L]/[C, H, W]; BatchNorm). Negative counts from the
+    /// end. Symmetry inference gives the layer's output value this unit axis; an input whose units lie on another axis is
+    /// not linked to the layer's input port (docs/language.md, "The unit axis").
+    /// </summary>
+    public virtual int UnitAxis => -1;
+
+    /// <summary>Size of the input units (the <see cref="UnitAxis"/> of its input).</summary>
     public abstract int InputUnits(LayerIR layer);
 
-    /// <summary>Size of the output units (the last axis of its output).</summary>
+    /// <summary>Size of the output units (the <see cref="UnitAxis"/> of its output).</summary>
     public abstract int OutputUnits(LayerIR layer);
 
     /// <summary>How group <paramref name="kind"/> acts at this layer's ports.</summary>

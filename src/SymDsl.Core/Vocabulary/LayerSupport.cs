@@ -44,6 +44,24 @@ public sealed class LayerApplication(LayerIR layer, IReadOnlyList<int> shape, El
         return false;
     }
 
+    /// <summary>The input's first dimension (its channels) equals the int argument <paramref name="argName"/> (SYM0301 otherwise).</summary>
+    public bool First(string argName)
+    {
+        var expected = Int(argName);
+        if (shape[0] == expected) return true;
+        diagnostics.Add(DiagnosticCatalog.LayerShapeMismatch(span, Label, $"first dimension {expected} ({argName}: its channels)", Names.Shape(shape)));
+        return false;
+    }
+
+    /// <summary>A window of <paramref name="window"/> fits in <paramref name="size"/> entries (SYM0221 otherwise, saying
+    /// <paramref name="what"/> is larger than <paramref name="input"/>).</summary>
+    public bool Fits(long window, long size, string what, string input)
+    {
+        if (window <= size) return true;
+        diagnostics.Add(DiagnosticCatalog.WindowTooLarge(span, Label, what, input));
+        return false;
+    }
+
     /// <summary>The input has <paramref name="rank"/> dimensions (SYM0305 otherwise, saying <paramref name="expected"/>).</summary>
     public bool Rank(int rank, string expected)
     {

@@ -22,7 +22,18 @@ public static class FunctionRuntimes
         ["sin"] = _ => x => x.sin(),
         ["identity"] = _ => x => x.alias(),
         ["softmax"] = a => { var dim = Functions.BatchedDim(a["dim"].AsInt()); return x => F.softmax(x, dim); },
+        ["max_pool"] = a => Pool(a, (x, k) => F.max_pool1d(x, k), (x, k) => F.max_pool2d(x, [k, k])),
+        ["avg_pool"] = a => Pool(a, (x, k) => F.avg_pool1d(x, k), (x, k) => F.avg_pool2d(x, [k, k])),
+        ["global_avg_pool"] = _ => x => x.flatten(2).mean([-1]),
     };
+
+    /// <summary>A pooling with window and stride k over the positions after the channels: 1d on [batch, C, L], 2d on [batch, C, H, W]
+    /// (the node's "dims").</summary>
+    static Func<Tensor, Tensor> Pool(IReadOnlyDictionary<string, Value> a, Func<Tensor, long, Tensor> one, Func<Tensor, long, Tensor> two)
+    {
+        var k = a["k"].AsInt();
+        return a["dims"].AsInt() == 1 ? x => one(x, k) : x => two(x, k);
+    }
 
     /// <summary>The names that have a lowering (a test checks they are exactly the functions of the language).</summary>
     public static IEnumerable<string> Implemented => byName.Keys;
