@@ -7,11 +7,19 @@ file
     ;
 
 topDecl
-    : modelDecl
+    : importDecl
+    | modelDecl
     | trainDecl
     ;
 
+// `import "blocks.sym"`: the models of another file (relative to this one), usable as blocks and in train blocks.
+importDecl
+    : IMPORT path=STRING
+    ;
+
 // ---------------------------------------------------------------- models
+// A `layer` whose kind is another model of the file (or of an import) is a block: `layer b = Block(d = 32)`, applied as
+// `b(x)` (several inputs in declaration order; `b(x).name` picks one of several outputs). Its names are qualified: `b.h`.
 
 modelDecl
     : MODEL name=ID paramList? '{' modelStmt* '}'
@@ -58,8 +66,13 @@ trainStmt
     | key=ID value=expr? (EVERY every=expr unit=ID)?                     # settingStmt
     ;
 
+// `perm`, `p[2]`, or a block's symmetry by its qualified name: `b.perm`, `blk[1].perm`.
 nameList
-    : indexedName (',' indexedName)*
+    : qualifiedName (',' qualifiedName)*
+    ;
+
+qualifiedName
+    : indexedName ('.' indexedName)*
     ;
 
 // ---------------------------------------------------------------- expressions
@@ -74,7 +87,7 @@ arg
 
 // Argument names may be keywords: `step(every = 100)`, `idx(images = …)`.
 argName
-    : ID | EVERY | IN | ON | INPUT | OUTPUT | LAYER | MODEL | TRAIN | BREAK | DIAGNOSE | INDUCE | SYMMETRY | FOR | AS
+    : ID | EVERY | IN | ON | INPUT | OUTPUT | LAYER | MODEL | TRAIN | BREAK | DIAGNOSE | INDUCE | SYMMETRY | FOR | AS | IMPORT
     ;
 
 call
@@ -99,6 +112,7 @@ expr
 
 // ---------------------------------------------------------------- lexer
 
+IMPORT   : 'import';
 MODEL    : 'model';
 INPUT    : 'input';
 LAYER    : 'layer';

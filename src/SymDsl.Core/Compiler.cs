@@ -39,7 +39,7 @@ public static class Compiler
     }
 
     /// <summary>The file's text (UTF-8, or as its byte-order mark says), or null when it has more than <paramref name="limit"/> bytes.</summary>
-    static string? ReadBounded(string path, int limit)
+    internal static string? ReadBounded(string path, int limit)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         if (stream.CanSeek && stream.Length > limit) return null;
@@ -75,6 +75,7 @@ public static class Compiler
         try
         {
             var syntax = Parser.Parse(path, text ?? "", diagnostics);
+            syntax = Imports.Resolve(path, syntax, diagnostics);
             var program = SemanticModel.Check(path, syntax, options ?? new CompileOptions(), diagnostics);
             var ordered = Order(diagnostics);
             return new Compilation(path, ordered, ordered.Any(d => d.Level == DiagnosticLevel.Error) ? null : program);

@@ -63,6 +63,41 @@ public class GeneratedCodeEquivalenceTests
         Assert.True(diff < 1e-4, $"generated module with weights.dat differs from the trained model by {diff}");
     }
 
+    [Fact]
+    public void Trained_BatchNorm_weights_and_running_statistics_load_into_the_generated_module_in_both_modes()
+    {
+        // weights.dat holds the running statistics under nn.BatchNorm1d's keys (the load is strict); with dropout at p = 0,
+        // the generated module in train() mode (batch statistics) matches the lowered model's verification mode, and in
+        // eval() mode (running statistics) the trained model in evaluation mode.
+        string sym = Path.Combine(Paths.Root, "tests", "SymDsl.Core.Tests", "Baselines", "BatchNormDropout", "main.sym");
+        string dir = Symc.TempDir();
+        var r = Symc.Run("train", sym, "--out", dir, "--steps", "15", "--set", "p=0.0");
+        Assert.True(r.ExitCode == 0, r.All);
+        var program = Compiler.CompileFile(sym, new CompileOptions(new Dictionary<string, string> { ["p"] = "0.0" })).Program!;
+        var model = program.Models[0];
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var trained = SymDsl.Torch.Diagnostics.RunComparison.Load(model, dir, program.Trains[0]);
+        Assert.False(trained.Buffer("bn.running_mean").eq(0).all().item<bool>(), "training moved the running mean");
+        var generated = Instantiate(model);
+        generated.load(Path.Combine(dir, "weights.dat"));
+        var inputs = RandomInputs(model);
+        var inputs64 = inputs.ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float64));
+
+        generated.eval();
+        var expected = trained.Forward(inputs64)["logits"];
+        var diff = (expected - RunGenerated(generated, model, inputs)["logits"].to(ScalarType.Float64)).abs().max().item<double>();
+        Assert.True(diff < 1e-4, $"eval(): the generated module differs from the trained model by {diff}");
+
+        generated.train();
+        trained.SetMode(SymDsl.Torch.Lowering.Layers.ForwardMode.Verify);
+        var batchStatistics = trained.Forward(inputs64)["logits"];
+        diff = (batchStatistics - RunGenerated(generated, model, inputs)["logits"].to(ScalarType.Float64)).abs().max().item<double>();
+        Assert.True(diff < 1e-4, $"train(): the generated module differs from the lowered model with batch statistics by {diff}");
+        Assert.True((batchStatistics - expected).abs().max().item<double>() > 1e-3, "the two modes differ");
+    }
+
     static void AssertEquivalent(ModelIR model)
     {
         using var scope = NewDisposeScope();
@@ -73,7 +108,8 @@ public class GeneratedCodeEquivalenceTests
         generated.eval();
 
         // Same parameters: the generated module's state_dict keys are the IR's, with layer names sanitised.
-        var keyToIr = model.Layers.SelectMany(l => l.Parameters.Select(p => (Key: Names.Sanitize(l.Name) + p.Name[l.Name.Length..], Ir: p.Name)))
+        // A block's layers are fields of its module (blk[1].fc1 → blk_1 → fc1): each part is sanitised.
+        var keyToIr = model.Layers.SelectMany(l => l.Parameters.Select(p => (Key: string.Join(".", l.Name.Split('.').Select(Names.Sanitize)) + p.Name[l.Name.Length..], Ir: p.Name)))
             .ToDictionary(k => k.Key, k => k.Ir);
         var generatedParameters = generated.named_parameters().ToList();
         Assert.Equal(model.Parameters.Count(), generatedParameters.Count);

@@ -25,6 +25,7 @@ public class LayerVocabularyTests
         [LayerKind.RNN] = "input x: [5, 3]\n layer l = RNN(3, 4, integrator = rk2, dt = 0.5)\n output y = l(x)",
         [Vocabulary.Layers.Conv1d.Conv1dKind] = "input x: [3, 9]\n layer l = Conv1d(3, 4, 3, stride = 2, padding = 1)\n output y = l(x)",
         [Vocabulary.Layers.Conv2d.Conv2dKind] = "input x: [2, 7, 6]\n layer l = Conv2d(2, 3, 3, stride = 2, padding = 1)\n output y = l(x)",
+        [Vocabulary.Layers.BatchNorm.Id] = "input x: [3]\n layer l = BatchNorm(3, momentum = 0.2)\n output y = l(x)",
     };
 
     public static TheoryData<string> Kinds() => [.. LayerDefinition.All.Select(d => d.Name)];
@@ -54,9 +55,11 @@ public class LayerVocabularyTests
         var x = torch.tensor(new double[] { -1.5, 0.0, 2.0 }).reshape(1, 3);
         foreach (var f in Vocabulary.Functions.All.Where(f => f.Shape is null))
         {
-            var y = SymDsl.Torch.Lowering.FunctionRuntimes.Bind(f.Name, f.Defaults)(x);
+            // Required arguments (dropout's p) get a value in their range.
+            var args = f.Arguments.ToDictionary(a => a.Name, a => a.Default ?? new Value.Float(0.5));
+            var y = SymDsl.Torch.Lowering.FunctionRuntimes.Bind(f.Name, args)(x);
             Assert.Equal(x.shape, y.shape);
-            var code = f.CSharp("x", f.Defaults);
+            var code = f.CSharp("x", args);
             Assert.Contains("x", code);
         }
         // Functions with a shape rule (pooling): applied in a model to [C, L] and [C, H, W], the lowering gives the rule's shape.

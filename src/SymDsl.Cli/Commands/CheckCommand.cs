@@ -90,7 +90,7 @@ internal static class CheckCommand
             string what = $"{s.Kind.ToString().ToLowerInvariant()}({s.Target})";
             string name = s.Declared ? $"{s.Name} : {what}" : $"{what} (inferred)";
             string err = v.Result.MaxRelativeError.ToString("0.0e+00", CultureInfo.InvariantCulture);
-            string note = s.Exact ? "" : $" (approximate: LayerNorm eps > 0 absorbs the scale only approximately; tolerance {ApproximateTolerance:0e+0})";
+            string note = s.Exact ? "" : $" (approximate: a LayerNorm or BatchNorm eps > 0 absorbs the scale only approximately; tolerance {ApproximateTolerance:0e+0})";
             io.Out.WriteLine($"  {(v.Holds ? "verified" : "FAILED  ")}  {name,-40} max relative error {err}{note}");
             allHold &= v.Holds;
         }

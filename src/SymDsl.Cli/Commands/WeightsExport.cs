@@ -26,7 +26,10 @@ internal sealed class WeightsExport : ITrainingObserver
         using var scope = NewDisposeScope();
         using var plain = new SymModel(model);
         using (no_grad())
+        {
             plain.SetEffectiveParameters(trained.EffectiveParameters().ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32)));
+            plain.SetBuffers(trained.Buffers()); // a BatchNorm's running statistics (copied with the buffer's own dtype)
+        }
         try
         {
             AtomicFile.WriteVia(path, tmp => plain.save(tmp));

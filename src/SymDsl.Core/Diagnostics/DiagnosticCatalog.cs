@@ -37,7 +37,7 @@ public static class DiagnosticCatalog
     public static Diagnostic BadOverride(SourceSpan s, string name, string value, string type) => Error(s, "SYM0206", $"--set {name}={value}: '{value}' is not a valid {type}{(type == "float" ? " (a finite number)" : "")}");
     public static Diagnostic MissingHyperParameter(SourceSpan s, string name) => Error(s, "SYM0207", $"hyper-parameter '{name}' has no value; give it a default or use --set {name}=VALUE");
     public static Diagnostic NotConstant(SourceSpan s, string what) => Error(s, "SYM0208", $"{what} must be a constant expression of hyper-parameters and loop variables");
-    public static Diagnostic UnknownLayerKind(SourceSpan s, string kind, string? suggestion) => Error(s, "SYM0209", $"unknown layer kind '{kind}'{DidYouMean(suggestion)}");
+    public static Diagnostic UnknownLayerKind(SourceSpan s, string kind, string? suggestion, IEnumerable<string> known) => Error(s, "SYM0209", $"unknown layer kind '{kind}'{DidYouMean(suggestion)} (the layer kinds are {string.Join(", ", known)})");
     public static Diagnostic UnknownFunction(SourceSpan s, string name, string? suggestion) => Error(s, "SYM0210", $"unknown function '{name}'{DidYouMean(suggestion)}");
     public static Diagnostic BadArgument(SourceSpan s, string message) => Error(s, "SYM0211", message);
     public static Diagnostic PositionalAfterNamed(SourceSpan s, string what) => BadArgument(s, $"{what}: positional arguments must come before named ones");
@@ -49,6 +49,7 @@ public static class DiagnosticCatalog
     public static Diagnostic UnknownInit(SourceSpan s, string what, string? suggestion) => BadArgument(s, $"{what} must be one of normal(std), orthogonal(gain), uniform(a), zeros, ones, default{DidYouMean(suggestion)}");
     public static Diagnostic LossArguments(SourceSpan s, string loss, string example) => BadArgument(s, $"{loss} takes two names: a model output and a data field, as in {loss}({example})");
     public static Diagnostic TakesOneInput(SourceSpan s, string what, int given) => BadArgument(s, $"{what} takes exactly one input, but was given {given}");
+    public static Diagnostic BlockArgumentsByName(SourceSpan s, string what, string example) => BadArgument(s, $"{what}: a block's hyper-parameters are given by name ({example})");
     public static Diagnostic NoNamedArguments(SourceSpan s, string function) => BadArgument(s, $"{function} takes no named arguments");
     public static Diagnostic DimOutOfRange(SourceSpan s, string function, long dim, string shape) => BadArgument(s, $"{function}: dim {dim} is out of range for shape {shape}");
     public static Diagnostic BadPath(SourceSpan s, string what, string reason) => BadArgument(s, $"{what} is not a valid path: {reason}");

@@ -76,6 +76,25 @@ public static class IrJson
             w.WriteString("name", o.Name);
             w.WriteNumber("node", o.Node);
         });
+        // Models used as blocks (only when there are any, so that other models' JSON is unchanged): the structure of the
+        // flat graph above. The block's own graph is its model's entry (with these hyper-arguments).
+        if (m.Blocks.Count > 0)
+            Objects(w, "blocks", m.Blocks, b =>
+            {
+                w.WriteString("instance", b.Instance);
+                w.WriteString("model", b.Model);
+                Dict(w, "hyperArguments", b.HyperArguments);
+                w.WriteStartArray("layers");
+                foreach (var l in b.Layers) w.WriteStringValue(l);
+                w.WriteEndArray();
+                Ints(w, "nodes", b.Nodes);
+                Ints(w, "inputs", b.Inputs);
+                Objects(w, "outputs", b.Outputs, o =>
+                {
+                    w.WriteString("name", o.Name);
+                    w.WriteNumber("node", o.Node);
+                });
+            });
         Objects(w, "symmetries", m.Symmetries, s =>
         {
             w.WriteString("name", s.Name);
@@ -93,6 +112,13 @@ public static class IrJson
                 w.WriteString("role", a.Role.ToString());
                 if (a.Unit != 1) w.WriteNumber("unit", a.Unit);
             });
+            if (s.BufferActions.Count > 0)
+                Objects(w, "buffer_actions", s.BufferActions, a =>
+                {
+                    w.WriteString("buffer", a.Parameter);
+                    w.WriteNumber("axis", a.Axis);
+                    w.WriteString("role", a.Role.ToString());
+                });
         });
         w.WriteEndObject();
     }

@@ -317,6 +317,16 @@ public sealed record SymmetryIR(
 
     /// <summary>False when the symmetry holds only approximately (a scale absorbed by a LayerNorm with eps &gt; 0).</summary>
     public bool Exact { get; init; } = true;
+
+    /// <summary>
+    /// How the group moves the layers' buffers (a BatchNorm's running statistics, "bn.running_mean"), so that g applied to a
+    /// trained model keeps its evaluation-mode function: the same roles as <see cref="Actions"/> (two Forward actions on one
+    /// buffer multiply it by c², as a variance scales). Empty for models without buffers. Buffers are not parameters: the
+    /// regularizers, diagnostics and <see cref="Parameters"/> never see them.
+    /// </summary>
+    public IReadOnlyList<ParamActionIR> BufferActions { get; init; } = NoBufferActions;
+
+    internal static readonly IReadOnlyList<ParamActionIR> NoBufferActions = Array.Empty<ParamActionIR>();
 }
 
 // ---------------------------------------------------------------- training

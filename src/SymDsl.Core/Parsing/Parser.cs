@@ -196,7 +196,7 @@ public static class Parser
         {
             // A new top-level declaration ends the current one: leave the statement loop and let the missing '}'
             // be conjured, instead of deleting the next declaration.
-            if (recognizer.InputStream.LA(1) is SymLexer.MODEL or SymLexer.TRAIN && recognizer.Context is not SymParser.FileContext) return;
+            if (recognizer.InputStream.LA(1) is SymLexer.MODEL or SymLexer.TRAIN or SymLexer.IMPORT && recognizer.Context is not SymParser.FileContext) return;
             if (ExpectsCloser(recognizer)) return;
             base.Sync(recognizer);
         }
@@ -279,12 +279,14 @@ internal sealed class SyntaxTreeBuilder(string path, List<Diagnostic> diagnostic
     {
         var models = new List<ModelDecl>();
         var trains = new List<TrainDecl>();
+        var imports = new List<ImportDecl>();
         foreach (var top in ctx.topDecl())
         {
             if (top.modelDecl() is { } m && Ok(m.name) && m.ChildCount > 0) models.Add(Model(m));
             else if (top.trainDecl() is { } t && Ok(t.model)) trains.Add(Train(t));
+            else if (top.importDecl() is { } i && Ok(i.path) && !HasErrors(i)) imports.Add(new ImportDecl(Unescape(i.path.Text), Span(i)));
         }
-        return new FileSyntax(models, trains, Span(ctx));
+        return new FileSyntax(models, trains, Span(ctx)) { Imports = imports };
     }
 
     ModelDecl Model(SymParser.ModelDeclContext ctx)
@@ -366,7 +368,7 @@ internal sealed class SyntaxTreeBuilder(string path, List<Diagnostic> diagnostic
             TrainStmt? stmt = s switch
             {
                 SymParser.BreakStmtContext b when b.method is not null && b.nameList() is { } nl =>
-                    new BreakStmt(Call(b.method), nl.indexedName().Select(Indexed).ToList(), Span(b)),
+                    new BreakStmt(Call(b.method), nl.qualifiedName().Select(Qualified).ToList(), Span(b)),
                 SymParser.DiagnoseStmtContext d =>
                     new DiagnoseStmt(d.call().Select(Call).ToList(), d.every is null ? null : Expr(d.every), d.unit is null ? null : Id(d.unit), Span(d)),
                 SymParser.InduceStmtContext i when Ok(i.structure) && i.target is not null =>
@@ -381,6 +383,13 @@ internal sealed class SyntaxTreeBuilder(string path, List<Diagnostic> diagnostic
     }
 
     CallSyntax Call(SymParser.CallContext c) => new(Id(c.callee), Args(c.argList()), Span(c));
+
+    /// <summary><c>blk[1].perm</c>: the last part, with the others as its <see cref="IndexedName.Qualifier"/>.</summary>
+    IndexedName Qualified(SymParser.QualifiedNameContext c)
+    {
+        var parts = c.indexedName().Select(Indexed).ToList();
+        return parts[^1] with { Qualifier = parts[..^1], Span = Span(c) };
+    }
 
     IndexedName Indexed(SymParser.IndexedNameContext c)
         => new(Id(c.ID().Symbol), c.expr() is { } e ? Expr(e) : null, Span(c));

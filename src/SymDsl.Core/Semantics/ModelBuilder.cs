@@ -331,7 +331,7 @@ public sealed class ModelBuilder
         }
         if (LayerDefinition.Find(s.Kind.Text) is not { } definition)
         {
-            diagnostics.Add(DiagnosticCatalog.UnknownLayerKind(s.Kind.Span, s.Kind.Text, Names.Suggest(s.Kind.Text, LayerKinds.Concat(library?.Models.Keys ?? []))));
+            diagnostics.Add(DiagnosticCatalog.UnknownLayerKind(s.Kind.Span, s.Kind.Text, Names.Suggest(s.Kind.Text, LayerKinds.Concat(library?.Models.Keys ?? [])), LayerKinds));
             Poison(name, s, constants);
             return;
         }
@@ -610,6 +610,7 @@ public sealed class ModelBuilder
         if (stack.Contains(model))
         {
             library!.Root.Add(DiagnosticCatalog.BlockRecursion(s.Kind.Span, model, [.. stack.SkipWhile(m => m != model), model]));
+            sawBroken = true; // reported in the compilation's list, not this builder's: this model still has an error
             Poison(name, s, constants);
             return;
         }
@@ -621,7 +622,7 @@ public sealed class ModelBuilder
         {
             if (a.Name is null)
             {
-                diagnostics.Add(DiagnosticCatalog.BadArgument(a.Span, $"{what}: a block's hyper-parameters are given by name ({(declaredNames.Count == 0 ? $"{model} has none" : $"{declaredNames[0]} = …")})"));
+                diagnostics.Add(DiagnosticCatalog.BlockArgumentsByName(a.Span, what, declaredNames.Count == 0 ? $"{model} has none" : $"{declaredNames[0]} = …"));
                 ok = false;
                 continue;
             }
@@ -646,9 +647,9 @@ public sealed class ModelBuilder
             args[p.Name.Text] = coerced;
         }
         foreach (var p in block.Parameters)
-            if (!args.ContainsKey(p.Name.Text) && p.Default is null && !overrides.ContainsKey(p.Name.Text))
+            if (!args.ContainsKey(p.Name.Text) && p.Default is null && !overrides.ContainsKey(p.Name.Text) && s.Arguments.All(a => a.Name is not null))
             {
-                diagnostics.Add(DiagnosticCatalog.MissingArgument(s.Span, what + $" ({model}'s hyper-parameter '{p.Name.Text}' has no default)", p.Name.Text));
+                diagnostics.Add(DiagnosticCatalog.MissingArgument(s.Span, what, p.Name.Text));
                 ok = false;
             }
         if (!ok) { Poison(name, s, constants); return; }
@@ -666,6 +667,7 @@ public sealed class ModelBuilder
             if (built.Diagnostics.FirstOrDefault(d => d.Level == DiagnosticLevel.Error) is { } first)
                 diagnostics.Add(DiagnosticCatalog.BlockDoesNotCheck(s.Kind.Span, name, model,
                     string.Join(", ", built.Model.Model.HyperParameters.Select(kv => $"{kv.Key} = {kv.Value}")), first));
+            sawBroken = true;
             Poison(name, s, constants);
             return;
         }
@@ -712,11 +714,12 @@ public sealed class ModelBuilder
         OutputIR? chosen;
         if (member is null)
         {
-            if (def.Outputs.Count != 1)
+            if (def.Outputs.Count != 1 && def.Outputs.Count > 0)
             {
                 diagnostics.Add(DiagnosticCatalog.BlockOutput(c.Span, $"block '{b.Name}' ({model}) has {def.Outputs.Count} outputs ({string.Join(", ", def.Outputs.Select(o => o.Name))}); choose one with `{b.Name}(…).{def.Outputs[0].Name}` and read the others as `{b.Name}.NAME`"));
                 return null;
             }
+            if (def.Outputs.Count == 0) return null; // the block's own check reported it (SYM0219)
             chosen = def.Outputs[0];
         }
         else if ((chosen = def.Outputs.FirstOrDefault(o => o.Name == member.Text)) is null)
@@ -802,9 +805,10 @@ public sealed class ModelBuilder
         var sig = definition.Arguments;
         int? x;
         List<Argument> named;
-        if (definition.Shape is not null && c.Arguments.Count > 0 && c.Arguments[0].Name is null)
+        if ((definition.Shape is not null || sig.Any(a => a.Required)) && c.Arguments.Count > 0 && c.Arguments[0].Name is null)
         {
-            // A function with a shape rule (pooling) takes its input first, then its arguments by position or name: max_pool(h, 2).
+            // A function with a shape rule (pooling) or a required argument takes its input first, then its arguments by
+            // position or name: max_pool(h, 2), dropout(h, 0.5).
             x = Lower(c.Arguments[0].Value, constants);
             named = c.Arguments.Skip(1).ToList();
         }

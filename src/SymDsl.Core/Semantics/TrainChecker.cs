@@ -338,9 +338,14 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         var syms = new List<SymmetryIR>();
         foreach (var written in b.Symmetries)
         {
-            var text = written.Index is null ? written.Name.Text
-                : constants.EvalInt(written.Index, $"the index of '{written.Name.Text}'") is { } ix ? $"{written.Name.Text}[{ix}]" : null;
-            if (text is null) return null;
+            string? text = "";
+            foreach (var part in written.Qualifier.Append(written))
+            {
+                var spelled = part.Index is null ? part.Name.Text
+                    : constants.EvalInt(part.Index, $"the index of '{part.Name.Text}'") is { } ix ? $"{part.Name.Text}[{ix}]" : null;
+                if (spelled is null) return null;
+                text += (text.Length == 0 ? "" : ".") + spelled;
+            }
             var id = new Identifier(text, written.Span);
             var sym = DeclaredSymmetry(id.Text);
             if (sym is null || !sym.Declared)

@@ -46,7 +46,11 @@ sealed class Shifts
     }
 
     /// <summary>A shift emitted by one layer: where it goes and what stops it.</summary>
-    public sealed record Flow(LayerIR Emitter, IReadOnlyList<ParamActionIR> Actions, IReadOnlyList<int> Reached, IReadOnlyList<Obstacle> Obstacles);
+    public sealed record Flow(LayerIR Emitter, IReadOnlyList<ParamActionIR> Actions, IReadOnlyList<int> Reached, IReadOnlyList<Obstacle> Obstacles)
+    {
+        /// <summary>Buffers of the layers that absorb the shift at their input (a BatchNorm's running mean).</summary>
+        public List<ParamActionIR> BufferActions { get; } = [];
+    }
 
     List<Flow>? flows;
 
@@ -64,6 +68,7 @@ sealed class Shifts
         foreach (var (why, necessary) in rule.OutBlocks)
             obstacles.Add(new Obstacle($"{emitter.Kind} '{emitter.Name}'", emitter.Span, why, necessary));
         var reached = new List<int>();
+        var buffers = new List<ParamActionIR>();
         var queue = new Queue<int>(applications.TryGetValue(emitter.Name, out var apps) ? apps : []);
         var seen = new HashSet<int>(queue);
         void Add(Obstacle o) { if (!obstacles.Contains(o)) obstacles.Add(o); }
@@ -77,9 +82,13 @@ sealed class Shifts
             {
                 var cn = model.Node(c);
                 if (Passes(cn, id, Add) && seen.Add(c)) queue.Enqueue(c);
+                else if (cn.Op == OpKind.Layer && rules[cn.Attr("layer")] is { InAbsorbed: true } absorber)
+                    foreach (var b in absorber.InBufferActions) if (!buffers.Contains(b)) buffers.Add(b);
             }
         }
-        return new Flow(emitter, rule.OutActions, reached, obstacles);
+        var flow = new Flow(emitter, rule.OutActions, reached, obstacles);
+        flow.BufferActions.AddRange(buffers);
+        return flow;
     }
 
     /// <summary>Whether the shift of input <paramref name="from"/> goes on to <paramref name="n"/>'s output; records what stops it.</summary>
@@ -143,6 +152,7 @@ sealed class Shifts
         public readonly List<(string Why, bool Necessary)> InBlocks = [];
         public readonly List<(string Why, bool Necessary)> OutBlocks = [];
         public bool InAbsorbed;
+        public readonly List<ParamActionIR> InBufferActions = [];
 
         public LayerIR Layer => layer;
         public bool Has(string local) => layer.HasParameter(local);
@@ -154,6 +164,10 @@ sealed class Shifts
         }
 
         public void Absorb(Port port, bool exact = true) { if (port == Port.In) InAbsorbed = true; }
+        public void ActOnBuffer(Port port, string local, int axis, ActionRole role)
+        {
+            if (port == Port.In) InBufferActions.Add(new ParamActionIR($"{layer.Name}.{local}", axis, role));
+        }
         public void Link() => InBlocks.Add(("links its input to its output, which the calculus does not follow for a shift", false));
         public void Block(Port port, string why, bool necessary) => (port == Port.In ? InBlocks : OutBlocks).Add((why, necessary));
     }

@@ -30,6 +30,8 @@ public sealed record SymmetryCandidate(SymmetryKind Kind, string? Target, IReadO
     IReadOnlyList<ParamActionIR> Actions, Verdict Verdict, IReadOnlyList<Obstacle> Obstacles, bool Exact)
 {
     public SourceSpan Span { get; init; }
+    /// <summary>How the group moves layers' buffers (<see cref="SymmetryIR.BufferActions"/>).</summary>
+    public IReadOnlyList<ParamActionIR> BufferActions { get; init; } = [];
     /// <summary>The space's identity within its kind (equal for two sites of one space).</summary>
     internal int Space { get; init; } = -1;
     /// <summary>The verdict depends on the loss a train block binds (translation of an output).</summary>
@@ -38,7 +40,8 @@ public sealed record SymmetryCandidate(SymmetryKind Kind, string? Target, IReadO
     public SymmetryIR ToIR(string? name = null, string? target = null, bool declared = false, SourceSpan? span = null)
     {
         var t = target ?? Target ?? "?";
-        return new SymmetryIR(name ?? SymmetryInference.Spell(Kind, t), Kind, t, Dim, Blocks, Actions, declared, Verdict == Verdict.Holds, span ?? Span) { Exact = Exact };
+        return new SymmetryIR(name ?? SymmetryInference.Spell(Kind, t), Kind, t, Dim, Blocks, Actions, declared, Verdict == Verdict.Holds, span ?? Span)
+            { Exact = Exact, BufferActions = BufferActions.Count > 0 ? BufferActions : SymmetryIR.NoBufferActions };
     }
 
     /// <summary>The obstacle to name in a message: the first necessary one, else the first.</summary>
@@ -82,6 +85,7 @@ sealed class Spaces
     readonly Stack<int> path = new();
     readonly Dictionary<string, int> layerIndex = new();
     readonly List<(int Port, ParamActionIR Action)> actions = [];
+    readonly List<(int Port, ParamActionIR Action)> bufferActions = [];
     readonly List<(int Port, Obstacle Obstacle)> obstacles = [];
     readonly HashSet<int> inexact = [];
     readonly int nodeCount;
@@ -362,6 +366,10 @@ sealed class Spaces
         return ([], [], true, space < size.Length ? size[space] : 0);
     }
 
+    /// <summary>The buffer actions on one space (<see cref="SymmetryIR.BufferActions"/>).</summary>
+    public List<ParamActionIR> BuffersOf(int space)
+        => bufferActions.Where(b => Find(b.Port) == Find(space)).Select(b => b.Action).ToList();
+
     /// <summary>Named sites per space, in graph order (the last node of each name).</summary>
     public IReadOnlyList<string> SitesOf(int space)
     {
@@ -394,6 +402,9 @@ sealed class Spaces
             said.Add(port);
             spaces.actions.Add((PortOf(port), new ParamActionIR($"{layer.Name}.{local}", axis, role, unit)));
         }
+
+        public void ActOnBuffer(Port port, string local, int axis, ActionRole role)
+            => spaces.bufferActions.Add((PortOf(port), new ParamActionIR($"{layer.Name}.{local}", axis, role)));
 
         public void Absorb(Port port, bool exact = true)
         {

@@ -101,7 +101,7 @@ public sealed class SymmetryInference
         var verdict = obs.Count == 0 ? Verdict.Holds : obs.Any(o => o.Necessary) ? Verdict.DoesNotHold : Verdict.CannotProve;
         var span = target is not null && model.Site(target) is { } node ? node.Span : flow.Emitter.Span;
         return new SymmetryCandidate(SymmetryKind.Translation, target, sites, 1, 1, flow.Actions, verdict, obs, true)
-            { Span = span, Space = model.Layers.ToList().IndexOf(flow.Emitter) };
+            { Span = span, Space = model.Layers.ToList().IndexOf(flow.Emitter), BufferActions = flow.BufferActions };
     }
 
     SymmetryCandidate Make(SymmetryKind kind, Spaces sp, int space, List<ParamActionIR> actions, List<Obstacle> obstacles, bool exact, int dim, string? written)
@@ -115,7 +115,7 @@ public sealed class SymmetryInference
         var span = target is not null && model.Site(target) is { } node ? node.Span : model.Span;
         // One scalar acts for a translation (c·1) and a scale (c > 0), one per unit for the others.
         var groupDim = kind is SymmetryKind.Translation or SymmetryKind.Scale ? 1 : dim;
-        return new SymmetryCandidate(kind, target, sites, groupDim, 1, actions, verdict, obs, exact) { Span = span, Space = space };
+        return new SymmetryCandidate(kind, target, sites, groupDim, 1, actions, verdict, obs, exact) { Span = span, Space = space, BufferActions = sp.BuffersOf(space) };
     }
 
     SymmetryCandidate Internal(LayerIR layer, LayerSymmetry s, SymmetryKind kind)

@@ -13,7 +13,14 @@ public sealed record Identifier(string Text, SourceSpan Span) : SyntaxNode(Span)
     public override string ToString() => Text;
 }
 
-public sealed record FileSyntax(IReadOnlyList<ModelDecl> Models, IReadOnlyList<TrainDecl> Trains, SourceSpan Span) : SyntaxNode(Span);
+public sealed record FileSyntax(IReadOnlyList<ModelDecl> Models, IReadOnlyList<TrainDecl> Trains, SourceSpan Span) : SyntaxNode(Span)
+{
+    /// <summary>The file's <c>import "PATH"</c> declarations, in order.</summary>
+    public IReadOnlyList<ImportDecl> Imports { get; init; } = [];
+}
+
+/// <summary><c>import "blocks.sym"</c>: <see cref="Path"/> as written (relative to the importing file).</summary>
+public sealed record ImportDecl(string Path, SourceSpan Span) : SyntaxNode(Span);
 
 // ---------------------------------------------------------------- models
 
@@ -24,7 +31,11 @@ public sealed record ModelDecl(Identifier Name, IReadOnlyList<ParamDecl> Paramet
 public sealed record ParamDecl(Identifier Name, Identifier Type, Expr? Default, SourceSpan Span) : SyntaxNode(Span);
 
 /// <summary><c>h</c> or <c>h[i - 1]</c>.</summary>
-public sealed record IndexedName(Identifier Name, Expr? Index, SourceSpan Span) : SyntaxNode(Span);
+public sealed record IndexedName(Identifier Name, Expr? Index, SourceSpan Span) : SyntaxNode(Span)
+{
+    /// <summary>In a <c>break … on</c> list, the parts before a qualified name's last (<c>blk[1]</c> of <c>blk[1].perm</c>); else empty.</summary>
+    public IReadOnlyList<IndexedName> Qualifier { get; init; } = [];
+}
 
 public abstract record ModelStmt(SourceSpan Span) : SyntaxNode(Span);
 

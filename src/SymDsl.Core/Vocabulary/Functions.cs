@@ -27,6 +27,9 @@ public enum FunctionProperties
     /// <summary>f acts on each channel (axis 0) separately, over its positions (the other axes): pooling. Its input's units must
     /// be on axis 0; <see cref="Elementwise"/> and the other properties then speak of the channels.</summary>
     OverPositions = 128,
+    /// <summary>f draws a random mask in training (dropout): the groups it commutes with, it commutes with in distribution;
+    /// in evaluation (and in <c>check --verify</c>) it is the identity.</summary>
+    Stochastic = 256,
 }
 
 /// <summary>
@@ -51,7 +54,7 @@ public sealed record FunctionDefinition(string Name, FunctionProperties Properti
     public Func<FunctionApplication, IReadOnlyList<int>?>? Shape { get; init; }
 
     /// <summary>Its arguments with their defaults (what an RNN cell applies it with).</summary>
-    public IReadOnlyDictionary<string, Value> Defaults => Arguments.ToDictionary(a => a.Name, a => a.Default!);
+    public IReadOnlyDictionary<string, Value> Defaults => Arguments.Where(a => a.Default is not null).ToDictionary(a => a.Name, a => a.Default!);
 
     /// <summary>
     /// Whether f commutes with every element of the group <paramref name="kind"/> acting on its units — so that the
@@ -67,7 +70,9 @@ public sealed record FunctionDefinition(string Name, FunctionProperties Properti
         SymmetryKind.Sign => Has(FunctionProperties.Odd)
             ? (true, null, false) : (false, $"is not odd ({Name}(−z) ≠ −{Name}(z))", Name != "sigmoid"),
         SymmetryKind.Rotation => Has(FunctionProperties.Linear)
-            ? (true, null, false) : (false, "is nonlinear, so it does not commute with a change of basis", true),
+            ? (true, null, false)
+            : Has(FunctionProperties.Stochastic) ? (false, "multiplies each unit by its own random mask, which does not commute with a change of basis", true)
+            : (false, "is nonlinear, so it does not commute with a change of basis", true),
         SymmetryKind.Translation => Has(FunctionProperties.Linear) || Has(FunctionProperties.ShiftEquivariant)
             ? (true, null, false) : (false, $"does not commute with a shift ({Name}(z + c) ≠ {Name}(z) + c)", true),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
@@ -103,6 +108,10 @@ public static class Functions
         new("global_avg_pool", E | FunctionProperties.Linear | FunctionProperties.PositivelyHomogeneous | FunctionProperties.Odd | FunctionProperties.OverPositions,
             [], "[C, …] → [C]: the mean of each channel over its positions")
             { Shape = a => a.Channels(), CSharp = (x, _) => $"{x}.flatten(2).mean(new long[] {{ -1 }})" },
+        new("dropout", E | FunctionProperties.PositivelyHomogeneous | FunctionProperties.Odd | FunctionProperties.Stochastic,
+            [ArgSpec.Req("p", ArgType.Float, Domain.UnitInterval)],
+            "in training each entry is zeroed with probability p and the others scaled by 1/(1 − p), the mask drawn from the run's own generator; the identity in evaluation")
+            { CSharp = (x, a) => $"nn.functional.dropout({x}, {Emit.CSharpEmitter.Double(a["p"].AsDouble())}, training)" },
     ];
 
     /// <summary>The C# of a pooling of the input's positions (node attribute "dims": 1 on [C, L], 2 on [C, H, W]).</summary>

@@ -35,6 +35,10 @@ public interface ISpaceRule
     /// is generic (a counterexample exists for almost every parameter value), so the symmetry does not hold; otherwise the
     /// calculus only cannot prove it.</summary>
     void Block(Port port, string why, bool necessary);
+    /// <summary>The group acting on <paramref name="port"/>'s units also moves buffer "{layer}.{local}" (a BatchNorm's running
+    /// statistics) along <paramref name="axis"/>; recorded in <see cref="SymmetryIR.BufferActions"/>, it says nothing about
+    /// whether the group holds (call <see cref="Absorb"/> or <see cref="Act"/> for that).</summary>
+    void ActOnBuffer(Port port, string local, int axis, ActionRole role) { }
 }
 
 /// <summary>A symmetry that lives inside one layer (the query–key product of attention): its group and parameter action.</summary>
@@ -71,6 +75,11 @@ public abstract class LayerDefinition
 
     /// <summary>The vocabulary when the layer reads token ids (Embedding): inputs are drawn below it; null otherwise.</summary>
     public virtual long? TokenVocabulary(LayerIR layer) => null;
+
+    /// <summary>Whether the layer, applied to a per-example input of <paramref name="inputShape"/>, needs more than one example
+    /// in a training batch (a BatchNorm on [C] takes statistics over the batch alone); the trainer refuses a batch size that
+    /// would give it a single example.</summary>
+    public virtual bool NeedsSeveralExamples(IReadOnlyList<int> inputShape) => false;
 
     /// <summary>The local name of W when the layer computes y = W x (+ b) and nothing else (Linear's "weight"), null otherwise.
     /// CRH alignment reads it.</summary>

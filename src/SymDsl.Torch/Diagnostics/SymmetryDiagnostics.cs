@@ -184,6 +184,10 @@ public sealed partial class SymmetryDiagnostics : ITrainingObserver, IDisposable
         // The shadow's initial values are overwritten before every measurement; it draws them from its own generator.
         _shadow = new SymModel(ir, seed: context.Seed);
         _shadow.to(context.Model.ParameterDType).to(context.Device);
+        // Metrics are measured in evaluation mode: BatchNorm with the running statistics (copied from the measured model
+        // before each pass), dropout off. A pass then has no side effects on the run (no running statistics move, no mask
+        // is drawn) and measures the function the model computes at test time.
+        _shadow.eval();
         foreach (var p in _shadow.parameters()) p.DetachFromDisposeScope();
         foreach (var b in _shadow.buffers()) b.DetachFromDisposeScope();
         if (_plans.Any(p => p.Runtime.InitialReference)) CaptureInitialReference(context);
@@ -208,7 +212,7 @@ public sealed partial class SymmetryDiagnostics : ITrainingObserver, IDisposable
         using var _ = no_grad();
         using var init = new SymModel(context.ModelIR, Trainer.Reparametrisations(context.Train), context.Seed);
         init.to(context.Model.ParameterDType).to(context.Device);
-        var sites = Forward(context, init.EffectiveParameters(), withGradients: false).sites;
+        var sites = Forward(context, init.EffectiveParameters(), withGradients: false, init).sites;
         foreach (var p in _plans.Where(p => p.Runtime.InitialReference))
         {
             var node = p.SiteNode!.Value;
@@ -281,7 +285,7 @@ public sealed partial class SymmetryDiagnostics : ITrainingObserver, IDisposable
         if (needForward)
         {
             if (_shadow is null) throw new InvalidOperationException("SymmetryDiagnostics.OnStart was not called");
-            (sites, siteGrads, paramGrads) = Forward(context, live, withGradients: needGradients);
+            (sites, siteGrads, paramGrads) = Forward(context, live, withGradients: needGradients, context.Model);
         }
         if (stepGrads is not null) paramGrads = stepGrads;
         paramGrads = F64(paramGrads);
@@ -367,10 +371,11 @@ public sealed partial class SymmetryDiagnostics : ITrainingObserver, IDisposable
     /// every captured node and every effective parameter (autograd.grad: nothing accumulates in .grad).
     /// </summary>
     (Dictionary<int, Tensor> sites, Dictionary<int, Tensor> siteGrads, Dictionary<string, Tensor> paramGrads) Forward(
-        TrainingContext context, IReadOnlyDictionary<string, Tensor> parameters, bool withGradients)
+        TrainingContext context, IReadOnlyDictionary<string, Tensor> parameters, bool withGradients, SymModel buffersOf)
     {
         var shadow = _shadow!;
         shadow.SetEffectiveParameters(parameters);
+        shadow.SetBuffers(buffersOf.Buffers());
         var nodes = NeededNodes();
         var names = nodes.ToDictionary(ShadowSite, n => n);
         var captured = new Dictionary<string, Tensor>();

@@ -1,5 +1,6 @@
 using SymDsl.IR;
 using SymDsl.Vocabulary;
+using SymDsl.Torch.Lowering.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -35,8 +36,34 @@ public static class FunctionRuntimes
         return a["dims"].AsInt() == 1 ? x => one(x, k) : x => two(x, k);
     }
 
+    /// <summary>The functions whose forward pass reads the model's state (its mode, the step's generator): dropout.</summary>
+    static readonly Dictionary<string, Func<IReadOnlyDictionary<string, Value>, IFunctionState, Func<Tensor, Tensor>>> withState = new()
+    {
+        ["dropout"] = (a, state) =>
+        {
+            var p = a["p"].AsDouble();
+            return x =>
+            {
+                if (state.Mode != ForwardMode.Train || p == 0) return x.alias();
+                // The mask comes from the step's generator (the run's own, seeded by (seed, step)), never torch's global one.
+                using var keep = rand(x.shape, dtype: x.dtype, generator: state.Generator).to(x.device);
+                using var pScalar = p.ToScalar();
+                using var mask = keep.ge(pScalar);
+                using var scale = (1.0 / (1.0 - p)).ToScalar();
+                return x.mul(mask).mul_(scale);
+            };
+        },
+    };
+
     /// <summary>The names that have a lowering (a test checks they are exactly the functions of the language).</summary>
-    public static IEnumerable<string> Implemented => byName.Keys;
+    public static IEnumerable<string> Implemented => byName.Keys.Concat(withState.Keys);
+
+    /// <summary>
+    /// Function <paramref name="name"/> bound with its arguments and the model's <paramref name="state"/> (what SymModel's
+    /// activations use); functions that read no state ignore it.
+    /// </summary>
+    public static Func<Tensor, Tensor> Bind(string name, IReadOnlyDictionary<string, Value> args, IFunctionState state)
+        => withState.TryGetValue(name, out var bind) ? bind(args, state) : Bind(name, args);
 
     /// <summary>
     /// Function <paramref name="name"/> applied with its bound arguments <paramref name="args"/> (a node's attributes, or the
@@ -44,5 +71,22 @@ public static class FunctionRuntimes
     /// </summary>
     public static Func<Tensor, Tensor> Bind(string name, IReadOnlyDictionary<string, Value> args)
         => byName.TryGetValue(name, out var bind) ? bind(args)
+         : withState.TryGetValue(name, out var stateful) ? stateful(args, EvalState.Instance)
          : throw new InvalidOperationException($"function {name} has no lowering in FunctionRuntimes");
+
+    /// <summary>No model: evaluation mode (dropout is the identity).</summary>
+    sealed class EvalState : IFunctionState
+    {
+        public static readonly EvalState Instance = new();
+        public ForwardMode Mode => ForwardMode.Eval;
+        public Generator Generator => throw new InvalidOperationException("no generator outside a model's training step");
+    }
+}
+
+/// <summary>What a function's forward pass may read of the model: its mode and, in training, the step's generator.</summary>
+public interface IFunctionState
+{
+    ForwardMode Mode { get; }
+    /// <summary>The generator of the current training step (<see cref="SymModel.BeginStep"/>), seeded from the run's seed.</summary>
+    Generator Generator { get; }
 }

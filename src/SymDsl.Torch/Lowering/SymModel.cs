@@ -106,9 +106,104 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
             _params[p.Name] = param;
             init.Dispose();
         }
+        // Layer buffers (a BatchNorm's running statistics): "{layer}.{local}", in the layer's node beside its parameters.
+        foreach (var layer in ir.Layers)
+            foreach (var (local, initial) in LayerRuntime.Of(layer.Kind).Buffers(layer))
+            {
+                var segments = $"{layer.Name}.{local}".Split('.').Select(Names.Sanitize).ToArray();
+                var node = NodeFor(segments[..^1]);
+                node.register_buffer(segments[^1], initial(), persistent: true);
+                _buffers[$"{layer.Name}.{local}"] = (node, segments[^1]);
+            }
+        _seed = seed;
         // Components are registered explicitly above (dynamic layout); nothing is held in fields.
         _outputs = ir.Outputs.Select(o => (o.Name, o.Node)).ToArray();
         _dtypeSource = ir.Parameters.Select(p => _params.GetValueOrDefault(p.Name)).FirstOrDefault(p => p is not null);
+    }
+
+    readonly Dictionary<string, (ParamNode Node, string Local)> _buffers = new();
+    readonly long _seed;
+
+    // ------------------------------------------------------------------ mode and randomness (docs/language.md, "Modes")
+
+    /// <summary>
+    /// What <see cref="Forward"/> computes: <see cref="ForwardMode.Train"/> (a new module's mode, as TorchSharp's), set by
+    /// <c>train()</c>; <see cref="ForwardMode.Eval"/>, set by <c>eval()</c>; <see cref="ForwardMode.Verify"/> (batch statistics
+    /// without touching the running statistics, dropout off), set by <see cref="SetMode"/>.
+    /// </summary>
+    public ForwardMode Mode { get; private set; } = ForwardMode.Train;
+
+    public override void train(bool on = true)
+    {
+        base.train(on);
+        Mode = on ? ForwardMode.Train : ForwardMode.Eval;
+    }
+
+    /// <summary>Sets <see cref="Mode"/> (and TorchSharp's training flag: true for Train and Verify).</summary>
+    public void SetMode(ForwardMode mode)
+    {
+        base.train(mode != ForwardMode.Eval);
+        Mode = mode;
+    }
+
+    Generator? _stepGenerator;
+
+    /// <summary>
+    /// Starts training step <paramref name="step"/> (0-based): dropout's masks in it are drawn from a generator seeded by
+    /// (the model's seed, step) alone, so a resumed run draws the same masks as an uninterrupted one, and no other run or
+    /// thread touches them. The trainer calls it before every step; without it, the masks come from step 0's generator on.
+    /// </summary>
+    public void BeginStep(long step)
+    {
+        _stepGenerator?.Dispose();
+        _stepGenerator = new Generator(StepSeed(_seed, step));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) { _stepGenerator?.Dispose(); _stepGenerator = null; }
+        base.Dispose(disposing);
+    }
+
+    /// <summary>The seed of step <paramref name="step"/>'s generator: a SplitMix64 mix of (seed, step).</summary>
+    internal static ulong StepSeed(long seed, long step)
+    {
+        var z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)step + 0x632BE59BD9B4E019UL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>The generator random functions (dropout) draw from in <see cref="ForwardMode.Train"/>.</summary>
+    Generator StepGenerator => _stepGenerator ??= new Generator(StepSeed(_seed, 0));
+
+    /// <summary>The run-time state functions and layers read: the mode, the step's generator, the buffers.</summary>
+    sealed class State(SymModel owner, string? layer) : ILayerState, IFunctionState
+    {
+        public ForwardMode Mode => owner.Mode;
+        public Generator Generator => owner.StepGenerator;
+        public Tensor Buffer(string local) => owner.Buffer($"{layer}.{local}");
+    }
+
+    /// <summary>Every layer buffer by logical name ("bn.running_mean"), in layer order: the live tensors (do not dispose them).</summary>
+    public IReadOnlyDictionary<string, Tensor> Buffers() => _buffers.Keys.ToDictionary(k => k, Buffer);
+
+    /// <summary>Buffer <paramref name="name"/> ("bn.running_mean"), live.</summary>
+    public Tensor Buffer(string name)
+        => _buffers.TryGetValue(name, out var b) ? b.Node.get_buffer(b.Local) ?? throw new InvalidOperationException($"buffer {name} missing")
+         : throw new SymDslException($"model {IR.Name} has no buffer {name}");
+
+    /// <summary>Copies buffer values (any subset, by logical name) into the model's buffers, without recording gradients.</summary>
+    public void SetBuffers(IReadOnlyDictionary<string, Tensor> values)
+    {
+        using var _ = no_grad();
+        foreach (var (name, value) in values)
+        {
+            var b = Buffer(name);
+            if (!b.shape.SequenceEqual(value.shape))
+                throw new SymDslException($"buffer {name}: expected shape [{string.Join(", ", b.shape)}], got [{string.Join(", ", value.shape)}]");
+            b.copy_(value);
+        }
     }
 
     ParamNode NodeFor(string[] segments)
@@ -277,14 +372,14 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
                     break;
                 case OpKind.Activation:
                     st.Fn = node.Attr("fn");
-                    st.Activation = FunctionRuntimes.Bind(st.Fn, node.Attrs);
+                    st.Activation = FunctionRuntimes.Bind(st.Fn, node.Attrs, new State(this, null));
                     break;
                 case OpKind.Scale:
                     st.Scalar = node.Attrs["factor"].AsDouble();
                     break;
                 case OpKind.Layer:
                     if (_layers.TryGetValue(node.Attr("layer"), out var layer))
-                        st.LayerForward = LayerRuntime.Of(layer.Kind).Bind(layer, local => new Slot(this, layer, local));
+                        st.LayerForward = LayerRuntime.Of(layer.Kind).Bind(layer, local => new Slot(this, layer, local), new State(this, layer.Name));
                     break;
             }
             steps[i] = st;

@@ -13,6 +13,8 @@ public static class Scalars
 {
     /// <summary>The integer 0.</summary>
     public static readonly Scalar IntZero = 0.ToScalar();
+    /// <summary>The integer 1.</summary>
+    public static readonly Scalar IntOne = 1.ToScalar();
     /// <summary>The integer 2.</summary>
     public static readonly Scalar IntTwo = 2.ToScalar();
     /// <summary>The double 1.0.</summary>

@@ -110,6 +110,22 @@ public static class GroupActions
         return result;
     }
 
+    /// <summary>
+    /// New buffer tensors with g applied as <see cref="SymmetryIR.BufferActions"/> says (a BatchNorm's running mean moves
+    /// with its input channels: permuted, rescaled, flipped, shifted; its running variance permuted and scaled by c²), so that
+    /// g applied to the parameters (<see cref="Apply"/>) and to the buffers of a trained model keeps its evaluation-mode
+    /// function (exactly for permutation, sign and translation; up to BatchNorm's eps for rescale and scale). Buffers no
+    /// action names are passed through; the caller owns the new tensors.
+    /// </summary>
+    public static Dictionary<string, Tensor> ApplyToBuffers(SymmetryIR sym, GroupElement g, IReadOnlyDictionary<string, Tensor> buffers)
+    {
+        ArgumentNullException.ThrowIfNull(sym);
+        var result = new Dictionary<string, Tensor>(buffers);
+        if (sym.BufferActions.Count == 0) return result;
+        var asParameters = sym with { Actions = sym.BufferActions };
+        return Apply(asParameters, g, buffers);
+    }
+
     /// <summary>Apply g to one tensor for one action (inside the caller's dispose scope).</summary>
     internal static Tensor ApplyOne(SymmetryIR sym, GroupElement g, ParamActionIR action, Tensor t)
     {

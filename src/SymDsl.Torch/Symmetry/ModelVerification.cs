@@ -51,7 +51,9 @@ public static class ModelVerification
         using var noGrad = no_grad();
         using var lowered = new SymModel(model, seed: seed);
         lowered.to(ScalarType.Float64);
-        lowered.eval();
+        // Training mode without side effects: BatchNorm normalises with the batch's statistics (where its symmetries are
+        // exact) and leaves its running statistics alone; dropout is off (a random mask is not equivariant sample-wise).
+        lowered.SetMode(Lowering.Layers.ForwardMode.Verify);
         using var gen = new Generator((ulong)seed + 1);
 
         var theta = new Dictionary<string, Tensor>();

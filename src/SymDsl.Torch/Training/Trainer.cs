@@ -193,6 +193,8 @@ sealed class TrainingRun : IDisposable
         var nTrain = (int)data.TrainCount;
         var batch = Math.Max(1, Math.Min(_train.Batch, nTrain));
         var stepsPerEpoch = (nTrain + batch - 1) / batch;
+        if ((batch == 1 || nTrain % batch == 1) && NeedsSeveralExamples(modelIR) is { } bn)
+            throw new SymDslException($"{bn} takes its statistics over the batch, but {(batch == 1 ? "every batch" : $"the last batch of each epoch ({nTrain} training rows, batch {batch})")} holds a single example; choose another batch size");
         long total = _options.Steps ?? (_options.Epochs is { } e ? (long)e * stepsPerEpoch : _train.Steps ?? (_train.Epochs is { } te ? (long)te * stepsPerEpoch
             : throw new SymDslException("the train block sets neither epochs nor steps")));
         if (total < 1) throw new SymDslException($"nothing to train: {total} steps");
@@ -274,6 +276,7 @@ sealed class TrainingRun : IDisposable
             context.LearningRate = lr;
 
             var stepStart = Stopwatch.GetTimestamp();
+            model.BeginStep(step); // dropout's masks of this step: from (seed, step) alone, so a resume draws the same
             using (var scope = NewDisposeScope())
             {
                 var from = pos * batch;
@@ -319,7 +322,10 @@ sealed class TrainingRun : IDisposable
             var epochEnd = pos == stepsPerEpoch - 1 || done == total;
             if (epochEnd && data.TestCount > 0)
             {
+                // Test evaluation in evaluation mode (BatchNorm's running statistics, no dropout), then back to training.
+                model.eval();
                 var (tl, ta) = Evaluate(model, testFields, classes);
+                model.train();
                 metrics["test_loss"] = tl;
                 if (ta is { } acc) metrics["test_accuracy"] = acc;
             }
@@ -396,6 +402,13 @@ sealed class TrainingRun : IDisposable
     }
 
     const string SummaryFileName = Trainer.SummaryFileName;
+
+    /// <summary>A layer that cannot take a batch of one example where it is applied (a BatchNorm on [C]: its statistics are
+    /// over the batch alone), as "Kind 'name'"; null when there is none.</summary>
+    static string? NeedsSeveralExamples(ModelIR model)
+        => model.Nodes.Where(n => n.Op == OpKind.Layer).Select(n => (Node: n, Layer: model.Layer(n.Attr("layer"))))
+            .Where(a => Vocabulary.LayerDefinition.Of(a.Layer.Kind).NeedsSeveralExamples(model.Node(a.Node.Inputs[0]).Shape))
+            .Select(a => $"{a.Layer.Kind} '{a.Layer.Name}'").FirstOrDefault();
 
     /// <summary>
     /// A new tensorboard/ holding the scalars of <paramref name="lines"/> (the metrics so far: none for a new run, the

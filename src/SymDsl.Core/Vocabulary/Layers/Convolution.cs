@@ -47,7 +47,11 @@ public abstract class Convolution : LayerDefinition
 
     public override string CSharpFieldType(LayerIR layer, CSharpLayerContext c) => Name;
     public override string CSharpConstruct(LayerIR l, CSharpLayerContext c)
-        => $"nn.{Name}({c.Arg(l, "in")}, {c.Arg(l, "out")}, {c.Arg(l, "kernel")}, stride: {c.Arg(l, "stride")}, padding: {c.Arg(l, "padding")}, bias: {c.Arg(l, "bias")})";
+    {
+        // A constant 0 converts to TorchSharp's Padding enum too (an ambiguous overload): no padding is left to its default.
+        var padding = c.Arg(l, "padding");
+        return $"nn.{Name}({c.Arg(l, "in")}, {c.Arg(l, "out")}, {c.Arg(l, "kernel")}, stride: {c.Arg(l, "stride")}{(padding == "0" ? "" : $", padding: {padding}")}, bias: {c.Arg(l, "bias")})";
+    }
     public override bool CSharpInitialisesAfterConstruction => true;
 
     public override void Relate(SymmetryKind kind, ISpaceRule rule)

@@ -13,7 +13,7 @@ public abstract class ConvolutionRuntime : LayerRuntime
 
     public override Func<Tensor, Tensor> Bind(LayerIR layer, Func<string, IParameterSlot> slot)
     {
-        Runtime.Backends.DisableNnpack(); // no "Could not initialize NNPACK!" on every convolution (see Backends)
+        Runtime.Backends.ForConvolutions(); // oneDNN and NNPACK off: NaN gradients and a libtorch warning on every call (see Backends)
         var w = slot("weight");
         var b = slot("bias");
         var stride = layer.Args.Int("stride", 1);

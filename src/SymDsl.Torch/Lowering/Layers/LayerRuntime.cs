@@ -14,6 +14,23 @@ public interface IParameterSlot
 }
 
 /// <summary>
+/// What a model's forward pass computes (docs/language.md, "Modes"): <see cref="Train"/> for training steps (BatchNorm
+/// normalises with the batch's statistics and updates its running statistics; dropout draws masks from the run's
+/// generator), <see cref="Eval"/> for evaluation, metrics and the final weights (BatchNorm uses its running statistics;
+/// dropout is the identity), <see cref="Verify"/> for <c>check --verify</c> (BatchNorm uses the batch's statistics and
+/// leaves its running statistics alone; dropout is the identity).
+/// </summary>
+public enum ForwardMode { Train, Eval, Verify }
+
+/// <summary>What a layer's forward pass may read besides its parameters: the model's mode and the layer's buffers.</summary>
+public interface ILayerState
+{
+    ForwardMode Mode { get; }
+    /// <summary>Buffer "{layer}.{<paramref name="local"/>}" (declared by <see cref="LayerRuntime.Buffers"/>), live: updates stick.</summary>
+    Tensor Buffer(string local);
+}
+
+/// <summary>
 /// One layer kind's TorchSharp lowering, beside its definition (SymDsl.Core/Vocabulary/Layers): how it reads its parameters,
 /// its forward pass, and TorchSharp's default initialisation of its parameters. One subclass per kind in this folder,
 /// found by reflection (<see cref="Of"/>); <see cref="SymModel"/> has no per-kind code.
@@ -28,6 +45,18 @@ public abstract class LayerRuntime
     /// ([batch, ..per-example input shape] → [batch, ..output shape]).
     /// </summary>
     public abstract Func<Tensor, Tensor> Bind(LayerIR layer, Func<string, IParameterSlot> slot);
+
+    /// <summary>
+    /// <see cref="Bind(LayerIR, Func{string, IParameterSlot})"/> for a layer whose forward pass depends on the model's mode or
+    /// reads buffers (BatchNorm); <see cref="SymModel"/> calls this one. By default the mode is ignored.
+    /// </summary>
+    public virtual Func<Tensor, Tensor> Bind(LayerIR layer, Func<string, IParameterSlot> slot, ILayerState state) => Bind(layer, slot);
+
+    /// <summary>
+    /// The layer's buffers: state that is not trained but saved with the model (checkpoints, weights.dat) under
+    /// "{layer}.{local}", with its initial value (float buffers follow the model's dtype). None by default.
+    /// </summary>
+    public virtual IReadOnlyList<(string Local, Func<Tensor> Initial)> Buffers(LayerIR layer) => [];
 
     /// <summary>Fills <paramref name="t"/>, parameter "{layer}.{<paramref name="local"/>}", with TorchSharp's own default
     /// initialisation for the kind, drawing from <paramref name="gen"/> only.</summary>
