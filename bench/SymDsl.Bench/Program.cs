@@ -15,7 +15,8 @@ using static TorchSharp.torch;
 // bench/run → this program. Writes bench/out/results.json and bench/out/results.md.
 // Options: --quick (fewer samples; for a smoke run), --out DIR, --threads N, --only a,b (sections: compiled, syre,
 // diagnostics, check, gflops, memory, and micro: per-call costs, not in the default run; results.json/results.md are
-// then written only with --out).
+// then written only with --out), --cases a,b (which compiled-vs-hand-written cases: mlp, deep_linear, attention, convnet,
+// transformer).
 
 bool quick = args.Contains("--quick");
 var only = ArgValue("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
@@ -60,6 +61,7 @@ foreach (var bench in new[]
         Classes: 256, Target: b => randint(0, 256, [b, 64], dtype: ScalarType.Int64)),
 })
 {
+    if (ArgValue("--cases")?.Split(',') is { } cases && !cases.Contains(bench.Name)) continue;
     string? why = File.Exists(Path.Combine(root, "bench", "models", bench.File)) ? CompileErrors(bench.File) : "no model file";
     if (why is not null)
     {
