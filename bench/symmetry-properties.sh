@@ -14,7 +14,8 @@ count="${1:-2000}"
 seed="${2:-1}"
 threads="${3:-2}"
 mkdir -p "$root/bench/out"
-report="$root/bench/out/symmetry-properties.txt"
+# SYMDSL_SYMPROP_CONV=1: the generator's conv nets (Conv1d/Conv2d, pooling, flatten) instead; report symmetry-properties-conv.txt.
+report="$root/bench/out/symmetry-properties${SYMDSL_SYMPROP_CONV:+-conv}.txt"
 rm -f "$report"
 status=0
 SYMDSL_SYMPROP_COUNT="$count" SYMDSL_SYMPROP_SEED="$seed" SYMDSL_SYMPROP_THREADS="$threads" SYMDSL_SYMPROP_REPORT="$report" \

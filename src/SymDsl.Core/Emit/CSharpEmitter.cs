@@ -123,7 +123,8 @@ public static class CSharpEmitter
         {
             var v = model.HyperParameters[name];
             w.Line($"if ({CSharpIdentifier(name)} != {Literal(v)})");
-            w.Line($"    throw new ArgumentException(\"{cls} was compiled with {name} = {Escape(v.ToString()!)}, which fixes its structure; recompile with `--set {name}=...` to change it.\", nameof({CSharpIdentifier(name)}));");
+            var how = summary is null ? $"recompile with `--set {name}=...` to change it" : $"change the block's arguments in the .sym file and recompile";
+            w.Line($"    throw new ArgumentException(\"{cls} was compiled with {name} = {Escape(v.ToString()!)}, which fixes its structure; {how}.\", nameof({CSharpIdentifier(name)}));");
         }
         foreach (var m in members) w.Line($"{m.Field} = {m.Construct};");
         // Explicit initialisation of the parameters of layers that do not take it as a constructor argument (Linear, Embedding).

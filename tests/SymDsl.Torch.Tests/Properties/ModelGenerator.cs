@@ -66,6 +66,9 @@ public sealed class ModelGenerator
     /// <summary>The model for <paramref name="seed"/> (deterministic).</summary>
     public static GeneratedModel Generate(int seed) => new ModelGenerator(seed).Run();
 
+    /// <summary>The conv net for <paramref name="seed"/> (deterministic; see <see cref="Conv"/>).</summary>
+    public static GeneratedModel GenerateConv(int seed) => new ModelGenerator(seed).Conv();
+
     int Size() => rng.Next(2, 7);
     int NormSize() => rng.Next(3, 7);
     bool Coin(int oneIn = 2) => rng.Next(oneIn) == 0;
@@ -347,5 +350,155 @@ public sealed class ModelGenerator
                 Emit($"flatten({Use(v)})", [v.Shape[0] * v.Last]);
                 break;
         }
+    }
+
+    // ---------------------------------------------------------------- conv nets (channels first)
+
+    // No sigmoid: its outputs near ½ make the next convolution nearly constant over examples, so a relu after it is often dead
+    // on the whole probe batch and every action upstream "verifies" vacuously.
+    static readonly string[] ConvActivations = ["relu", "leaky_relu", "tanh", "identity", "sin"];
+
+    /// <summary>
+    /// A conv net on [C, L] or [C, H, W]: Conv1d/Conv2d (kernel 1 or 3, stride 1 or 2, padding 0 or 1, bias on/off) with
+    /// activations, residual conv blocks, max/avg pooling, two convs in a row, products and sums; then a head: global average
+    /// pooling into a Linear, flatten into a Linear, a 1×1 conv pooled globally, or the channels themselves.
+    /// </summary>
+    GeneratedModel Conv()
+    {
+        var name = $"C{seed}";
+        var dims = Coin() ? 1 : 2;
+        features.Add(dims == 1 ? "conv1d" : "conv2d");
+        int[] shape = dims == 1 ? [Size(), rng.Next(6, 11)] : [Size(), rng.Next(5, 8), rng.Next(5, 8)];
+        var x = new Val("x", shape, false);
+        var header = $"    input x: [{string.Join(", ", shape)}]\n";
+        vals.Add(x);
+        var v = ConvAct(x, Size());
+        var blocks = rng.Next(1, 5);
+        for (int b = 0; b < blocks; b++) v = ConvBlock(v);
+
+        // Outputs: the head of the last value, and sometimes an earlier value's channels pooled.
+        Head(v);
+        var side = vals.Where(o => !o.Int && o != x && !consumed.Contains(o.Name)).ToList();
+        foreach (var o in side) Head(o);
+
+        var text = new StringBuilder();
+        text.Append($"model {name} {{\n").Append(header).Append(layerText).Append(body).Append("}\n");
+        return new GeneratedModel(seed, name, text.ToString(), outputs, sites, features.ToList());
+    }
+
+    string ConvKind(Val v) => v.Shape.Length == 2 ? "Conv1d" : "Conv2d";
+
+    /// <summary>A convolution of <paramref name="v"/> to <paramref name="output"/> channels; <paramref name="same"/>: the positions are kept.</summary>
+    Val ConvOf(Val v, int output, bool same = false)
+    {
+        var smallest = v.Shape.Skip(1).Min();
+        var k = same ? (Coin() ? 1 : 3) : (smallest >= 3 && Coin() ? 3 : 1);
+        var padding = same ? (k - 1) / 2 : (k == 3 && Coin(3) ? 1 : 0);
+        var stride = !same && smallest >= 4 && Coin(4) ? 2 : 1;
+        var bias = !Coin(4);
+        var args = new List<string> { v.Shape[0].ToString(CultureInfo.InvariantCulture), output.ToString(CultureInfo.InvariantCulture), k.ToString(CultureInfo.InvariantCulture) };
+        if (stride != 1) { args.Add($"stride = {stride}"); features.Add("conv-stride"); }
+        if (padding != 0) { args.Add($"padding = {padding}"); features.Add("conv-padding"); }
+        if (!bias) { args.Add("bias = false"); features.Add("conv-nobias"); }
+        var l = NewLayer("conv", ConvKind(v), v.Shape[0], output, $"{ConvKind(v)}({string.Join(", ", args)})");
+        int[] shape = [output, .. v.Shape.Skip(1).Select(d => (d + 2 * padding - k) / stride + 1)];
+        return Emit($"{l.Name}({Use(v)})", shape);
+    }
+
+    Val ConvAct(Val v, int output)
+    {
+        var a = ConvOf(v, output);
+        if (Coin(4)) return a;
+        var fn = Pick(ConvActivations);
+        features.Add(fn);
+        return Emit($"{fn}({Use(a)})", a.Shape);
+    }
+
+    Val ConvBlock(Val v)
+    {
+        var smallest = v.Shape.Skip(1).Min();
+        switch (rng.Next(7))
+        {
+            case 0: case 1:
+                return ConvAct(v, Size());
+            case 2:   // residual: z = v + conv(σ(conv(v))), positions kept
+            {
+                features.Add("conv-residual");
+                var a = ConvOf(v, Size(), same: true);
+                var fn = Pick(ConvActivations);
+                features.Add(fn);
+                var h = Emit($"{fn}({Use(a)})", a.Shape);
+                var r = ConvOf(h, v.Shape[0], same: true);
+                return Emit($"{Use(v)} + {Use(r)}", v.Shape, "z");
+            }
+            case 3 when smallest >= 2:   // pooling
+            {
+                var op = Coin() ? "max_pool" : "avg_pool";
+                features.Add(op);
+                return Emit($"{op}({Use(v)}, 2)", [v.Shape[0], .. v.Shape.Skip(1).Select(d => d / 2)]);
+            }
+            case 4:   // two convolutions in a row (a change of basis of the channels between them)
+            {
+                features.Add("conv-chain");
+                var a = ConvOf(v, Size(), same: true);
+                return ConvOf(a, Size(), same: true);
+            }
+            case 5:   // v ⊙ σ(v) or v + σ(v)
+            {
+                var fn = Pick(ConvActivations);
+                features.Add(fn);
+                var w = Emit($"{fn}({Use(v)})", v.Shape);
+                var op = Coin() ? "*" : "+";
+                features.Add(op == "*" ? "product" : "sum");
+                return Emit($"{Use(v)} {op} {Use(w)}", v.Shape);
+            }
+            default:
+            {
+                var fn = Pick(ConvActivations);
+                features.Add(fn);
+                return Emit($"{fn}({Use(v)})", v.Shape);
+            }
+        }
+    }
+
+    void Head(Val v)
+    {
+        var oname = $"y{outputs.Count}";
+        string expr;
+        switch (rng.Next(4))
+        {
+            case 0:   // global_avg_pool, then a Linear
+            {
+                features.Add("global_avg_pool");
+                var g = Emit($"global_avg_pool({Use(v)})", [v.Shape[0]]);
+                var head = LinearLayer(v.Shape[0], Size(), allowShare: false);
+                expr = $"{head.Name}({Use(g)})";
+                break;
+            }
+            case 1:   // flatten, then a Linear: the channels act on its columns tiled
+            {
+                features.Add("conv-flatten");
+                var n = v.Shape.Aggregate(1, (a, d) => a * d);
+                var f = Emit($"flatten({Use(v)})", [n]);
+                var head = LinearLayer(n, Size(), allowShare: false);
+                expr = $"{head.Name}({Use(f)})";
+                break;
+            }
+            case 2:   // a 1×1 conv to the outputs, pooled globally
+            {
+                features.Add("global_avg_pool");
+                var l = NewLayer("conv", ConvKind(v), v.Shape[0], 3, $"{ConvKind(v)}({v.Shape[0]}, 3, 1)");
+                var c = Emit($"{l.Name}({Use(v)})", [3, .. v.Shape.Skip(1)]);
+                expr = $"global_avg_pool({Use(c)})";
+                break;
+            }
+            default:
+                features.Add("output-alias");
+                expr = Use(v);
+                break;
+        }
+        body.Append($"    output {oname} = {expr}\n");
+        outputs.Add(oname);
+        sites.Add(oname);
     }
 }

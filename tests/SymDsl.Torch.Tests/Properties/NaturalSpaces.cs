@@ -64,22 +64,47 @@ public static class NaturalSpaces
             return key;
         }
         static string N(int id) => $"n:{id}";
+        static bool IsConv(LayerIR l) => l.Kind.Name is "Conv1d" or "Conv2d";
+        static bool IsPool(NodeIR n) => n.Op == OpKind.Activation && n.Attr("fn") is "max_pool" or "avg_pool" or "global_avg_pool";
+
+        // The test's own unit axis per node: the channels (axis 0) from a convolution on, through functions, sums and pooling;
+        // the last axis otherwise. Nodes are joined only when their unit axes agree (a Linear over the positions of a [C, L]
+        // value joins nothing), and flatten joins nothing (its tiled action is the inference's business).
+        var axis = new int[model.Nodes.Count];
+        foreach (var n in model.Nodes)
+        {
+            var last = Math.Max(0, n.Shape.Count - 1);
+            axis[n.Id] = n.Op switch
+            {
+                OpKind.Layer when IsConv(model.Layer(n.Attr("layer"))) => 0,
+                OpKind.Activation or OpKind.Scale or OpKind.Add or OpKind.Sub or OpKind.Mul => axis[n.Inputs[0]] == 0 ? 0 : last,
+                _ => last,
+            };
+        }
+        bool Same(int a, int b) => axis[a] == axis[b] && (axis[a] == 0) == (axis[b] == 0);
 
         foreach (var n in model.Nodes)
         {
             if (n.Type != ElementType.Float32 || n.Shape.Count == 0) continue;
             var self = N(n.Id);
             Find(self);
-            sizes[self] = n.Shape[^1];
+            sizes[self] = n.Shape[axis[n.Id]];
             switch (n.Op)
             {
-                case OpKind.Activation or OpKind.Scale or OpKind.Last or OpKind.Mean:
+                case OpKind.Activation when IsPool(n):
+                    if (axis[n.Inputs[0]] == 0) Union(self, N(n.Inputs[0]));
+                    break;
+                case OpKind.Activation or OpKind.Scale:
                     Union(self, N(n.Inputs[0]));
                     break;
+                case OpKind.Last or OpKind.Mean:
+                    if (axis[n.Inputs[0]] == model.Node(n.Inputs[0]).Shape.Count - 1 && axis[n.Inputs[0]] > 0) Union(self, N(n.Inputs[0]));
+                    break;
                 case OpKind.Add or OpKind.Sub:
-                    foreach (var i in n.Inputs) Union(self, N(i));
+                    foreach (var i in n.Inputs) if (Same(i, n.Id)) Union(self, N(i));
                     break;
                 case OpKind.Mul:
+                    if (n.Inputs.Any(i => !Same(i, n.Id))) break;
                     if (split) Union(N(n.Inputs[0]), N(n.Inputs[^1]));
                     else foreach (var i in n.Inputs) Union(self, N(i));
                     break;
@@ -89,11 +114,22 @@ public static class NaturalSpaces
                     var inp = N(n.Inputs[0]);
                     string L(string local) => $"{layer.Name}.{local}";
                     bool Has(string local) => layer.Parameters.Any(p => p.Name == L(local));
-                    int outDim = n.Shape[^1];
-                    int inDim = model.Node(n.Inputs[0]).Shape.Count > 0 ? model.Node(n.Inputs[0]).Shape[^1] : 0;
+                    int outDim = n.Shape[axis[n.Id]];
+                    var inNode = model.Node(n.Inputs[0]);
+                    int inDim = inNode.Shape.Count > 0 ? inNode.Shape[axis[inNode.Id]] : 0;
+                    // The layer reads its input's units only when they are on the axis it acts on.
+                    var reads = IsConv(layer) ? axis[inNode.Id] == 0 : axis[inNode.Id] == Math.Max(0, inNode.Shape.Count - 1);
+                    if (!reads) inp = $"x:{n.Id}"; // a key of its own: no node's units
+                    if (!reads) sizes[inp] = inDim = layer.Kind.Name switch
+                    {
+                        "Conv1d" or "Conv2d" => inNode.Shape[0],
+                        _ => inNode.Shape[^1],
+                    };
                     switch (layer.Kind.Name)
                     {
                         case "Linear":
+                        case "Conv1d":
+                        case "Conv2d":
                             Union(self, P(L("weight"), 0, ActionRole.Forward, outDim));
                             if (Has("bias")) Union(self, P(L("bias"), 0, ActionRole.Forward, outDim));
                             Union(inp, P(L("weight"), 1, ActionRole.Inverse, inDim));
@@ -178,7 +214,7 @@ public static class LayerProbes
                     layer.Parameters.Select(p => A(p.Name, -1, ActionRole.Forward)).ToList()), sites));
             var bias = layer.Kind.Name switch
             {
-                "Linear" or "LayerNorm" => $"{layer.Name}.bias",
+                "Linear" or "LayerNorm" or "Conv1d" or "Conv2d" => $"{layer.Name}.bias",
                 "SelfAttention" => $"{layer.Name}.o.bias",
                 _ => null,
             };

@@ -84,9 +84,10 @@ public static class SymmetryProperties
 
     static readonly SymmetryKind[] SpaceKinds = [SymmetryKind.Permutation, SymmetryKind.Rescale, SymmetryKind.Sign, SymmetryKind.Rotation];
 
-    public static PropertyTally Check(int seed, bool spaces = true)
+    /// <param name="conv">Check the conv net of the seed (<see cref="ModelGenerator.GenerateConv"/>) instead of its model.</param>
+    public static PropertyTally Check(int seed, bool spaces = true, bool conv = false)
     {
-        var gm = ModelGenerator.Generate(seed);
+        var gm = conv ? ModelGenerator.GenerateConv(seed) : ModelGenerator.Generate(seed);
         var tally = new PropertyTally { Models = 1 };
         foreach (var f in gm.Features) tally.Features[f] = 1;
         try
