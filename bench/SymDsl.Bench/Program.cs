@@ -15,7 +15,8 @@ using static TorchSharp.torch;
 // bench/run → this program. Writes bench/out/results.json and bench/out/results.md.
 // Options: --quick (fewer samples; for a smoke run), --out DIR, --threads N, --only a,b (sections: compiled, syre,
 // diagnostics, check, gflops, memory, and micro: per-call costs, not in the default run; results.json/results.md are
-// then written only with --out).
+// then written only with --out), --cases a,b (which compiled-vs-hand-written cases: mlp, deep_linear, attention, convnet,
+// transformer).
 
 bool quick = args.Contains("--quick");
 var only = ArgValue("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
@@ -54,19 +55,33 @@ foreach (var bench in new[]
     new Case("mlp", "mlp.sym", () => new HandMlp(256, 512, 10), b => randn(b, 256), 256, Classes: 10),
     new Case("deep_linear", "deeplinear.sym", () => new HandDeepLinear(64, 128, 4, 64), b => randn(b, 64), 256, Classes: 0),
     new Case("attention", "attention.sym", () => new HandAttention(64, 4, 10), b => randn(b, 16, 64), 64, Classes: 10),
+    new Case("convnet", "convnet.sym", () => new HandConvNet(32, 10), b => rand(b, 1, 28, 28), 64, Classes: 10),
+    // Next-byte prediction at every one of 64 positions: synthetic token ids in, logits [B, 64, 256] out.
+    new Case("transformer", "transformer.sym", () => new HandTransformer(256, 64, 4, 256, 2), b => randint(0, 256, [b, 64], dtype: ScalarType.Int64), 32,
+        Classes: 256, Target: b => randint(0, 256, [b, 64], dtype: ScalarType.Int64)),
 })
 {
+    if (ArgValue("--cases")?.Split(',') is { } cases && !cases.Contains(bench.Name)) continue;
+    string? why = File.Exists(Path.Combine(root, "bench", "models", bench.File)) ? CompileErrors(bench.File) : "no model file";
+    if (why is not null)
+    {
+        // convnet.sym needs Conv2d, BatchNorm and the pooling functions; until the language has them the case is skipped, not faked.
+        Console.WriteLine($"  compiled/handwritten {bench.Name,-12} skipped: {why}");
+        rows.Add(($"compiled_vs_handwritten[{bench.Name}]", "—", "≤ 1.03", "not measured: " + why));
+        continue;
+    }
     var ir = CompileModel(bench.File);
     using var compiled = new SymModel(ir, seed: 1);
     using var hand = bench.Hand();
     CopyParameters(compiled, hand);
     var x = bench.Input(bench.Batch);
-    var y = bench.Classes > 0 ? randint(0, bench.Classes, bench.Batch, dtype: ScalarType.Int64) : randn(bench.Batch, 64);
+    var y = bench.Target?.Invoke(bench.Batch) ?? (bench.Classes > 0 ? randint(0, bench.Classes, bench.Batch, dtype: ScalarType.Int64) : randn(bench.Batch, 64));
     var inputs = new Dictionary<string, Tensor> { [ir.Inputs[0].Name] = x };
     string output = ir.Outputs[0].Name;
     using var optA = optim.SGD(compiled.parameters(), 0.01, momentum: 0.9);
     using var optB = optim.SGD(hand.parameters(), 0.01, momentum: 0.9);
-    Tensor Loss(Tensor o) => bench.Classes > 0 ? nn.functional.cross_entropy(o, y) : nn.functional.mse_loss(o, y);
+    // Logits [B, …, C] against class ids [B, …]: cross-entropy averaged over every position.
+    Tensor Loss(Tensor o) => bench.Classes > 0 ? nn.functional.cross_entropy(o.reshape(-1, bench.Classes), y.reshape(-1)) : nn.functional.mse_loss(o, y);
 
     // Sanity: the same parameters give the same outputs, so both sides do the same work.
     using (no_grad())
@@ -87,7 +102,7 @@ foreach (var bench in new[]
 }
 results["compiled_vs_handwritten"] = worst;
 results["compiled_vs_handwritten_detail"] = detail;
-rows.Insert(rows.Count - 3, ("compiled_vs_handwritten (worst)", F(worst), "≤ 1.03", Met(worst <= 1.03)));
+rows.Insert(0, ("compiled_vs_handwritten (worst)", F(worst), "≤ 1.03", Met(worst <= 1.03)));
 }
 
 // ------------------------------------------------------------------ (not in the default run) per-call costs, in µs
@@ -106,6 +121,64 @@ if (only?.Contains("micro") == true)
         Console.WriteLine($"  forward compiled {Us(() => { using var s = NewDisposeScope(); compiled.Forward(inputs); }):F2} µs, hand {Us(() => { using var s = NewDisposeScope(); hand.forward(x); }):F2} µs");
         Console.WriteLine($"  x.shape {Us(() => _ = x.shape):F2}, dtype {Us(() => _ = x.dtype):F2}, is_floating_point {Us(() => _ = x.is_floating_point()):F2}, ParameterDType {Us(() => _ = compiled.ParameterDType):F2}, EffectiveParameter {Us(() => _ = compiled.EffectiveParameter("w[0].weight")):F2}, linear {Us(() => { using var s = NewDisposeScope(); nn.functional.linear(x, w); }):F2}");
     }
+}
+
+// ------------------------------------------------------------------ (not in the default run) hand-written ResNet on Fashion-MNIST
+// The reference for examples/resnet/: HandConvNet trained by a plain TorchSharp loop (SGD momentum 0.9, weight decay,
+// cosine schedule, batch 128, official split), seconds per epoch and test accuracy after each epoch.
+// bench/run --only handtrain [--epochs E] [--seed S] [--channels C] [--lr LR] [--batch B] [--limit STEPS] [--threads N]
+if (only?.Contains("handtrain") == true)
+{
+    int epochs = int.TryParse(ArgValue("--epochs"), out var e) ? e : 8;
+    long seed = long.TryParse(ArgValue("--seed"), out var sd) ? sd : 1;
+    int channels = int.TryParse(ArgValue("--channels"), out var ch) ? ch : 32;
+    double lr = double.TryParse(ArgValue("--lr"), CultureInfo.InvariantCulture, out var l) ? l : 0.05;
+    int batch = int.TryParse(ArgValue("--batch"), out var bt) ? bt : 128;
+    int limit = int.TryParse(ArgValue("--limit"), out var lm) ? lm : int.MaxValue; // steps per epoch, to time a few steps
+    using var data = SymDsl.Torch.Data.DataSources.FashionMnist(SymDsl.Torch.Data.DataSources.FashionMnistDir, seed);
+    var xTrain = data.Train["x"].reshape(-1, 1, 28, 28);
+    var yTrain = data.Train["label"];
+    var xTest = data.Test["x"].reshape(-1, 1, 28, 28);
+    var yTest = data.Test["label"];
+    long n = xTrain.shape[0];
+    int stepsPerEpoch = (int)Math.Min(n / batch, limit);
+    using var gen = new Generator((ulong)seed);
+    torch.manual_seed(seed); // parameter initialisation of the hand-written module (this process runs nothing else)
+    using var model = new HandConvNet(channels, 10);
+    using var opt = optim.SGD(model.parameters(), lr, momentum: 0.9, weight_decay: 5e-4);
+    var sched = optim.lr_scheduler.CosineAnnealingLR(opt, epochs * stepsPerEpoch);
+    Console.WriteLine($"  hand-written ResNet c={channels}: {model.parameters().Sum(p => p.numel())} parameters, {stepsPerEpoch} steps of {batch} per epoch, lr {lr}, seed {seed}, {threads} threads");
+    var total = Stopwatch.StartNew();
+    for (int epoch = 1; epoch <= epochs; epoch++)
+    {
+        var sw = Stopwatch.StartNew();
+        model.train();
+        using (var permScope = NewDisposeScope())
+        {
+            var perm = randperm(n, generator: gen);
+            for (int i = 0; i < stepsPerEpoch; i++)
+            {
+                using var s = NewDisposeScope();
+                var idx = perm.narrow(0, i * batch, batch);
+                opt.zero_grad();
+                nn.functional.cross_entropy(model.forward(xTrain.index_select(0, idx)), yTrain.index_select(0, idx)).backward();
+                opt.step();
+                sched.step();
+            }
+        }
+        double trainSeconds = sw.Elapsed.TotalSeconds;
+        model.eval();
+        long correct = 0;
+        using (no_grad())
+            for (long i = 0; i < xTest.shape[0]; i += 1000)
+            {
+                using var s = NewDisposeScope();
+                long m = Math.Min(1000, xTest.shape[0] - i);
+                correct += model.forward(xTest.narrow(0, i, m)).argmax(1).eq(yTest.narrow(0, i, m)).sum().item<long>();
+            }
+        Console.WriteLine($"  epoch {epoch}: train {trainSeconds:F1} s ({1e3 * trainSeconds / stepsPerEpoch:F0} ms/step), test accuracy {(double)correct / xTest.shape[0]:F4}");
+    }
+    Console.WriteLine($"  total {total.Elapsed.TotalMinutes:F1} min");
 }
 
 // ------------------------------------------------------------------ syre overhead (full trainer, digits MLP)
@@ -306,6 +379,13 @@ string? ArgValue(string name)
 static string F(double v, string fmt = "F3") => v.ToString(fmt, CultureInfo.InvariantCulture);
 static string Met(bool ok) => ok ? "yes" : "**no**";
 
+// The first error of a bench model that does not check (null when it checks).
+string? CompileErrors(string file)
+{
+    var c = Compiler.CompileFile(Path.Combine(root, "bench", "models", file));
+    return c.HasErrors || c.Program is null ? c.Diagnostics.FirstOrDefault(d => d.Level == SymDsl.Diagnostics.DiagnosticLevel.Error)?.ToString() ?? "does not check" : null;
+}
+
 ModelIR CompileModel(string file) => CompileProgram(Path.Combine(root, "bench", "models", file)).Models[0];
 
 static ProgramIR CompileProgram(string path)
@@ -319,6 +399,8 @@ static void CopyParameters(SymModel from, nn.Module to)
 {
     var source = from.IR.Parameters.Select(p => from.EffectiveParameter(p.Name)).ToList();
     var target = to.parameters().ToList();
+    if (Environment.GetEnvironmentVariable("BENCH_DEBUG_PARAMS") is not null)
+        Console.WriteLine(string.Join("\n", from.IR.Parameters.Select(p => p.Name).Zip(to.named_parameters().Select(p => $"{p.name} [{string.Join(",", p.parameter.shape)}]"))));
     if (source.Count != target.Count) throw new InvalidOperationException($"parameter count {source.Count} vs {target.Count}");
     using var _ = no_grad();
     for (int i = 0; i < source.Count; i++)
@@ -415,4 +497,4 @@ sealed record LoopComparison(double A, double B, double StepA, double StepB, int
     };
 }
 
-sealed record Case(string Name, string File, Func<nn.Module<Tensor, Tensor>> Hand, Func<int, Tensor> Input, int Batch, int Classes);
+sealed record Case(string Name, string File, Func<nn.Module<Tensor, Tensor>> Hand, Func<int, Tensor> Input, int Batch, int Classes, Func<int, Tensor>? Target = null);
