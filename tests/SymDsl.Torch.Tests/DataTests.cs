@@ -284,11 +284,14 @@ public class DataTests
     [Fact]
     public void Fashion_mnist_absent_says_how_to_install_it()
     {
-        if (Directory.Exists(DataSources.FashionMnistDir)) return; // installed system-wide: nothing to check
+        // Neither the given folder nor the package's (pointed at a missing folder, so that the test means the same
+        // whether or not .ci/data installed the package on this machine).
         var missing = Path.Combine(TempDir("fm"), "none");
-        var e = Assert.Throws<SymDslException>(() => Load("fashion_mnist", ("dir", S(missing)), ("test_fraction", D(0.0))));
+        var noPackage = Path.Combine(TempDir("fm-system"), "none");
+        var e = Assert.Throws<SymDslException>(() => DataSources.FashionMnist(missing, 1, 0.0, systemDir: noPackage));
         Assert.Contains("apt-get install dataset-fashion-mnist", e.Message);
         Assert.Contains(missing, e.Message);
+        Assert.Contains(noPackage, e.Message);
     }
 
     [Fact]

@@ -299,8 +299,9 @@ public static class DataSources
     /// Fashion-MNIST: the four IDX files (gzipped or not) in <paramref name="dir"/>, or, when they are not there, in the
     /// Debian package dataset-fashion-mnist's <see cref="FashionMnistDir"/>. test_fraction 0 keeps the official split
     /// (60 000 / 10 000); a positive test_fraction pools all 70 000 images and splits them with the seed.
+    /// <paramref name="systemDir"/> replaces the package's folder (tests point it at a missing one).
     /// </summary>
-    public static DataSet FashionMnist(string dir, long seed, double testFraction = 0.0)
+    public static DataSet FashionMnist(string dir, long seed, double testFraction = 0.0, string systemDir = FashionMnistDir)
     {
         string? Find(string d, string stem)
         {
@@ -309,8 +310,8 @@ public static class DataSources
             return null;
         }
         string[] stems = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
-        var chosen = new[] { dir, FashionMnistDir }.FirstOrDefault(d => stems.All(st => Find(d, st) is not null))
-            ?? throw new SymDslException($"Fashion-MNIST not found in {dir} nor in {FashionMnistDir} (train-images-idx3-ubyte.gz etc.); install it with `apt-get install dataset-fashion-mnist`");
+        var chosen = new[] { dir, systemDir }.FirstOrDefault(d => stems.All(st => Find(d, st) is not null))
+            ?? throw new SymDslException($"Fashion-MNIST not found in {dir} nor in {systemDir} (train-images-idx3-ubyte.gz etc.); install it with `apt-get install dataset-fashion-mnist`");
         var files = stems.Select(st => Find(chosen, st)!).ToArray();
         var train = IdxFields(files[0], files[1]);
         var test = IdxFields(files[2], files[3]);
