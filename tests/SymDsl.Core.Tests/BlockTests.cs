@@ -1,3 +1,4 @@
+using SymDsl.Tests;
 using SymDsl.Emit;
 using SymDsl.IR;
 
@@ -6,35 +7,10 @@ namespace SymDsl.Core.Tests;
 /// <summary>Models used as blocks (<c>layer b = Block(d = 32)</c>, <c>b(x)</c>), qualified names, and <c>import</c>.</summary>
 public class BlockTests
 {
-    // A pre-norm residual MLP block, and a model with a residual stream through two of them.
-    const string Ffn = """
-        model Ffn(d: int = 8, hidden: int = 16) {
-            input x: [d]
-            layer ln = LayerNorm(d)
-            layer fc1 = Linear(d, hidden)
-            layer fc2 = Linear(hidden, d)
-            h = relu(fc1(ln(x)))
-            output y = fc2(h)
-            symmetry perm : permutation(h)
-            symmetry scale : rescale(h)
-        }
+    // A pre-norm residual MLP block, and a model with a residual stream through two of them (tests/Shared/BlockModels.cs).
+    const string Ffn = BlockModels.Ffn;
 
-        """;
-
-    const string Stream = Ffn + """
-        model Net(width: int = 8) {
-            input x: [4]
-            layer inp = Linear(4, width)
-            s[0] = inp(x)
-            for i in 1..2 {
-                layer blk[i] = Ffn(d = width, hidden = width * 2)
-                s[i] = s[i - 1] + blk[i](s[i - 1])
-            }
-            layer out = Linear(width, 3)
-            output logits = out(s[2])
-            symmetry stream : permutation(s[2])
-        }
-
+    const string Stream = BlockModels.Stream + """
         train Net {
             data teacher(d_in = 4, d_out = 3)
             loss mse(logits, target)

@@ -1,3 +1,4 @@
+using SymDsl.Tests;
 using SymDsl.IR;
 using SymDsl.Torch.Lowering;
 using SymDsl.Torch.Symmetry;
@@ -10,31 +11,7 @@ namespace SymDsl.Torch.Tests;
 [Collection("torch")]
 public class BlockTrainingTests
 {
-    const string Source = """
-        model Ffn(d: int = 8, hidden: int = 16) {
-            input x: [d]
-            layer ln = LayerNorm(d)
-            layer fc1 = Linear(d, hidden)
-            layer fc2 = Linear(hidden, d)
-            h = relu(fc1(ln(x)))
-            output y = fc2(h)
-            symmetry perm : permutation(h)
-            symmetry scale : rescale(h)
-        }
-
-        model Net(width: int = 8) {
-            input x: [4]
-            layer inp = Linear(4, width)
-            s[0] = inp(x)
-            for i in 1..2 {
-                layer blk[i] = Ffn(d = width, hidden = width * 2)
-                s[i] = s[i - 1] + blk[i](s[i - 1])
-            }
-            layer out = Linear(width, 3)
-            output logits = out(s[2])
-            symmetry stream : permutation(s[2])
-        }
-
+    const string Source = BlockModels.Stream + """
         train Net {
             data teacher(d_in = 4, d_out = 3, samples = 256)
             loss mse(logits, target)
