@@ -131,4 +131,26 @@ public class GalleryFigures(ITestOutputHelper output)
         plt.Legend.Alignment = ScottPlot.Alignment.UpperRight;
         Save(plt, "byte-gpt", "two-block byte-level transformer on Genesis + Exodus (KJV)", "step", "nats per byte");
     }
+
+    /// <summary>examples/resnet/figure.png from the README's runs in SYMDSL_FIGURES/resnet/seed-{1,2,3}: test accuracy per
+    /// epoch and alignment(pooled) for each seed, and rank(pooled) as a fraction of its 48 channels (seed 1).</summary>
+    [ManualFact("SYMDSL_FIGURES")]
+    [Trait("Category", "Manual")]
+    public void DrawResNet()
+    {
+        if (Root is not { } root) return;
+        var plt = new ScottPlot.Plot();
+        foreach (var seed in new[] { 1, 2, 3 })
+        {
+            var dir = Path.Combine(root, "resnet", $"seed-{seed}");
+            var acc = ExampleRun.Series(dir, "test_accuracy");
+            var sc = plt.Add.Scatter(acc.Select(p => (double)p.step).ToArray(), acc.Select(p => p.value).ToArray());
+            sc.LegendText = $"test accuracy, seed {seed}";
+            Line(plt, ExampleRun.Series(dir, "alignment(pooled)"), $"alignment(pooled), seed {seed}");
+        }
+        Line(plt, ExampleRun.Series(Path.Combine(root, "resnet", "seed-1"), "rank(pooled)"), "rank(pooled) / 48, seed 1", v => v / 48);
+        plt.Axes.SetLimitsY(0, 1);
+        plt.Legend.Alignment = ScottPlot.Alignment.LowerRight;
+        Save(plt, "resnet", "residual conv net on Fashion-MNIST (blocks, BatchNorm)", "step", "");
+    }
 }
