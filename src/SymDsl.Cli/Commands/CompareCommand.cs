@@ -32,12 +32,7 @@ internal static class CompareCommand
             if (a.Source != b.Source || a.Model != b.Model || !a.Overrides.OrderBy(k => k.Key).SequenceEqual(b.Overrides.OrderBy(k => k.Key)))
                 throw new SymDslException($"the runs are of different models ({a.Model} from {a.Source} vs {b.Model} from {b.Source}); compare runs of one model and one set of overrides");
 
-            var compilation = Compiler.CompileFile(a.Source, new CompileOptions(a.Overrides));
-            if (compilation.HasErrors || compilation.Program is null)
-                throw new SymDslException($"{a.Source} no longer checks: {compilation.Diagnostics.First(d => d.Level == DiagnosticLevel.Error)}");
-            var program = compilation.Program;
-            var model = program.Model(a.Model);
-            var train = a.Train is { } name ? program.Train(name) : program.Trains.First(t => t.Model == a.Model);
+            var (model, train) = a.Rebuild();
 
             using var scope = NewDisposeScope();
             var inputs = ProbeInputs(model, train, a.Seed ?? train.Seed, Math.Max(2, parse.GetValue(probe)));

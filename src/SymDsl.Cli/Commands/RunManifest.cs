@@ -29,6 +29,20 @@ internal sealed record RunManifest(string Source, Dictionary<string, string> Ove
         }
     }
 
+    /// <summary>
+    /// The run's model and train block, rebuilt from its source and overrides; a source that no longer checks is a
+    /// <see cref="SymDslException"/> quoting its first error.
+    /// </summary>
+    public (SymDsl.IR.ModelIR Model, SymDsl.IR.TrainIR Train) Rebuild()
+    {
+        var compilation = Compiler.CompileFile(Source, new CompileOptions(Overrides));
+        if (compilation.HasErrors || compilation.Program is null)
+            throw new SymDslException($"{Source} no longer checks: {compilation.Diagnostics.First(d => d.Level == DiagnosticLevel.Error)}");
+        var program = compilation.Program;
+        var train = Train is { } name ? program.Train(name) : program.Trains.First(t => t.Model == Model);
+        return (program.Model(Model), train);
+    }
+
     public static RunManifest Read(string runDir)
     {
         string path = Path.Combine(runDir, FileName);

@@ -29,12 +29,7 @@ internal static class SampleCommand
         {
             var dir = parse.GetValue(run)!.FullName;
             var manifest = RunManifest.Read(dir);
-            var compilation = Compiler.CompileFile(manifest.Source, new CompileOptions(manifest.Overrides));
-            if (compilation.HasErrors || compilation.Program is null)
-                throw new SymDslException($"{manifest.Source} no longer checks: {compilation.Diagnostics.First(d => d.Level == DiagnosticLevel.Error)}");
-            var program = compilation.Program;
-            var model = program.Model(manifest.Model);
-            var train = manifest.Train is { } name ? program.Train(name) : program.Trains.First(t => t.Model == manifest.Model);
+            var (model, train) = manifest.Rebuild();
             ByteSampler.Check(model, train.Loss.Output); // before loading: a model that does not read tokens is said first
             var bytes = Encoding.UTF8.GetBytes(parse.GetValue(prompt) is { Length: > 0 } p ? p : "\n");
             using var trained = RunComparison.Load(model, dir, train);
