@@ -37,7 +37,7 @@ public static class Imports
                 }
                 if (chain.Contains(target))
                 {
-                    diagnostics.Add(DiagnosticCatalog.ImportCycle(import.Span, [.. chain.SkipWhile(c => c != target).Select(Path.GetFileName), Path.GetFileName(target)!]));
+                    diagnostics.Add(DiagnosticCatalog.ImportCycle(import.Span, [.. chain.SkipWhile(c => c != target).Select(c => Path.GetFileName(c)), Path.GetFileName(target)]));
                     continue;
                 }
                 if (!loaded.Add(target)) continue; // imported already (by another file): its models are in once

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using SymDsl.Diagnostics;
 using SymDsl.IR;
-using SymDsl.Vocabulary;
 using SymDsl.Torch.Lowering;
 using SymDsl.Torch.Measures;
 using SymDsl.Torch.Training;
