@@ -15,6 +15,15 @@ public sealed record CompileOptions(IReadOnlyDictionary<string, string>? Overrid
 public sealed record Compilation(string Path, IReadOnlyList<Diagnostic> Diagnostics, ProgramIR? Program)
 {
     public bool HasErrors => Diagnostics.Any(d => d.Level == DiagnosticLevel.Error);
+
+    /// <summary>The syntax tree, imported models included (null when the file could not be read or checking failed internally).</summary>
+    public global::SymDsl.Syntax.FileSyntax? Syntax { get; init; }
+
+    /// <summary>
+    /// What the semantic model built, even when there were errors (then possibly partial: models or train blocks with errors
+    /// may be missing or incomplete). For tools that show what they can (the language server's hover); compilers read <see cref="Program"/>.
+    /// </summary>
+    public ProgramIR? Checked { get; init; }
 }
 
 /// <summary>The one entry point of the compiler: text → syntax tree → semantic model → IR.</summary>
@@ -78,7 +87,7 @@ public static class Compiler
             syntax = Imports.Resolve(path, syntax, diagnostics);
             var program = SemanticModel.Check(path, syntax, options ?? new CompileOptions(), diagnostics);
             var ordered = Order(diagnostics);
-            return new Compilation(path, ordered, ordered.Any(d => d.Level == DiagnosticLevel.Error) ? null : program);
+            return new Compilation(path, ordered, ordered.Any(d => d.Level == DiagnosticLevel.Error) ? null : program) { Syntax = syntax, Checked = program };
         }
         catch (Exception e)
         {
