@@ -195,6 +195,59 @@ public class LspTests
         Assert.Equal(0, await Stop(client, server));
     }
 
+    [Fact]
+    public async Task Names_made_in_for_blocks_and_qualified_block_names_resolve()
+    {
+        var deep = File.ReadAllText(Paths.Example("for_loop_deep.sym"));
+        var (_, uri) = WriteModel(deep, "deep.sym");
+        var stream = BlockModels.Stream + """
+            train Net {
+                data      teacher(d_in = 4, d_out = 3, samples = 64)
+                loss      mse(logits, target)
+                optimizer sgd(lr = 0.05)
+                batch     16
+                epochs    1
+                break     syre(sigma = 0.1) on blk[1].perm
+            }
+            """;
+        var (_, streamUri) = WriteModel(stream, "stream.sym");
+        var (client, server) = await Start();
+        await using var _ = client;
+        await client.Open(uri, deep);
+        Assert.DoesNotContain(Published(await client.Diagnostics(uri)), d => d.Contains(" 1 "));
+
+        var (line, col) = LspClient.Find(deep, "h[i] = leaky_relu");
+        var site = HoverAt(await client.At("textDocument/hover", uri, line, col));
+        Assert.Contains("- `h[0]`: [64]", site);
+        Assert.Contains("- `h[3]`: [64]", site);
+        Assert.Contains("`p[1] : permutation(h[0])`", site);
+        Assert.Contains("`slast : rescale(h[3])`", site);
+
+        (line, col) = LspClient.Find(deep, "rank(fc[1].weight)");
+        Assert.Equal((uri, 4, 10), LocationOf(await client.At("textDocument/definition", uri, line, col + 5))); // fc → `layer fc[0]`, its first declaration
+        (line, col) = LspClient.Find(deep, "on p[1]");
+        Assert.Equal((uri, 10, 17), LocationOf(await client.At("textDocument/definition", uri, line, col + 3)));
+        var symmetry = HoverAt(await client.At("textDocument/hover", uri, line, col + 3));
+        Assert.Contains("`p[1] : permutation(h[0])`", symmetry);
+        Assert.Contains("`p[3] : permutation(h[2])`", symmetry);
+        Assert.Contains("moves `fc[0].weight` axis 0 (forward)", symmetry);
+        (line, col) = LspClient.Find(deep, "for i in");
+        Assert.StartsWith("**loop variable** `i`", HoverAt(await client.At("textDocument/hover", uri, line, col + 4)));
+
+        await client.Open(streamUri, stream);
+        Assert.DoesNotContain(Published(await client.Diagnostics(streamUri)), d => d.Contains(" 1 "));
+        (line, col) = LspClient.Find(stream, "blk[1].perm");
+        var (permLine, permCol) = LspClient.Find(stream, "perm : permutation(h)");
+        Assert.Equal((streamUri, permLine, permCol), LocationOf(await client.At("textDocument/definition", streamUri, line, col + 7))); // perm inside Ffn
+        (var blkLine, var blkCol) = LspClient.Find(stream, "layer blk[i]");
+        Assert.Equal((streamUri, blkLine, blkCol + 6), LocationOf(await client.At("textDocument/definition", streamUri, line, col)));
+        var block = HoverAt(await client.At("textDocument/hover", streamUri, line, col));
+        Assert.StartsWith("**layer** `blk` = Ffn (a block)", block);
+        Assert.Contains("- `blk[2]`: outputs y: [8]", block);
+        Assert.Contains("`blk[2].perm : permutation(blk[2].h)`", block);
+        Assert.Equal(0, await Stop(client, server));
+    }
+
     const string Library = """
         model Ffn(d: int, hidden: int = 16) {
             input x: [d]
