@@ -6,7 +6,7 @@ Each CASE_DIR holds an export (<Model>.py, weights.pt, symmetries.json) and case
   input.<name>   the twin's inputs (batch first), passed in the order of the class's INPUTS
   output.<name>  SymDsl's outputs for them (eval mode), when the outputs are compared
   labels         class labels, when the accuracy of the first output's argmax is counted
-For each case one JSON line on stdout: the largest difference of the outputs from SymDsl's and their scale, the number
+For each case one JSON line on stdout: the twin's state_dict keys, the largest difference of the outputs from SymDsl's and their scale, the number
 of correct labels, and for every permutation in symmetries.json's permutation_spec the largest change of the outputs when
 the state dict is permuted as its axes_to_perm says (a symmetry: zero up to rounding). Errors are reported, not raised.
 """
@@ -45,13 +45,13 @@ def check(case_dir):
     case = torch.load(os.path.join(case_dir, "case.pt"))
     with open(os.path.join(case_dir, "symmetries.json")) as f:
         spec = json.load(f)["permutation_spec"]
-    result = {"case": case_dir, "keys": len(state)}
+    result = {"case": case_dir, "keys": sorted(model.state_dict().keys())}
     with torch.no_grad():
         out = run(model, case)
         expected = {n: case["output." + n] for n in model.OUTPUTS if "output." + n in case}
         if expected:
             result["max_diff"] = largest({n: out[n] for n in expected}, expected)
-            result["scale"] = max(1.0, max(e.abs().max().item() for e in expected.values()))
+            result["scale"] = max(e.abs().max().item() for e in expected.values())
         if "labels" in case:
             predicted = out[model.OUTPUTS[0]].argmax(-1)
             result["correct"] = int((predicted == case["labels"]).sum().item())
