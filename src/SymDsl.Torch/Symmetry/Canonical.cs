@@ -34,16 +34,20 @@ public sealed record CanonicalForm(
 /// (docs/canonical-forms.md): parameters → parameters, a pure function (no randomness, no global state), computed in float64.
 /// Every move is a group element applied with <see cref="GroupActions.Apply"/> and <see cref="GroupActions.ApplyToBuffers"/>,
 /// so the function (and a BatchNorm's evaluation-mode function, through its running statistics) is kept as far as each symmetry
-/// is exact. Three phases, each invariant under the groups the earlier ones fixed:
+/// is exact. Four phases, each invariant under the groups the earlier ones fixed and equivariant under the later ones. Entries
+/// of parameters a translation shifts (a logit bias, a bias before a normalisation) are left out of every statistic of phases
+/// 1 and 2, so that those do not depend on the translation (sign flips and translations do not commute).
 /// <list type="number">
-/// <item>Continuous (rescale, scale, translation), swept to a joint fixed point: a rescale unit with both sides gets
-///   c_i = (‖out_i‖/‖in_i‖)^½ so ‖in_i‖ = ‖out_i‖ (the minimum-norm point of its orbit); one with only the forward side
-///   (before a normalisation) gets root-mean-square entry 1; scale alike for the whole tensors; translation makes the mean of
-///   its shifted entries zero. Sweeps stop when every factor is within <see cref="Tolerance"/> of 1 (|log c|) and every shift
-///   within Tolerance of 0 relative to the entries' RMS.</item>
+/// <item>Rescale and scale, swept to a joint fixed point (overlapping rescalings of consecutive layers): a rescale unit with
+///   both sides gets c_i = (‖out_i‖/‖in_i‖)^½, so ‖in_i‖ = ‖out_i‖ (the minimum-norm point of its orbit); one with only the
+///   forward side (before a normalisation) gets root-mean-square entry 1; scale alike for its whole tensors. Sweeps stop when
+///   every factor is within <see cref="Tolerance"/> of 1 (|log c|), or after <see cref="MaxSweeps"/>.</item>
 /// <item>Signs, in graph order of the sites: s_i = the sign of the unit's incoming (forward-side) entry of largest |·|; when
 ///   the two largest |·| of opposite sign agree to 1e-9 relative, the sign of the entries' sum; if that is zero (to 1e-12 of
 ///   the ℓ1 norm), of their sum of cubes; else +1. Each statistic is invariant under permutations of other units.</item>
+/// <item>Translations: the mean of the shifted entries made zero (a mean-zero logit bias); when a rescale of the same units
+///   also acts on them (a conv bias before a BatchNorm), the two generate every per-unit shift, and the entries are set to
+///   zero per unit instead.</item>
 /// <item>Permutations: units (heads: blocks of Unit rows) sorted by descending outgoing norm, then incoming norm, then incoming
 ///   sum, then incoming sum of cubes (ties after that are identical units); within each block independently.</item>
 /// </list>
@@ -52,7 +56,7 @@ public sealed record CanonicalForm(
 /// </summary>
 public static class Canonical
 {
-    /// <summary>Fixed-point tolerance of the continuous phase (|log c| and relative shift).</summary>
+    /// <summary>Fixed-point tolerance of the rescale/scale phase (largest |log c| of a sweep).</summary>
     public const double Tolerance = 1e-13;
 
     /// <summary>Most sweeps of the continuous phase.</summary>
@@ -79,8 +83,13 @@ public static class Canonical
             int Order(SymmetryIR s) => model?.Site(s.Target)?.Id ?? int.MaxValue;
             var ordered = symmetries.Select((s, i) => (s, i)).OrderBy(x => Order(x.s)).ThenBy(x => x.i).Select(x => x.s).ToList();
 
-            // Phase 1: continuous.
-            var continuous = ordered.Where(s => s.Kind is SymmetryKind.Rescale or SymmetryKind.Scale or SymmetryKind.Translation).ToList();
+            // Entries a translation shifts are left out of every statistic the rescale, scale and sign rules read, so those
+            // rules are invariant under the translations (which do not commute with sign flips).
+            var shifted = ordered.Where(s => s.Kind == SymmetryKind.Translation).SelectMany(s => s.Parameters).ToHashSet();
+            state.Shifted = shifted;
+
+            // Phase 1: rescale and scale, swept to a joint fixed point.
+            var continuous = ordered.Where(s => s.Kind is SymmetryKind.Rescale or SymmetryKind.Scale).ToList();
             var before = continuous.ToDictionary(s => s, s => Statistic(s, state));
             int sweeps = 0;
             double residual = 0;
@@ -105,7 +114,24 @@ public static class Canonical
                 steps.Add(new CanonicalStep(sym.Name, sym.Kind, sym.Target, "signs_fixed", flipped, 0));
             }
 
-            // Phase 3: permutations.
+            // Phase 3: translations (what they shift no earlier rule read).
+            foreach (var sym in ordered.Where(s => s.Kind == SymmetryKind.Translation))
+            {
+                double mean = Statistic(sym, state);
+                if (PerUnitShifts(sym, ordered) is { } rescale)
+                {
+                    ZeroShifted(sym, rescale, state);
+                    steps.Add(new CanonicalStep(sym.Name, sym.Kind, sym.Target, "zero", mean, Statistic(sym, state),
+                        $"with {rescale.Name} it generates every per-unit shift of {string.Join(", ", sym.Parameters)}: set to zero"));
+                }
+                else
+                {
+                    ContinuousStep(sym, state);
+                    steps.Add(new CanonicalStep(sym.Name, sym.Kind, sym.Target, "mean_zero", mean, Statistic(sym, state)));
+                }
+            }
+
+            // Phase 4: permutations.
             foreach (var sym in ordered.Where(s => s.Kind == SymmetryKind.Permutation))
             {
                 var (perms, moved, gap) = SortRule(sym, state);
@@ -150,7 +176,7 @@ public static class Canonical
             case SymmetryKind.Scale:
             {
                 double f = 0, i = 0, count = 0;
-                foreach (var a in sym.Actions)
+                foreach (var a in sym.Actions.Where(a => !state.Shifted.Contains(a.Parameter)))
                 {
                     var t = state.Parameters[a.Parameter];
                     double sq = t.square().sum().item<double>();
@@ -199,6 +225,46 @@ public static class Canonical
         return 1.0;
     }
 
+    /// <summary>
+    /// A rescale symmetry whose forward side holds every parameter <paramref name="translation"/> shifts, unit by unit (a conv
+    /// bias before a BatchNorm: rescale(z) and translation(z)). Rescale and translation then do not commute, and together they
+    /// generate every per-unit shift: R(1/p)·T(1)·R(p) adds p_i to unit i's entries. Null when there is none.
+    /// </summary>
+    static SymmetryIR? PerUnitShifts(SymmetryIR translation, IReadOnlyList<SymmetryIR> symmetries) =>
+        symmetries.FirstOrDefault(r => r.Kind == SymmetryKind.Rescale && translation.Parameters.All(p =>
+            r.Actions.Any(a => a.Parameter == p && a.Role == ActionRole.Forward && a.Unit <= 1)));
+
+    /// <summary>
+    /// Moves the entries <paramref name="translation"/> shifts to mean zero per unit of <paramref name="rescale"/> (zero for a
+    /// bias), by the group element R(1/p)·T(1)·R(p)·R(1/q)·T(−1)·R(q) with p = max(u, 0) + 1, q = max(−u, 0) + 1 and u the shift
+    /// wanted (p − q = u); the rescale's other parameters come back to themselves, and buffers move with every factor.
+    /// </summary>
+    static void ZeroShifted(SymmetryIR translation, SymmetryIR rescale, State state)
+    {
+        int n = rescale.Dim, nb = Math.Max(1, rescale.Blocks), total = n * nb;
+        var sum = new double[total];
+        var count = new double[total];
+        foreach (var a in rescale.Actions.Where(a => a.Role == ActionRole.Forward && translation.Parameters.Contains(a.Parameter)))
+        {
+            using var scope = torch.NewDisposeScope();
+            var rows = UnitRows(rescale, a, state.Parameters[a.Parameter]);
+            var s = rows.sum(new long[] { 1 }).contiguous().data<double>().ToArray();
+            for (int u = 0; u < total; u++) { sum[u] += s[u]; count[u] += rows.shape[1]; }
+        }
+        var shift = Enumerable.Range(0, total).Select(u => count[u] > 0 ? -sum[u] / count[u] : 0.0).ToArray();
+        double[][] Blocks(Func<double, double> f) => Enumerable.Range(0, nb).Select(b => Enumerable.Range(0, n).Select(i => f(shift[b * n + i])).ToArray()).ToArray();
+        var p = Blocks(u => Math.Max(u, 0) + 1);
+        var q = Blocks(u => Math.Max(-u, 0) + 1);
+        GroupElement R(double[][] c, bool inverse) => new(SymmetryKind.Rescale, n, nb) { Scales = inverse ? c.Select(b => b.Select(x => 1 / x).ToArray()).ToArray() : c };
+        GroupElement T(double t) => new(SymmetryKind.Translation, translation.Dim, Math.Max(1, translation.Blocks)) { Shift = t };
+        state.Act(rescale, R(p, inverse: true));
+        state.Act(translation, T(1));
+        state.Act(rescale, R(p, inverse: false));
+        state.Act(rescale, R(q, inverse: true));
+        state.Act(translation, T(-1));
+        state.Act(rescale, R(q, inverse: false));
+    }
+
     /// <summary>Units whose forward side is zero (their balancing was skipped), said in canon.json.</summary>
     static string? ZeroNote(SymmetryIR sym, State state)
     {
@@ -242,11 +308,11 @@ public static class Canonical
         var fwd = new double[total];
         var inv = new double[total];
         double count = 0;
-        foreach (var a in sym.Actions)
+        foreach (var a in sym.Actions.Where(a => !state.Shifted.Contains(a.Parameter)))
         {
             using var scope = torch.NewDisposeScope();
             var rows = UnitRows(sym, a, state.Parameters[a.Parameter]);
-            var sq = rows.square().sum(1).contiguous().data<double>().ToArray();
+            var sq = rows.square().sum(new long[] { 1 }).contiguous().data<double>().ToArray();
             var target = a.Role == ActionRole.Inverse ? inv : fwd;
             for (int u = 0; u < total; u++) target[u] += sq[u];
             if (a.Role != ActionRole.Inverse) count += rows.shape[1];
@@ -266,12 +332,12 @@ public static class Canonical
     }
 
     /// <summary>The forward-side entries of every unit, as one [units, k] matrix.</summary>
-    static double[][] Incoming(SymmetryIR sym, State state, ActionRole side)
+    static double[][] Incoming(SymmetryIR sym, State state, ActionRole side, bool withShifted = true)
     {
         int total = sym.Dim * Math.Max(1, sym.Blocks);
         var parts = new List<double[]>[total];
         for (int u = 0; u < total; u++) parts[u] = [];
-        foreach (var a in sym.Actions.Where(a => (a.Role == ActionRole.Inverse) == (side == ActionRole.Inverse)))
+        foreach (var a in sym.Actions.Where(a => (a.Role == ActionRole.Inverse) == (side == ActionRole.Inverse) && (withShifted || !state.Shifted.Contains(a.Parameter))))
         {
             using var scope = torch.NewDisposeScope();
             var rows = UnitRows(sym, a, state.Parameters[a.Parameter]).contiguous();
@@ -286,7 +352,7 @@ public static class Canonical
     static (double[][] Signs, int Flipped) SignRule(SymmetryIR sym, State state)
     {
         int n = sym.Dim, nb = Math.Max(1, sym.Blocks);
-        var incoming = Incoming(sym, state, ActionRole.Forward);
+        var incoming = Incoming(sym, state, ActionRole.Forward, withShifted: false);
         var signs = new double[nb][];
         int flipped = 0;
         for (int b = 0; b < nb; b++)
@@ -404,6 +470,8 @@ public static class Canonical
     {
         public Dictionary<string, Tensor> Parameters;
         public Dictionary<string, Tensor> Buffers;
+        /// <summary>Parameters some translation shifts (left out of the rescale, scale and sign statistics).</summary>
+        public IReadOnlySet<string> Shifted = new HashSet<string>();
 
         public State(IReadOnlyDictionary<string, Tensor> parameters, IReadOnlyDictionary<string, Tensor> buffers)
         {
@@ -414,7 +482,7 @@ public static class Canonical
         public void Act(SymmetryIR sym, GroupElement g)
         {
             Parameters = Replace(Parameters, GroupActions.Apply(sym, g, Parameters));
-            if (sym.BufferActions.Count > 0)
+            if (sym.BufferActions.Count > 0 && Buffers.Count > 0)
                 Buffers = Replace(Buffers, GroupActions.ApplyToBuffers(sym, g, Buffers));
         }
 
