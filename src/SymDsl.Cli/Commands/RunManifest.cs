@@ -13,6 +13,9 @@ internal sealed record RunManifest(string Source, Dictionary<string, string> Ove
     /// <summary>The name of the train block the run trained (<see cref="SymDsl.IR.TrainIR.Name"/>); null in runs from before block names.</summary>
     public string? Train { get; init; }
 
+    /// <summary>Set in runs written by a command from other runs (<c>symc align</c>, <c>merge</c>, <c>canon</c>; <see cref="DerivedRun"/>); null in trained runs.</summary>
+    public DerivedFrom? DerivedFrom { get; init; }
+
     public const string FileName = "run.json";
 
     public void Write(string runDir)
