@@ -115,8 +115,9 @@ public class CanonCommandTests
     static (double Distance, string Worst) Distance(IReadOnlyDictionary<string, Tensor> a, IReadOnlyDictionary<string, Tensor> b)
     {
         if (a.Count == 0) return (0, "");
-        double scale = Math.Max(a.Values.Max(x => x.abs().max().item<double>()), 1e-300);
-        return a.Select(kv => ((kv.Value - b[kv.Key]).abs().max().item<double>() / scale, kv.Key)).Max();
+        static Tensor F(Tensor t) => t.to(ScalarType.Float64);
+        double scale = Math.Max(a.Values.Max(x => F(x).abs().max().item<double>()), 1e-300);
+        return a.Select(kv => ((F(kv.Value) - F(b[kv.Key])).abs().max().item<double>() / scale, kv.Key)).Max();
     }
 
     [Theory]

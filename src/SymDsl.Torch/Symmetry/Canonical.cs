@@ -476,7 +476,8 @@ public static class Canonical
         public State(IReadOnlyDictionary<string, Tensor> parameters, IReadOnlyDictionary<string, Tensor> buffers)
         {
             Parameters = parameters.ToDictionary(kv => kv.Key, kv => kv.Value.detach().to(ScalarType.Float64).clone().DetachFromDisposeScope());
-            Buffers = buffers.ToDictionary(kv => kv.Key, kv => kv.Value.detach().to(ScalarType.Float64).clone().DetachFromDisposeScope());
+            // Integer buffers (a BatchNorm's batch count) are kept as they are; no symmetry acts on them.
+            Buffers = buffers.ToDictionary(kv => kv.Key, kv => (kv.Value.is_floating_point() ? kv.Value.detach().to(ScalarType.Float64) : kv.Value.detach()).clone().DetachFromDisposeScope());
         }
 
         public void Act(SymmetryIR sym, GroupElement g)
