@@ -41,6 +41,7 @@ public static class SymcApp
         root.Add(SampleCommand.Create(io));
         root.Add(ExportCommand.Create(io));
         root.Add(LspCommand.Create(io));
+        root.Add(CanonCommand.Create(io));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -55,7 +55,7 @@ internal static class CompareCommand
     }
 
     /// <summary>The first <paramref name="count"/> test examples (training examples when there is no test split), shaped as the model's inputs.</summary>
-    static Dictionary<string, Tensor> ProbeInputs(ModelIR model, TrainIR train, long seed, int count)
+    internal static Dictionary<string, Tensor> ProbeInputs(ModelIR model, TrainIR train, long seed, int count)
     {
         var data = DataSources.Load(train.Data, seed);
         var source = data.TestCount > 0 ? data.Test : data.Train;
