@@ -3,6 +3,7 @@ using SymDsl.Torch.Diagnostics;
 using SymDsl.Torch.Lowering;
 using SymDsl.Torch.Training;
 using static SymDsl.Torch.Tests.TestPrograms;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SymDsl.Torch.Tests;
@@ -111,7 +112,7 @@ public class TeleportTests
         Assert.NotNull(outcome.Skipped);
         Assert.Contains("the parameters were restored", outcome.Skipped);
         Assert.True(outcome.RelativeLossChange > 1e-6);
-        foreach (var (k, v) in model.state_dict()) Assert.True(v.equal(saved[k]), $"{k} was not restored");
+        foreach (var (k, v) in model.state_dict()) Assert.True(v.eq(saved[k]).all().item<bool>(), $"{k} was not restored");
         Assert.Equal(Lowering.Layers.ForwardMode.Verify, model.Mode); // the mode is left as it was
     }
 
@@ -157,7 +158,7 @@ public class TeleportTests
         using var a = RunComparison.Load(ir, full, train);
         using var b = RunComparison.Load(ir, part, train);
         var sb = b.state_dict();
-        foreach (var (key, t) in a.state_dict()) Assert.True(t.equal(sb[key]), $"{key} differs after the resume");
+        foreach (var (key, t) in a.state_dict()) Assert.True(t.eq(sb[key]).all().item<bool>(), $"{key} differs after the resume");
 
         // The same run without the clause trains differently (the teleports changed the trajectory).
         var plain = Compile(Mlp, "Mlp", "");

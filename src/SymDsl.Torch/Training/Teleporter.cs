@@ -212,7 +212,7 @@ public sealed class Teleporter : ITrainingObserver
         var movedNames = groups.SelectMany(s => s.Parameters).Distinct().ToList();
         var points = acted.ToDictionary(kv => kv.Key, kv => kv.Value);
         var l = lossAt(points);
-        var g = autograd.grad([l], movedNames.Select(n => points[n]).ToList(), [ones_like(l)], create_graph: true, allow_unused: true);
+        var g = autograd.grad([l], movedNames.Select(n => points[n]).ToList(), [ones_like(l)], retain_graph: true, create_graph: true, allow_unused: true);
         Tensor objective = zeros(1, dtype: ScalarType.Float64, device: l.device).sum();
         foreach (var gi in g) if (gi is not null && !gi.IsInvalid) objective = objective + gi.square().sum();
         var value = objective.item<double>();
