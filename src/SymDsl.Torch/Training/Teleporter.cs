@@ -24,8 +24,8 @@ public sealed record TeleportOutcome(bool Applied, double LossBefore, double Gra
 /// GL(n): A = exp(X) per block (the inverse side exp(−Xᵀ) = A⁻ᵀ) — and <see cref="AscentSteps"/> normalised gradient-ascent
 /// steps on ‖∇_θ L(g·θ)‖² over the algebra coordinates (autograd through differentiable versions of the
 /// <see cref="ActionRole"/> actions) look for a point of the orbit with a larger gradient norm: a step of length η (Euclidean,
-/// over all coordinates together) along the normalised gradient is taken when it increases the objective, else η is halved;
-/// η starts at <see cref="InitialStepLength"/>. The ascent runs in float64 on float64 copies of the effective parameters,
+/// over all coordinates together) along the normalised gradient is taken when it increases the objective (then η doubles, up to <see cref="MaxStepLength"/>),
+/// else it is not taken and η is halved; η starts at <see cref="InitialStepLength"/>. The ascent runs in float64 on float64 copies of the effective parameters,
 /// with the model in <see cref="ForwardMode.Verify"/> (batch statistics, no dropout, running statistics untouched).
 /// g is then applied to the effective parameters with <see cref="GroupActions.Apply"/> (and to buffers with
 /// <see cref="GroupActions.ApplyToBuffers"/>), written back through each parameterization's <c>SetEffective</c> (syre's
@@ -38,9 +38,12 @@ public sealed record TeleportOutcome(bool Applied, double LossBefore, double Gra
 public sealed class Teleporter : ITrainingObserver
 {
     /// <summary>Gradient-ascent steps per teleport.</summary>
-    public const int AscentSteps = 8;
-    /// <summary>The first ascent step's length in the Lie algebra (Euclidean norm over all coordinates).</summary>
+    public const int AscentSteps = 10;
+    /// <summary>The first ascent step's length in the Lie algebra (Euclidean norm over all coordinates); doubled after a step
+    /// that increased the objective, halved after one that did not (and was not taken).</summary>
     public const double InitialStepLength = 0.1;
+    /// <summary>The longest ascent step (so that one teleport moves each coordinate by a bounded amount).</summary>
+    public const double MaxStepLength = 0.1;
     /// <summary>The largest relative change of the batch loss a teleport may cause (float64 evaluation of the stored parameters).</summary>
     public const double Tolerance = 1e-6;
 
@@ -138,6 +141,7 @@ public sealed class Teleporter : ITrainingObserver
                     grads = gc.Select(g => g.MoveToOuterDisposeScope()).ToArray();
                     f = fc;
                     accepted++;
+                    eta = Math.Min(2 * eta, MaxStepLength);
                 }
                 else eta /= 2;
             }
