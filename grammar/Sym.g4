@@ -63,6 +63,7 @@ trainStmt
     : BREAK method=call ON nameList                                      # breakStmt
     | DIAGNOSE call (',' call)* (EVERY every=expr unit=ID)?              # diagnoseStmt
     | INDUCE structure=ID ('(' argList? ')')? ON target=expr             # induceStmt
+    | TELEPORT call (',' call)* (EVERY every=expr unit=ID)?              # teleportStmt
     | key=ID value=expr? (EVERY every=expr unit=ID)?                     # settingStmt
     ;
 
@@ -87,7 +88,7 @@ arg
 
 // Argument names may be keywords: `step(every = 100)`, `idx(images = …)`.
 argName
-    : ID | EVERY | IN | ON | INPUT | OUTPUT | LAYER | MODEL | TRAIN | BREAK | DIAGNOSE | INDUCE | SYMMETRY | FOR | AS | IMPORT
+    : ID | EVERY | IN | ON | INPUT | OUTPUT | LAYER | MODEL | TRAIN | BREAK | DIAGNOSE | INDUCE | TELEPORT | SYMMETRY | FOR | AS | IMPORT
     ;
 
 call
@@ -124,6 +125,7 @@ TRAIN    : 'train';
 BREAK    : 'break';
 DIAGNOSE : 'diagnose';
 INDUCE   : 'induce';
+TELEPORT : 'teleport';
 ON       : 'on';
 EVERY    : 'every';
 AS       : 'as';

@@ -134,6 +134,13 @@ public static class DiagnosticCatalog
     public static Diagnostic InduceRankTooLarge(SourceSpan s, string parameter, long rank, string shape, int maxRank) => BadSetting(s, $"induce lowrank: 'rank' {rank} exceeds the full rank {maxRank} of '{parameter}' {shape}");
     public static Diagnostic LossShape(SourceSpan s, string message) => Error(s, "SYM0518", message);
     public static Diagnostic DuplicateTrainName(SourceSpan s, string name, SourceSpan first) => Error(s, "SYM0519", $"a train block called '{name}' is already defined at line {first.Line}; give each train block its own name (`train MODEL as NAME {{ … }}`)");
+    public static Diagnostic TeleportNotInferred(SourceSpan s, string group, string block, string? suggestion) => Error(s, "SYM0520", $"{group} is not a symmetry the compiler inferred for train block '{block}', so teleport cannot move along it{DidYouMean(suggestion)}");
+    public static Diagnostic TeleportNeedsContinuousGroup(SourceSpan s, string group, string kind) => Error(s, "SYM0521", $"teleport needs a continuous group, but {group} is a {kind} symmetry (a discrete group has no Lie algebra to ascend on); use rescale, scale or rotation");
+    public static Diagnostic TeleportUnsupportedGroup(SourceSpan s, string group, string why) => Error(s, "SYM0522", $"teleport cannot use {group}: {why}");
+    public static Diagnostic TeleportNeedsEvery(SourceSpan s) => Error(s, "SYM0523", "write `teleport GROUP, … every N steps`");
+    public static Diagnostic TeleportEveryNotPositive(SourceSpan s, long actual) => Error(s, "SYM0524", $"teleport every N steps needs N ≥ 1, but N is {actual}");
+    public static Diagnostic TeleportGroupSyntax(SourceSpan s, string written, string? suggestion) => Error(s, "SYM0525", $"'{written}' is not a teleport group{DidYouMean(suggestion)}; write KIND(SITE) such as rescale(h) or rotation(z), or a declared symmetry's name");
+    public static Diagnostic TeleportDuplicateGroup(SourceSpan s, string group) => Error(s, "SYM0526", $"{group} is named more than once in this train block's teleport clauses");
 
     // ---------------------------------------------------------------- SYM06xx resources
     public static Diagnostic TooManyParameters(SourceSpan s, string model, long? count, long? bytes, long limit, string layer, double share) => Error(s, "SYM0601",

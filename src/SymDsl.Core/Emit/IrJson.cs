@@ -165,6 +165,13 @@ public static class IrJson
             w.WriteString("parameter", i.Parameter);
             Dict(w, "args", i.Args);
         });
+        if (t.Teleports.Count > 0) // only when there are some: files without teleport keep their IR unchanged
+            Objects(w, "teleports", t.Teleports, x =>
+            {
+                Strings(w, "symmetries", x.Symmetries);
+                Strings(w, "groups", x.Groups);
+                w.WriteNumber("every", x.Every);
+            });
         w.WriteEndObject();
     }
 

@@ -56,6 +56,8 @@ public static class SymmetryReport
                     sb.Append($"- **diagnose {d.Key}** every {d.Every} steps: {Metric(d, m)}\n");
                 foreach (var i in t.Induces)
                     sb.Append($"- **induce {i.Structure}{(i.Args.Count == 0 ? "" : "(" + string.Join(", ", i.Args.Select(kv => $"{kv.Key} = {kv.Value}")) + ")")} on `{i.Parameter}`**: {(i.Structure == "sparsity" ? "reparametrise P = u ⊙ v (a rescale symmetry per entry); with weight decay this acts like an L1 penalty on P." : "reparametrise P = U Vᵀ (a rotation symmetry); with weight decay this acts like a nuclear-norm penalty on P.")}\n");
+                foreach (var x in t.Teleports)
+                    sb.Append($"- **teleport {string.Join(", ", x.Groups)}** every {x.Every} steps: before the step after every {x.Every} steps (the first step too), move the parameters along {(x.Groups.Count == 1 ? "this group" : "these groups")} to a point of larger gradient norm on the step's batch, the loss unchanged (checked to 1e-6 relative).\n");
                 if (t.Breaks.Count + t.Diagnostics.Count + t.Induces.Count == 0) sb.Append("No break, diagnose or induce clauses.\n");
             }
         }

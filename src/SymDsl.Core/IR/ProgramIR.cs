@@ -377,6 +377,9 @@ public sealed record TrainIR(
     /// </summary>
     public IReadOnlyList<SymmetryIR> Symmetries { get; init; } = NoSymmetryList;
 
+    /// <summary>The block's <c>teleport G, … every N steps</c> clauses (none by default).</summary>
+    public IReadOnlyList<TeleportIR> Teleports { get; init; } = [];
+
     /// <summary>The default of <see cref="Symmetries"/> (a block built by hand): <see cref="ProgramIR.ModelFor"/> then keeps the model's list.</summary>
     internal static readonly IReadOnlyList<SymmetryIR> NoSymmetryList = new List<SymmetryIR>().AsReadOnly();
 }
@@ -413,6 +416,14 @@ public sealed record DiagnoseIR(string Metric, IReadOnlyList<string> Targets, IR
     /// <summary>The metrics.jsonl key prefix: "rank(fc1.weight)".</summary>
     public string Key => $"{Metric}({string.Join(",", Targets)})";
 }
+
+/// <summary>
+/// <c>teleport G1, G2 every N steps</c>: before the step that follows k·N completed steps (k = 0, 1, …), the effective
+/// parameters move along the groups of <see cref="Symmetries"/> (names in <see cref="TrainIR.Symmetries"/>; continuous
+/// kinds only: rescale, scale, rotation as GL(n)) to a point of larger gradient norm on that step's batch, with the loss
+/// unchanged (docs/language.md, "teleport"). <see cref="Groups"/> spells each as written (<c>rescale(h)</c>).
+/// </summary>
+public sealed record TeleportIR(IReadOnlyList<string> Symmetries, IReadOnlyList<string> Groups, int Every, SourceSpan Span);
 
 /// <summary><c>induce sparsity on P</c> (P = u ⊙ v) or <c>induce lowrank on P</c> (P = U Vᵀ).</summary>
 public sealed record InduceIR(string Structure, string Parameter, IReadOnlyDictionary<string, Value> Args, SourceSpan Span);

@@ -371,6 +371,8 @@ internal sealed class SyntaxTreeBuilder(string path, List<Diagnostic> diagnostic
                     new BreakStmt(Call(b.method), nl.qualifiedName().Select(Qualified).ToList(), Span(b)),
                 SymParser.DiagnoseStmtContext d =>
                     new DiagnoseStmt(d.call().Select(Call).ToList(), d.every is null ? null : Expr(d.every), d.unit is null ? null : Id(d.unit), Span(d)),
+                SymParser.TeleportStmtContext t =>
+                    new TeleportStmt(t.call().Select(Call).ToList(), t.every is null ? null : Expr(t.every), t.unit is null ? null : Id(t.unit), Span(t)),
                 SymParser.InduceStmtContext i when Ok(i.structure) && i.target is not null =>
                     new InduceStmt(Id(i.structure), Expr(i.target), Span(i), Args(i.argList())),
                 SymParser.SettingStmtContext st when Ok(st.key) =>

@@ -149,6 +149,8 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         var diags = new List<DiagnoseIR>();
         foreach (var d in decl.Body.OfType<DiagnoseStmt>()) diags.AddRange(Diagnose(d, logEvery));
         var induces = decl.Body.OfType<InduceStmt>().Select(Induce).Where(i => i is not null).Cast<InduceIR>().ToList();
+        var teleported = new HashSet<string>();
+        var teleports = decl.Body.OfType<TeleportStmt>().Select(t => Teleport(t, teleported)).Where(t => t is not null).Cast<TeleportIR>().ToList();
 
         if (Errors() > errorsBefore || data is null || loss is null || optimizer is null) return null;
         return new TrainIR(model.Name, data, loss, optimizer, schedule, batch, epochs, steps, seed, logEvery, checkpointEvery, breaks, diags, induces, decl.Span)
@@ -157,6 +159,7 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
             Name = decl.Name?.Text ?? model.Name,
             Named = decl.Name is not null,
             InputBindings = bindings,
+            Teleports = teleports,
         };
     }
 
@@ -438,6 +441,94 @@ public sealed class TrainChecker(TrainDecl decl, ModelIR model, string baseDir, 
         if (model.Site(target) is { Op: not OpKind.Input }) return "site";
         if (model.Parameters.Any(p => p.Name == target)) return "parameter";
         return null;
+    }
+
+    /// <summary>
+    /// <c>teleport G, … every N steps</c>: each G is <c>KIND(SITE)</c> or a symmetry's name, and must be a symmetry the
+    /// compiler inferred for this block (its loss included) of a continuous kind whose orbits keep the loss exactly.
+    /// </summary>
+    TeleportIR? Teleport(TeleportStmt t, HashSet<string> seen)
+    {
+        var ok = true;
+        int every = 0;
+        if (t.Every is null || t.Unit is null || t.Unit.Text is not ("steps" or "step")) { diagnostics.Add(DiagnosticCatalog.TeleportNeedsEvery(t.Unit?.Span ?? t.Span)); ok = false; }
+        else if (constants.EvalInt(t.Every, "'teleport every'") is not { } v) ok = false;
+        else if (v < 1 || v > int.MaxValue) { diagnostics.Add(DiagnosticCatalog.TeleportEveryNotPositive(t.Every.Span, v)); ok = false; }
+        else every = (int)v;
+        var names = new List<string>();
+        var groups = new List<string>();
+        foreach (var g in t.Groups)
+        {
+            if (TeleportGroup(g) is not { } sym) { ok = false; continue; }
+            var spelled = SymmetryInferenceSpell(sym);
+            if (!seen.Add(sym.Name)) { diagnostics.Add(DiagnosticCatalog.TeleportDuplicateGroup(g.Span, spelled)); ok = false; continue; }
+            names.Add(sym.Name);
+            groups.Add(spelled);
+        }
+        return ok ? new TeleportIR(names, groups, every, t.Span) : null;
+    }
+
+    SymmetryIR? TeleportGroup(CallSyntax g)
+    {
+        var block = decl.Name?.Text ?? model.Name;
+        SymmetryIR? sym;
+        string written;
+        if (g.Arguments.Count == 0 && g.Span.Equals(g.Callee.Span))
+        {
+            // A bare name: a symmetry of this block by its name (declared, or "kind(site)" when only inferred).
+            written = g.Callee.Text;
+            sym = symmetries.FirstOrDefault(s => s.Name == written);
+            if (sym is null)
+            {
+                diagnostics.Add(DiagnosticCatalog.TeleportNotInferred(g.Span, $"'{written}'", block, Names.Suggest(written, symmetries.Select(s => s.Name))));
+                return null;
+            }
+        }
+        else
+        {
+            var kindText = g.Callee.Text;
+            if (Symmetries.SymmetryInference.ParseKind(kindText) is not { } kind)
+            {
+                diagnostics.Add(DiagnosticCatalog.TeleportGroupSyntax(g.Callee.Span, kindText, Names.Suggest(kindText, Symmetries.SymmetryInference.KindNames)));
+                return null;
+            }
+            if (g.Arguments.Count != 1 || g.Arguments[0].Name is not null)
+            {
+                diagnostics.Add(DiagnosticCatalog.TeleportGroupSyntax(g.Span, $"{kindText}(…)", null));
+                return null;
+            }
+            var site = ModelBuilder.TargetName(g.Arguments[0].Value, constants);
+            if (site is null) return null;
+            written = Symmetries.SymmetryInference.Spell(kind, site);
+            sym = symmetries.FirstOrDefault(s => s.Kind == kind && s.Target == site);
+            if (sym is null)
+            {
+                var suggestion = Names.Suggest(written, symmetries.Where(s => s.Inferred).Select(SymmetryInferenceSpell));
+                diagnostics.Add(DiagnosticCatalog.TeleportNotInferred(g.Span, written, block, suggestion));
+                return null;
+            }
+        }
+        var spelled = SymmetryInferenceSpell(sym);
+        if (!sym.Inferred)
+        {
+            diagnostics.Add(DiagnosticCatalog.TeleportNotInferred(g.Span, $"{spelled} (declared, but not proved)", block, null));
+            return null;
+        }
+        switch (sym.Kind)
+        {
+            case SymmetryKind.Permutation or SymmetryKind.Sign:
+                diagnostics.Add(DiagnosticCatalog.TeleportNeedsContinuousGroup(g.Span, spelled, sym.Kind.ToString().ToLowerInvariant()));
+                return null;
+            case SymmetryKind.Translation:
+                diagnostics.Add(DiagnosticCatalog.TeleportUnsupportedGroup(g.Span, spelled, "a translation moves the gradient with it unchanged, so every point of its orbit has the same gradient norm"));
+                return null;
+        }
+        if (!sym.Exact)
+        {
+            diagnostics.Add(DiagnosticCatalog.TeleportUnsupportedGroup(g.Span, spelled, "it holds only approximately (a normalisation's eps), so moving along it would change the loss"));
+            return null;
+        }
+        return sym;
     }
 
     InduceIR? Induce(InduceStmt s)

@@ -77,6 +77,9 @@ public sealed record BreakStmt(CallSyntax Method, IReadOnlyList<IndexedName> Sym
 /// <summary><c>diagnose collapse(scale), rank(fc1.weight) every 10 steps</c>.</summary>
 public sealed record DiagnoseStmt(IReadOnlyList<CallSyntax> Metrics, Expr? Every, Identifier? Unit, SourceSpan Span) : TrainStmt(Span);
 
+/// <summary><c>teleport rescale(h), rotation(z) every 50 steps</c>: each group as <c>KIND(SITE)</c> or a declared symmetry's name.</summary>
+public sealed record TeleportStmt(IReadOnlyList<CallSyntax> Groups, Expr? Every, Identifier? Unit, SourceSpan Span) : TrainStmt(Span);
+
 /// <summary><c>induce sparsity on fc1.weight</c>, <c>induce lowrank(rank = 4) on fc1.weight</c>.</summary>
 public sealed record InduceStmt(Identifier Structure, Expr Target, SourceSpan Span, IReadOnlyList<Argument>? Arguments = null) : TrainStmt(Span);
 

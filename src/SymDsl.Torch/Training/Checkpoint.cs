@@ -35,7 +35,8 @@ public sealed record RunSpec(
         train.Batch,
         $"{train.Loss.Kind}({train.Loss.Output}, {train.Loss.Target})",
         string.Join("; ", train.Breaks.Select(b => $"{Describe(b.Method, b.Args)} on {string.Join(", ", b.Symmetries)}")
-            .Concat(train.Induces.Select(i => $"induce {Describe(i.Structure, i.Args)} on {i.Parameter}"))) is { Length: > 0 } r ? r : "none",
+            .Concat(train.Induces.Select(i => $"induce {Describe(i.Structure, i.Args)} on {i.Parameter}"))
+            .Concat(train.Teleports.Select(x => $"teleport {string.Join(", ", x.Groups)} every {x.Every}"))) is { Length: > 0 } r ? r : "none",
         Describe(train.Data.Kind, train.Data.Args),
         Checkpoint.Fingerprint(data),
         train.LogEvery,

@@ -58,5 +58,10 @@ public interface ITrainingObserver
     /// dispose scope: the gradients are in the parameters' .grad. The trainer checks them right after this call.
     /// </summary>
     void OnGradients(TrainingContext context, long step) { }
+    /// <summary>
+    /// Before step <paramref name="step"/> (1-based) computes its loss, inside the step's dispose scope, on the step's
+    /// <paramref name="batch"/> (every field, on the device): an observer may move the parameters here (teleport).
+    /// </summary>
+    void OnBeforeStep(TrainingContext context, long step, IReadOnlyDictionary<string, Tensor> batch) { }
     void OnEnd(TrainingContext context, TrainSummary summary) { }
 }

@@ -148,7 +148,10 @@ sealed class TrainingRun : IDisposable
 
     public TrainingRun(ProgramIR program, TrainIR train, TrainOptions options, IReadOnlyList<ITrainingObserver> observers, Action<TrainProgress>? progress, CancellationToken cancel)
     {
-        _program = program; _train = train; _options = options; _observers = observers; _progress = progress; _cancel = cancel;
+        _program = program; _train = train; _options = options; _progress = progress; _cancel = cancel;
+        // A teleport clause is run by an observer of its own, before the caller's (it moves the parameters they see).
+        _observers = train.Teleports.Count > 0 && program.Models.Any(m => m.Name == train.Model)
+            ? [new Teleporter(train, program.ModelFor(train)), .. observers] : observers;
     }
 
     public void Dispose()
@@ -284,6 +287,7 @@ sealed class TrainingRun : IDisposable
                 var b = trainFields.ToDictionary(kv => kv.Key, kv => kv.Value.index_select(0, idx));
                 try
                 {
+                    foreach (var o in _observers) o.OnBeforeStep(context, step + 1, b);
                     optimizer.zero_grad();
                     var loss = BatchLoss(b);
                     lastLoss = loss.item<float>(); // the loss is checked every step (this sync is needed anyway)
