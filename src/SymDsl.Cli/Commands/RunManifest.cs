@@ -17,6 +17,9 @@ internal sealed record RunManifest(string Source, Dictionary<string, string> Ove
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public string? InitFrom { get; init; }
 
+    /// <summary>Set in runs written by a command from other runs (<c>symc align</c>, <c>merge</c>, <c>canon</c>; <see cref="DerivedRun"/>); null in trained runs.</summary>
+    public DerivedFrom? DerivedFrom { get; init; }
+
     public const string FileName = "run.json";
 
     public void Write(string runDir)
