@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using SymDsl.Cli;
+using SymDsl.Cli.Commands;
+using SymDsl.Torch.Diagnostics;
+using static TorchSharp.torch;
 
 namespace SymDsl.Cli.Tests;
 
@@ -149,6 +152,28 @@ public class EvalTests
         Assert.Single(narrow.Err.Trim().Split('\n'));
 
         foreach (var r in new[] { unknown, range, syntax, teacher, narrow }) Symc.AssertNoStackTrace(r);
+    }
+
+    [Fact]
+    public void Eval_scores_a_derived_run_by_its_own_weights()
+    {
+        // A run derived from a trained one (DerivedRun: what align, merge and canon write) with the output layer zeroed:
+        // every logit is 0 (up to rounding through syre's θ₀ and induce's u ⊙ v), so the loss is ln 10.
+        var (dir, run) = Trained();
+        var (model, train) = RunManifest.Read(run).Rebuild();
+        var derived = Path.Combine(dir, "derived");
+        using (var scope = NewDisposeScope())
+        using (var source = RunComparison.Load(model, run, train))
+        {
+            var parameters = source.EffectiveParameters().ToDictionary(kv => kv.Key, kv => kv.Key.StartsWith("fc2.") ? zeros_like(kv.Value) : kv.Value.detach());
+            DerivedRun.Write(run, derived, parameters, null, new DerivedFrom("test", [run]));
+        }
+        var r = Symc.Run("eval", derived, "--json");
+        Assert.True(r.ExitCode == 0, r.All);
+        var test = Split(JsonDocument.Parse(r.Out).RootElement, "test");
+        Assert.Equal(Math.Log(10), test.GetProperty("loss").GetDouble(), 1e-6);
+        Assert.Equal(359, test.GetProperty("examples").GetInt64());
+        Assert.True(File.Exists(Path.Combine(derived, "eval.json")));
     }
 
     [Fact]
