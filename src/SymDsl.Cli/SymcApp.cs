@@ -39,6 +39,7 @@ public static class SymcApp
         root.Add(CompareCommand.Create(io));
         root.Add(SweepCommand.Create(io));
         root.Add(SampleCommand.Create(io));
+        root.Add(ExportCommand.Create(io));
         root.Add(EvalCommand.Create(io));
 
         ParseResult parsed = root.Parse(args);

@@ -69,7 +69,7 @@ public static class CSharpEmitter
     }
 
     /// <summary>The identity of a block's module class: its model and every hyper-parameter's value.</summary>
-    static string BlockKey(ModelIR def) => def.Name + "(" + string.Join(", ", def.HyperParameters.Select(kv => $"{kv.Key}={kv.Value}")) + ")";
+    internal static string BlockKey(ModelIR def) => def.Name + "(" + string.Join(", ", def.HyperParameters.Select(kv => $"{kv.Key}={kv.Value}")) + ")";
 
     /// <summary>
     /// One module class: a field per layer of the model and per block instance (the block's layers live in its own class),

@@ -46,6 +46,10 @@ public sealed record FunctionDefinition(string Name, FunctionProperties Properti
     /// </summary>
     public required Func<string, IReadOnlyDictionary<string, Value>, string> CSharp { get; init; }
 
+    /// <summary>Its Python emission (<c>symc export --to pytorch</c>): the PyTorch expression applying it to the Python expression
+    /// x, given its bound arguments; inside a module's forward (<c>self.training</c> is the module's mode).</summary>
+    public required Func<string, IReadOnlyDictionary<string, Value>, string> Python { get; init; }
+
     /// <summary>
     /// The shape of its result for one example, or null after reporting (at <see cref="FunctionApplication.Span"/>) why the
     /// input does not fit; null rule: the input's shape (an elementwise function). Arguments after the input may then be
@@ -86,32 +90,38 @@ public static class Functions
 
     public static readonly IReadOnlyList<FunctionDefinition> All =
     [
-        new("relu", E | FunctionProperties.PositivelyHomogeneous, [], "max(z, 0)") { CSharp = (x, _) => $"nn.functional.relu({x})" },
+        new("relu", E | FunctionProperties.PositivelyHomogeneous, [], "max(z, 0)") { CSharp = (x, _) => $"nn.functional.relu({x})", Python = (x, _) => $"F.relu({x})" },
         new("leaky_relu", E | FunctionProperties.PositivelyHomogeneous,
             [new("negative_slope", ArgType.Float, new Value.Float(0.01))], "z for z ≥ 0, negative_slope·z otherwise")
-            { CSharp = (x, a) => $"nn.functional.leaky_relu({x}, {Emit.CSharpEmitter.Double(a["negative_slope"].AsDouble())})" },
-        new("tanh", E | FunctionProperties.Odd, [], "hyperbolic tangent") { CSharp = (x, _) => $"torch.tanh({x})" },
-        new("sigmoid", E, [], "1 / (1 + e^−z)") { CSharp = (x, _) => $"torch.sigmoid({x})" },
-        new("gelu", E, [], "z·Φ(z)") { CSharp = (x, _) => $"nn.functional.gelu({x})" },
-        new("sin", E | FunctionProperties.Odd, [], "sine") { CSharp = (x, _) => $"torch.sin({x})" },
-        new("identity", E | FunctionProperties.Linear | FunctionProperties.PositivelyHomogeneous | FunctionProperties.Odd, [], "z") { CSharp = (x, _) => x },
+            {
+                CSharp = (x, a) => $"nn.functional.leaky_relu({x}, {Emit.CSharpEmitter.Double(a["negative_slope"].AsDouble())})",
+                Python = (x, a) => $"F.leaky_relu({x}, {Emit.PythonEmitter.Double(a["negative_slope"].AsDouble())})",
+            },
+        new("tanh", E | FunctionProperties.Odd, [], "hyperbolic tangent") { CSharp = (x, _) => $"torch.tanh({x})", Python = (x, _) => $"torch.tanh({x})" },
+        new("sigmoid", E, [], "1 / (1 + e^−z)") { CSharp = (x, _) => $"torch.sigmoid({x})", Python = (x, _) => $"torch.sigmoid({x})" },
+        new("gelu", E, [], "z·Φ(z)") { CSharp = (x, _) => $"nn.functional.gelu({x})", Python = (x, _) => $"F.gelu({x})" },
+        new("sin", E | FunctionProperties.Odd, [], "sine") { CSharp = (x, _) => $"torch.sin({x})", Python = (x, _) => $"torch.sin({x})" },
+        new("identity", E | FunctionProperties.Linear | FunctionProperties.PositivelyHomogeneous | FunctionProperties.Odd, [], "z") { CSharp = (x, _) => x, Python = (x, _) => x },
         new("softmax", FunctionProperties.PermutationEquivariant | FunctionProperties.ShiftInvariant,
             [new("dim", ArgType.Int, new Value.Int(-1))], "e^z / Σ e^z over `dim` (default the last)")
-            { CSharp = (x, a) => $"torch.softmax({x}, {BatchedDim(a["dim"].AsInt())})" },
+            { CSharp = (x, a) => $"torch.softmax({x}, {BatchedDim(a["dim"].AsInt())})", Python = (x, a) => $"torch.softmax({x}, {BatchedDim(a["dim"].AsInt())})" },
         // Pooling, on [C, L] or [C, H, W] (channels first): window and stride k, floor of the size (PyTorch's default).
         new("max_pool", E | FunctionProperties.PositivelyHomogeneous | FunctionProperties.ShiftEquivariant | FunctionProperties.OverPositions,
             [ArgSpec.Req("k", ArgType.Int, Domain.Dimension)], "the maximum over each k-window (k×k on [C, H, W]) of each channel, stride k")
-            { Shape = a => a.Pooled(), CSharp = (x, a) => Pool("max", x, a) },
+            { Shape = a => a.Pooled(), CSharp = (x, a) => Pool("max", x, a), Python = (x, a) => PythonPool("max", x, a) },
         new("avg_pool", E | FunctionProperties.Linear | FunctionProperties.PositivelyHomogeneous | FunctionProperties.Odd | FunctionProperties.OverPositions,
             [ArgSpec.Req("k", ArgType.Int, Domain.Dimension)], "the mean over each k-window (k×k on [C, H, W]) of each channel, stride k")
-            { Shape = a => a.Pooled(), CSharp = (x, a) => Pool("avg", x, a) },
+            { Shape = a => a.Pooled(), CSharp = (x, a) => Pool("avg", x, a), Python = (x, a) => PythonPool("avg", x, a) },
         new("global_avg_pool", E | FunctionProperties.Linear | FunctionProperties.PositivelyHomogeneous | FunctionProperties.Odd | FunctionProperties.OverPositions,
             [], "[C, …] → [C]: the mean of each channel over its positions")
-            { Shape = a => a.Channels(), CSharp = (x, _) => $"{x}.flatten(2).mean(new long[] {{ -1 }})" },
+            { Shape = a => a.Channels(), CSharp = (x, _) => $"{x}.flatten(2).mean(new long[] {{ -1 }})", Python = (x, _) => $"{x}.flatten(2).mean(-1)" },
         new("dropout", E | FunctionProperties.PositivelyHomogeneous | FunctionProperties.Odd | FunctionProperties.Stochastic,
             [ArgSpec.Req("p", ArgType.Float, Domain.UnitInterval)],
             "in training each entry is zeroed with probability p and the others scaled by 1/(1 − p), the mask drawn from the run's own generator; the identity in evaluation")
-            { CSharp = (x, a) => $"nn.functional.dropout({x}, {Emit.CSharpEmitter.Double(a["p"].AsDouble())}, training)" },
+            {
+                CSharp = (x, a) => $"nn.functional.dropout({x}, {Emit.CSharpEmitter.Double(a["p"].AsDouble())}, training)",
+                Python = (x, a) => $"F.dropout({x}, {Emit.PythonEmitter.Double(a["p"].AsDouble())}, self.training)",
+            },
     ];
 
     /// <summary>The C# of a pooling of the input's positions (node attribute "dims": 1 on [C, L], 2 on [C, H, W]).</summary>
@@ -119,6 +129,13 @@ public static class Functions
     {
         var k = a["k"].AsInt();
         return a["dims"].AsInt() == 1 ? $"nn.functional.{op}_pool1d({x}, {k})" : $"nn.functional.{op}_pool2d({x}, new long[] {{ {k}, {k} }})";
+    }
+
+    /// <summary>The Python of a pooling of the input's positions (as <see cref="Pool"/>).</summary>
+    static string PythonPool(string op, string x, IReadOnlyDictionary<string, Value> a)
+    {
+        var k = a["k"].AsInt();
+        return a["dims"].AsInt() == 1 ? $"F.{op}_pool1d({x}, {k})" : $"F.{op}_pool2d({x}, [{k}, {k}])";
     }
 
     /// <summary>A per-example axis as an axis of the batched tensor (the batch is implicit and leading): d ≥ 0 moves by one.</summary>

@@ -109,6 +109,22 @@ public abstract class LayerDefinition
     /// <summary>Writes the nested classes the layers of this kind in the model need (none by default).</summary>
     public virtual void CSharpHelperClasses(IReadOnlyList<LayerIR> layers, CSharpLayerContext context) { }
 
+    // ---------------------------------------------------------------- Python emission (symc export --to pytorch)
+
+    /// <summary>The PyTorch expression that constructs the layer's submodule in the twin's <c>__init__</c>; its state_dict keys
+    /// must be the layer's parameter (and buffer) names after the layer's (those of weights.dat).</summary>
+    public abstract string PythonConstruct(LayerIR layer, PythonLayerContext context);
+
+    /// <summary>The expression that applies the layer to the Python variable <paramref name="input"/> in the twin's forward.</summary>
+    public virtual string PythonForward(LayerIR layer, string input, PythonLayerContext context) => $"{context.Field(layer)}({input})";
+
+    /// <summary>Writes the module classes the layers of this kind need (SelfAttention, OdeRnn), once per file, when the file
+    /// uses the kind; none by default.</summary>
+    public virtual void PythonHelperModules(PythonLayerContext context) { }
+
+    /// <summary>Class names the helper modules define (fields and block classes avoid them).</summary>
+    public virtual IReadOnlyList<string> PythonReservedNames => [];
+
     /// <summary>Every layer definition, in the order of <see cref="LayerKind"/>.</summary>
     public static IEnumerable<LayerDefinition> All => byKind.Values.OrderBy(d => d.Kind);
 

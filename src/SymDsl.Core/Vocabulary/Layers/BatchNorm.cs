@@ -43,10 +43,15 @@ public sealed class BatchNorm : LayerDefinition
     public override string CSharpConstruct(LayerIR l, CSharpLayerContext c)
         => $"nn.{CSharpFieldType(l, c)}({c.Arg(l, "n")}, eps: {c.Arg(l, "eps")}, momentum: {c.Arg(l, "momentum")}, affine: {c.Arg(l, "affine")})";
 
-    static int InputRank(LayerIR layer, CSharpLayerContext c)
+    static int InputRank(LayerIR layer, CSharpLayerContext c) => InputRank(layer, c.Model);
+
+    public override string PythonConstruct(LayerIR l, PythonLayerContext c)
+        => $"nn.BatchNorm{(InputRank(l, c.Model) == 3 ? 2 : 1)}d({c.Arg(l, "n")}, eps={c.Arg(l, "eps")}, momentum={c.Arg(l, "momentum")}, affine={c.Arg(l, "affine")})";
+
+    static int InputRank(LayerIR layer, ModelIR model)
     {
-        var app = c.Model.Nodes.FirstOrDefault(n => n.Op == OpKind.Layer && n.Attr("layer") == layer.Name);
-        return app is null ? 1 : c.Model.Node(app.Inputs[0]).Shape.Count;
+        var app = model.Nodes.FirstOrDefault(n => n.Op == OpKind.Layer && n.Attr("layer") == layer.Name);
+        return app is null ? 1 : model.Node(app.Inputs[0]).Shape.Count;
     }
 
     public override void Relate(SymmetryKind kind, ISpaceRule rule)

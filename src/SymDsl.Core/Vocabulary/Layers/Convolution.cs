@@ -53,6 +53,8 @@ public abstract class Convolution : LayerDefinition
         return $"nn.{Name}({c.Arg(l, "in")}, {c.Arg(l, "out")}, {c.Arg(l, "kernel")}, stride: {c.Arg(l, "stride")}{(padding == "0" ? "" : $", padding: {padding}")}, bias: {c.Arg(l, "bias")})";
     }
     public override bool CSharpInitialisesAfterConstruction => true;
+    public override string PythonConstruct(LayerIR l, PythonLayerContext c)
+        => $"nn.{Name}({c.Arg(l, "in")}, {c.Arg(l, "out")}, {c.Arg(l, "kernel")}, stride={c.Arg(l, "stride")}, padding={c.Arg(l, "padding")}, bias={c.Arg(l, "bias")})";
 
     public override void Relate(SymmetryKind kind, ISpaceRule rule)
     {

@@ -26,6 +26,7 @@ public sealed class Embedding : LayerDefinition
     public override string CSharpFieldType(LayerIR layer, CSharpLayerContext c) => "Embedding";
     public override string CSharpConstruct(LayerIR l, CSharpLayerContext c) => $"nn.Embedding({c.Arg(l, "vocab")}, {c.Arg(l, "d")})";
     public override bool CSharpInitialisesAfterConstruction => true;
+    public override string PythonConstruct(LayerIR l, PythonLayerContext c) => $"nn.Embedding({c.Arg(l, "vocab")}, {c.Arg(l, "d")})";
 
     public override void Relate(SymmetryKind kind, ISpaceRule rule)
     {

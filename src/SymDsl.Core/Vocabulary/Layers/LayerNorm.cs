@@ -25,6 +25,7 @@ public sealed class LayerNorm : LayerDefinition
 
     public override string CSharpFieldType(LayerIR layer, CSharpLayerContext c) => "LayerNorm";
     public override string CSharpConstruct(LayerIR l, CSharpLayerContext c) => $"nn.LayerNorm({c.Arg(l, "n")}, eps: {c.Arg(l, "eps")}, elementwise_affine: {c.Arg(l, "affine")})";
+    public override string PythonConstruct(LayerIR l, PythonLayerContext c) => $"nn.LayerNorm({c.Arg(l, "n")}, eps={c.Arg(l, "eps")}, elementwise_affine={c.Arg(l, "affine")})";
 
     public override void Relate(SymmetryKind kind, ISpaceRule rule)
     {

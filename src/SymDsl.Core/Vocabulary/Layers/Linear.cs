@@ -29,6 +29,7 @@ public sealed class Linear : LayerDefinition
     public override string CSharpFieldType(LayerIR layer, CSharpLayerContext c) => "Linear";
     public override string CSharpConstruct(LayerIR l, CSharpLayerContext c) => $"nn.Linear({c.Arg(l, "in")}, {c.Arg(l, "out")}, hasBias: {c.Arg(l, "bias")})";
     public override bool CSharpInitialisesAfterConstruction => true;
+    public override string PythonConstruct(LayerIR l, PythonLayerContext c) => $"nn.Linear({c.Arg(l, "in")}, {c.Arg(l, "out")}, bias={c.Arg(l, "bias")})";
 
     public override void Relate(SymmetryKind kind, ISpaceRule rule)
     {

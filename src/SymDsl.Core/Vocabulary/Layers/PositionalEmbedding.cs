@@ -34,6 +34,8 @@ public sealed class PositionalEmbedding : LayerDefinition
     public override string CSharpConstruct(LayerIR l, CSharpLayerContext c) => $"nn.Embedding({c.Arg(l, "context")}, {c.Arg(l, "d")})";
     public override string CSharpForward(LayerIR layer, string input, CSharpLayerContext c) => $"({input} + {c.Field(layer)}.weight!)";
     public override bool CSharpInitialisesAfterConstruction => true;
+    public override string PythonConstruct(LayerIR l, PythonLayerContext c) => $"nn.Embedding({c.Arg(l, "context")}, {c.Arg(l, "d")})";
+    public override string PythonForward(LayerIR layer, string input, PythonLayerContext c) => $"{input} + {c.Field(layer)}.weight";
 
     public override void Relate(SymmetryKind kind, ISpaceRule rule)
     {

@@ -130,6 +130,64 @@ public sealed class Rnn : LayerDefinition
         w.Close();
     }
 
+    // ---------------------------------------------------------------- Python emission: one OdeRnn module per file
+
+    public override IReadOnlyList<string> PythonReservedNames => ["OdeRnn"];
+
+    public override string PythonConstruct(LayerIR l, PythonLayerContext c)
+    {
+        var act = Functions.Get(l.Args.Text("activation", "tanh"));
+        return $"OdeRnn({c.Arg(l, "in")}, {c.Arg(l, "hidden")}, activation=lambda z: {act.Python("z", act.Defaults)}, "
+             + $"integrator={c.Arg(l, "integrator")}, dt={c.Arg(l, "dt")}, bias={c.Arg(l, "bias")})";
+    }
+
+    public override void PythonHelperModules(PythonLayerContext w)
+    {
+        foreach (var line in """"
+
+
+            class OdeRnn(nn.Module):
+                """An RNN read as an ODE: dh/dt = -h + activation(hidden.weight h + input.weight x_t + bias), one integrator
+                step (euler, rk2 or rk4) of size dt per element, h_0 = 0. [batch, T, in] -> [batch, T, hidden].
+                """
+
+                def __init__(self, in_size, hidden_size, activation, integrator="euler", dt=1.0, bias=True):
+                    super().__init__()
+                    if integrator not in ("euler", "rk2", "rk4"):
+                        raise ValueError(f"unknown integrator {integrator!r} (euler, rk2, rk4)")
+                    self.activation = activation
+                    self.integrator = integrator
+                    self.dt = dt
+                    self.input = nn.Linear(in_size, hidden_size, bias=False)
+                    self.hidden = nn.Linear(hidden_size, hidden_size, bias=False)
+                    self.bias = nn.Parameter(torch.zeros(hidden_size)) if bias else None
+
+                def forward(self, x):
+                    drive = self.input(x) if self.bias is None else self.input(x) + self.bias  # [b, T, hidden]
+                    h = torch.zeros(x.shape[0], self.hidden.weight.shape[0], dtype=drive.dtype, device=drive.device)
+                    dt, steps = self.dt, []
+                    for t in range(x.shape[1]):
+                        u = drive[:, t]
+
+                        def f(h):
+                            return self.activation(self.hidden(h) + u) - h
+
+                        if self.integrator == "euler":
+                            h = h + f(h) * dt
+                        elif self.integrator == "rk2":
+                            h = h + f(h + f(h) * (dt / 2)) * dt
+                        else:
+                            k1 = f(h)
+                            k2 = f(h + k1 * (dt / 2))
+                            k3 = f(h + k2 * (dt / 2))
+                            k4 = f(h + k3 * dt)
+                            h = h + (k1 + k2 * 2 + k3 * 2 + k4) * (dt / 6)
+                        steps.append(h)
+                    return torch.stack(steps, 1)
+            """".Split('\n'))
+            w.Line(line);
+    }
+
     public override void Relate(SymmetryKind kind, ISpaceRule rule)
     {
         if (!IsLinearGroup(kind))

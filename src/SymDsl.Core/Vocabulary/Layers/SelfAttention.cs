@@ -89,6 +89,49 @@ public sealed class SelfAttention : LayerDefinition
         w.Close();
     }
 
+    // ---------------------------------------------------------------- Python emission: one SelfAttention module per file
+
+    public override IReadOnlyList<string> PythonReservedNames => ["SelfAttention"];
+
+    public override string PythonConstruct(LayerIR l, PythonLayerContext c)
+        => $"SelfAttention({c.Arg(l, "d")}, {c.Arg(l, "heads")}, causal={c.Arg(l, "causal")}, bias={c.Arg(l, "bias")})";
+
+    public override void PythonHelperModules(PythonLayerContext w)
+    {
+        foreach (var line in """"
+
+
+            class SelfAttention(nn.Module):
+                """Multi-head self-attention on [batch, T, d]: projections q, k, v, o (Linear d -> d).
+                Head h owns rows h*dh .. (h+1)*dh-1 of q/k/v.weight and the same columns of o.weight, dh = d / heads.
+                """
+
+                def __init__(self, d, heads, causal=False, bias=True):
+                    super().__init__()
+                    self.heads = heads
+                    self.causal = causal
+                    self.q = nn.Linear(d, d, bias=bias)
+                    self.k = nn.Linear(d, d, bias=bias)
+                    self.v = nn.Linear(d, d, bias=bias)
+                    self.o = nn.Linear(d, d, bias=bias)
+
+                def forward(self, x):
+                    b, t, d = x.shape
+                    dh = d // self.heads
+
+                    def split(y):  # [b, heads, t, dh]
+                        return y.view(b, t, self.heads, dh).transpose(1, 2)
+
+                    scores = split(self.q(x)).matmul(split(self.k(x)).transpose(-2, -1)) / math.sqrt(dh)
+                    if self.causal:
+                        mask = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
+                        scores = scores.masked_fill(mask, float("-inf"))
+                    mixed = torch.softmax(scores, -1).matmul(split(self.v(x)))
+                    return self.o(mixed.transpose(1, 2).reshape(b, t, d))
+            """".Split('\n'))
+            w.Line(line);
+    }
+
     public override void Relate(SymmetryKind kind, ISpaceRule rule)
     {
         if (IsLinearGroup(kind))
