@@ -42,6 +42,7 @@ public static class SymcApp
         root.Add(ExportCommand.Create(io));
         root.Add(LspCommand.Create(io));
         root.Add(CanonCommand.Create(io));
+        root.Add(EvalCommand.Create(io));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

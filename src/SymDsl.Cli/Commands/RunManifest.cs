@@ -13,6 +13,10 @@ internal sealed record RunManifest(string Source, Dictionary<string, string> Ove
     /// <summary>The name of the train block the run trained (<see cref="SymDsl.IR.TrainIR.Name"/>); null in runs from before block names.</summary>
     public string? Train { get; init; }
 
+    /// <summary>The weights file the run started from (<c>symc train --init-from</c>, full path); null when it started from its seed's initialisation.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? InitFrom { get; init; }
+
     /// <summary>Set in runs written by a command from other runs (<c>symc align</c>, <c>merge</c>, <c>canon</c>; <see cref="DerivedRun"/>); null in trained runs.</summary>
     public DerivedFrom? DerivedFrom { get; init; }
 

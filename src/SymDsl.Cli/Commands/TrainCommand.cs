@@ -34,15 +34,18 @@ internal static class TrainCommand
         });
         var parallel = new Option<int?>("--parallel") { Description = "With --seeds: train N seeds at a time in this process (each gives exactly its result alone)." };
         parallel.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--parallel must be at least 1"); });
+        var initFrom = new Option<FileInfo?>("--init-from") { Description = "Start from these weights instead of the seed's initialisation: a PyTorch state_dict (torch.save) or a .safetensors file with weights.dat's keys (docs/weights.md)." };
 
         var command = new Command("train", "Check and build a .sym file, then train it.")
         {
             file, outDir, epochs, steps, seed, seeds, parallel, set, resume, device, threads, checkpointEvery, trainName, maxBytes,
         };
+        command.Add(initFrom);
         command.Validators.Add(r =>
         {
             if (r.GetResult(seed) is not null && r.GetResult(seeds) is not null) r.AddError("give either --seed or --seeds, not both");
             if (r.GetResult(parallel) is not null && r.GetResult(seeds) is null) r.AddError("--parallel needs --seeds (it trains several seeds at a time)");
+            if (r.GetResult(initFrom) is not null && r.GetValue(resume)) r.AddError("give either --init-from or --resume, not both (a resumed run continues from its checkpoint)");
         });
         command.SetAction((parse, cancel) =>
         {
@@ -56,6 +59,8 @@ internal static class TrainCommand
             var train = program.Train(parse.GetValue(trainName));
 
             if (parse.GetValue(threads) is int n) TorchSharp.torch.set_num_threads(n);
+            // --init-from: read and checked against the model before any run directory is touched.
+            using var init = parse.GetValue(initFrom) is { } initFile ? Commands.InitFrom.Read(initFile.ToString(), program.ModelFor(train)) : null;
 
             string dir = parse.GetValue(outDir)?.FullName ?? Path.Combine(Environment.CurrentDirectory, "runs", Path.GetFileNameWithoutExtension(source.Name));
             var runs = seedList is null
@@ -83,7 +88,7 @@ internal static class TrainCommand
                     Prepared: () =>
                     {
                         BuildCommand.Write(compilation, Path.Combine(run.Dir, "build"));
-                        new RunManifest(source.FullName, new Dictionary<string, string>(overrides), train.Model, run.Seed ?? train.Seed) { Train = train.Name }.Write(run.Dir);
+                        new RunManifest(source.FullName, new Dictionary<string, string>(overrides), train.Model, run.Seed ?? train.Seed) { Train = train.Name, InitFrom = init?.Path }.Write(run.Dir);
                     },
                     Warn: message => io.Err.WriteLine($"symc: warning: {message}"));
 
@@ -91,6 +96,7 @@ internal static class TrainCommand
                 using var diagnostics = SymmetryDiagnostics.Create(program.ModelFor(train), train);
                 // weights.dat is written at the end of the run, before summary.json (which marks a run directory complete).
                 IReadOnlyList<ITrainingObserver> observers = diagnostics is null ? [new WeightsExport()] : [diagnostics, new WeightsExport()];
+                if (init is not null) observers = [init, .. observers]; // first: the diagnostics start from the loaded weights
                 var result = TrainingView.Run(io, program, train, trainOptions, observers, cancel, prefix);
                 if (prefix is null) TrainingView.PrintSummary(io, result);
                 results[i] = (run.Seed ?? train.Seed, result);

@@ -71,10 +71,10 @@ public static class RunComparison
 
     /// <summary>
     /// The model of <paramref name="runDir"/>'s checkpoint (RUN/checkpoint.bin, <see cref="Checkpoint"/>), lowered with the
-    /// train block's reparametrisations, in float64, eval mode. No random generator is used beyond the model's own
-    /// (its initial values are replaced by the checkpoint's).
+    /// train block's reparametrisations, in float64 (or <paramref name="dtype"/>: float32 evaluates it as the trainer did),
+    /// eval mode. No random generator is used beyond the model's own (its initial values are replaced by the checkpoint's).
     /// </summary>
-    public static SymModel Load(ModelIR model, string runDir, TrainIR? train = null)
+    public static SymModel Load(ModelIR model, string runDir, TrainIR? train = null, ScalarType dtype = ScalarType.Float64)
     {
         var path = Path.Combine(runDir, Checkpoint.FileName);
         if (!File.Exists(path)) throw new SymDslException($"{runDir} holds no checkpoint ({Checkpoint.FileName}); train it first");
@@ -82,7 +82,7 @@ public static class RunComparison
         try
         {
             Checkpoint.Load(path, m, null);
-            m.to(ScalarType.Float64);
+            m.to(dtype);
             m.eval();
             return m;
         }

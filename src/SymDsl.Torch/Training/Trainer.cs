@@ -482,27 +482,8 @@ sealed class TrainingRun : IDisposable
 
     (double loss, double? accuracy) Evaluate(SymModel model, Dictionary<string, Tensor> fields, int? classes)
     {
-        var n = fields.Values.First().shape[0];
-        if (n == 0) return (double.NaN, null);
-        using var native = NativeSection.Enter();
-        using var _ = no_grad();
-        double lossSum = 0;
-        long correct = 0, counted = 0;
-        for (long from = 0; from < n; from += 1024)
-        {
-            using var scope = NewDisposeScope();
-            var len = Math.Min(1024, n - from);
-            var b = fields.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, from, len));
-            var output = model.Forward(b)[_train.Loss.Output];
-            var target = b[_train.Loss.Target];
-            lossSum += Trainer.LossOf(_train.Loss.Kind, output, target).item<float>() * (double)len;
-            if (classes is not null)
-            {
-                correct += output.argmax(-1).eq(target).sum().item<long>();
-                counted += target.numel();
-            }
-        }
-        return (lossSum / n, classes is not null ? (double)correct / counted : null);
+        var scores = Evaluation.Score(model, _train, fields, classes);
+        return (scores.Loss, scores.Accuracy);
     }
 
     Dictionary<string, Tensor> OnDevice(Dictionary<string, Tensor> fields, Device device)
@@ -524,83 +505,6 @@ sealed class TrainingRun : IDisposable
         throw new SymDslException($"unknown device {name} (cpu, cuda)");
     }
 
-    /// <summary>
-    /// Checks that every model input's data field (<see cref="TrainIR.InputBindings"/>, decided by the checker) has the
-    /// input's per-example shape (or as many entries: then it is reshaped) and type, that the loss target exists and fits
-    /// the output (labels within the class count for cross_entropy). Casts integer features to float32 for float inputs.
-    /// Each split then holds every input under the input's name (the model reads inputs by name; the checker binds an
-    /// input to a field of another name only when no field has the input's name). Returns the number of classes
-    /// (cross_entropy) and the output's per-example shape.
-    /// </summary>
-    (int? classes, IReadOnlyList<int> outputShape) Validate(ModelIR model, DataSet data)
-    {
-        string Shape(IEnumerable<long> s) => "[" + string.Join(", ", s) + "]";
-        var fieldsList = string.Join(", ", data.Train.Keys);
-        foreach (var input in model.Inputs)
-        {
-            var fieldName = _train.FieldOf(input.Name);
-            if (!data.Train.TryGetValue(fieldName, out var field))
-                throw new SymDslException($"data source {_train.Data.Kind} has no field \"{fieldName}\" for model input {input.Name} (fields: {fieldsList})");
-            if (fieldName != input.Name)
-            {
-                // A view of the field under the input's name (its own handle: the DataSet disposes every entry).
-                if (data.Train.ContainsKey(input.Name)) throw new InvalidOperationException($"input {input.Name} reads field {fieldName}, but the data also have a field {input.Name}");
-                foreach (var split in new[] { data.Train, data.Test })
-                    if (split.TryGetValue(fieldName, out var t)) split[input.Name] = t.alias();
-                field = data.Train[input.Name];
-            }
-            var fshape = field.shape.Skip(1).ToArray();
-            var ishape = input.Shape.Select(d => (long)d).ToArray();
-            if (!fshape.SequenceEqual(ishape))
-            {
-                // Same number of entries per example: a reshape (digits [64] read as [8, 8] rows by an RNN).
-                if (fshape.Aggregate(1L, (a, d) => a * d) != ishape.Aggregate(1L, (a, d) => a * d))
-                    throw new SymDslException($"data field \"{fieldName}\" has per-example shape {Shape(fshape)} but model input {input.Name} is declared {Shape(ishape)}");
-                foreach (var split in new[] { data.Train, data.Test })
-                    if (split.TryGetValue(input.Name, out var t)) { split[input.Name] = t.reshape([t.shape[0], .. ishape]).contiguous(); t.Dispose(); }
-                field = data.Train[input.Name];
-            }
-            if (input.Type == ElementType.Float32 && field.dtype != ScalarType.Float32)
-                foreach (var split in new[] { data.Train, data.Test })
-                    if (split.TryGetValue(input.Name, out var t)) { split[input.Name] = t.to_type(ScalarType.Float32); t.Dispose(); }
-            if (input.Type == ElementType.Int64 && field.is_floating_point())
-                throw new SymDslException($"model input {input.Name} takes integer indices but data field \"{fieldName}\" holds floating-point values");
-        }
-        var outputIR = model.Outputs.FirstOrDefault(o => o.Name == _train.Loss.Output)
-            ?? throw new SymDslException($"the loss uses output {_train.Loss.Output}, which model {model.Name} does not define");
-        var outShape = model.Node(outputIR.Node).Shape;
-        if (!data.Train.TryGetValue(_train.Loss.Target, out var target))
-            throw new SymDslException($"data source {_train.Data.Kind} has no field \"{_train.Loss.Target}\" for the loss target (fields: {fieldsList})");
-        var tshape = target.shape.Skip(1).ToArray();
-        var loss = Vocabulary.Losses.Find(_train.Loss.Kind) ?? throw new SymDslException($"unknown loss {_train.Loss.Kind} ({string.Join(", ", Vocabulary.Losses.Names)})");
-        if (loss.NeedsLabels)
-        {
-            if (outShape.Count == 0) throw new SymDslException($"{loss.Name} needs class logits, but output {outputIR.Name} is a scalar per example");
-            var k = outShape[^1];
-            if (!tshape.SequenceEqual(outShape.Take(outShape.Count - 1).Select(d => (long)d)))
-                throw new SymDslException($"{loss.Name}: label field \"{_train.Loss.Target}\" has per-example shape {Shape(tshape)} but output {outputIR.Name} {Shape(outShape.Select(d => (long)d))} needs {Shape(outShape.Take(outShape.Count - 1).Select(d => (long)d))}");
-            foreach (var (splitName, split) in new[] { ("training", data.Train), ("test", data.Test) })
-            {
-                if (!split.TryGetValue(_train.Loss.Target, out var labels) || labels.numel() == 0) continue;
-                if (labels.is_floating_point())
-                    throw new SymDslException($"{loss.Name} needs integer class labels, but field \"{_train.Loss.Target}\" holds floating-point values");
-                var max = labels.max().item<long>();
-                var min = labels.min().item<long>();
-                if (min < 0 || max >= k)
-                {
-                    var bad = min < 0 ? min : max;
-                    // A label from a file is reported at its row (the first row holding it).
-                    var where = data.LabelOrigins is { } origins && origins.TryGetValue(bad, out var origin) ? $"{origin}: " : "";
-                    throw new SymDslException($"{where}label {bad} in the {splitName} data is outside the {k} classes of output {outputIR.Name} (labels must be 0..{k - 1})");
-                }
-            }
-            return (k, outShape);
-        }
-        // A real-valued target of the output's shape.
-        if (!tshape.SequenceEqual(outShape.Select(d => (long)d)))
-            throw new SymDslException($"{loss.Name}: target field \"{_train.Loss.Target}\" has per-example shape {Shape(tshape)} but output {outputIR.Name} has shape {Shape(outShape.Select(d => (long)d))}");
-        foreach (var split in new[] { data.Train, data.Test })
-            if (split.TryGetValue(_train.Loss.Target, out var t) && t.dtype != ScalarType.Float32) { split[_train.Loss.Target] = t.to_type(ScalarType.Float32); t.Dispose(); }
-        return (null, outShape);
-    }
+    /// <summary>See <see cref="Evaluation.Validate"/>.</summary>
+    (int? classes, IReadOnlyList<int> outputShape) Validate(ModelIR model, DataSet data) => Evaluation.Validate(model, _train, data);
 }
