@@ -39,6 +39,8 @@ public static class SymcApp
         root.Add(CompareCommand.Create(io));
         root.Add(SweepCommand.Create(io));
         root.Add(SampleCommand.Create(io));
+        root.Add(AlignCommand.Create(io));
+        root.Add(MergeCommand.Create(io));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
