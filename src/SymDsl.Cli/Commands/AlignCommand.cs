@@ -51,7 +51,7 @@ internal sealed class AlignResult
     public required TrainIR Train { get; init; }
     public required string Method { get; init; }
     public required IReadOnlyList<SymmetryIR> Spaces { get; init; }
-    public required Alignment Alignment { get; init; }
+    public required PermutationAlignment PermutationAlignment { get; init; }
     public required double FunctionCheck { get; init; }
     public required List<PathPoint> Before { get; init; }
     public required List<PathPoint> After { get; init; }
@@ -65,9 +65,9 @@ internal sealed class AlignResult
     public void Print(CliIO io)
     {
         var inv = CultureInfo.InvariantCulture;
-        io.Out.WriteLine($"permutation spaces ({Spaces.Count}, method {Method}, {Alignment.Sweeps} sweep(s)):");
+        io.Out.WriteLine($"permutation spaces ({Spaces.Count}, method {Method}, {PermutationAlignment.Sweeps} sweep(s)):");
         foreach (var s in Spaces)
-            io.Out.WriteLine(string.Create(inv, $"  {s.Name,-28} {s.Dim} units{(s.Blocks > 1 ? $" x {s.Blocks} blocks" : "")}, {Alignment.Moved(s.Name)} moved"));
+            io.Out.WriteLine(string.Create(inv, $"  {s.Name,-28} {s.Dim} units{(s.Blocks > 1 ? $" x {s.Blocks} blocks" : "")}, {PermutationAlignment.Moved(s.Name)} moved"));
         io.Out.WriteLine(string.Create(inv, $"function check: the aligned run computes B's function, max relative output difference {FunctionCheck:E2}"));
         var (b0, b1) = (BarrierBefore, BarrierAfter);
         io.Out.WriteLine(string.Create(inv, $"loss barrier ({Split} split):     before {b0.Loss:F4}  after {b1.Loss:F4}{(b0.Loss > 0 ? $"  (ratio {b1.Loss / b0.Loss:F3})" : "")}"));
@@ -86,10 +86,10 @@ internal sealed class AlignResult
         accuracy_barrier_before = BarrierBefore.Accuracy,
         accuracy_barrier_after = BarrierAfter.Accuracy,
         function_check = new { max_relative_output_difference = FunctionCheck, passed = FunctionCheck <= Aligner.FunctionTolerance, tolerance = Aligner.FunctionTolerance },
-        sweeps = Alignment.Sweeps,
+        sweeps = PermutationAlignment.Sweeps,
         permutation_spaces = Spaces.Select(s => new
         {
-            name = s.Name, target = s.Target, units = s.Dim, blocks = Math.Max(1, s.Blocks), moved = Alignment.Moved(s.Name),
+            name = s.Name, target = s.Target, units = s.Dim, blocks = Math.Max(1, s.Blocks), moved = PermutationAlignment.Moved(s.Name),
             parameters = s.Actions.Select(a => $"{a.Parameter}[axis {a.Axis}{(a.Unit > 1 ? $", {a.Unit} per unit" : "")}]").ToList(),
             buffers = s.BufferActions.Select(a => a.Parameter).ToList(),
         }).ToList(),
@@ -172,7 +172,7 @@ internal static class Aligner
         var after = evaluator.Curve(pa, alignedB, bufA, alignedBuf, points);
         var result = new AlignResult
         {
-            Model = model, Train = train, Method = method, Spaces = spaces, Alignment = alignment, FunctionCheck = check,
+            Model = model, Train = train, Method = method, Spaces = spaces, PermutationAlignment = alignment, FunctionCheck = check,
             Before = before, After = after, Split = evaluator.Split, A = pa, BufA = bufA, B = alignedB, BufB = alignedBuf,
         };
         WriteReport(result, outDir, dirA, dirB);
@@ -180,7 +180,7 @@ internal static class Aligner
     }
 
     /// <summary>Activation matching: per space whose site the model names, the correlation of A's and B's units on the probe.</summary>
-    static Alignment MatchActivations(ModelIR model, IReadOnlyList<SymmetryIR> spaces, PathEvaluator evaluator, Dictionary<string, Tensor> inputs,
+    static PermutationAlignment MatchActivations(ModelIR model, IReadOnlyList<SymmetryIR> spaces, PathEvaluator evaluator, Dictionary<string, Tensor> inputs,
         Dictionary<string, Tensor> pa, Dictionary<string, Tensor> bufA, Dictionary<string, Tensor> pb, Dictionary<string, Tensor> bufB, Random rng)
     {
         var axes = UnitAxes.Of(model);
@@ -253,11 +253,11 @@ internal static class Aligner
         var sb = new StringBuilder();
         sb.AppendLine($"# Alignment of {Path.GetFullPath(dirB)} to {Path.GetFullPath(dirA)}");
         sb.AppendLine();
-        sb.AppendLine($"Model {r.Model.Name}; method {r.Method}; {r.Spaces.Count} permutation space(s) from the compiler's symmetries (no hand-written spec); {r.Alignment.Sweeps} sweep(s).");
+        sb.AppendLine($"Model {r.Model.Name}; method {r.Method}; {r.Spaces.Count} permutation space(s) from the compiler's symmetries (no hand-written spec); {r.PermutationAlignment.Sweeps} sweep(s).");
         sb.AppendLine();
         sb.AppendLine("| space | site | units | moved |");
         sb.AppendLine("|---|---|---|---|");
-        foreach (var s in r.Spaces) sb.AppendLine($"| {s.Name} | {s.Target} | {s.Dim}{(s.Blocks > 1 ? $" x {s.Blocks}" : "")} | {r.Alignment.Moved(s.Name)} |");
+        foreach (var s in r.Spaces) sb.AppendLine($"| {s.Name} | {s.Target} | {s.Dim}{(s.Blocks > 1 ? $" x {s.Blocks}" : "")} | {r.PermutationAlignment.Moved(s.Name)} |");
         sb.AppendLine();
         sb.AppendLine(string.Create(inv, $"This directory is a run holding B's weights permuted; it computes B's function: max relative output difference {r.FunctionCheck:E2} on the probe."));
         sb.AppendLine();

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace SymDsl.Torch.Symmetry;
 
 /// <summary>What alignment found: one permutation per space (by symmetry name), and how many sweeps it took.</summary>
-public sealed record Alignment(IReadOnlyList<SymmetryIR> Spaces, IReadOnlyDictionary<string, GroupElement> Permutations, int Sweeps)
+public sealed record PermutationAlignment(IReadOnlyList<SymmetryIR> Spaces, IReadOnlyDictionary<string, GroupElement> Permutations, int Sweeps)
 {
     /// <summary>Units each space moved (entries i with π(i) ≠ i, over its blocks).</summary>
     public int Moved(string space) => Permutations[space].Permutations!.Sum(p => p.Where((v, i) => v != i).Count());
@@ -37,7 +37,7 @@ public static class WeightMatching
     /// objective Σ_p ⟨A_p, π(B)_p⟩ grows. Stops after a sweep with no change (or <paramref name="maxSweeps"/>).
     /// <paramref name="a"/>, <paramref name="b"/>: effective parameters by logical name.
     /// </summary>
-    public static Alignment Match(IReadOnlyList<SymmetryIR> spaces, IReadOnlyDictionary<string, Tensor> a, IReadOnlyDictionary<string, Tensor> b,
+    public static PermutationAlignment Match(IReadOnlyList<SymmetryIR> spaces, IReadOnlyDictionary<string, Tensor> a, IReadOnlyDictionary<string, Tensor> b,
         Random rng, int maxSweeps = 100)
     {
         var current = spaces.ToDictionary(s => s.Name, GroupElement.Identity);
@@ -70,7 +70,7 @@ public static class WeightMatching
             }
             if (!changed) { sweeps++; break; }
         }
-        return new Alignment(spaces, current, sweeps);
+        return new PermutationAlignment(spaces, current, sweeps);
     }
 
     /// <summary>
@@ -79,7 +79,7 @@ public static class WeightMatching
     /// <paramref name="activationsB"/>: per space name, [N, units] (the caller flattens everything but the unit axis into
     /// rows). Spaces without activations are matched by weights (<see cref="Match"/>, the others held fixed).
     /// </summary>
-    public static Alignment MatchActivations(IReadOnlyList<SymmetryIR> spaces, IReadOnlyDictionary<string, Tensor> activationsA,
+    public static PermutationAlignment MatchActivations(IReadOnlyList<SymmetryIR> spaces, IReadOnlyDictionary<string, Tensor> activationsA,
         IReadOnlyDictionary<string, Tensor> activationsB, IReadOnlyDictionary<string, Tensor> a, IReadOnlyDictionary<string, Tensor> b, Random rng)
     {
         var current = spaces.ToDictionary(s => s.Name, GroupElement.Identity);
@@ -90,12 +90,12 @@ public static class WeightMatching
             current[space.Name] = Solve(space, Correlation(xa, xb));
         }
         var rest = spaces.Where(s => !activationsA.ContainsKey(s.Name)).ToList();
-        if (rest.Count == 0) return new Alignment(spaces, current, 1);
+        if (rest.Count == 0) return new PermutationAlignment(spaces, current, 1);
         // The spaces without a site: weight matching with the activation-matched permutations applied to B first.
         var fixedB = ApplyAll(spaces.Where(s => activationsA.ContainsKey(s.Name)).ToList(), current, b);
         var byWeights = Match(rest, a, fixedB, rng);
         foreach (var (name, g) in byWeights.Permutations) current[name] = g;
-        return new Alignment(spaces, current, byWeights.Sweeps);
+        return new PermutationAlignment(spaces, current, byWeights.Sweeps);
     }
 
     /// <summary>Pearson correlation of every unit of <paramref name="xa"/> [N, u] with every unit of <paramref name="xb"/> [N, u].</summary>
@@ -103,8 +103,8 @@ public static class WeightMatching
     {
         var ca = xa.to(ScalarType.Float64) - xa.to(ScalarType.Float64).mean([0], keepdim: true);
         var cb = xb.to(ScalarType.Float64) - xb.to(ScalarType.Float64).mean([0], keepdim: true);
-        var sa = ca.pow(2).sum(0).sqrt().clamp_min(1e-12);
-        var sb = cb.pow(2).sum(0).sqrt().clamp_min(1e-12);
+        var sa = ca.pow(2).sum([0]).sqrt().clamp_min(1e-12);
+        var sb = cb.pow(2).sum([0]).sqrt().clamp_min(1e-12);
         return ca.mT.matmul(cb) / sa.unsqueeze(1) / sb.unsqueeze(0);
     }
 
