@@ -133,6 +133,11 @@ public class AlignTests
         Assert.Contains("does not exist", missing.Err);
         Symc.AssertNoStackTrace(missing);
 
+        var self = Symc.Run("align", a, a, "--out", a);
+        Assert.Equal(ExitCodes.InputError, self.ExitCode);
+        Assert.Contains("one of the runs being read", self.Err);
+        Assert.False(File.Exists(Path.Combine(a, "align.json")));
+
         Assert.Equal(ExitCodes.Usage, Symc.Run("align", a, a, "--out", Path.Combine(dir, "o"), "--method", "magic").ExitCode);
         Assert.Equal(ExitCodes.Usage, Symc.Run("merge", a, a, "--out", Path.Combine(dir, "o"), "--alpha", "2").ExitCode);
         Assert.Equal(ExitCodes.Usage, Symc.Run("align", a, a).ExitCode); // --out is required

@@ -56,6 +56,7 @@ internal sealed class AlignResult
     public required List<PathPoint> Before { get; init; }
     public required List<PathPoint> After { get; init; }
     public required string Split { get; init; }
+    public required long Examples { get; init; }
     /// <summary>A's and B's (aligned) effective parameters and buffers, float64 (owned by the caller's scope).</summary>
     public required Dictionary<string, Tensor> A, BufA, B, BufB;
 
@@ -70,9 +71,9 @@ internal sealed class AlignResult
             io.Out.WriteLine(string.Create(inv, $"  {s.Name,-28} {s.Dim} units{(s.Blocks > 1 ? $" x {s.Blocks} blocks" : "")}, {PermutationAlignment.Moved(s.Name)} moved"));
         io.Out.WriteLine(string.Create(inv, $"function check: the aligned run computes B's function, max relative output difference {FunctionCheck:E2}"));
         var (b0, b1) = (BarrierBefore, BarrierAfter);
-        io.Out.WriteLine(string.Create(inv, $"loss barrier ({Split} split):     before {b0.Loss:F4}  after {b1.Loss:F4}{(b0.Loss > 0 ? $"  (ratio {b1.Loss / b0.Loss:F3})" : "")}"));
+        io.Out.WriteLine(string.Create(inv, $"loss barrier ({Split}, {Examples} examples):     before {b0.Loss:F4}  after {b1.Loss:F4}{(b0.Loss > 0 ? $"  (ratio {b1.Loss / b0.Loss:F3})" : "")}"));
         if (b0.Accuracy is { } a0 && b1.Accuracy is { } a1)
-            io.Out.WriteLine(string.Create(inv, $"accuracy barrier ({Split} split): before {a0:F4}  after {a1:F4}"));
+            io.Out.WriteLine(string.Create(inv, $"accuracy barrier ({Split}): before {a0:F4}  after {a1:F4}"));
     }
 
     public object Json() => new
@@ -80,6 +81,7 @@ internal sealed class AlignResult
         model = Model.Name,
         method = Method,
         split = Split,
+        examples = Examples,
         barrier_before = BarrierBefore.Loss,
         barrier_after = BarrierAfter.Loss,
         barrier_ratio = BarrierBefore.Loss > 0 ? BarrierAfter.Loss / BarrierBefore.Loss : (double?)null,
@@ -129,6 +131,9 @@ internal static class Aligner
         var mb = RunManifest.Read(dirB);
         if (ma.Source != mb.Source || ma.Model != mb.Model || !ma.Overrides.OrderBy(k => k.Key).SequenceEqual(mb.Overrides.OrderBy(k => k.Key)))
             throw new SymDslException($"the runs are of different models ({ma.Model} from {ma.Source} vs {mb.Model} from {mb.Source}); {command} runs of one model and one set of overrides");
+        static string Full(string d) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(d));
+        if (Full(outDir) == Full(dirA) || Full(outDir) == Full(dirB))
+            throw new SymDslException($"--out {outDir} is one of the runs being read; write the {command} result to another directory");
         var (model, train) = ma.Rebuild();
         var spaces = WeightMatching.Spaces(model);
         if (spaces.Count == 0) throw new SymDslException($"model {model.Name} has no permutation symmetry (of two or more units): nothing to align");
@@ -140,7 +145,7 @@ internal static class Aligner
         var bufA = a.Buffers().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
         var bufB = b.Buffers().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
         var seed = ma.Seed ?? train.Seed;
-        using var evaluator = new PathEvaluator(model, train, seed);
+        using var evaluator = new PathEvaluator(model, train, seed, mb.Seed ?? train.Seed);
         var inputs = evaluator.Inputs(probe);
         var rng = new Random(unchecked((int)(seed * 1_000_003 + (mb.Seed ?? train.Seed))));
 
@@ -173,7 +178,7 @@ internal static class Aligner
         var result = new AlignResult
         {
             Model = model, Train = train, Method = method, Spaces = spaces, PermutationAlignment = alignment, FunctionCheck = check,
-            Before = before, After = after, Split = evaluator.Split, A = pa, BufA = bufA, B = alignedB, BufB = alignedBuf,
+            Before = before, After = after, Split = evaluator.Split, Examples = evaluator.Count, A = pa, BufA = bufA, B = alignedB, BufB = alignedBuf,
         };
         WriteReport(result, outDir, dirA, dirB);
         return result;
@@ -240,9 +245,9 @@ internal static class Aligner
             var sc = plt.Add.Scatter(curve.Select(p => p.T).ToArray(), curve.Select(p => p.Loss).ToArray());
             sc.LegendText = label;
         }
-        plt.Title($"{r.Model.Name}: {r.Split} loss along (1-t)·θA + t·θB");
+        plt.Title($"{r.Model.Name}: loss along (1-t)·θA + t·θB ({r.Split})");
         plt.XLabel("t");
-        plt.YLabel($"{r.Split} loss");
+        plt.YLabel("loss");
         plt.ShowLegend();
         Write(path, () => AtomicFile.WriteVia(path, tmp => plt.SavePng(tmp, 720, 420)));
     }
@@ -262,7 +267,7 @@ internal static class Aligner
         sb.AppendLine(string.Create(inv, $"This directory is a run holding B's weights permuted; it computes B's function: max relative output difference {r.FunctionCheck:E2} on the probe."));
         sb.AppendLine();
         var (b0, b1) = (r.BarrierBefore, r.BarrierAfter);
-        sb.AppendLine($"| ({r.Split} split) | before | after |");
+        sb.AppendLine($"| ({r.Split}, {r.Examples} examples) | before | after |");
         sb.AppendLine("|---|---|---|");
         sb.AppendLine(string.Create(inv, $"| loss barrier | {b0.Loss:F4} | {b1.Loss:F4} |"));
         if (b0.Accuracy is { } a0 && b1.Accuracy is { } a1) sb.AppendLine(string.Create(inv, $"| accuracy barrier | {a0:F4} | {a1:F4} |"));

@@ -44,7 +44,7 @@ internal static class MergeCommand
             var merged = PathEvaluator.Interpolate(aligned.A, aligned.B, t);
             var mergedBuf = PathEvaluator.Interpolate(aligned.BufA, aligned.BufB, t);
             var model = aligned.Model;
-            using var evaluator = new PathEvaluator(model, aligned.Train, RunManifest.Read(dirA).Seed ?? aligned.Train.Seed);
+            using var evaluator = new PathEvaluator(model, aligned.Train, RunManifest.Read(dirA).Seed ?? aligned.Train.Seed, RunManifest.Read(dirB).Seed ?? aligned.Train.Seed);
             var covered = new List<string>();
             if (parse.GetValue(repair))
             {
@@ -74,6 +74,7 @@ internal static class MergeCommand
                 repair_covered = parse.GetValue(repair) ? covered : null,
                 repair_not_covered = parse.GetValue(repair) ? notCovered : null,
                 split = evaluator.Split,
+                examples = evaluator.Count,
                 loss = new { a = la, b = lb, merged = lm },
                 accuracy = new { a = aa, b = ab, merged = am },
                 barrier_before = aligned.BarrierBefore.Loss,
@@ -84,8 +85,8 @@ internal static class MergeCommand
             try { AtomicFile.WriteAllText(path, JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true })); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw SymDsl.Torch.Training.Reports.CannotWrite(path, e); }
             var inv = CultureInfo.InvariantCulture;
-            io.Out.WriteLine(string.Create(inv, $"{evaluator.Split} loss:     A {la:F4}  B {lb:F4}  merged (alpha {t}) {lm:F4}"));
-            if (aa is { } x && ab is { } y && am is { } z) io.Out.WriteLine(string.Create(inv, $"{evaluator.Split} accuracy: A {x:F4}  B {y:F4}  merged {z:F4}"));
+            io.Out.WriteLine(string.Create(inv, $"loss ({evaluator.Split}):     A {la:F4}  B {lb:F4}  merged (alpha {t}) {lm:F4}"));
+            if (aa is { } x && ab is { } y && am is { } z) io.Out.WriteLine(string.Create(inv, $"accuracy ({evaluator.Split}): A {x:F4}  B {y:F4}  merged {z:F4}"));
             if (parse.GetValue(repair))
                 io.Out.WriteLine($"REPAIR: {(covered.Count > 0 ? string.Join(", ", covered) : "no unit")} renormalised{(notCovered.Count > 0 ? $"; not covered (no relu(Linear/Conv with bias) site): {string.Join(", ", notCovered)}" : "")}");
             io.Out.WriteLine($"merged run: {dir}; merge.json, align.json, barrier.png, align.md");

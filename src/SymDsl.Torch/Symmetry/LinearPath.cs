@@ -45,17 +45,34 @@ public sealed class PathEvaluator : IDisposable
     readonly SymModel _scratch;
     readonly int? _classes;
 
-    /// <summary>The split evaluated: "test", or "train" when the data have no test split.</summary>
+    /// <summary>What is evaluated: "test split", "training split" (the data have no test split), or "test split, rows held out from both runs".</summary>
     public string Split { get; }
     public long Count { get; }
 
-    public PathEvaluator(ModelIR model, TrainIR train, long seed)
+    /// <summary>
+    /// <paramref name="seed"/>: run A's seed (its split is loaded); <paramref name="otherSeed"/>: run B's, when it differs —
+    /// the data are split by the seed, so A's test rows that B trained on (same values in B's training split) are left
+    /// out: the examples evaluated are held out from both runs (<see cref="Split"/> says so).
+    /// </summary>
+    public PathEvaluator(ModelIR model, TrainIR train, long seed, long? otherSeed = null)
     {
         _model = model;
         _train = train;
         _data = DataSources.Load(train.Data, seed);
         var source = _data.TestCount > 0 ? _data.Test : _data.Train;
-        Split = _data.TestCount > 0 ? "test" : "train";
+        Split = _data.TestCount > 0 ? "test split" : "training split";
+        if (_data.TestCount > 0 && otherSeed is { } other && other != seed)
+        {
+            using var otherData = DataSources.Load(train.Data, other);
+            var seen = RowKeys(otherData.Train).ToHashSet();
+            var keep = RowKeys(source).Select((key, i) => (key, i)).Where(r => !seen.Contains(r.key)).Select(r => (long)r.i).ToArray();
+            if (keep.Length > 0 && keep.Length < _data.TestCount)
+            {
+                using var index = tensor(keep, ScalarType.Int64);
+                source = source.ToDictionary(kv => kv.Key, kv => kv.Value.index_select(0, index));
+                Split = "test split, rows held out from both runs";
+            }
+        }
         foreach (var input in model.Inputs)
         {
             var fieldName = train.FieldOf(input.Name);
@@ -77,6 +94,23 @@ public sealed class PathEvaluator : IDisposable
     }
 
     const string Target = "\0target";
+
+    /// <summary>One key per row of <paramref name="fields"/>: the row's bytes in every field (in name order), as text.</summary>
+    static IEnumerable<string> RowKeys(Dictionary<string, Tensor> fields)
+    {
+        var n = fields.Values.First().shape[0];
+        var bytes = fields.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Value.cpu().contiguous().bytes.ToArray()).ToList();
+        for (long i = 0; i < n; i++)
+        {
+            var sb = new System.Text.StringBuilder();
+            foreach (var b in bytes)
+            {
+                long width = b.Length / n;
+                sb.Append(Convert.ToBase64String(b, (int)(i * width), (int)width)).Append('|');
+            }
+            yield return sb.ToString();
+        }
+    }
 
     /// <summary>The first <paramref name="count"/> examples of the split, as model inputs (views; do not dispose).</summary>
     public Dictionary<string, Tensor> Inputs(int count) =>
