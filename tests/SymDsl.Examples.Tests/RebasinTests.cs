@@ -36,9 +36,9 @@ public class RebasinTests
     }
 
     [Theory]
-    [InlineData("rebasin/conv.sym", "c=8", "bn1.running_mean")]
-    [InlineData("rebasin/attention.sym", "d=8", "attn.heads")]
-    public void A_conv_net_and_an_attention_model_align_with_no_hand_written_spec(string file, string set, string expected)
+    [InlineData("rebasin/conv.sym", "c=8", "bn1.running_mean", true)]
+    [InlineData("rebasin/attention.sym", "d=8", "attn.heads", false)]
+    public void A_conv_net_and_an_attention_model_align_with_no_hand_written_spec(string file, string set, string expected, bool lowers)
     {
         var root = ExampleRun.TempDir("rebasin-arch");
         ExampleRun.Train(file, root, "--seeds", "3,4", "--set", set, "--steps", "120");
@@ -48,6 +48,10 @@ public class RebasinTests
             || s.GetProperty("buffers").EnumerateArray().Any(b => b.GetString() == expected));
         Assert.True(r.GetProperty("function_check").GetProperty("max_relative_output_difference").GetDouble() <= 1e-6);
         double before = r.GetProperty("barrier_before").GetDouble(), after = r.GetProperty("barrier_after").GetDouble();
-        Assert.True(after <= before, $"{file}: barrier before {before:F4}, after {after:F4}");
+        // The conv net's barrier drops (measured 1.62 → 0.95). The attention model's does not reliably: matching permutes
+        // whole heads, but within a head two runs differ by a rotation of the query–key and value–output spaces, which
+        // permutations cannot undo (measured 1.05 → 1.26 here); see examples/rebasin/README.md.
+        if (lowers) Assert.True(after <= before, $"{file}: barrier before {before:F4}, after {after:F4}");
+        Assert.True(double.IsFinite(after), $"{file}: barrier after {after}");
     }
 }
