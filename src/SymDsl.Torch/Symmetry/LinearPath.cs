@@ -268,7 +268,8 @@ public static class Repair
             var st = sa * (1 - alpha) + sb * alpha;
             var capM = Capture(result, mergedBuffers); // with the sites before this one already repaired
             var (mm, sm) = Stats(capM[names[node]], node);
-            var ratio = st / sm.clamp_min(1e-12);
+            using var eps = 1e-12.ToScalar();
+            var ratio = st / sm.clamp_min(eps);
             var w = result[$"{layer.Name}.weight"];
             var shape = Enumerable.Repeat(1L, (int)w.dim()).ToArray();
             shape[0] = -1; // the output units: rows of a Linear weight, output channels of a conv kernel

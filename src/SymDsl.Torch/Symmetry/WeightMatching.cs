@@ -1,3 +1,4 @@
+using TorchSharp;
 using Google.OrTools.Graph;
 using SymDsl.Diagnostics;
 using SymDsl.IR;
@@ -103,8 +104,9 @@ public static class WeightMatching
     {
         var ca = xa.to(ScalarType.Float64) - xa.to(ScalarType.Float64).mean([0], keepdim: true);
         var cb = xb.to(ScalarType.Float64) - xb.to(ScalarType.Float64).mean([0], keepdim: true);
-        var sa = ca.pow(2).sum([0]).sqrt().clamp_min(1e-12);
-        var sb = cb.pow(2).sum([0]).sqrt().clamp_min(1e-12);
+        using var eps = 1e-12.ToScalar();
+        var sa = (ca * ca).sum([0]).sqrt().clamp_min(eps);
+        var sb = (cb * cb).sum([0]).sqrt().clamp_min(eps);
         return ca.mT.matmul(cb) / sa.unsqueeze(1) / sb.unsqueeze(0);
     }
 
