@@ -43,6 +43,8 @@ public static class SymcApp
         root.Add(LspCommand.Create(io));
         root.Add(CanonCommand.Create(io));
         root.Add(EvalCommand.Create(io));
+        root.Add(AlignCommand.Create(io));
+        root.Add(MergeCommand.Create(io));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
