@@ -47,7 +47,7 @@ public class GalleryFigures(ITestOutputHelper output)
         }
         var head = series(Path.Combine(root, "crh-resnet", "seed-1"), "alignment(pooled).baseline");
         plt.Add.HorizontalLine(head[0].value, 1, ScottPlot.Colors.Gray, ScottPlot.LinePattern.Dashed);
-        Save(plt, "crh-resnet", "CRH alignment per layer, mean of 3 seeds (dashed: the head's random baseline)", "step", "alignment (mean of six)");
+        Save(plt, "crh-resnet", "CRH alignment per layer, 3 seeds (dashed: head baseline)", "step", "alignment (mean of six)");
     }
 
     [ManualFact("SYMDSL_FIGURES")]
