@@ -29,6 +29,27 @@ public class GalleryFigures(ITestOutputHelper output)
         plt.SavePng(Path.Combine(Paths.Example(example), "figure.png"), 640, 380);
     }
 
+    /// <summary>examples/crh-resnet/figure.png alone, from DIR/crh-resnet/seed-1 … seed-3 (the README's runs).</summary>
+    [ManualFact("SYMDSL_FIGURES")]
+    [Trait("Category", "Manual")]
+    public void DrawCrhResNet()
+    {
+        if (Root is not { } root || !Directory.Exists(Path.Combine(root, "crh-resnet"))) return;
+        var series = ExampleRun.Series;
+        // The alignment of each layer over training, the mean over seeds 1–3.
+        var plt = new ScottPlot.Plot();
+        var layers = new[] { ("z", "stem"), ("s1", "block1.conv1"), ("block1.h", "block1.conv2"), ("h1", "down"), ("s2", "block2.conv1"), ("block2.h", "block2.conv2"), ("pooled", "head") };
+        foreach (var (site, layer) in layers)
+        {
+            var runs = new[] { 1, 2, 3 }.Select(seed => series(Path.Combine(root, "crh-resnet", $"seed-{seed}"), $"alignment({site})")).ToList();
+            var mean = runs[0].Select((p, i) => (p.step, runs.Average(r => r[i].value))).ToList();
+            Line(plt, mean, layer);
+        }
+        var head = series(Path.Combine(root, "crh-resnet", "seed-1"), "alignment(pooled).baseline");
+        plt.Add.HorizontalLine(head[0].value, 1, ScottPlot.Colors.Gray, ScottPlot.LinePattern.Dashed);
+        Save(plt, "crh-resnet", "CRH alignment per layer, 3 seeds (dashed: head baseline)", "step", "alignment (mean of six)");
+    }
+
     [ManualFact("SYMDSL_FIGURES")]
     [Trait("Category", "Manual")]
     public void Draw()

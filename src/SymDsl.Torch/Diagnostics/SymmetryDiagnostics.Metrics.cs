@@ -61,9 +61,9 @@ public sealed partial class SymmetryDiagnostics
         ["alignment"] = new(s =>
         {
             var h = s.SiteNode();
-            var (a, b, w) = AlignmentLayer(s.Model, h) ?? throw new SymDslException(
-                $"diagnose {s.D.Key}: alignment needs a Linear layer that consumes site {s.Target} (or produces it directly); there is none");
-            return new Plan(s.D, null, null, h, a, b, w);
+            var (a, b, w, conv) = AlignmentLayer(s.Model, h) ?? throw new SymDslException(
+                $"diagnose {s.D.Key}: alignment needs a Linear or Conv layer that consumes site {s.Target} (directly, after a BatchNorm, or a Linear after global_avg_pool) or produces it directly; there is none");
+            return new Plan(s.D, null, null, h, a, b, w) { Conv = conv };
         }, (_, p, m) => AlignmentOf(p, m)),
     };
 
@@ -116,20 +116,44 @@ public sealed partial class SymmetryDiagnostics
     static IEnumerable<(string, double)> AlignmentOf(Plan p, Measurement m)
     {
         var w = m.Effective[p.AlignWeight!];
-        var ha = Representation(m.Sites[p.ANode!.Value], center: false, lastAxis: w.shape[1]);
-        var hb = Representation(m.Sites[p.BNode!.Value], center: false, lastAxis: w.shape[0]);
-        var ga = Representation(m.SiteGrads[p.ANode.Value], center: false, lastAxis: w.shape[1]);
-        var gb = Representation(m.SiteGrads[p.BNode.Value], center: false, lastAxis: w.shape[0]);
-        var c = Alignment.Crh(ha, hb, ga, gb, w);
-        double[] six = [c.RgaA, c.GwaA, c.RwaA, c.RgaB, c.GwaB, c.RwaB];
-        var finite = six.Where(double.IsFinite).ToArray();
+        CrhAlignment c;
+        long rows, a, b;
+        if (p.Conv is { } conv)
+        {
+            // im2col: the convolution is the linear map W = weight.reshape(out, in·kᵈ) on the patches (Alignment.CrhConv).
+            var (patches, hb, gb, W) = Alignment.ConvRows(m.Sites[p.ANode!.Value], m.Sites[p.BNode!.Value], m.SiteGrads[p.BNode.Value], w, conv.Stride, conv.Padding);
+            c = Alignment.Crh(patches, hb, gb.matmul(W), gb, W);
+            (rows, a, b) = (patches.shape[0], W.shape[1], W.shape[0]);
+        }
+        else
+        {
+            var ha = Representation(m.Sites[p.ANode!.Value], center: false, lastAxis: w.shape[1]);
+            var hb = Representation(m.Sites[p.BNode!.Value], center: false, lastAxis: w.shape[0]);
+            var ga = Representation(m.SiteGrads[p.ANode.Value], center: false, lastAxis: w.shape[1]);
+            var gb = Representation(m.SiteGrads[p.BNode.Value], center: false, lastAxis: w.shape[0]);
+            c = Alignment.Crh(ha, hb, ga, gb, w);
+            (rows, a, b) = (ha.shape[0], w.shape[1], w.shape[0]);
+        }
         var key = p.Key;
+        // The random baseline (Alignment.RandomBaseline) depends on the sizes only: computed once per plan, then reported each time.
+        p.Baseline ??= Alignment.RandomBaseline(rows, a, b, draws: 2, seed: 17);
         return
         [
-            (key, finite.Length > 0 ? finite.Average() : double.NaN),
+            (key, MeanOfSix(c)),
             (key + ".rga_a", c.RgaA), (key + ".gwa_a", c.GwaA), (key + ".rwa_a", c.RwaA),
             (key + ".rga_b", c.RgaB), (key + ".gwa_b", c.GwaB), (key + ".rwa_b", c.RwaB),
+            (key + ".baseline", MeanOfSix(p.Baseline)),
+            (key + ".baseline_rga_a", p.Baseline.RgaA), (key + ".baseline_gwa_a", p.Baseline.GwaA), (key + ".baseline_rwa_a", p.Baseline.RwaA),
+            (key + ".baseline_rga_b", p.Baseline.RgaB), (key + ".baseline_gwa_b", p.Baseline.GwaB), (key + ".baseline_rwa_b", p.Baseline.RwaB),
         ];
+    }
+
+    /// <summary>The headline of an alignment: the mean of its finite relations (NaN when none is).</summary>
+    static double MeanOfSix(CrhAlignment c)
+    {
+        double[] six = [c.RgaA, c.GwaA, c.RwaA, c.RgaB, c.GwaB, c.RwaB];
+        var finite = six.Where(double.IsFinite).ToArray();
+        return finite.Length > 0 ? finite.Average() : double.NaN;
     }
 
     IEnumerable<(string, double)> CkaOf(Plan p, Measurement m)

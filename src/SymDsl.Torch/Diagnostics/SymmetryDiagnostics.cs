@@ -56,6 +56,10 @@ public sealed partial class SymmetryDiagnostics : ITrainingObserver, IDisposable
         public bool NeedsGradients => Definition.NeedsGradients;
         public bool NeedsSiteGradients => Definition.NeedsSiteGradients;
         public bool IsEventSeries => Definition.EventSeries;
+        /// <summary>alignment at a convolution: its stride and padding (null for a Linear layer).</summary>
+        public ConvGeometry? Conv { get; init; }
+        /// <summary>alignment: the random baseline for the layer's sizes, computed at the first measurement.</summary>
+        public CrhAlignment? Baseline { get; set; }
     }
 
     readonly ModelIR _model;
@@ -137,19 +141,49 @@ public sealed partial class SymmetryDiagnostics : ITrainingObserver, IDisposable
         return new SymmetryDiagnostics(model, train, plans, options);
     }
 
+    /// <summary>A convolution read as a linear map on unfolded patches (Measures.Alignment.CrhConv).</summary>
+    internal sealed record ConvGeometry(long Stride, long Padding);
+
     /// <summary>
-    /// The layer h_b = W h_a of the CRH alignment at site node <paramref name="site"/>: the first Linear layer applied to the
-    /// site (h_a = the site, h_b = that layer's output), else the Linear layer that produces the site directly
-    /// (h_a = its input, h_b = the site). Returns node ids and the weight's logical name.
+    /// The layer h_b = W h_a of the CRH alignment at site node <paramref name="site"/>, by the first rule that applies:
+    /// (1) the first Linear layer applied to the site (h_a = the site, h_b = its output); (2) the first Conv1d/Conv2d applied
+    /// to the site (h_a = the site's unfolded patches, h_b = the output per position; <see cref="ConvGeometry"/>);
+    /// (3) a BatchNorm applied to the site whose output a convolution reads (BatchNorm-then-conv: the layer is that convolution,
+    /// h_a = the BatchNorm's output, the convolution's actual input); (4) a global average pool of the site read by a Linear
+    /// (a [C, H, W] site feeding a pooled classifier: the layer is that Linear, h_a = the pooled vector — the same numbers as
+    /// alignment at the pooled site); (5) the Linear or convolution that produces the site directly (h_a = its input,
+    /// h_b = the site). Returns node ids, the weight's logical name and, for a convolution, its geometry; null when none applies.
     /// </summary>
-    static (int a, int b, string weight)? AlignmentLayer(ModelIR model, int site)
+    static (int a, int b, string weight, ConvGeometry? conv)? AlignmentLayer(ModelIR model, int site)
     {
         string? Weight(NodeIR n) => n.Op == OpKind.Layer ? LayerDefinition.Of(model.Layer(n.Attr("layer")).Kind).LinearWeight : null;
-        var consumer = model.Nodes.FirstOrDefault(n => Weight(n) is not null && n.Inputs.Count == 1 && n.Inputs[0] == site);
-        if (consumer is not null) return (site, consumer.Id, $"{consumer.Attr("layer")}.{Weight(consumer)}");
+        ConvGeometry? Conv(NodeIR n)
+        {
+            if (n.Op != OpKind.Layer) return null;
+            var layer = model.Layer(n.Attr("layer"));
+            return LayerDefinition.Of(layer.Kind) is SymDsl.Vocabulary.Layers.Convolution
+                ? new ConvGeometry(Arg(layer, "stride", 1), Arg(layer, "padding", 0)) : null;
+        }
+        static long Arg(LayerIR l, string name, long fallback) => l.Args.TryGetValue(name, out var v) ? v.AsInt() : fallback;
+        bool IsBatchNorm(NodeIR n) => n.Op == OpKind.Layer && LayerDefinition.Of(model.Layer(n.Attr("layer")).Kind) is SymDsl.Vocabulary.Layers.BatchNorm;
+        bool IsGlobalPool(NodeIR n) => n.Op == OpKind.Activation && n.Shape.Count == 1
+            && Functions.Get(n.Attr("fn")) is var f && f.Has(FunctionProperties.OverPositions) && f.Has(FunctionProperties.Linear);
+        IEnumerable<NodeIR> Consumers(int id) => model.Nodes.Where(n => n.Inputs.Count == 1 && n.Inputs[0] == id);
+        string WeightOf(NodeIR n, string local) => $"{n.Attr("layer")}.{local}";
+        const string ConvWeight = "weight";
+
+        if (Consumers(site).FirstOrDefault(n => Weight(n) is not null) is { } linear) return (site, linear.Id, WeightOf(linear, Weight(linear)!), null);
+        if (Consumers(site).FirstOrDefault(n => Conv(n) is not null) is { } conv) return (site, conv.Id, WeightOf(conv, ConvWeight), Conv(conv));
+        foreach (var bn in Consumers(site).Where(IsBatchNorm))
+            if (Consumers(bn.Id).FirstOrDefault(n => Conv(n) is not null) is { } c) return (bn.Id, c.Id, WeightOf(c, ConvWeight), Conv(c));
+        foreach (var pool in Consumers(site).Where(IsGlobalPool))
+            if (Consumers(pool.Id).FirstOrDefault(n => Weight(n) is not null) is { } head) return (pool.Id, head.Id, WeightOf(head, Weight(head)!), null);
         var producer = model.Node(site);
-        if (Weight(producer) is { } w && model.Node(producer.Inputs[0]).Type == ElementType.Float32)
-            return (producer.Inputs[0], site, $"{producer.Attr("layer")}.{w}");
+        if (producer.Op == OpKind.Layer && producer.Inputs.Count == 1 && model.Node(producer.Inputs[0]).Type == ElementType.Float32)
+        {
+            if (Weight(producer) is { } w) return (producer.Inputs[0], site, WeightOf(producer, w), null);
+            if (Conv(producer) is { } g) return (producer.Inputs[0], site, WeightOf(producer, ConvWeight), g);
+        }
         return null;
     }
 

@@ -63,6 +63,83 @@ public static class Alignment
         return new CrhAlignment(Pearson(Ha, Ga), Pearson(Ga, Za), Pearson(Ha, Za), Pearson(Hb, Gb), Pearson(Gb, Zb), Pearson(Hb, Zb));
     }
 
+    /// <summary>
+    /// The six CRH alignments at a convolution read as the linear map it is on unfolded patches (im2col), exactly:
+    /// y[n, o, p] = Σ_{c,κ} W[o, c, κ] · x_pad[n, c, p·stride + κ] + b[o], so with h_a = the patches [N·P, in·kᵈ] (one row
+    /// per example and output position p, entries ordered (channel, kernel offsets) as W.reshape(out, in·kᵈ) orders them),
+    /// h_b = the output per position [N·P, out] and W = weight.reshape(out, in·kᵈ), h_b = h_a Wᵀ + b row by row. g_b is the
+    /// gradient at the output per position; g_a = g_b W is the gradient w.r.t. the patch rows (each patch an input of the
+    /// linear map, as the layer sees it; not the gradient w.r.t. the folded input, in which a pixel is shared by up to kᵈ
+    /// patches). <paramref name="x"/> [N, in, L] or [N, in, H, W]; <paramref name="y"/> and <paramref name="gy"/> the output and
+    /// its gradient [N, out, L′] or [N, out, H′, W′]; <paramref name="weight"/> [out, in, k] or [out, in, k, k].
+    /// </summary>
+    public static CrhAlignment CrhConv(Tensor x, Tensor y, Tensor gy, Tensor weight, long stride, long padding, CrhOptions? options = null)
+    {
+        using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var (ha, hb, gb, W) = ConvRows(x, y, gy, weight, stride, padding);
+        return Crh(ha, hb, gb.matmul(W), gb, W, options);
+    }
+
+    /// <summary>
+    /// The im2col rows of a convolution (see <see cref="CrhConv"/>): patches [N·P, in·kᵈ], outputs and their gradients
+    /// [N·P, out], and W as a matrix [out, in·kᵈ], all float64.
+    /// </summary>
+    public static (Tensor Patches, Tensor Outputs, Tensor OutputGradients, Tensor W) ConvRows(Tensor x, Tensor y, Tensor gy, Tensor weight, long stride, long padding)
+    {
+        var w = TensorMath.F64(weight);
+        var X = TensorMath.F64(x);
+        long outC = w.shape[0];
+        if (w.dim() == 3) { w = w.unsqueeze(2); X = X.unsqueeze(2); } // Conv1d as a Conv2d of height 1
+        else if (w.dim() != 4) throw new ArgumentException($"a convolution weight has 3 or 4 axes, not {w.dim()}");
+        if (X.dim() != 4 || X.shape[1] != w.shape[1]) throw new ArgumentException($"input [{string.Join(", ", x.shape)}] does not fit weight [{string.Join(", ", weight.shape)}]");
+        long kh = w.shape[2], kw = w.shape[3];
+        long ph = kh == 1 ? 0 : padding;
+        var cols = torch.nn.functional.unfold(X, (kh, kw), padding: (ph, padding), stride: (kh == 1 ? 1 : stride, stride)); // [N, in·kᵈ, P]
+        var patches = cols.transpose(1, 2).reshape(-1, cols.shape[1]);
+        Tensor Rows(Tensor t)
+        {
+            var f = TensorMath.F64(t);
+            var flat = f.reshape(f.shape[0], outC, -1); // [N, out, P]
+            if (flat.shape[2] != cols.shape[2]) throw new ArgumentException($"output has {flat.shape[2]} positions, the patches {cols.shape[2]}");
+            return flat.transpose(1, 2).reshape(-1, outC);
+        }
+        return (patches, Rows(y), Rows(gy), w.reshape(outC, -1));
+    }
+
+    /// <summary>
+    /// The random baseline of <see cref="Crh"/> at a layer of the given sizes: the six alignments of the same statistics
+    /// (same <paramref name="options"/>) computed from independent standard Gaussian h_a [n, a], h_b [n, b], g_a [n, a],
+    /// g_b [n, b] and W [b, a], averaged over <paramref name="draws"/> draws of a generator seeded with <paramref name="seed"/>.
+    /// Each matrix is then a Wishart matrix (H_a with n degrees of freedom, Z_a = WᵀW with b), and α of two independent
+    /// Wishart matrices of size d with n₁ and n₂ degrees of freedom is ≈ <see cref="WishartAlignment"/> — not zero, because
+    /// both have a large diagonal.
+    /// </summary>
+    public static CrhAlignment RandomBaseline(long n, long a, long b, int draws = 3, long seed = 0, CrhOptions? options = null)
+    {
+        if (n < 2 || a < 1 || b < 1 || draws < 1) throw new ArgumentException($"n = {n}, a = {a}, b = {b}, draws = {draws}");
+        using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        using var g = new torch.Generator((ulong)seed);
+        var sums = new double[6];
+        for (int i = 0; i < draws; i++)
+        {
+            using var inner = torch.NewDisposeScope();
+            Tensor R(long r, long c) => torch.randn([r, c], dtype: ScalarType.Float64, generator: g);
+            var c = Crh(R(n, a), R(n, b), R(n, a), R(n, b), R(b, a), options);
+            double[] six = [c.RgaA, c.GwaA, c.RwaA, c.RgaB, c.GwaB, c.RwaB];
+            for (int j = 0; j < 6; j++) sums[j] += six[j] / draws;
+        }
+        return new CrhAlignment(sums[0], sums[1], sums[2], sums[3], sums[4], sums[5]);
+    }
+
+    /// <summary>
+    /// The large-size value of α(A, B) for independent Wishart matrices A = XᵀX/n₁, B = YᵀY/n₂ of size d (X [n₁, d], Y [n₂, d]
+    /// standard Gaussian): the diagonal (≈ 1) against the off-diagonal (variance 1/n) gives covariance ≈ 1/d and variances
+    /// ≈ 1/d + 1/n, so α ≈ 1 / sqrt((1 + d/n₁)(1 + d/n₂)); n/(n + d) when n₁ = n₂ = n. E.g. d = 512, n = 83: 0.14.
+    /// </summary>
+    public static double WishartAlignment(double n1, double n2, double d) => 1.0 / Math.Sqrt((1 + d / n1) * (1 + d / n2));
+
     private static Tensor Second(Tensor h, bool center, bool normalize)
     {
         var x = TensorMath.F64(h);
