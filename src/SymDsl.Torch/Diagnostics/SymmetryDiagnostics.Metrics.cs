@@ -59,7 +59,7 @@ public sealed partial class SymmetryDiagnostics
                 return new Plan(s.D, null, s.Target, null, null, null, null);
             }
             return new Plan(s.D, null, null, s.SiteNode(), null, null, null);
-        }, (_, p, m) => RankOf(p, m)),
+        }, (self, p, m) => RankOf(p, m, self._model)),
         ["cka"] = new(s => new Plan(s.D, null, null, s.SiteNode(), null, null, null), (self, p, m) => self.CkaOf(p, m)) { InitialReference = true },
         ["alignment"] = new(s =>
         {
@@ -91,12 +91,16 @@ public sealed partial class SymmetryDiagnostics
         yield return (p.Key + ".max_cos", r.MaxOffDiagonalCosine);
     }
 
-    static IEnumerable<(string, double)> RankOf(Plan p, Measurement m)
+    static IEnumerable<(string, double)> RankOf(Plan p, Measurement m, ModelIR model)
     {
         var s = p.Parameter is { } name
             ? Rank.SingularValues(m.Effective[name])
             : Rank.SingularValues(Representation(m.Sites[p.SiteNode!.Value], center: true));
         var result = new List<(string, double)> { (p.Key, Rank.EffectiveFromSingularValues(s)), (p.Key + ".stable", Rank.StableFromSingularValues(s)) };
+        // A site with positions ([C, L], [C, H, W]): also the rank over its units alone, the (example, position) pairs as samples.
+        if (p.SiteNode is int node && model.Node(node).Shape.Count > 1)
+            result.Add((p.Key + ".units", Rank.EffectiveFromSingularValues(Rank.SingularValues(
+                UnitRows(m.Sites[node], UnitAxes.Of(model)[node], center: true)))));
         // Per-mode singular values (descending, at most 8): rank(y).sv1 … .svK, for stepwise learning.
         for (int k = 0; k < Math.Min(8, s.Length); k++) result.Add((p.Key + ".sv" + (k + 1).ToString(CultureInfo.InvariantCulture), s[k]));
         return result;

@@ -136,6 +136,26 @@ public class ConvUnitDiagnosticsTests
     }
 
     [Fact]
+    public void Rank_over_the_channels_counts_distinct_channels_with_positions_as_samples()
+    {
+        using var h = new Harness();
+        using var diag = SymmetryDiagnostics.Create(h.IR, h.Train)!;
+        diag.OnStart(h.Context);
+        // Only channels 1 and 6 left, 6 a copy of 1: one direction over the channels, whatever the positions do.
+        h.Edit((w1, b1, w2) =>
+        {
+            foreach (var i in new[] { 0, 2, 3, 4, 5, 7 }) { w1[i] = 0.0; b1[i] = 0.0; w2[.., i] = 0.0; }
+            w1[6] = w1[1].clone(); b1[6] = b1[1].clone(); w2[.., 6] = w2[.., 1].clone();
+        });
+        var m = h.Step(diag, 10);
+        Assert.Equal(1.0, (double)m["rank(h).units"]!, 6);
+        Assert.True((double)m["rank(h)"]! > 1.5, $"rank(h) = {m["rank(h)"]}: each example's whole map, positions included");
+        Assert.Equal(6.0, (double)m["collapse(scale)"]!);
+        Assert.Equal(1.0, (double)m["duplicates(perm)"]!);
+        Assert.False(m.ContainsKey("rank(pooled).units")); // a vector site has no positions
+    }
+
+    [Fact]
     public void Syre_reparametrises_conv_kernels_as_theta_plus_a_fixed_offset_and_decays_theta()
     {
         using var h = new Harness();
