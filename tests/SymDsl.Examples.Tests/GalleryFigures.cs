@@ -153,4 +153,30 @@ public class GalleryFigures(ITestOutputHelper output)
         plt.Legend.Alignment = ScottPlot.Alignment.LowerRight;
         Save(plt, "resnet", "residual conv net on Fashion-MNIST (blocks, BatchNorm)", "step", "");
     }
+
+    /// <summary>examples/syre-conv/figure.png from its README runs (DIR/syre-conv-plain, DIR/syre-conv-syre): rank(h2) and collapsed channels per seed.</summary>
+    [ManualFact("SYMDSL_FIGURES")]
+    [Trait("Category", "Manual")]
+    public void DrawSyreConv()
+    {
+        if (Root is not { } root) return;
+        var plt = new ScottPlot.Plot();
+        foreach (var (arm, name) in new[] { ("syre-conv-plain", "plain"), ("syre-conv-syre", "syre") })
+            foreach (var seed in new[] { 1, 2, 3 })
+            {
+                var dir = Path.Combine(root, arm, $"seed-{seed}");
+                Line(plt, ExampleRun.Series(dir, "rank(h2)"), $"rank(h2) {name}, seed {seed}");
+                var c1 = ExampleRun.Series(dir, "collapse(s1)");
+                var c2 = ExampleRun.Series(dir, "collapse(s2)");
+                var collapsed = c1.Zip(c2, (a, b) => (a.step, a.value + b.value)).ToList();
+                var sc = plt.Add.Scatter(collapsed.Select(p => (double)p.step).ToArray(), collapsed.Select(p => p.Item2).ToArray());
+                sc.MarkerSize = 0;
+                sc.LinePattern = ScottPlot.LinePattern.Dashed;
+                sc.LegendText = $"collapsed channels {name}, seed {seed}";
+                sc.Axes.YAxis = plt.Axes.Right;
+            }
+        plt.Axes.Right.Label.Text = "collapsed channels (dashed)";
+        plt.Legend.Alignment = ScottPlot.Alignment.MiddleRight;
+        Save(plt, "syre-conv", "conv net, weight decay 0.02: rank of the late feature map, collapsed channels", "step", "effective rank");
+    }
 }
