@@ -174,4 +174,33 @@ public class GalleryFigures(ITestOutputHelper output)
         plt.Legend.Alignment = ScottPlot.Alignment.LowerRight;
         Save(plt, "resnet", "residual conv net on Fashion-MNIST (blocks, BatchNorm)", "step", "");
     }
+
+    /// <summary>examples/syre-conv/figure.png from its README runs (DIR/syre-conv-plain, DIR/syre-conv-syre): rank(h2) and collapsed channels per seed.</summary>
+    [ManualFact("SYMDSL_FIGURES")]
+    [Trait("Category", "Manual")]
+    public void DrawSyreConv()
+    {
+        if (Root is not { } root) return;
+        var plt = new ScottPlot.Plot();
+        foreach (var (arm, name, color) in new[] { ("syre-conv-plain", "plain", ScottPlot.Colors.OrangeRed), ("syre-conv-syre", "syre", ScottPlot.Colors.RoyalBlue) })
+            foreach (var seed in new[] { 1, 2, 3 })
+            {
+                var dir = Path.Combine(root, arm, $"seed-{seed}");
+                var rank = ExampleRun.Series(dir, "rank(h2)");
+                var r = plt.Add.Scatter(rank.Select(p => (double)p.step).ToArray(), rank.Select(p => p.value).ToArray());
+                r.MarkerSize = 0;
+                r.Color = color;
+                var c1 = ExampleRun.Series(dir, "collapse(s1)");
+                var c2 = ExampleRun.Series(dir, "collapse(s2)");
+                var c = plt.Add.Scatter(c1.Select(p => (double)p.step).ToArray(), c1.Zip(c2, (a, b) => a.value + b.value).ToArray());
+                c.MarkerSize = 0;
+                c.Color = color;
+                c.LinePattern = ScottPlot.LinePattern.Dashed;
+                c.Axes.YAxis = plt.Axes.Right;
+                if (seed == 1) { r.LegendText = $"rank(h2) {name}"; c.LegendText = $"collapsed channels {name} (right)"; }
+            }
+        plt.Axes.Right.Label.Text = "collapsed channels (dashed)";
+        plt.Legend.Alignment = ScottPlot.Alignment.UpperRight;
+        Save(plt, "syre-conv", "conv net, wd 0.02, seeds 1-3: rank(h2), collapsed channels", "step", "effective rank of h2");
+    }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using SymDsl.Diagnostics;
 using SymDsl.IR;
 using SymDsl.Torch.Measures;
+using SymDsl.Symmetries;
 using SymDsl.Torch.Training;
 using static TorchSharp.torch;
 
@@ -40,9 +41,11 @@ public sealed partial class SymmetryDiagnostics
         {
             var sym = s.Sym();
             var site = s.Model.Site(sym.Target);
-            int? node = site is not null && site.Op != OpKind.Input && site.Shape.Count > 0 && site.Shape[^1] == sym.Dim * Math.Max(1, sym.Blocks) ? site.Id : null;
+            // The site's units lie along its unit axis (the channels of a conv site [C, L] / [C, H, W], the last axis of a Linear's).
+            int? node = site is not null && site.Op != OpKind.Input && site.Shape.Count > 0
+                && site.Shape[UnitAxes.Of(s.Model)[site.Id]] == sym.Dim * Math.Max(1, sym.Blocks) ? site.Id : null;
             return new Plan(s.D, sym, null, node, null, null, null);
-        }, (_, p, m) => CollapseOf(p, m)),
+        }, (self, p, m) => CollapseOf(p, m, self._model)),
         ["duplicates"] = new(OfSymmetry, (_, p, m) => DuplicatesOf(p, m)),
         ["balance"] = new(OfSymmetry, (_, p, m) => BalanceMetrics(p, m.Effective, m.ParamGrads, m.Norms)) { StepGradients = true },
         ["drift"] = new(OfSymmetry, (_, p, m) => DriftOf(p, m)),
@@ -56,7 +59,7 @@ public sealed partial class SymmetryDiagnostics
                 return new Plan(s.D, null, s.Target, null, null, null, null);
             }
             return new Plan(s.D, null, null, s.SiteNode(), null, null, null);
-        }, (_, p, m) => RankOf(p, m)),
+        }, (self, p, m) => RankOf(p, m, self._model)),
         ["cka"] = new(s => new Plan(s.D, null, null, s.SiteNode(), null, null, null), (self, p, m) => self.CkaOf(p, m)) { InitialReference = true },
         ["alignment"] = new(s =>
         {
@@ -70,14 +73,14 @@ public sealed partial class SymmetryDiagnostics
     /// <summary>The metrics with a run-time implementation (a test compares them with the language's).</summary>
     public static IEnumerable<string> Implemented => Runtimes.Keys;
 
-    static IEnumerable<(string, double)> CollapseOf(Plan p, Measurement m)
+    static IEnumerable<(string, double)> CollapseOf(Plan p, Measurement m, ModelIR model)
     {
         var (inSq, outSq) = m.Norms(p.Sym!); // Collapse.FromSymmetry, sharing the unit norms with balance
         var c = Collapse.FromSquaredNorms(inSq, outSq, p.Args.Double("threshold"));
         yield return (p.Key, c.Count);
         yield return (p.Key + ".fraction", c.Fraction);
         if (p.SiteNode is int n && m.Sites.TryGetValue(n, out var acts))
-            yield return (p.Key + ".dead", Collapse.DeadUnits(acts).Length);
+            yield return (p.Key + ".dead", Collapse.DeadUnits(acts, unitAxis: UnitAxes.Of(model)[n]).Length);
     }
 
     static IEnumerable<(string, double)> DuplicatesOf(Plan p, Measurement m)
@@ -88,12 +91,16 @@ public sealed partial class SymmetryDiagnostics
         yield return (p.Key + ".max_cos", r.MaxOffDiagonalCosine);
     }
 
-    static IEnumerable<(string, double)> RankOf(Plan p, Measurement m)
+    static IEnumerable<(string, double)> RankOf(Plan p, Measurement m, ModelIR model)
     {
         var s = p.Parameter is { } name
             ? Rank.SingularValues(m.Effective[name])
             : Rank.SingularValues(Representation(m.Sites[p.SiteNode!.Value], center: true));
         var result = new List<(string, double)> { (p.Key, Rank.EffectiveFromSingularValues(s)), (p.Key + ".stable", Rank.StableFromSingularValues(s)) };
+        // A site with positions ([C, L], [C, H, W]): also the rank over its units alone, the (example, position) pairs as samples.
+        if (p.SiteNode is int node && model.Node(node).Shape.Count > 1)
+            result.Add((p.Key + ".units", Rank.EffectiveFromSingularValues(Rank.SingularValues(
+                UnitRows(m.Sites[node], UnitAxes.Of(model)[node], center: true)))));
         // Per-mode singular values (descending, at most 8): rank(y).sv1 … .svK, for stepwise learning.
         for (int k = 0; k < Math.Min(8, s.Length); k++) result.Add((p.Key + ".sv" + (k + 1).ToString(CultureInfo.InvariantCulture), s[k]));
         return result;

@@ -399,6 +399,18 @@ public sealed partial class SymmetryDiagnostics : ITrainingObserver, IDisposable
     }
 
     /// <summary>
+    /// A site's values on the probe batch [N, …] as a matrix with one column per unit (along <paramref name="unitAxis"/> of an
+    /// example's shape) and one row per (example, position) pair, optionally centred per unit.
+    /// </summary>
+    static Tensor UnitRows(Tensor h, int unitAxis, bool center)
+    {
+        var x = h.detach().to(ScalarType.Float64);
+        x = x.movedim(new long[] { unitAxis + 1 }, new long[] { x.dim() - 1 });
+        x = x.reshape(-1, x.shape[^1]);
+        return center ? x - x.mean([0], keepdim: true) : x;
+    }
+
+    /// <summary>
     /// One pass of the shadow model on the probe batch with <paramref name="parameters"/> (the effective parameters):
     /// captured node values, and with <paramref name="withGradients"/> the gradients of the mean training loss w.r.t.
     /// every captured node and every effective parameter (autograd.grad: nothing accumulates in .grad).

@@ -73,13 +73,22 @@ public static class Collapse
     /// <summary>
     /// Dead units: indices i with |a_ni| ≤ <paramref name="tol"/> for every example n of the probe batch
     /// (<paramref name="activations"/> [N, n], post-activation). For relu, pass tol = 0: never active.
+    /// <para>
+    /// <paramref name="unitAxis"/> is the unit axis of one example's shape (docs/language.md, "The unit axis"; −1, the
+    /// last, for a Linear site; 0, the channels, for a conv site [C, L] or [C, H, W]). The other axes are extra samples:
+    /// a channel is dead when it is inactive at every position of every example.
+    /// </para>
     /// </summary>
-    public static int[] DeadUnits(Tensor activations, double tol = 0.0)
+    public static int[] DeadUnits(Tensor activations, double tol = 0.0, int unitAxis = -1)
     {
         using var _ = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var a = TensorMath.F64(activations);
-        if (a.dim() != 2) a = a.reshape(-1, a.shape[^1]);
+        int perExample = (int)a.dim() - 1;
+        int axis = unitAxis < 0 ? unitAxis + perExample : unitAxis;
+        if (perExample < 1 || axis < 0 || axis >= perExample)
+            throw new ArgumentException($"unit axis {unitAxis} is not an axis of an example of shape [{string.Join(", ", a.shape.Skip(1))}]");
+        a = a.movedim(new long[] { axis + 1 }, new long[] { a.dim() - 1 }).reshape(-1, a.shape[axis + 1]);
         var maxAbs = TensorMath.ToArray(a.abs().amax(new long[] { 0 }));
         return Enumerable.Range(0, maxAbs.Length).Where(i => maxAbs[i] <= tol).ToArray();
     }

@@ -70,6 +70,27 @@ public class CollapseAndDuplicatesTests
     }
 
     [Fact]
+    public void Dead_channels_of_a_conv_site_are_read_along_the_channel_axis()
+    {
+        using var scope = torch.NewDisposeScope();
+        // [N, C, H, W] = [16, 5, 3, 5]: the last axis (W = 5) has as many entries as there are channels, so reading it as
+        // the units would give an answer of the right length and the wrong meaning.
+        var act = Randn(Gen(31), 16, 5, 3, 5).relu() + 0.01;
+        act[.., 2] = 0.0;                       // channel 2 never active, at any position of any example
+        act[.., 4, .., 0] = 0.0;                // channel 4 silent in column 0 only: active elsewhere, not dead
+        act[.., 1, 0] = 0.0;                    // channel 1 silent in row 0 only
+        Assert.Equal([2], Collapse.DeadUnits(act, unitAxis: 0));
+        Assert.Empty(Collapse.DeadUnits(act)); // the last axis (W): every column has an active channel somewhere
+
+        // [N, C, L]: the same along the channels, whatever the length L.
+        var seq = Randn(Gen(32), 8, 6, 11).relu() + 0.01;
+        seq[.., 0] = 0.0; seq[.., 5] = 0.0;
+        Assert.Equal([0, 5], Collapse.DeadUnits(seq, unitAxis: 0));
+        Assert.Equal([0, 5], Collapse.DeadUnits(seq, unitAxis: -2));
+        Assert.Throws<ArgumentException>(() => Collapse.DeadUnits(seq, unitAxis: 2));
+    }
+
+    [Fact]
     public void Copies_of_a_unit_form_one_cluster()
     {
         using var scope = torch.NewDisposeScope();
