@@ -52,6 +52,8 @@ internal sealed class AlignResult
     public required string Method { get; init; }
     public required IReadOnlyList<SymmetryIR> Spaces { get; init; }
     public required PermutationAlignment PermutationAlignment { get; init; }
+    /// <summary>The orthogonal Procrustes step after the permutations (rotation spaces inside attention heads); empty when the model has none.</summary>
+    public required RotationAlignment RotationAlignment { get; init; }
     public required double FunctionCheck { get; init; }
     public required List<PathPoint> Before { get; init; }
     public required List<PathPoint> After { get; init; }
@@ -69,6 +71,12 @@ internal sealed class AlignResult
         io.Out.WriteLine($"permutation spaces ({Spaces.Count}, method {Method}, {PermutationAlignment.Sweeps} sweep(s)):");
         foreach (var s in Spaces)
             io.Out.WriteLine(string.Create(inv, $"  {s.Name,-28} {s.Dim} units{(s.Blocks > 1 ? $" x {s.Blocks} blocks" : "")}, {PermutationAlignment.Moved(s.Name)} moved"));
+        if (RotationAlignment.Spaces.Count > 0)
+        {
+            io.Out.WriteLine($"rotation spaces ({RotationAlignment.Spaces.Count}, orthogonal Procrustes per block after the permutations):");
+            foreach (var s in RotationAlignment.Spaces)
+                io.Out.WriteLine(string.Create(inv, $"  {s.Name,-28} {s.Dim} dims{(s.Blocks > 1 ? $" x {s.Blocks} blocks" : "")}, |R - I| {RotationAlignment.Distance(s.Name):F3}"));
+        }
         io.Out.WriteLine(string.Create(inv, $"function check: the aligned run computes B's function, max relative output difference {FunctionCheck:E2}"));
         var (b0, b1) = (BarrierBefore, BarrierAfter);
         io.Out.WriteLine(string.Create(inv, $"loss barrier ({Split}, {Examples} examples):     before {b0.Loss:F4}  after {b1.Loss:F4}{(b0.Loss > 0 ? $"  (ratio {b1.Loss / b0.Loss:F3})" : "")}"));
@@ -94,6 +102,12 @@ internal sealed class AlignResult
             name = s.Name, target = s.Target, units = s.Dim, blocks = Math.Max(1, s.Blocks), moved = PermutationAlignment.Moved(s.Name),
             parameters = s.Actions.Select(a => $"{a.Parameter}[axis {a.Axis}{(a.Unit > 1 ? $", {a.Unit} per unit" : "")}]").ToList(),
             buffers = s.BufferActions.Select(a => a.Parameter).ToList(),
+        }).ToList(),
+        rotation_spaces = RotationAlignment.Spaces.Select(s => new
+        {
+            name = s.Name, target = s.Target, dims = s.Dim, blocks = Math.Max(1, s.Blocks), method = "orthogonal Procrustes per block",
+            distance_from_identity = RotationAlignment.Distance(s.Name),
+            parameters = s.Actions.Select(a => $"{a.Parameter}[axis {a.Axis}, {a.Role.ToString().ToLowerInvariant()}]").ToList(),
         }).ToList(),
         curve_before = Before.Select(p => new { t = p.T, loss = p.Loss, accuracy = p.Accuracy }).ToList(),
         curve_after = After.Select(p => new { t = p.T, loss = p.Loss, accuracy = p.Accuracy }).ToList(),
@@ -153,6 +167,10 @@ internal static class Aligner
             ? MatchActivations(model, spaces, evaluator, inputs, pa, bufA, pb, bufB, rng)
             : WeightMatching.Match(spaces, pa, pb, rng);
         var alignedB = WeightMatching.ApplyAll(spaces, alignment.Permutations, pb);
+        // Then the rotations inside heads (query–key, value–output), which permutations of whole heads cannot undo:
+        // orthogonal Procrustes per block; orthogonal matrices are in the rotation group, so B's function is kept.
+        var rotations = RotationMatching.Match(RotationMatching.Spaces(model), pa, alignedB);
+        alignedB = RotationMatching.ApplyAll(rotations, alignedB);
         var alignedBuf = WeightMatching.ApplyAllToBuffers(spaces, alignment.Permutations, bufB);
 
         // The aligned run: B's weights permuted. Its function is checked as read back from disk (float32 checkpoint).
@@ -177,7 +195,7 @@ internal static class Aligner
         var after = evaluator.Curve(pa, alignedB, bufA, alignedBuf, points);
         var result = new AlignResult
         {
-            Model = model, Train = train, Method = method, Spaces = spaces, PermutationAlignment = alignment, FunctionCheck = check,
+            Model = model, Train = train, Method = method, Spaces = spaces, PermutationAlignment = alignment, RotationAlignment = rotations, FunctionCheck = check,
             Before = before, After = after, Split = evaluator.Split, Examples = evaluator.Count, A = pa, BufA = bufA, B = alignedB, BufB = alignedBuf,
         };
         WriteReport(result, outDir, dirA, dirB);
@@ -263,6 +281,16 @@ internal static class Aligner
         sb.AppendLine("| space | site | units | moved |");
         sb.AppendLine("|---|---|---|---|");
         foreach (var s in r.Spaces) sb.AppendLine($"| {s.Name} | {s.Target} | {s.Dim}{(s.Blocks > 1 ? $" x {s.Blocks}" : "")} | {r.PermutationAlignment.Moved(s.Name)} |");
+        if (r.RotationAlignment.Spaces.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("Then each rotation space (inside attention heads) was matched by orthogonal Procrustes per block:");
+            sb.AppendLine();
+            sb.AppendLine("| rotation space | site | dims | ‖R − I‖ |");
+            sb.AppendLine("|---|---|---|---|");
+            foreach (var s in r.RotationAlignment.Spaces)
+                sb.AppendLine(string.Create(inv, $"| {s.Name} | {s.Target} | {s.Dim}{(s.Blocks > 1 ? $" x {s.Blocks}" : "")} | {r.RotationAlignment.Distance(s.Name):F3} |"));
+        }
         sb.AppendLine();
         sb.AppendLine(string.Create(inv, $"This directory is a run holding B's weights permuted; it computes B's function: max relative output difference {r.FunctionCheck:E2} on the probe."));
         sb.AppendLine();

@@ -133,6 +133,46 @@ public class WeightMatchingTests
     }
 
     [Fact]
+    public void Procrustes_recovers_a_known_orthogonal_rotation_per_head_and_keeps_the_function()
+    {
+        var model = Compile("Att", CalculusModels.Attention);
+        var spaces = RotationMatching.Spaces(model);
+        Assert.Contains(spaces, s => s.Target == "attn.qk" && s.Blocks == 2);
+        Assert.Contains(spaces, s => s.Target == "attn.vo" && s.Blocks == 2);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        using var a = Random(model, 5);
+        var pa = a.EffectiveParameters();
+        var rng = new System.Random(13);
+        var rotated = new Dictionary<string, Tensor>(pa);
+        foreach (var s in spaces) rotated = GroupActions.Apply(s, GroupActions.Sample(s, rng, rotation: RotationGroup.Orthogonal), rotated);
+        Assert.Contains(pa, kv => (kv.Value - rotated[kv.Key]).abs().max().item<double>() > 1e-3);
+
+        // (1) Procrustes undoes the rotations: the aligned B equals A.
+        var found = RotationMatching.Match(spaces, pa, rotated);
+        var restored = RotationMatching.ApplyAll(found, rotated);
+        foreach (var (key, value) in pa)
+            Assert.True((value - restored[key]).abs().max().item<double>() <= 1e-6, $"{key} not restored: {(value - restored[key]).abs().max().item<double>():E2}; " + string.Join(", ", spaces.Select(x => $"{x.Name} {x.Target} {x.Dim}x{x.Blocks} D{x.Declared} I{x.Inferred}: {string.Join(" ", x.Actions)}")));
+        Assert.All(spaces, s => Assert.True(found.Distance(s.Name) > 1e-3, string.Join(", ", spaces.Select(x => $"{x.Name} {x.Target} {x.Dim}x{x.Blocks}: {string.Join(" ", x.Actions)}"))));
+        var identity = RotationMatching.Match(spaces, pa, pa);
+        Assert.All(spaces, s => Assert.True(identity.Distance(s.Name) < 1e-9, $"{s.Name}: {identity.Distance(s.Name):E2}"));
+
+        // (2) Rotating another model towards A keeps that model's function and brings it closer to A.
+        using var b = Random(model, 6);
+        var pb = b.EffectiveParameters();
+        var toA = RotationMatching.Match(spaces, pa, pb);
+        var alignedB = RotationMatching.ApplyAll(toA, pb);
+        var inputs = Inputs(model);
+        var before = b.Forward(inputs);
+        using var aligned = Random(model, 6);
+        aligned.SetEffectiveParameters(alignedB);
+        var after = aligned.Forward(inputs);
+        Assert.True(MaxRelative(before, after) <= 1e-6, $"{MaxRelative(before, after):E2}");
+        double Dot(IReadOnlyDictionary<string, Tensor> p) => pa.Sum(kv => (kv.Value * p[kv.Key]).sum().item<double>());
+        Assert.True(Dot(alignedB) > Dot(pb));
+    }
+
+    [Fact]
     public void Assignment_maximises_the_total_score()
     {
         var score = new double[,] { { 1, 5, 0 }, { 4, 1, 0.5 }, { 0, 0.2, 3 } };
