@@ -48,9 +48,11 @@ public class RebasinTests
             || s.GetProperty("buffers").EnumerateArray().Any(b => b.GetString() == expected));
         Assert.True(r.GetProperty("function_check").GetProperty("max_relative_output_difference").GetDouble() <= 1e-6);
         double before = r.GetProperty("barrier_before").GetDouble(), after = r.GetProperty("barrier_after").GetDouble();
-        // The conv net's barrier drops (measured 1.62 → 0.95). The attention model's does not reliably: matching permutes
-        // whole heads, but within a head two runs differ by a rotation of the query–key and value–output spaces, which
-        // permutations cannot undo (measured 1.05 → 1.26 here); see examples/rebasin/README.md.
+        // The conv net's barrier drops (measured 1.62 → 0.95). The attention model's does not: matching permutes whole
+        // heads and then rotates the query–key and value–output spaces inside each head (orthogonal Procrustes), but the
+        // barrier stays (measured 1.05 → 1.26 with permutations only, 1.05 → 1.24 with the rotations); see
+        // examples/rebasin/README.md.
+        if (!lowers) Assert.Contains(r.GetProperty("rotation_spaces").EnumerateArray(), s => s.GetProperty("target").GetString() == "attn.qk");
         if (lowers) Assert.True(after <= before, $"{file}: barrier before {before:F4}, after {after:F4}");
         Assert.True(double.IsFinite(after), $"{file}: barrier after {after}");
     }
