@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Gradient-balance decay rate vs learning rate (see README.md). Pure Python (no numpy).
+usage: analyze.py OUT_DIR   (the directory run_grid.sh wrote: lr<LR>-s<SEED>/ and b<BATCH>-s<SEED>/ runs)
+Imbalance m(t) = |balance(s).log_ratio| = |mean_i ln r_i|, r_i = |grad w_in,i|^2 / |grad w_out,i|^2, at t = lr * step.
+rate = -slope of ln m(t) vs t (least squares over the diagnosed steps): decay per unit of lr*steps."""
+import json, math, os, re, sys
+
+def fit(xs, ys):
+    n = len(xs); mx = sum(xs) / n; my = sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs); sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    b = sxy / sxx; a = my - b * mx
+    ss = sum((y - my) ** 2 for y in ys); res = sum((y - a - b * x) ** 2 for x, y in zip(xs, ys))
+    return b, a, (1 - res / ss) if ss > 0 else float("nan")
+
+def run(d):
+    rows = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl")) if l.strip()]
+    rows = [r for r in rows if "balance(s).log_ratio" in r]
+    lr = rows[0]["lr"]
+    t = [lr * r["step"] for r in rows]
+    m = [abs(r["balance(s).log_ratio"]) for r in rows]
+    q = [r["balance(s)"] for r in rows]
+    slope, _, r2 = fit(t, [math.log(v) for v in m])
+    return dict(lr=lr, rate=-slope, r2=r2, m0=m[0], m1=m[-1], qdrift=abs(q[-1] - q[0]) / abs(q[0]),
+                med0=rows[0]["balance(s).grad_ratio"], med1=rows[-1]["balance(s).grad_ratio"], T=t[-1])
+
+out = sys.argv[1]
+runs = {}
+for name in sorted(os.listdir(out)):
+    mt = re.fullmatch(r"(lr|b)([0-9.]+)-s(\d+)", name)
+    if mt and os.path.exists(os.path.join(out, name, "summary.json")):
+        runs[(mt[1], float(mt[2]), int(mt[3]))] = run(os.path.join(out, name))
+
+print("| lr | seed | steps·lr | imbalance |mean ln r| first → last | median r first → last | rate (per unit lr·steps) | R² of exp fit | Q drift |")
+print("|---|---|---|---|---|---|---|---|")
+for (kind, v, s), r in sorted(runs.items()):
+    if kind != "lr": continue
+    print(f"| {v:g} | {s} | {r['T']:.2f} | {r['m0']:.3f} → {r['m1']:.3f} | {r['med0']:.2f} → {r['med1']:.2f} | {r['rate']:.3f} | {r['r2']:.2f} | {r['qdrift']:.2%} |")
+lrs = [(r["lr"], r["rate"], r["qdrift"]) for (k, _, _), r in runs.items() if k == "lr"]
+if len(lrs) >= 3:
+    b, a, r2 = fit([x for x, _, _ in lrs], [y for _, y, _ in lrs])
+    print(f"\nrate vs lr (all runs, n={len(lrs)}): rate = {b:.3f}·lr + {a:.3f}, R² = {r2:.3f}")
+    b, a, r2 = fit([x for x, _, _ in lrs], [z for _, _, z in lrs])
+    print(f"Q drift vs lr: drift = {b:.4f}·lr + {a:.5f}, R² = {r2:.3f}")
+    for lr in sorted({x for x, _, _ in lrs}):
+        rs = [y for x, y, _ in lrs if x == lr]; qs = [z for x, _, z in lrs if x == lr]
+        print(f"  lr {lr:g}: mean rate {sum(rs)/len(rs):.3f} (min {min(rs):.3f}, max {max(rs):.3f}); mean Q drift {sum(qs)/len(qs):.3%}")
+print("\n| batch (lr 0.1) | seed | imbalance first → last | median r first → last | rate | R² | Q drift |")
+print("|---|---|---|---|---|---|---|")
+for (kind, v, s), r in sorted(runs.items()):
+    if kind != "b": continue
+    print(f"| {v:g} | {s} | {r['m0']:.3f} → {r['m1']:.3f} | {r['med0']:.2f} → {r['med1']:.2f} | {r['rate']:.3f} | {r['r2']:.2f} | {r['qdrift']:.2%} |")
