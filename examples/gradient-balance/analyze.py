@@ -20,7 +20,8 @@ def run(d):
     m = [abs(r["balance(s).log_ratio"]) for r in rows]
     q = [r["balance(s)"] for r in rows]
     slope, _, r2 = fit(t, [math.log(v) for v in m])
-    return dict(lr=lr, rate=-slope, r2=r2, m0=m[0], m1=m[-1], qdrift=abs(q[-1] - q[0]) / abs(q[0]),
+    ends = math.log(m[0] / m[-1]) / (t[-1] - t[0])
+    return dict(lr=lr, rate=-slope, ends=ends, r2=r2, m0=m[0], m1=m[-1], qdrift=abs(q[-1] - q[0]) / abs(q[0]),
                 med0=rows[0]["balance(s).grad_ratio"], med1=rows[-1]["balance(s).grad_ratio"], T=t[-1])
 
 out = sys.argv[1]
@@ -30,20 +31,21 @@ for name in sorted(os.listdir(out)):
     if mt and os.path.exists(os.path.join(out, name, "summary.json")):
         runs[(mt[1], float(mt[2]), int(mt[3]))] = run(os.path.join(out, name))
 
-print("| lr | seed | steps·lr | imbalance |mean ln r| first → last | median r first → last | rate (per unit lr·steps) | R² of exp fit | Q drift |")
-print("|---|---|---|---|---|---|---|---|")
+print("| lr | seed | steps·lr | imbalance |mean ln r| first → last | median r first → last | rate (per unit lr·steps) | R² of exp fit | end-point rate | Q drift |")
+print("|---|---|---|---|---|---|---|---|---|")
 for (kind, v, s), r in sorted(runs.items()):
     if kind != "lr": continue
-    print(f"| {v:g} | {s} | {r['T']:.2f} | {r['m0']:.3f} → {r['m1']:.3f} | {r['med0']:.2f} → {r['med1']:.2f} | {r['rate']:.3f} | {r['r2']:.2f} | {r['qdrift']:.2%} |")
-lrs = [(r["lr"], r["rate"], r["qdrift"]) for (k, _, _), r in runs.items() if k == "lr"]
+    print(f"| {v:g} | {s} | {r['T']:.2f} | {r['m0']:.3f} → {r['m1']:.3f} | {r['med0']:.2f} → {r['med1']:.2f} | {r['rate']:.4f} | {r['r2']:.3f} | {r['ends']:.4f} | {r['qdrift']:.3%} |")
+lrs = [(r["lr"], r["rate"], r["qdrift"], r["ends"]) for (k, _, _), r in runs.items() if k == "lr"]
 if len(lrs) >= 3:
-    b, a, r2 = fit([x for x, _, _ in lrs], [y for _, y, _ in lrs])
-    print(f"\nrate vs lr (all runs, n={len(lrs)}): rate = {b:.3f}·lr + {a:.3f}, R² = {r2:.3f}")
-    b, a, r2 = fit([x for x, _, _ in lrs], [z for _, _, z in lrs])
+    b, a, r2 = fit([x for x, _, _, _ in lrs], [y for _, y, _, _ in lrs])
+    print(f"\nrate vs lr (all runs, n={len(lrs)}): rate = {b:.4f}·lr + {a:.4f}, R² = {r2:.3f}")
+    b, a, r2 = fit([x for x, _, _, _ in lrs], [z for _, _, z, _ in lrs])
+    print(f"end-point rate vs lr: rate = {fit([l[0] for l in lrs], [l[3] for l in lrs])[0]:.4f}·lr + {fit([l[0] for l in lrs], [l[3] for l in lrs])[1]:.4f}, R² = {fit([l[0] for l in lrs], [l[3] for l in lrs])[2]:.3f}")
     print(f"Q drift vs lr: drift = {b:.4f}·lr + {a:.5f}, R² = {r2:.3f}")
-    for lr in sorted({x for x, _, _ in lrs}):
-        rs = [y for x, y, _ in lrs if x == lr]; qs = [z for x, _, z in lrs if x == lr]
-        print(f"  lr {lr:g}: mean rate {sum(rs)/len(rs):.3f} (min {min(rs):.3f}, max {max(rs):.3f}); mean Q drift {sum(qs)/len(qs):.3%}")
+    for lr in sorted({x for x, _, _, _ in lrs}):
+        rs = [y for x, y, _, _ in lrs if x == lr]; qs = [z for x, _, z, _ in lrs if x == lr]
+        print(f"  lr {lr:g}: mean rate {sum(rs)/len(rs):.4f} (min {min(rs):.4f}, max {max(rs):.4f}); mean Q drift {sum(qs)/len(qs):.3%}")
 print("\n| batch (lr 0.1) | seed | imbalance first → last | median r first → last | rate | R² | Q drift |")
 print("|---|---|---|---|---|---|---|")
 for (kind, v, s), r in sorted(runs.items()):
