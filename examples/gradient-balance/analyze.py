@@ -51,3 +51,13 @@ print("|---|---|---|---|---|---|---|")
 for (kind, v, s), r in sorted(runs.items()):
     if kind != "b": continue
     print(f"| {v:g} | {s} | {r['m0']:.3f} → {r['m1']:.3f} | {r['med0']:.2f} → {r['med1']:.2f} | {r['rate']:.3f} | {r['r2']:.2f} | {r['qdrift']:.2%} |")
+
+print("\nPer seed (the seeds' gradient-flow rates differ, so the pooled fit mixes seeds):")
+print("| seed | rate vs lr: slope | intercept (lr → 0) | R² | excess rate at the largest lr over the smallest | Q drift vs lr: slope | intercept | R² |")
+print("|---|---|---|---|---|---|---|---|")
+for seed in sorted({s for (k, _, s) in runs if k == "lr"}):
+    rs = sorted((r["lr"], r["rate"], r["qdrift"]) for (k, _, s), r in runs.items() if k == "lr" and s == seed)
+    if len(rs) < 3: continue
+    b, a, r2 = fit([x for x, _, _ in rs], [y for _, y, _ in rs])
+    qb, qa, qr2 = fit([x for x, _, _ in rs], [z for _, _, z in rs])
+    print(f"| {seed} | {b:+.4f} | {a:.4f} | {r2:.3f} | {rs[-1][1] - rs[0][1]:+.4f} ({(rs[-1][1] - rs[0][1]) / rs[0][1]:+.1%}) | {qb:.5f} | {qa:+.6f} | {qr2:.4f} |")
