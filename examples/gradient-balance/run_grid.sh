@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs the gradient-balance grid into ${OUT:-/work/runs/balance}: learning rates at equal lr*steps (T = 4), full batch,
+# Runs the gradient-balance grid into ${OUT:-runs/balance} (relative to the repository root): learning rates at equal lr*steps (T = 4), full batch,
 # seeds 1-3; and minibatch noise at lr 0.1 (batch 16, 64, 256). Then: python3 analyze.py $OUT
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-OUT=${OUT:-/work/runs/balance}
+OUT=${OUT:-runs/balance}
 f=examples/gradient-balance/balance.sym
 part=${1:-all}
 if [[ $part == all || $part == lr ]]; then
