@@ -203,4 +203,28 @@ public class GalleryFigures(ITestOutputHelper output)
         plt.Legend.Alignment = ScottPlot.Alignment.UpperRight;
         Save(plt, "syre-conv", "conv net, wd 0.02, seeds 1-3: rank(h2), collapsed channels", "step", "effective rank of h2");
     }
+    /// <summary>examples/gradient-balance/figure.png from DIR/balance (run_grid.sh's OUT): seed 1, x = lr·step.</summary>
+    [ManualFact("SYMDSL_FIGURES")]
+    [Trait("Category", "Manual")]
+    public void DrawGradientBalance()
+    {
+        if (Root is not { } root || !Directory.Exists(Path.Combine(root, "balance"))) return;
+        var plt = new ScottPlot.Plot();
+        foreach (var lr in new[] { "0.025", "0.1", "0.4" })
+        {
+            var run = Path.Combine(root, "balance", $"lr{lr}-s1");
+            double eta = double.Parse(lr, System.Globalization.CultureInfo.InvariantCulture);
+            var m = ExampleRun.Series(run, "balance(s).log_ratio");
+            var q = ExampleRun.Series(run, "balance(s)");
+            var lm = plt.Add.Scatter(m.Select(p => eta * p.step).ToArray(), m.Select(p => Math.Abs(p.value)).ToArray());
+            lm.LegendText = $"lr {lr}: |mean ln r|";
+            var lq = plt.Add.Scatter(q.Select(p => eta * p.step).ToArray(), q.Select(p => 100 * (p.value - q[0].value) / q[0].value).ToArray());
+            lq.LegendText = $"lr {lr}: Q change %";
+            lq.LinePattern = ScottPlot.LinePattern.Dashed;
+            lq.Color = lm.Color;
+            lq.Axes.YAxis = plt.Axes.Right;
+        }
+        plt.Axes.Right.Label.Text = "Q change % (dashed)";
+        Save(plt, "gradient-balance", "equal lr*steps (seed 1): imbalance vs Q drift", "lr * step", "|mean ln r_i| (solid)");
+    }
 }

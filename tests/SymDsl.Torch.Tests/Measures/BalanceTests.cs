@@ -45,6 +45,32 @@ public class BalanceTests(ITestOutputHelper output)
         return (p, q => (fwd(q) - y).pow(2).mean());
     }
 
+    /// <summary>
+    /// The entropic (discrete-step) motion of Q exactly: one gradient-descent step moves
+    /// Q_i = ‖w_in,i‖² + b_i² − ‖w_out,i‖² by lr² (‖∇w_in,i‖² + (∂b_i)² − ‖∇w_out,i‖²), because
+    /// w_in,i·∇w_in,i + b_i ∂b_i = w_out,i·∇w_out,i on a rescale orbit (examples/gradient-balance).
+    /// </summary>
+    [Theory]
+    [InlineData(0.3)]
+    [InlineData(0.05)]
+    public void One_gd_step_moves_the_rescale_quantity_by_lr_squared_times_the_gradient_imbalance(double lr)
+    {
+        using var scope = torch.NewDisposeScope();
+        var (p, loss) = ReluRegression(37);
+        foreach (var k in p.Keys.ToList()) p[k] = p[k].detach().clone().requires_grad_(true);
+        loss(p).backward();
+        var grads = p.ToDictionary(kv => kv.Key, kv => kv.Value.grad!.detach().clone());
+        var q0 = Balance.RescaleConserved(p["fc1.weight"], p["fc1.bias"], p["fc2.weight"]);
+        var (gin, gout) = UnitNorms.Squared(grads["fc1.weight"], grads["fc1.bias"], grads["fc2.weight"]);
+        var stepped = p.ToDictionary(kv => kv.Key, kv => (kv.Value.detach() - lr * grads[kv.Key]));
+        var q1 = Balance.RescaleConserved(stepped["fc1.weight"], stepped["fc1.bias"], stepped["fc2.weight"]);
+        double scale = 0;
+        for (int i = 0; i < q0.Length; i++) scale = Math.Max(scale, Math.Abs(lr * lr * (gin[i] - gout[i])));
+        Assert.True(scale > 1e-6, "the gradients must be unbalanced for the check to mean anything");
+        for (int i = 0; i < q0.Length; i++)
+            Assert.Equal(lr * lr * (gin[i] - gout[i]), q1[i] - q0[i], 1e-10 * Math.Max(1, scale) + 1e-12);
+    }
+
     [Fact]
     public void Rescale_quantity_is_conserved_by_small_step_gd_and_broken_by_weight_decay()
     {
