@@ -67,17 +67,20 @@ def main():
     out = args[0] if args else "/tmp/stepwise-grid"
     os.makedirs(out, exist_ok=True)
     symc = os.path.join(ROOT, "symc")
-    print("| depth | ratio | init σ | mode | sᵢ | predicted | measured (per seed) | events (count, order) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for depth, (file, lr, steps, top, inits) in CONFIGS.items():
+    print("| depth | ratio | init σ | steps | mode | sᵢ | predicted | measured (per seed) | events per seed (count, order) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for depth, (file, lr, _, top, inits) in CONFIGS.items():
         for ratio in RATIOS:
             for sigma in (inits[:1] if quick else inits):
-                name = f"d{depth}-r{ratio}-s{sigma}"
+                # long enough for the weakest mode: at least the file's steps and 2× its predicted half-time
+                weakest = predicted(top * ratio ** (RANK - 1), depth, lr, sigma)
+                steps = max(CONFIGS[depth][2], int(math.ceil(2 * weakest / 50)) * 50)
+                name = f"d{depth}-r{ratio}-s{sigma}-n{steps}"
                 sym = os.path.join(out, name + ".sym")
                 open(sym, "w").write(variant(depth, ratio, top, steps))
                 runs = os.path.join(out, name)
                 if not os.path.exists(os.path.join(runs, f"seed-{seeds.split(',')[-1]}", "summary.json")):
-                    subprocess.run([symc, "train", sym, "--seeds", seeds, "--set", f"init_std={sigma}", "--out", runs],
+                    subprocess.run([symc, "train", sym, "--seeds", seeds, "--parallel", "3", "--set", f"init_std={sigma}", "--out", runs],
                                    check=True, stdout=subprocess.DEVNULL)
                 measured, verdicts = {}, []
                 for seed in seeds.split(","):
@@ -87,12 +90,12 @@ def main():
                     for k in range(1, RANK + 1):
                         measured.setdefault(k, []).append(half_time([(r["step"], r[f"rank(y).sv{k}"]) for r in rows]))
                     ev = [e["value"] for e in json.load(open(os.path.join(run, "summary.json")))["events"] if e["kind"] == "rank(y)"]
-                    verdicts.append(f"{len(ev)}, {'ok' if ev == list(range(1, RANK + 1)) else 'NOT strongest first: ' + str(ev)}")
+                    verdicts.append(f"{len(ev)} {'in order' if ev == sorted(ev) else 'OUT OF ORDER ' + str(ev)}")
                 for k in range(1, RANK + 1):
                     s = top * ratio ** (k - 1)
                     p = predicted(s, depth, lr, sigma)
                     m = " / ".join(f"{t:.1f} ({(t - p) / p * 100:+.0f} %)" for t in measured[k])
-                    print(f"| {depth} | {ratio} | {sigma} | {k} | {s:.3f} | {p:.1f} | {m} | {'; '.join(verdicts) if k == 1 else ''} |", flush=True)
+                    print(f"| {depth} | {ratio} | {sigma} | {steps} | {k} | {s:.3f} | {p:.1f} | {m} | {'; '.join(verdicts) if k == 1 else ''} |", flush=True)
 
 
 if __name__ == "__main__":
