@@ -140,11 +140,7 @@ public static class ModeEvents
     public const double RankThreshold = 0.05;
 
     /// <summary>Numerical rank of singular values <paramref name="s"/>: #{k : s_k &gt; threshold · max s}; 0 for an all-zero list.</summary>
-    public static int NumericalRank(IReadOnlyList<double> s, double threshold = RankThreshold)
-    {
-        double max = s.Count == 0 ? 0 : s.Max();
-        return max <= 0 ? 0 : s.Count(x => x > threshold * max);
-    }
+    public static int NumericalRank(IReadOnlyList<double> s, double threshold = RankThreshold) => Rank.NumericalFromSingularValues(s, threshold);
 
     /// <summary>
     /// Events for <paramref name="modes"/>[k−1] = the series of s_k (each sorted by step here, NaN skipped); see the class rule.
