@@ -313,11 +313,14 @@ public class SymmetryDiagnosticsTests
         var events = summary.GetProperty("events").EnumerateArray()
             .Select(e => (step: e.GetProperty("step").GetInt64(), kind: e.GetProperty("kind").GetString()!, message: e.GetProperty("message").GetString()!)).ToList();
         Assert.Equal(events.Select(e => e.step).OrderBy(s => s), events.Select(e => e.step));
-        // the weight's rank climbs 1 → 2 → 3 as the three modes are learned, strongest first, at increasing steps
-        var ups = events.Where(e => e.kind == "rank(l1.weight)" && (e.message.EndsWith("1 → 2") || e.message.EndsWith("2 → 3"))).ToList();
-        Assert.Equal(2, ups.Count);
-        Assert.EndsWith("1 → 2", ups[0].message);
-        Assert.True(ups[1].step > ups[0].step);
+        // one mode event per target mode (rank 3) for the weight and the site, strongest first, at increasing steps
+        foreach (var key in new[] { "rank(l1.weight)", "rank(h)" })
+        {
+            var modes = events.Where(e => e.kind == key).ToList();
+            Assert.Equal(3, modes.Count);
+            for (int k = 0; k < 3; k++) Assert.StartsWith($"{key} mode {k + 1} learned", modes[k].message);
+            Assert.True(modes[0].step < modes[1].step && modes[1].step < modes[2].step, string.Join(", ", modes));
+        }
     }
 
     const string NormNet = """
