@@ -30,7 +30,15 @@ public sealed partial class SymmetryDiagnostics
     {
         public bool StepGradients { get; init; }
         public bool InitialReference { get; init; }
+        /// <summary>
+        /// Events come from the per-mode series Key.sv1 … Key.sv<see cref="MaxModes"/> (<see cref="ModeEvents"/>: each mode's rise to
+        /// half its final value) instead of the headline's level changes.
+        /// </summary>
+        public bool ModeEvents { get; init; }
     }
+
+    /// <summary>How many singular values rank(…) reports (.sv1 … .sv8) and mode events consider.</summary>
+    internal const int MaxModes = 8;
 
     /// <summary>Plans of metrics that measure one symmetry.</summary>
     static Plan OfSymmetry(PlanScope s) => new(s.D, s.Sym(), null, null, null, null, null);
@@ -59,7 +67,7 @@ public sealed partial class SymmetryDiagnostics
                 return new Plan(s.D, null, s.Target, null, null, null, null);
             }
             return new Plan(s.D, null, null, s.SiteNode(), null, null, null);
-        }, (self, p, m) => RankOf(p, m, self._model)),
+        }, (self, p, m) => RankOf(p, m, self._model)) { ModeEvents = true },
         ["cka"] = new(s => new Plan(s.D, null, null, s.SiteNode(), null, null, null), (self, p, m) => self.CkaOf(p, m)) { InitialReference = true },
         ["alignment"] = new(s =>
         {
@@ -101,8 +109,10 @@ public sealed partial class SymmetryDiagnostics
         if (p.SiteNode is int node && model.Node(node).Shape.Count > 1)
             result.Add((p.Key + ".units", Rank.EffectiveFromSingularValues(Rank.SingularValues(
                 UnitRows(m.Sites[node], UnitAxes.Of(model)[node], center: true)))));
-        // Per-mode singular values (descending, at most 8): rank(y).sv1 … .svK, for stepwise learning.
-        for (int k = 0; k < Math.Min(8, s.Length); k++) result.Add((p.Key + ".sv" + (k + 1).ToString(CultureInfo.InvariantCulture), s[k]));
+        // Numerical rank: # singular values > 0.05 · s₁ (ModeEvents.RankThreshold; continuous companion of the mode events).
+        result.Add((p.Key + ".numerical", ModeEvents.NumericalRank(s)));
+        // Per-mode singular values (descending, at most 8): rank(y).sv1 … .svK, for stepwise learning (the mode events' source).
+        for (int k = 0; k < Math.Min(MaxModes, s.Length); k++) result.Add((p.Key + ".sv" + (k + 1).ToString(CultureInfo.InvariantCulture), s[k]));
         return result;
     }
 

@@ -96,7 +96,13 @@ public sealed partial class SymmetryDiagnostics : ITrainingObserver, IDisposable
     {
         _model = model; _train = train; _plans = plans; _options = options;
         foreach (var p in plans.Where(p => p.IsEventSeries)) _series[p.Key] = new();
+        foreach (var p in plans.Where(p => p.Runtime.ModeEvents))
+            foreach (var k in ModeKeys(p)) _series[k] = new();
     }
+
+    /// <summary>The per-mode series keys of a plan whose events are mode events: Key.sv1 … Key.sv8.</summary>
+    static IEnumerable<string> ModeKeys(Plan p) =>
+        Enumerable.Range(1, MaxModes).Select(k => p.Key + ".sv" + k.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>
     /// The observer for <paramref name="train"/>'s diagnose clauses, or null when it has none. Throws
@@ -473,13 +479,21 @@ public sealed partial class SymmetryDiagnostics : ITrainingObserver, IDisposable
     }
 
     /// <summary>
-    /// Events of the integer-valued headlines (collapse, duplicates, rank): <see cref="Events.Detect"/> with the Level rule
-    /// (quantum 1: ranks rounded to integers; a new level must hold for 3 consecutive measurements), in step order.
+    /// Events of the integer-valued headlines (collapse, duplicates): <see cref="Events.Detect"/> with the Level rule
+    /// (quantum 1; a new level must hold for 3 consecutive measurements); of rank: <see cref="ModeEvents.Detect"/> on
+    /// .sv1 … .sv8 (mode k learned = its rise to half its final value; the event's value is k). In step order.
     /// </summary>
     public IReadOnlyList<TrainEvent> DetectEvents()
     {
         var events = new List<TrainEvent>();
-        foreach (var p in _plans.Where(p => p.IsEventSeries))
+        foreach (var p in _plans.Where(p => p.Runtime.ModeEvents))
+        {
+            var modes = ModeKeys(p).Select(k => (IReadOnlyList<(long, double)>)_series[k]).Where(s => s.Count > 0).ToList();
+            foreach (var e in ModeEvents.Detect(modes))
+                events.Add(new TrainEvent(e.Step, p.Key,
+                    $"{p.Key} mode {e.Mode} learned: sv{e.Mode} {Fmt(e.From)} → {Fmt(e.To)} (half of final {Fmt(e.Final)})", e.Mode));
+        }
+        foreach (var p in _plans.Where(p => p.IsEventSeries && !p.Runtime.ModeEvents))
             foreach (var e in Events.Detect(_series[p.Key], p.Key))
                 events.Add(new TrainEvent(e.Step, p.Key, $"{p.Key} {Fmt(e.From)} → {Fmt(e.To)}", e.To));
         return events.OrderBy(e => e.Step).ToList();

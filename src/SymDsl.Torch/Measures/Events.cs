@@ -112,3 +112,54 @@ public static class Events
         return events;
     }
 }
+
+/// <summary>One "mode k learned" event of <see cref="ModeEvents.Detect"/>.</summary>
+/// <param name="Mode">1-based index of the singular value (1 = strongest at the end).</param>
+/// <param name="Step">The first sample step at which the mode's singular value is at or above half its final value and stays there.</param>
+/// <param name="From">The value at the sample before (below half).</param>
+/// <param name="To">The value at <paramref name="Step"/>.</param>
+/// <param name="Final">The final (last sample's) value.</param>
+public sealed record ModeEvent(int Mode, long Step, double From, double To, double Final);
+
+/// <summary>
+/// Stepwise learning mode by mode (Saxe, McClelland &amp; Ganguli 2014): from the series of singular values s₁ ≥ s₂ ≥ … of a
+/// map or representation, the step at which each learned mode rises to half its final value.
+/// <para>
+/// Rule. F_k = the last sample of s_k. The <b>numerical rank</b> r = #{k : F_k &gt; <see cref="RankThreshold"/>·F₁}
+/// (threshold 0.05: the weakest target modes of interest are ≥ 1/8 of the strongest, while modes that are not in the target
+/// stay at the level of the initialisation or of the data noise, far below 5 % — see examples/stepwise-deep-linear).
+/// For each k ≤ r, the event step is the sample after the <i>last</i> sample with s_k &lt; F_k/2 — the rise that stays
+/// (a mode that dips after initialisation and recovers, or crosses twice through noise, counts once, at its final rise).
+/// A mode that never was below half its final value (large initialisation) has no rise and no event. Events are listed by
+/// mode; learned strongest first means their steps are non-decreasing in k.
+/// </para>
+/// </summary>
+public static class ModeEvents
+{
+    /// <summary>Relative threshold of the numerical rank: modes with final value &gt; 0.05 · the strongest final value count.</summary>
+    public const double RankThreshold = 0.05;
+
+    /// <summary>Numerical rank of singular values <paramref name="s"/>: #{k : s_k &gt; threshold · max s}; 0 for an all-zero list.</summary>
+    public static int NumericalRank(IReadOnlyList<double> s, double threshold = RankThreshold) => Rank.NumericalFromSingularValues(s, threshold);
+
+    /// <summary>
+    /// Events for <paramref name="modes"/>[k−1] = the series of s_k (each sorted by step here, NaN skipped); see the class rule.
+    /// </summary>
+    public static IReadOnlyList<ModeEvent> Detect(IReadOnlyList<IReadOnlyList<(long step, double value)>> modes, double threshold = RankThreshold)
+    {
+        var series = modes.Select(m => m.Where(p => !double.IsNaN(p.value)).OrderBy(p => p.step).ToList()).ToList();
+        var finals = series.Select(s => s.Count == 0 ? 0.0 : s[^1].value).ToList();
+        int r = NumericalRank(finals, threshold);
+        var events = new List<ModeEvent>();
+        var ranked = Enumerable.Range(0, finals.Count).OrderByDescending(k => finals[k]).Take(r).OrderBy(k => k);
+        foreach (int k in ranked)
+        {
+            var s = series[k];
+            double half = finals[k] / 2;
+            int last = s.FindLastIndex(p => p.value < half);
+            if (last < 0 || last + 1 >= s.Count) continue; // never below half: no rise
+            events.Add(new ModeEvent(k + 1, s[last + 1].step, s[last].value, s[last + 1].value, finals[k]));
+        }
+        return events;
+    }
+}

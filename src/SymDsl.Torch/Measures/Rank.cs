@@ -53,10 +53,12 @@ public static class Rank
     /// Numerical rank: the number of singular values s_i &gt; relTol · s₁. The default 1e-6 suits float32 data in float64
     /// arithmetic; use ~max(m, n)·2.2e-16 for the LAPACK convention on exact float64 matrices. The zero matrix → 0.
     /// </summary>
-    public static int Numerical(Tensor a, double relTol = 1e-6)
+    public static int Numerical(Tensor a, double relTol = 1e-6) => NumericalFromSingularValues(SingularValues(a), relTol);
+
+    /// <summary><see cref="Numerical(Tensor, double)"/> from given singular values.</summary>
+    public static int NumericalFromSingularValues(IReadOnlyList<double> s, double relTol = 1e-6)
     {
-        var s = SingularValues(a);
-        double max = s.Length == 0 ? 0 : s.Max();
+        double max = s.Count == 0 ? 0 : s.Max();
         if (max <= 0) return 0;
         return s.Count(x => x > relTol * max);
     }
