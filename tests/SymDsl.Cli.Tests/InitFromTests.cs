@@ -179,7 +179,7 @@ public class InitFromTests
         Assert.Contains("give either --init-from or --resume, not both", both.Err);
     }
 
-    [InitFromTorchFact]
+    [PythonTorchFact]
     public void A_state_dict_written_by_torch_save_starts_a_run()
     {
         var (dir, source, model) = Setup();
@@ -191,7 +191,7 @@ public class InitFromTests
         var script = "import sys, collections, torch\n" +
                      "sd = torch.load(sys.argv[1])\n" +
                      "torch.save(collections.OrderedDict((k, v.clone()) for k, v in sd.items()), sys.argv[2])\n";
-        var start = new ProcessStartInfo(InitFromTorch.Interpreter ?? throw new Xunit.Sdk.XunitException(InitFromTorch.Missing), ["-c", script, pybridge, saved])
+        var start = new ProcessStartInfo(PythonTorch.Interpreter ?? throw new Xunit.Sdk.XunitException(PythonTorch.Missing), ["-c", script, pybridge, saved])
         { RedirectStandardError = true, RedirectStandardOutput = true };
         using var p = Process.Start(start)!;
         var err = p.StandardError.ReadToEndAsync();
@@ -199,40 +199,4 @@ public class InitFromTests
         Assert.True(p.WaitForExit(300_000) && p.ExitCode == 0, err.Result);
         AssertStartsFrom(dir, source, model, saved, weights);
     }
-}
-
-/// <summary>
-/// A test that runs PyTorch in python3: skipped with a message naming .ci/python when no python3 here imports torch,
-/// except under CI (.ci/run sets SYMDSL_CI=1), where it runs and fails with that message.
-/// </summary>
-public sealed class InitFromTorchFactAttribute : FactAttribute
-{
-    public InitFromTorchFactAttribute()
-    {
-        if (InitFromTorch.Interpreter is null && Environment.GetEnvironmentVariable("SYMDSL_CI") != "1")
-            Skip = InitFromTorch.Missing;
-    }
-}
-
-/// <summary>The python3 that imports torch: SYMDSL_PYTHON, else Debian's /usr/bin/python3, else python3 on PATH.</summary>
-internal static class InitFromTorch
-{
-    public const string Missing = "no python3 here imports torch: install Debian's python3-torch with `bash .ci/python` (as root)";
-
-    static readonly Lazy<string?> interpreter = new(() =>
-    {
-        foreach (var c in new[] { Environment.GetEnvironmentVariable("SYMDSL_PYTHON"), "/usr/bin/python3", "python3" }.OfType<string>().Where(c => c.Length > 0))
-        {
-            try
-            {
-                using var p = Process.Start(new ProcessStartInfo(c, ["-c", "import torch"]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
-                p.StandardError.ReadToEnd();
-                if (p.WaitForExit(120_000) && p.ExitCode == 0) return c;
-            }
-            catch (System.ComponentModel.Win32Exception) { }
-        }
-        return null;
-    });
-
-    public static string? Interpreter => interpreter.Value;
 }
