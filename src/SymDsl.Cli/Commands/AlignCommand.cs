@@ -59,6 +59,8 @@ internal sealed class AlignResult
     public required List<PathPoint> After { get; init; }
     public required string Split { get; init; }
     public required long Examples { get; init; }
+    /// <summary>The runs' seeds (run.json, else the train block's), which choose the held-out rows the barriers read.</summary>
+    public required long SeedA, SeedB;
     /// <summary>A's and B's (aligned) effective parameters and buffers, float64 (owned by the caller's scope).</summary>
     public required Dictionary<string, Tensor> A, BufA, B, BufB;
 
@@ -143,8 +145,7 @@ internal static class Aligner
     {
         var ma = RunManifest.Read(dirA);
         var mb = RunManifest.Read(dirB);
-        if (ma.Source != mb.Source || ma.Model != mb.Model || !ma.Overrides.OrderBy(k => k.Key).SequenceEqual(mb.Overrides.OrderBy(k => k.Key)))
-            throw new SymDslException($"the runs are of different models ({ma.Model} from {ma.Source} vs {mb.Model} from {mb.Source}); {command} runs of one model and one set of overrides");
+        ma.RequireSameModel(mb, command);
         static string Full(string d) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(d));
         if (Full(outDir) == Full(dirA) || Full(outDir) == Full(dirB))
             throw new SymDslException($"--out {outDir} is one of the runs being read; write the {command} result to another directory");
@@ -159,9 +160,10 @@ internal static class Aligner
         var bufA = a.Buffers().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
         var bufB = b.Buffers().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
         var seed = ma.Seed ?? train.Seed;
-        using var evaluator = new PathEvaluator(model, train, seed, mb.Seed ?? train.Seed);
+        var seedB = mb.Seed ?? train.Seed;
+        using var evaluator = new PathEvaluator(model, train, seed, seedB);
         var inputs = evaluator.Inputs(probe);
-        var rng = new Random(unchecked((int)(seed * 1_000_003 + (mb.Seed ?? train.Seed))));
+        var rng = new Random(unchecked((int)(seed * 1_000_003 + seedB)));
 
         var alignment = method == "activations"
             ? MatchActivations(model, spaces, evaluator, inputs, pa, bufA, pb, bufB, rng)
@@ -196,7 +198,7 @@ internal static class Aligner
         var result = new AlignResult
         {
             Model = model, Train = train, Method = method, Spaces = spaces, PermutationAlignment = alignment, RotationAlignment = rotations, FunctionCheck = check,
-            Before = before, After = after, Split = evaluator.Split, Examples = evaluator.Count, A = pa, BufA = bufA, B = alignedB, BufB = alignedBuf,
+            Before = before, After = after, Split = evaluator.Split, Examples = evaluator.Count, SeedA = seed, SeedB = seedB, A = pa, BufA = bufA, B = alignedB, BufB = alignedBuf,
         };
         WriteReport(result, outDir, dirA, dirB);
         return result;

@@ -29,8 +29,7 @@ internal static class CompareCommand
         {
             var a = RunManifest.Read(parse.GetValue(runA)!.FullName);
             var b = RunManifest.Read(parse.GetValue(runB)!.FullName);
-            if (a.Source != b.Source || a.Model != b.Model || !a.Overrides.OrderBy(k => k.Key).SequenceEqual(b.Overrides.OrderBy(k => k.Key)))
-                throw new SymDslException($"the runs are of different models ({a.Model} from {a.Source} vs {b.Model} from {b.Source}); compare runs of one model and one set of overrides");
+            a.RequireSameModel(b, "compare");
 
             var (model, train) = a.Rebuild();
 

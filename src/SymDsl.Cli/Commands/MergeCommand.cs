@@ -44,7 +44,7 @@ internal static class MergeCommand
             var merged = PathEvaluator.Interpolate(aligned.A, aligned.B, t);
             var mergedBuf = PathEvaluator.Interpolate(aligned.BufA, aligned.BufB, t);
             var model = aligned.Model;
-            using var evaluator = new PathEvaluator(model, aligned.Train, RunManifest.Read(dirA).Seed ?? aligned.Train.Seed, RunManifest.Read(dirB).Seed ?? aligned.Train.Seed);
+            using var evaluator = new PathEvaluator(model, aligned.Train, aligned.SeedA, aligned.SeedB);
             var covered = new List<string>();
             if (parse.GetValue(repair))
             {

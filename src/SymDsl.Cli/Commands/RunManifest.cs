@@ -50,6 +50,16 @@ internal sealed record RunManifest(string Source, Dictionary<string, string> Ove
         return (program.Model(Model), train);
     }
 
+    /// <summary>
+    /// Refuses two runs that are not of one model: the same source, model and overrides (what <paramref name="command"/>
+    /// — compare, align, merge — needs to read both runs' weights with one IR).
+    /// </summary>
+    public void RequireSameModel(RunManifest other, string command)
+    {
+        if (Source != other.Source || Model != other.Model || !Overrides.OrderBy(k => k.Key).SequenceEqual(other.Overrides.OrderBy(k => k.Key)))
+            throw new SymDslException($"the runs are of different models ({Model} from {Source} vs {other.Model} from {other.Source}); {command} runs of one model and one set of overrides");
+    }
+
     public static RunManifest Read(string runDir)
     {
         string path = Path.Combine(runDir, FileName);
