@@ -85,15 +85,13 @@ public sealed class PathEvaluator : IDisposable
         if (!source.TryGetValue(train.Loss.Target, out var target))
             throw new SymDslException($"data {train.Data.Kind} has no field '{train.Loss.Target}' for the loss target");
         var loss = Vocabulary.Losses.Find(train.Loss.Kind) ?? throw new SymDslException($"unknown loss {train.Loss.Kind}");
-        _split[Target] = (loss.NeedsLabels ? target.to_type(ScalarType.Int64) : target.to_type(ScalarType.Float64)).DetachFromDisposeScope();
+        _split[train.Loss.Target] = (loss.NeedsLabels ? target.to_type(ScalarType.Int64) : target.to_type(ScalarType.Float64)).DetachFromDisposeScope();
         if (loss.NeedsLabels) _classes = model.Node(model.Outputs.First(o => o.Name == train.Loss.Output).Node).Shape[^1];
-        Count = _split[Target].shape[0];
+        Count = _split[train.Loss.Target].shape[0];
         _scratch = new SymModel(model);
         _scratch.to(ScalarType.Float64);
         _scratch.eval();
     }
-
-    const string Target = "\0target";
 
     /// <summary>One key per row of <paramref name="fields"/>: the row's bytes in every field (in name order), as text.</summary>
     static IEnumerable<string> RowKeys(Dictionary<string, Tensor> fields)
@@ -116,29 +114,13 @@ public sealed class PathEvaluator : IDisposable
     public Dictionary<string, Tensor> Inputs(int count) =>
         _model.Inputs.ToDictionary(i => i.Name, i => _split[i.Name].narrow(0, 0, Math.Min(count, Count)));
 
-    /// <summary>Mean loss (and accuracy) over the split at <paramref name="parameters"/> and <paramref name="buffers"/>.</summary>
+    /// <summary>Mean loss (and accuracy) over the split at <paramref name="parameters"/> and <paramref name="buffers"/>: the
+    /// trainer's metrics (<see cref="Evaluation.Score"/>) on the float64 scratch model.</summary>
     public (double Loss, double? Accuracy) Evaluate(IReadOnlyDictionary<string, Tensor> parameters, IReadOnlyDictionary<string, Tensor>? buffers)
     {
-        using var native = NativeSection.Enter();
-        using var _ = no_grad();
-        Set(parameters, buffers);
-        double lossSum = 0;
-        long correct = 0, counted = 0;
-        for (long from = 0; from < Count; from += 1024)
-        {
-            using var scope = NewDisposeScope();
-            var len = Math.Min(1024, Count - from);
-            var batch = _model.Inputs.ToDictionary(i => i.Name, i => _split[i.Name].narrow(0, from, len));
-            var output = _scratch.Forward(batch)[_train.Loss.Output];
-            var target = _split[Target].narrow(0, from, len);
-            lossSum += Trainer.LossOf(_train.Loss.Kind, output, target).item<double>() * len;
-            if (_classes is not null)
-            {
-                correct += output.argmax(-1).eq(target).sum().item<long>();
-                counted += target.numel();
-            }
-        }
-        return (lossSum / Count, _classes is not null ? (double)correct / counted : null);
+        using (no_grad()) Set(parameters, buffers);
+        var scores = Evaluation.Score(_scratch, _train, _split, _classes);
+        return (scores.Loss, scores.Accuracy);
     }
 
     /// <summary>The model's outputs on <paramref name="inputs"/> at the given parameters and buffers (float64; the caller's scope owns them).</summary>

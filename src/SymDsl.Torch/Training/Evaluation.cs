@@ -54,7 +54,7 @@ public static class Evaluation
             var b = fields.ToDictionary(kv => kv.Key, kv => kv.Value.narrow(0, from, len));
             var output = model.Forward(b)[train.Loss.Output];
             var target = b[train.Loss.Target];
-            lossSum += Trainer.LossOf(train.Loss.Kind, output, target).item<float>() * (double)len;
+            lossSum += Trainer.LossOf(train.Loss.Kind, output, target).to_type(ScalarType.Float64).item<double>() * len; // exact for a float32 loss; float64 models keep their precision
             if (classes is { } k)
             {
                 var hit = output.argmax(-1).eq(target);
