@@ -65,3 +65,16 @@ public interface ITrainingObserver
     void OnBeforeStep(TrainingContext context, long step, IReadOnlyDictionary<string, Tensor> batch) { }
     void OnEnd(TrainingContext context, TrainSummary summary) { }
 }
+
+/// <summary>
+/// Metrics of a step that an observer computes in the background (for example on a parameter snapshot on another core).
+/// An observer's <see cref="ITrainingObserver.OnStep"/> may put one under any key of the step's metrics; the run's writers
+/// (metrics.jsonl, TensorBoard, plots) replace that entry, in place, by the keys and values <see cref="Values"/> yields,
+/// and write the step's line only once it has completed, lines always in step order. Every pending value is resolved
+/// before a checkpoint is written and before the run ends, so a checkpoint and the files never disagree.
+/// </summary>
+public sealed class DeferredMetrics(Task<IReadOnlyList<KeyValuePair<string, object?>>> values)
+{
+    /// <summary>The keys and values, in order, once computed.</summary>
+    public Task<IReadOnlyList<KeyValuePair<string, object?>>> Values { get; } = values;
+}
