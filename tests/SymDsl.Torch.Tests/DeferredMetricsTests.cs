@@ -74,6 +74,22 @@ public class DeferredMetricsTests
         foreach (var (k, t) in m1.state_dict()) Assert.True(t.shape.SequenceEqual(m2.state_dict()[k].shape) && t.eq(m2.state_dict()[k]).all().item<bool>(), k);
     }
 
+    [Fact]
+    public void At_most_MaxPending_lines_wait_for_their_values()
+    {
+        // Each step's values complete 12 steps later (more than MaxPending), or, when training has stopped to wait for them
+        // (no step for 200 ms), the oldest is completed by another thread. Without the bound, up to 12 would be pending at
+        // once (fewer only when steps take over 200 ms).
+        var train = MlpTrain(steps: 30, logEvery: 4, checkpointEvery: null, syre: false);
+        var sync = TempDir("bound-sync");
+        Trainer.Run(Program(Mlp(8), train), train, new TrainOptions(sync), observers: [new ValuesObserver(deferred: false, s => s == 30)]);
+        var slow = TempDir("bound-slow");
+        var observer = new ValuesObserver(deferred: true, s => s == 30, lateBy: 12);
+        Trainer.Run(Program(Mlp(8), train), train, new TrainOptions(slow), observers: [observer]);
+        Assert.InRange(observer.MostPending, 0, MetricsLogWriter.MaxPending);
+        Assert.Equal(RunOutputTests.Outputs(sync), RunOutputTests.Outputs(slow));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -97,11 +113,12 @@ public class DeferredMetricsTests
     /// <summary>
     /// At each step: the probe loss and half the step (none at steps 2, 6, 10, …), then the step under "after". Given
     /// synchronously, or (<paramref name="deferred"/>) as one <see cref="DeferredMetrics"/> in their place, computed at
-    /// the step but completed two steps later, or, for the steps whose line must be written before the next two (a
+    /// the step but completed <paramref name="lateBy"/> (2) steps later, or, for the steps whose line must be written before the next two (a
     /// checkpoint or the end: <paramref name="boundary"/>), by another thread shortly after. A value still pending after
-    /// a minute fails (the trainer must not wait for it at its own step).
+    /// a minute fails (the trainer must not wait for it at its own step). With <paramref name="lateBy"/> &gt; 2, values
+    /// complete that many steps later, or, the oldest first, when no step has come for 200 ms (the trainer waits for it).
     /// </summary>
-    sealed class ValuesObserver(bool deferred, Func<long, bool> boundary, long failAt = -1, Func<Exception>? failure = null) : ITrainingObserver
+    sealed class ValuesObserver(bool deferred, Func<long, bool> boundary, long failAt = -1, Func<Exception>? failure = null, int lateBy = 2) : ITrainingObserver
     {
         readonly List<(long Step, TaskCompletionSource<IReadOnlyList<KeyValuePair<string, object?>>> Values, List<KeyValuePair<string, object?>> Result)> _waiting = new();
         public int MostPending { get; private set; }
@@ -129,8 +146,10 @@ public class DeferredMetricsTests
                 {
                     MostPending = Math.Max(MostPending, _waiting.Count(w => !w.Values.Task.IsCompleted));
                     _waiting.Add((step, tcs, values));
-                    foreach (var w in _waiting.Where(w => w.Step <= step - 2)) Complete(w);
-                    _waiting.RemoveAll(w => w.Step <= step - 2);
+                    foreach (var w in _waiting.Where(w => w.Step <= step - lateBy)) Complete(w);
+                    _waiting.RemoveAll(w => w.Step <= step - lateBy);
+                    _lastStep = Environment.TickCount64;
+                    if (lateBy > 2 && _rescuer is null) _rescuer = Task.Run(Rescue);
                 }
                 if (boundary(step))
                     _ = Task.Run(() =>
@@ -144,6 +163,27 @@ public class DeferredMetricsTests
                     });
             }
             if (step % 4 != 2) metrics["after"] = step;
+        }
+
+        long _lastStep;
+        Task? _rescuer;
+
+        /// <summary>When no step has come for 200 ms (the trainer waits), completes the oldest pending value.</summary>
+        void Rescue()
+        {
+            while (true)
+            {
+                Thread.Sleep(50);
+                lock (_waiting)
+                {
+                    var idle = Environment.TickCount64 - _lastStep;
+                    if (_waiting.Count == 0 && idle > 10_000) return; // the run has ended (or failed)
+                    if (idle < 200 || _waiting.Count == 0) continue;
+                    Complete(_waiting[0]);
+                    _waiting.RemoveAt(0);
+                    _lastStep = Environment.TickCount64;
+                }
+            }
         }
 
         void Complete((long Step, TaskCompletionSource<IReadOnlyList<KeyValuePair<string, object?>>> Values, List<KeyValuePair<string, object?>> Result) w)
