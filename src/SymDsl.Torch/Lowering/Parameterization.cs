@@ -152,6 +152,8 @@ public sealed class OffsetParameterization : Parameterization
     public bool TrainsEffective { get; }
     /// <summary>True when the optimizer step must see θ rather than P (<see cref="ShiftToTheta"/>): P is trained and the optimizer decays it.</summary>
     public bool NeedsShift => TrainsEffective && Decay != 0;
+    /// <summary>The stored P = θ + θ₀ ("value"), live; only when <see cref="TrainsEffective"/>.</summary>
+    internal TorchSharp.Modules.Parameter StoredEffective => TrainsEffective ? Raw("value") : throw new InvalidOperationException($"{LogicalName} stores θ, not P");
     /// <summary>θ = P − θ₀ (a new tensor when P is stored, differentiable w.r.t. the raw tensors).</summary>
     public Tensor Theta() => TrainsEffective ? Raw("value") - Buffer("theta0") : _inner is null ? Raw("theta") : _inner.Effective();
     public override Tensor Effective() => TrainsEffective ? Raw("value") : Theta() + Buffer("theta0");
