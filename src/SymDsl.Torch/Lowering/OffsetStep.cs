@@ -25,7 +25,7 @@ namespace SymDsl.Torch.Lowering;
 /// included. A group whose weight decay is 0 needs nothing. The learning rate, decay and momentum are read from the
 /// parameter's group at every step (schedules change them).
 /// </summary>
-sealed class OffsetStep(OffsetParameterization[] offsets)
+sealed class OffsetStep(OffsetParameterization[] offsets) : IDisposable
 {
     enum Form { None, After, Momentum, Shift }
 
@@ -51,10 +51,7 @@ sealed class OffsetStep(OffsetParameterization[] offsets)
             {
                 if (_forms[i] == Form.Shift) offsets[i].Shift(toTheta: true);
                 else if (_forms[i] == Form.Momentum)
-                {
-                    using var a = _alpha[i].ToScalar();
-                    Buffer(offsets[i])!.add_(offsets[i].Theta0, a);
-                }
+                    Buffer(offsets[i])!.add_(offsets[i].Theta0, Coefficient(i, _alpha[i]));
             }
             optimizer.step();
         }
@@ -67,9 +64,25 @@ sealed class OffsetStep(OffsetParameterization[] offsets)
         {
             if (_forms[i] != Form.After) continue;
             var p = offsets[i].StoredEffective;
-            using var a = (_alpha[i] * (_groups![p.Handle].Options.LearningRate ?? 0)).ToScalar();
-            p.add_(offsets[i].Theta0, a);
+            p.add_(offsets[i].Theta0, Coefficient(i, _alpha[i] * (_groups![p.Handle].Options.LearningRate ?? 0)));
         }
+    }
+
+    readonly Scalar?[] _scalars = new Scalar?[offsets.Length];
+    readonly double[] _scalarValues = new double[offsets.Length];
+
+    public void Dispose()
+    {
+        for (var i = 0; i < _scalars.Length; i++) { _scalars[i]?.Dispose(); _scalars[i] = null; }
+    }
+
+    /// <summary>Tensor <paramref name="i"/>'s coefficient as a native scalar, kept while it does not change (a learning rate schedule changes it every step).</summary>
+    Scalar Coefficient(int i, double value)
+    {
+        if (_scalars[i] is { } s && _scalarValues[i].Equals(value)) return s;
+        _scalars[i]?.Dispose();
+        _scalarValues[i] = value;
+        return _scalars[i] = value.ToScalar();
     }
 
     /// <summary>SGD's momentum buffer of the offset's stored P (null before the first step).</summary>
@@ -112,6 +125,12 @@ sealed class OffsetStep(OffsetParameterization[] offsets)
                         (_forms[i], _alpha[i]) = decay == 0 ? (Form.None, 0) : (Form.After, decay);
                         break;
                     }
+            }
+            if (_forms[i] is Form.After or Form.Momentum)
+            {
+                // The optimizer skips a tensor without a gradient; so does the correction.
+                using var g = offsets[i].StoredEffective.grad;
+                if (g is null) _forms[i] = Form.None;
             }
         }
     }

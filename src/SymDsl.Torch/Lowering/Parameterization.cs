@@ -84,9 +84,10 @@ public sealed class PlainParameterization : Parameterization
 /// Storage. For syre and perturb on a parameter that is not also induced, the trainable tensor is the effective parameter
 /// itself, P = θ + θ₀, registered as "value" (<see cref="TrainsEffective"/>): training ℓ(θ + θ₀) + decay·‖θ‖² is exactly
 /// training P with the decay pulling P towards θ₀ (gradient ∇ℓ(P) + decay·(P − θ₀)), and ∂ℓ/∂θ = ∂ℓ/∂P, so the forward
-/// and backward passes carry no extra addition. The optimizer still applies its weight decay to θ: around the optimizer
-/// step, <see cref="ShiftToTheta"/> subtracts θ₀ in place and <see cref="ShiftToEffective"/> adds it back
-/// (<see cref="SymModel.OptimizerStep"/>; not needed when decay is 0). Otherwise (syre_diag, whose penalty reads θ, and
+/// and backward passes carry no extra addition. The optimizer still applies its weight decay to θ:
+/// <see cref="SymModel.OptimizerStep"/> corrects its step on P with one exact in-place update per tensor (<see cref="OffsetStep"/>),
+/// or, for optimizers where that is not possible, subtracts θ₀ in place around the step (<see cref="ShiftToTheta"/>,
+/// <see cref="ShiftToEffective"/>); nothing is needed when decay is 0. Otherwise (syre_diag, whose penalty reads θ, and
 /// offsets on induced parameters) θ is stored: a tensor "theta" starting at the layer's usual initialisation, or the inner
 /// parameterization's factors, so P = θ + θ₀, u ⊙ v + θ₀ or U Vᵀ + θ₀.
 /// </para>

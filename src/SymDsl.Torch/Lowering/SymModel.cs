@@ -161,7 +161,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) { _stepGenerator?.Dispose(); _stepGenerator = null; }
+        if (disposing) { _stepGenerator?.Dispose(); _stepGenerator = null; _offsetStep?.Dispose(); }
         base.Dispose(disposing);
     }
 
@@ -269,10 +269,12 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     public Tensor? Penalty()
     {
         Tensor? total = null;
-        foreach (var p in _params.Values.OfType<OffsetParameterization>())
+        foreach (var p in _penalized ??= _params.Values.OfType<OffsetParameterization>().Where(o => o.DecayIsPenalty).ToArray()) // found once: the trainer asks every step
             if (p.Penalty() is { } t) total = total is null ? t : total + t;
         return total;
     }
+
+    OffsetParameterization[]? _penalized;
 
     /// <summary>Every effective parameter by logical name. Plain entries are the live parameters: do not dispose them.</summary>
     public IReadOnlyDictionary<string, Tensor> EffectiveParameters() =>
