@@ -84,9 +84,10 @@ public sealed class PlainParameterization : Parameterization
 /// Storage. For syre and perturb on a parameter that is not also induced, the trainable tensor is the effective parameter
 /// itself, P = θ + θ₀, registered as "value" (<see cref="TrainsEffective"/>): training ℓ(θ + θ₀) + decay·‖θ‖² is exactly
 /// training P with the decay pulling P towards θ₀ (gradient ∇ℓ(P) + decay·(P − θ₀)), and ∂ℓ/∂θ = ∂ℓ/∂P, so the forward
-/// and backward passes carry no extra addition. The optimizer still applies its weight decay to θ: around the optimizer
-/// step, <see cref="ShiftToTheta"/> subtracts θ₀ in place and <see cref="ShiftToEffective"/> adds it back
-/// (<see cref="SymModel.OptimizerStep"/>; not needed when decay is 0). Otherwise (syre_diag, whose penalty reads θ, and
+/// and backward passes carry no extra addition. The optimizer still applies its weight decay to θ:
+/// <see cref="SymModel.OptimizerStep"/> corrects its step on P with one exact in-place update per tensor (<see cref="OffsetStep"/>),
+/// or, for optimizers where that is not possible, subtracts θ₀ in place around the step (<see cref="ShiftToTheta"/>,
+/// <see cref="ShiftToEffective"/>); nothing is needed when decay is 0. Otherwise (syre_diag, whose penalty reads θ, and
 /// offsets on induced parameters) θ is stored: a tensor "theta" starting at the layer's usual initialisation, or the inner
 /// parameterization's factors, so P = θ + θ₀, u ⊙ v + θ₀ or U Vᵀ + θ₀.
 /// </para>
@@ -152,6 +153,8 @@ public sealed class OffsetParameterization : Parameterization
     public bool TrainsEffective { get; }
     /// <summary>True when the optimizer step must see θ rather than P (<see cref="ShiftToTheta"/>): P is trained and the optimizer decays it.</summary>
     public bool NeedsShift => TrainsEffective && Decay != 0;
+    /// <summary>The stored P = θ + θ₀ ("value"), live; only when <see cref="TrainsEffective"/>.</summary>
+    internal TorchSharp.Modules.Parameter StoredEffective => TrainsEffective ? Raw("value") : throw new InvalidOperationException($"{LogicalName} stores θ, not P");
     /// <summary>θ = P − θ₀ (a new tensor when P is stored, differentiable w.r.t. the raw tensors).</summary>
     public Tensor Theta() => TrainsEffective ? Raw("value") - Buffer("theta0") : _inner is null ? Raw("theta") : _inner.Effective();
     public override Tensor Effective() => TrainsEffective ? Raw("value") : Theta() + Buffer("theta0");

@@ -161,7 +161,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) { _stepGenerator?.Dispose(); _stepGenerator = null; }
+        if (disposing) { _stepGenerator?.Dispose(); _stepGenerator = null; _offsetStep?.Dispose(); }
         base.Dispose(disposing);
     }
 
@@ -237,31 +237,44 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     public Tensor EffectiveParameter(string logicalName) => ParameterizationOf(logicalName).Effective();
 
     /// <summary>
-    /// One optimizer step with the right weight decay for offset parameters that store P = θ + θ₀ (syre, perturb): their
-    /// stored values are shifted to θ in place for the step (so the optimizer's weight decay acts on θ, as the train block
-    /// says) and back to P after it. Use this instead of <c>optimizer.step()</c> whenever the model has such parameters
-    /// with a non-zero decay; otherwise it is just <c>optimizer.step()</c>. Gradients are left untouched.
+    /// One optimizer step with the right weight decay for offset parameters that store P = θ + θ₀ (syre, perturb): the
+    /// optimizer's weight decay acts on θ = P − θ₀, as the train block says, through one exact correction per such tensor
+    /// (<see cref="OffsetStep"/>: SGD, Adam and AdamW; other optimizers see θ itself, shifted in place for the step). Use this
+    /// instead of <c>optimizer.step()</c> whenever the model has such parameters with a non-zero decay; otherwise it is just
+    /// <c>optimizer.step()</c>. The parameters' .grad are the loss gradients before and after, bit for bit.
     /// </summary>
     public void OptimizerStep(torch.optim.Optimizer optimizer)
     {
-        var shifted = _shifted ??= _params.Values.OfType<OffsetParameterization>().Where(o => o.NeedsShift).ToArray();
-        if (shifted.Length == 0) { optimizer.step(); return; }
-        using var _ = no_grad(); // one guard for the step (the optimizer's own step runs without gradients too)
-        foreach (var o in shifted) o.Shift(toTheta: true);
-        try { optimizer.step(); }
-        finally { foreach (var o in shifted) o.Shift(toTheta: false); }
+        if (Offsets is { } offsets) offsets.Step(optimizer);
+        else optimizer.step();
     }
 
-    OffsetParameterization[]? _shifted;
+    /// <summary>The offset tensors the optimizer step corrects (null when there are none), found once.</summary>
+    OffsetStep? Offsets => _offsetsFound ? _offsetStep : FindOffsets();
+    OffsetStep? _offsetStep;
+    bool _offsetsFound;
+
+    OffsetStep? FindOffsets()
+    {
+        var offsets = _params.Values.OfType<OffsetParameterization>().Where(o => o.NeedsShift).ToArray();
+        _offsetStep = offsets.Length == 0 ? null : new OffsetStep(offsets);
+        _offsetsFound = true;
+        return _offsetStep;
+    }
+
+    /// <summary>What <see cref="OptimizerStep"/> does to each offset tensor with <paramref name="optimizer"/>, by logical parameter name (<see cref="OffsetStep.Plan"/>; for tests).</summary>
+    internal IReadOnlyDictionary<string, string> OffsetStepPlan(torch.optim.Optimizer optimizer) => Offsets?.Plan(optimizer) ?? new Dictionary<string, string>();
 
     /// <summary>The sum of explicit regularisation penalties (syre_diag's weighted decay) to add to the training loss; null when there are none.</summary>
     public Tensor? Penalty()
     {
         Tensor? total = null;
-        foreach (var p in _params.Values.OfType<OffsetParameterization>())
+        foreach (var p in _penalized ??= _params.Values.OfType<OffsetParameterization>().Where(o => o.DecayIsPenalty).ToArray()) // found once: the trainer asks every step
             if (p.Penalty() is { } t) total = total is null ? t : total + t;
         return total;
     }
+
+    OffsetParameterization[]? _penalized;
 
     /// <summary>Every effective parameter by logical name. Plain entries are the live parameters: do not dispose them.</summary>
     public IReadOnlyDictionary<string, Tensor> EffectiveParameters() =>

@@ -1,0 +1,151 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using Optimizer = TorchSharp.torch.optim.Optimizer;
+
+namespace SymDsl.Torch.Lowering;
+
+/// <summary>
+/// The optimizer step of a model whose syre/perturb parameters store P = θ + θ₀ while the optimizer's weight decay λ must
+/// act on θ = P − θ₀ (<see cref="SymModel.OptimizerStep"/>). The decay term λ·param is the only place an optimizer reads the
+/// parameter's value, so rather than shifting P to θ and back around the step (two in-place passes over every such tensor)
+/// one exact in-place correction per tensor is enough where the optimizer's update allows it (TorchSharp 0.107's code):
+/// <list type="bullet">
+/// <item>after: AdamW (decoupled decay) and SGD without momentum. The plain step on P decays P instead of θ, i.e. it falls
+///   short by lr·λ·θ₀, which is added after it: AdamW P(1 − lr λ) − lr u + lr λ θ₀ = θ(1 − lr λ) − lr u + θ₀, and
+///   SGD P − lr(g + λP) + lr λ θ₀ = θ − lr(g + λθ) + θ₀.</item>
+/// <item>momentum: SGD with momentum μ (not Nesterov). Its buffer b ← μ b + (1 − dampening)(g + λ·param) would take in
+///   (1 − dampening)·λθ₀ too much on P, so b is lowered by (1 − dampening)·λ/μ·θ₀ before the step: the buffer after it, and
+///   so the update, are those on θ. The first step (no buffer yet) is shifted.</item>
+/// <item>shift: anything else (Adam's coupled L2, whose second moment squares the decayed gradient; Nesterov; maximize;
+///   another optimizer class): P is shifted to θ in place for the step and back after it, as before.</item>
+/// </list>
+/// The gradients are never touched. The parameters and the optimizer state are those of the shift to float rounding (the
+/// tests compare them, and a hand-computed update on θ, in float64), so checkpoints keep their format and meaning, old ones
+/// included. A group whose weight decay is 0 needs nothing. The learning rate, decay and momentum are read from the
+/// parameter's group at every step (schedules change them).
+/// </summary>
+sealed class OffsetStep(OffsetParameterization[] offsets) : IDisposable
+{
+    enum Form { None, After, Momentum, Shift }
+
+    readonly Form[] _forms = new Form[offsets.Length];
+    readonly double[] _alpha = new double[offsets.Length];
+    Optimizer? _optimizer;
+    Dictionary<IntPtr, (OptimizerOptions Options, OptimizerState State)>? _groups;
+
+    /// <summary>What <see cref="Step"/> does with <paramref name="optimizer"/> now to each offset tensor, by logical parameter name: "none", "after", "momentum" or "shift" (for tests).</summary>
+    internal IReadOnlyDictionary<string, string> Plan(Optimizer optimizer)
+    {
+        Resolve(optimizer);
+        return offsets.Select((o, i) => (o.LogicalName, Form: _forms[i].ToString().ToLowerInvariant())).ToDictionary(x => x.LogicalName, x => x.Form);
+    }
+
+    public void Step(Optimizer optimizer)
+    {
+        Resolve(optimizer);
+        using var _ = no_grad(); // in-place updates of leaves (the optimizer's own step runs without gradients too)
+        try
+        {
+            for (var i = 0; i < offsets.Length; i++)
+            {
+                if (_forms[i] == Form.Shift) offsets[i].Shift(toTheta: true);
+                else if (_forms[i] == Form.Momentum)
+                    Buffer(offsets[i])!.add_(offsets[i].Theta0, Coefficient(i, _alpha[i]));
+            }
+            optimizer.step();
+        }
+        finally
+        {
+            for (var i = 0; i < offsets.Length; i++)
+                if (_forms[i] == Form.Shift) offsets[i].Shift(toTheta: false);
+        }
+        for (var i = 0; i < offsets.Length; i++)
+        {
+            if (_forms[i] != Form.After) continue;
+            var p = offsets[i].StoredEffective;
+            p.add_(offsets[i].Theta0, Coefficient(i, _alpha[i] * (_groups![p.Handle].Options.LearningRate ?? 0)));
+        }
+    }
+
+    readonly Scalar?[] _scalars = new Scalar?[offsets.Length];
+    readonly double[] _scalarValues = new double[offsets.Length];
+
+    public void Dispose()
+    {
+        for (var i = 0; i < _scalars.Length; i++) { _scalars[i]?.Dispose(); _scalars[i] = null; }
+    }
+
+    /// <summary>Tensor <paramref name="i"/>'s coefficient as a native scalar, kept while it does not change (a learning rate schedule changes it every step).</summary>
+    Scalar Coefficient(int i, double value)
+    {
+        if (_scalars[i] is { } s && _scalarValues[i].Equals(value)) return s;
+        _scalars[i]?.Dispose();
+        _scalarValues[i] = value;
+        return _scalars[i] = value.ToScalar();
+    }
+
+    /// <summary>SGD's momentum buffer of the offset's stored P (null before the first step).</summary>
+    Tensor? Buffer(OffsetParameterization o) => (_groups![o.StoredEffective.Handle].State as SGD.State)?.momentum_buffer;
+
+    /// <summary>Each offset tensor's form and coefficient under its group's options now (they may change between steps).</summary>
+    void Resolve(Optimizer optimizer)
+    {
+        var type = optimizer.GetType();
+        bool sgd = type == typeof(SGD), adamw = type == typeof(AdamW);
+        if (!sgd && !adamw)
+        {
+            // Adam (coupled L2 inside its second moment) or another optimizer: θ itself is handed to it.
+            Array.Fill(_forms, Form.Shift);
+            return;
+        }
+        if (!ReferenceEquals(optimizer, _optimizer)) Index(optimizer);
+        var indexed = false;
+        for (var i = 0; i < offsets.Length; i++)
+        {
+            var handle = offsets[i].StoredEffective.Handle;
+            if (!_groups!.ContainsKey(handle) && !indexed) { Index(optimizer); indexed = true; } // parameters replaced (moved) or groups added since
+            _forms[i] = Form.Shift;
+            _alpha[i] = 0;
+            if (!_groups.TryGetValue(handle, out var group)) { _forms[i] = Form.None; continue; } // not trained by this optimizer
+            switch (group.Options)
+            {
+                case SGD.Options o when sgd && o.maximize != true:
+                    {
+                        double decay = o.weight_decay ?? 0, momentum = o.momentum ?? 0, dampening = o.dampening ?? 0;
+                        if (decay == 0) _forms[i] = Form.None;
+                        else if (momentum == 0) (_forms[i], _alpha[i]) = (Form.After, decay);
+                        else if (o.nesterov != true && momentum >= 1e-3 && (group.State as SGD.State)?.momentum_buffer is { IsInvalid: false })
+                            (_forms[i], _alpha[i]) = (Form.Momentum, -(1 - dampening) * decay / momentum);
+                        break;
+                    }
+                case AdamW.Options o when adamw:
+                    {
+                        var decay = o.weight_decay ?? 0;
+                        (_forms[i], _alpha[i]) = decay == 0 ? (Form.None, 0) : (Form.After, decay);
+                        break;
+                    }
+            }
+            if (_forms[i] is Form.After or Form.Momentum)
+            {
+                // The optimizer skips a tensor without a gradient; so does the correction.
+                using var g = offsets[i].StoredEffective.grad;
+                if (g is null) _forms[i] = Form.None;
+            }
+        }
+    }
+
+    void Index(Optimizer optimizer)
+    {
+        _optimizer = optimizer;
+        _groups = new();
+        if (optimizer is not OptimizerHelper helper) return;
+        // state_dict() lists the groups' options and, in the same order as the groups' parameters, their states.
+        var states = helper.state_dict().State;
+        var k = 0;
+        foreach (var group in helper.ParamGroups ?? [])
+            if (group is ParamGroup pg)
+                foreach (var p in pg.Parameters)
+                    _groups.TryAdd(p.Handle, (pg.Options, k < states.Count ? states[k++] : null!));
+    }
+}

@@ -1,0 +1,234 @@
+using SymDsl.IR;
+using SymDsl.Torch.Lowering;
+using SymDsl.Torch.Training;
+using TorchSharp;
+using static SymDsl.Torch.Tests.TestPrograms;
+using static TorchSharp.torch;
+
+namespace SymDsl.Torch.Tests;
+
+/// <summary>
+/// <see cref="SymModel.OptimizerStep"/> for syre/perturb parameters that store P = θ + θ₀: the optimizer's weight decay acts
+/// on θ = P − θ₀ through one correction per tensor (<see cref="OffsetStep"/>). Checked in float64 against an update
+/// computed by hand on θ and against the former implementation (P shifted to θ in place around the step).
+/// </summary>
+[Collection("torch")]
+public class OffsetStepTests
+{
+    // syre on fc1 (decay 0.05), perturb on fc2.weight (decay 0.02), fc2.bias plain (the optimizer's decay 0.01).
+    static readonly ReparamRequest[] Reparams =
+    [
+        new("fc1.weight", "offset", 0.5, 0.05), new("fc1.bias", "offset", 0.5, 0.05),
+        new("fc2.weight", "offset", 0.3, 0.02, Method: "perturb", Axis: 1),
+    ];
+
+    static OptimizerIR Optimizer(string kind) => kind switch
+    {
+        "sgd" => new("sgd", Args(("lr", D(0.1)), ("momentum", D(0.0)), ("weight_decay", D(0.01))), Span),
+        "sgd_momentum" => new("sgd", Args(("lr", D(0.1)), ("momentum", D(0.9)), ("weight_decay", D(0.01))), Span),
+        "sgd_nesterov" => new("sgd", Args(("lr", D(0.1)), ("momentum", D(0.8)), ("nesterov", B(true)), ("weight_decay", D(0.01))), Span),
+        _ => new(kind, Args(("lr", D(0.01)), ("weight_decay", D(0.01)), ("beta1", D(0.9)), ("beta2", D(0.99)), ("eps", D(1e-8))), Span),
+    };
+
+    static SymModel Model()
+    {
+        var m = new SymModel(Mlp(8), Reparams, seed: 11);
+        m.to(ScalarType.Float64);
+        return m;
+    }
+
+    /// <summary>One backward pass on a batch drawn from <paramref name="gen"/> (gradients in .grad, the previous ones zeroed).</summary>
+    static void Gradients(SymModel m, optim.Optimizer opt, Generator gen)
+    {
+        using var scope = NewDisposeScope();
+        var x = randn([16, 64], dtype: ScalarType.Float64, generator: gen);
+        var y = randn([16, 10], dtype: ScalarType.Float64, generator: gen);
+        opt.zero_grad();
+        (m.Forward(new Dictionary<string, Tensor> { ["x"] = x })["logits"] - y).square().mean().backward();
+    }
+
+    static double LearningRate(double baseLr, int step) => baseLr * (1 + 0.5 * Math.Sin(step)); // a schedule that moves every step
+
+    static double RelativeError(Tensor actual, Tensor expected) =>
+        (actual - expected).abs().max().item<double>() / Math.Max(expected.abs().max().item<double>(), 1e-300);
+
+    /// <summary>The update on θ as PyTorch/TorchSharp define it, per raw tensor, in float64.</summary>
+    sealed class HandOptimizer(string kind, double decay)
+    {
+        Tensor? _buf, _m, _v;
+        int _t;
+        public Tensor Update(Tensor theta, Tensor g, double lr)
+        {
+            _t++;
+            switch (kind)
+            {
+                case "sgd": return theta - lr * (g + decay * theta);
+                case "sgd_momentum":
+                case "sgd_nesterov":
+                    {
+                        var mu = kind == "sgd_momentum" ? 0.9 : 0.8;
+                        var d = g + decay * theta;
+                        _buf = _buf is null ? d.clone() : mu * _buf + d;
+                        return theta - lr * (kind == "sgd_nesterov" ? d + mu * _buf : _buf);
+                    }
+                default:
+                    {
+                        const double b1 = 0.9, b2 = 0.99, eps = 1e-8;
+                        var d = kind == "adam" ? g + decay * theta : g;
+                        var start = kind == "adamw" ? theta * (1 - lr * decay) : theta;
+                        _m = _m is null ? (1 - b1) * d : b1 * _m + (1 - b1) * d;
+                        _v = _v is null ? (1 - b2) * d * d : b2 * _v + (1 - b2) * d * d;
+                        var denom = _v.sqrt() / Math.Sqrt(1 - Math.Pow(b2, _t)) + eps;
+                        return start - lr / (1 - Math.Pow(b1, _t)) * _m / denom;
+                    }
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("sgd", "after")]
+    [InlineData("sgd_momentum", "momentum")]
+    [InlineData("sgd_nesterov", "shift")]
+    [InlineData("adam", "shift")]
+    [InlineData("adamw", "after")]
+    public void The_step_equals_the_update_on_theta_computed_by_hand_and_the_former_shift(string kind, string form)
+    {
+        using var scope = NewDisposeScope();
+        using var m = Model();
+        using var reference = Model(); // the former implementation: P shifted to θ in place around the step
+        using var opt = Trainer.BuildOptimizer(m, Optimizer(kind));
+        using var refOpt = Trainer.BuildOptimizer(reference, Optimizer(kind));
+        var baseLr = Optimizer(kind).Args["lr"].AsDouble();
+        var names = m.named_parameters().Select(np => np.name).ToList();
+        Assert.Equal(["fc1.bias.value", "fc1.weight.value", "fc2.bias", "fc2.weight.value"], names.Order());
+        var theta0 = names.ToDictionary(n => n, n => n.EndsWith(".value") ? m.state_dict()[n[..^"value".Length] + "theta0"].clone() : null);
+        var hand = names.ToDictionary(n => n, n => new HandOptimizer(kind, m.RawWeightDecay.TryGetValue(n, out var d) ? d : 0.01));
+        var theta = names.ToDictionary(n => n, n => theta0[n] is { } t0 ? Param(m, n).detach() - t0 : Param(m, n).detach().clone());
+        var offsets = reference.ParameterNames.Select(reference.ParameterizationOf).OfType<OffsetParameterization>().ToList();
+        using var gen = new Generator(5);
+        using var refGen = new Generator(5);
+        for (var step = 0; step < 30; step++)
+        {
+            var lr = LearningRate(baseLr, step);
+            foreach (var g in opt.ParamGroups) g.LearningRate = lr;
+            foreach (var g in refOpt.ParamGroups) g.LearningRate = lr;
+            Gradients(m, opt, gen);
+            Gradients(reference, refOpt, refGen);
+            // The first step of SGD with momentum has no buffer yet to correct: it is shifted.
+            Assert.Equal(Plan(step == 0 && kind == "sgd_momentum" ? "shift" : form), m.OffsetStepPlan(opt));
+            var grads = names.ToDictionary(n => n, n => Param(m, n).grad!.clone());
+            m.OptimizerStep(opt);
+            foreach (var n in names) Assert.True(Param(m, n).grad!.equal(grads[n]).all().item<bool>(), $"{n}: the gradient changed");
+            foreach (var o in offsets) o.ShiftToTheta();
+            refOpt.step();
+            foreach (var o in offsets) o.ShiftToEffective();
+            foreach (var n in names) theta[n] = hand[n].Update(theta[n], grads[n], lr);
+        }
+        foreach (var n in names)
+        {
+            var expected = theta0[n] is { } t0 ? theta[n] + t0 : theta[n];
+            Assert.True(RelativeError(Param(m, n), expected) < 1e-12, $"{n}: {RelativeError(Param(m, n), expected):E2} from the hand-computed update");
+            Assert.True(RelativeError(Param(m, n), Param(reference, n)) < 1e-12, $"{n}: {RelativeError(Param(m, n), Param(reference, n)):E2} from the shift");
+        }
+        // The optimizer state (momentum buffers, Adam's moments) is the shift's too: checkpoints keep their meaning.
+        var state = Divergence.OptimizerState(m, opt);
+        var refState = Divergence.OptimizerState(reference, refOpt);
+        Assert.Equal(refState.Select(s => s.Name), state.Select(s => s.Name));
+        if (kind != "sgd") Assert.NotEmpty(state); // plain SGD keeps none
+        foreach (var ((name, t), (_, r)) in state.Zip(refState))
+            Assert.True(RelativeError(t, r) < 1e-12, $"{name}: {RelativeError(t, r):E2}");
+    }
+
+    static Dictionary<string, string> Plan(string form) => new() { ["fc1.weight"] = form, ["fc1.bias"] = form, ["fc2.weight"] = form };
+
+    static TorchSharp.Modules.Parameter Param(SymModel m, string name) => m.named_parameters().First(np => np.name == name).parameter;
+
+    [Fact]
+    public void Other_optimizers_and_zero_decay_keep_the_shift_or_need_nothing()
+    {
+        using var scope = NewDisposeScope();
+        using var m = Model();
+        using var rms = optim.RMSProp(m.parameters(), 0.01, weight_decay: 0.1);
+        Assert.All(m.OffsetStepPlan(rms).Values, f => Assert.Equal("shift", f));
+        using var noDecay = optim.SGD(m.parameters(), 0.1, momentum: 0.9);
+        Assert.All(m.OffsetStepPlan(noDecay).Values, f => Assert.Equal("none", f));
+        using var maximize = optim.Adam(m.parameters(), 0.01, weight_decay: 0.1, maximize: true);
+        Assert.All(m.OffsetStepPlan(maximize).Values, f => Assert.Equal("shift", f));
+        // A decay of 0 in the break clause: nothing to correct, whatever the optimizer.
+        using var zero = new SymModel(Mlp(8), [new ReparamRequest("fc1.weight", "offset", 0.5, 0.0)], seed: 1);
+        using var adamw = Trainer.BuildOptimizer(zero, Optimizer("adamw"));
+        Assert.Empty(zero.OffsetStepPlan(adamw));
+
+        // RMSprop goes through the shift: bit for bit the former implementation.
+        using var reference = Model();
+        using var refRms = optim.RMSProp(reference.parameters(), 0.01, weight_decay: 0.1);
+        var offsets = reference.ParameterNames.Select(reference.ParameterizationOf).OfType<OffsetParameterization>().ToList();
+        using var gen = new Generator(3);
+        using var refGen = new Generator(3);
+        for (var step = 0; step < 5; step++)
+        {
+            Gradients(m, rms, gen);
+            Gradients(reference, refRms, refGen);
+            m.OptimizerStep(rms);
+            foreach (var o in offsets) o.ShiftToTheta();
+            refRms.step();
+            foreach (var o in offsets) o.ShiftToEffective();
+        }
+        var sd = m.state_dict();
+        var refSd = reference.state_dict();
+        foreach (var k in sd.Keys) Assert.True(sd[k].equal(refSd[k]).all().item<bool>(), k);
+    }
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("sgd_momentum")]
+    [InlineData("adamw")]
+    public void A_tensor_without_a_gradient_is_left_alone_as_the_optimizer_leaves_it(string kind)
+    {
+        using var scope = NewDisposeScope();
+        using var m = Model();
+        using var opt = Trainer.BuildOptimizer(m, Optimizer(kind));
+        using var gen = new Generator(9);
+        for (var step = 0; step < 3; step++) { Gradients(m, opt, gen); m.OptimizerStep(opt); } // momentum buffers exist
+        Gradients(m, opt, gen);
+        var bias = Param(m, "fc1.bias.value");
+        bias.grad = null; // e.g. Module.zero_grad(set_to_none) and a step that does not use it
+        Assert.Equal("none", m.OffsetStepPlan(opt)["fc1.bias"]);
+        var before = bias.detach().clone();
+        var state = Divergence.OptimizerState(m, opt).Where(s => s.Name.EndsWith("of fc1.bias.value")).Select(s => s.Tensor.clone()).ToList();
+        var weight = Param(m, "fc1.weight.value").detach().clone();
+        m.OptimizerStep(opt);
+        Assert.True(bias.equal(before).all().item<bool>());
+        Assert.Equal(state.Count, Divergence.OptimizerState(m, opt).Count(s => s.Name.EndsWith("of fc1.bias.value")));
+        foreach (var (now, was) in Divergence.OptimizerState(m, opt).Where(s => s.Name.EndsWith("of fc1.bias.value")).Select(s => s.Tensor).Zip(state))
+            Assert.True(now.equal(was).all().item<bool>());
+        Assert.False(Param(m, "fc1.weight.value").equal(weight).all().item<bool>()); // the others did step
+    }
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("sgd_momentum")]
+    [InlineData("adam")]
+    [InlineData("adamw")]
+    public void The_step_leaves_no_live_tensors(string kind)
+    {
+        using var m = Model();
+        using var opt = Trainer.BuildOptimizer(m, Optimizer(kind));
+        using var gen = new Generator(7);
+        void Step()
+        {
+            using var scope = NewDisposeScope();
+            Gradients(m, opt, gen);
+            m.OptimizerStep(opt);
+        }
+        Step(); Step(); // optimizer state and gradients are allocated on the first steps
+        var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (var i = 0; i < 5; i++) Step();
+        Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        // Outside any dispose scope too (a caller that steps by hand).
+        Gradients(m, opt, gen);
+        live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        m.OptimizerStep(opt);
+        Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+}
