@@ -29,7 +29,8 @@ public static class InterleavedRuns
 
     /// <summary>
     /// Runs <paramref name="a"/> against <paramref name="b"/> until <paramref name="stop"/> says so. The observer
-    /// factories make each side's observers (called once, on that side's thread, before its run).
+    /// factories make each side's observers (called once, on that side's thread, before its run; the caller
+    /// disposes them, after reading what they measured).
     /// <paramref name="warmupBlocks"/> ABBA blocks after the first window are not counted (JIT, allocator, caches).
     /// </summary>
     public static Result Compare(ProgramIR program, TrainIR a, Func<IReadOnlyList<ITrainingObserver>> observersA,
@@ -106,7 +107,6 @@ public static class InterleavedRuns
             finally
             {
                 cancel.Cancel();
-                foreach (var o in observers) (o as IDisposable)?.Dispose();
                 turn[1 - i].Release(); // the other side may go on (or unwind, once cancelled)
                 try { Directory.Delete(dir, true); } catch (IOException) { }
             }

@@ -236,6 +236,7 @@ Dictionary<string, object?> Overhead(string kind, int width)
         // The evaluation's cost (median, after the first, which pays one-off set-up) and its parts (SecondsByMetric per evaluation).
         double evalUs = StepTimer.Median(diagnostics!.EvaluationSeconds.Skip(1).ToList()) * 1e6;
         var parts = diagnostics.SecondsByMetric.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / Math.Max(1, diagnostics.Evaluations) * 1e6, 1));
+        diagnostics.Dispose();
         d = RatioDetail(res.Ratio, res.Cpu, res.StoppedBy, res.Seconds, "with", "without");
         d["steps_per_side"] = res.StepsPerSide;
         d["evaluation_median_us"] = evalUs;
