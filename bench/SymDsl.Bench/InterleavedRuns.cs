@@ -60,6 +60,7 @@ public static class InterleavedRuns
             var observers = (i == 0 ? observersA : observersB)();
             var draining = observers.Select(o => new Draining(o)).ToList();
             string dir = Path.Combine(Path.GetTempPath(), "symdsl-bench", Guid.NewGuid().ToString("N"));
+            long nextBoundary = offset;
             long windowStart = Stopwatch.GetTimestamp();
             double cpuStart = CpuClock.Seconds();
             try
@@ -67,7 +68,8 @@ public static class InterleavedRuns
                 Trainer.Run(program, train, new TrainOptions(dir, Steps: MaxSteps), p =>
                 {
                     steps[i] = p.Step;
-                    if (p.Step < offset || (p.Step - offset) % windowSteps != 0) return;
+                    if (p.Step < nextBoundary) return;
+                    while (nextBoundary <= p.Step) nextBoundary += windowSteps; // (robust to a progress callback that skips steps)
                     foreach (var d in draining) d.Drain();
                     double seconds = Stopwatch.GetElapsedTime(windowStart).TotalSeconds;
                     double cpuSeconds = CpuClock.Seconds() - cpuStart;
@@ -95,7 +97,11 @@ public static class InterleavedRuns
                     if (Owner(segment) != i)
                     {
                         turn[1 - i].Release();
-                        turn[i].Wait();
+                        // The other side runs while this one waits here, in its progress callback, outside any of the
+                        // trainer's native sections (NativeSection): a run parked inside one would block the other's
+                        // no-GC region renewal for ever. A wait this long means that happened: fail, do not hang.
+                        if (!turn[i].Wait(TimeSpan.FromMinutes(10)))
+                            throw new InvalidOperationException("the other run did not hand the baton back within 10 minutes (is Trainer's progress callback still called outside NativeSection?)");
                     }
                     windowStart = Stopwatch.GetTimestamp();
                     cpuStart = CpuClock.Seconds();
