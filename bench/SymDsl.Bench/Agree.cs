@@ -40,7 +40,9 @@ public static class Agree
             bool pass = Math.Abs(diff) <= Tolerance;
             compared++;
             if (!pass) failed++;
-            output.WriteLine($"{key,-56} {Show(ra),22} {Show(rb),22} {diff,8:+0.0%;-0.0%;0.0%}  {(pass ? "PASS" : "FAIL")}");
+            // Whether the two 95 % intervals overlap: a FAIL whose intervals overlap is a difference the runs' own noise allows.
+            string overlap = double.IsNaN(ra.Low) || double.IsNaN(rb.Low) ? "" : ra.Low <= rb.High && rb.Low <= ra.High ? " (intervals overlap)" : " (intervals disjoint)";
+            output.WriteLine($"{key,-56} {Show(ra),22} {Show(rb),22} {diff,8:+0.0%;-0.0%;0.0%}  {(pass ? "PASS" : "FAIL")}{overlap}");
         }
         output.WriteLine(compared == 0 ? "no ratio in common" : $"{compared - failed} of {compared} ratios agree within ±{Tolerance:P0}{(failed == 0 ? "" : $"; {failed} do not")}");
         return failed == 0 && compared > 0 ? 0 : 1;
