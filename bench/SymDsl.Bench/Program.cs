@@ -12,15 +12,29 @@ using SymDsl.Torch.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-// bench/run → this program. Writes bench/out/results.json and bench/out/results.md.
-// Options: --quick (fewer samples; for a smoke run), --out DIR, --threads N, --only a,b (sections: compiled, syre,
-// diagnostics, check, gflops, memory, and micro: per-call costs, not in the default run; results.json/results.md are
-// then written only with --out), --cases a,b (which compiled-vs-hand-written cases: mlp, deep_linear, attention, convnet,
-// transformer).
+// bench/run → this program. Writes bench/out/results.json, results.md and overhead-vs-width.png (bench/README.md
+// describes every section and key). Options: --quick (smaller budgets; a smoke run), --out DIR, --threads N, --only a,b
+// (sections: compiled, syre, diagnostics, widths, check, gflops, memory; and micro, handtrain: not in the default run;
+// results.json/results.md are then written only with --out), --cases a,b (which compiled-vs-hand-written cases: mlp,
+// deep_linear, attention, convnet, transformer), --widths a,b (the widths sweep), --budget SECONDS and --target
+// HALF_WIDTH (the stop rule of every ratio). `agree A.json B.json` (bench/agree): compares two results.
+
+if (args.Length > 0 && args[0] == "agree")
+    return args.Length == 3 ? Agree.Run(args[1], args[2], Console.Out) : Usage("usage: bench/agree A.json B.json");
 
 bool quick = args.Contains("--quick");
 var only = ArgValue("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
 bool Section(string name) => only is null || only.Contains(name);
+string[] sections = ["compiled", "syre", "diagnostics", "widths", "check", "gflops", "memory", "micro", "handtrain"];
+if (only?.FirstOrDefault(o => !sections.Contains(o)) is { } unknown)
+    return Usage($"bench/run: unknown section '{unknown}' in --only (sections: {string.Join(", ", sections)})");
+int[] sweep = [128, 256, 512, 1024, 2048, 4096];
+if (ArgValue("--widths") is { } widthList)
+{
+    var parsed = widthList.Split(',').Select(w => int.TryParse(w, out var v) && v > 0 ? v : -1).ToArray();
+    if (parsed.Contains(-1)) return Usage($"bench/run: --widths takes positive integers separated by commas, not '{widthList}'");
+    sweep = parsed;
+}
 string root = FindRoot();
 string outDir = ArgValue("--out") ?? Path.Combine(root, "bench", "out");
 int threads = int.TryParse(ArgValue("--threads"), out var t) ? t : Environment.ProcessorCount;
@@ -37,15 +51,27 @@ var results = new Dictionary<string, object?>
         ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
         ["dotnet"] = Environment.Version.ToString(),
         ["quick"] = quick,
+        ["load_average_at_start"] = LoadAverage(), // /proc/loadavg's 1-minute figure: above the core count, other processes wait for CPU
     },
     ["started_utc"] = DateTime.UtcNow.ToString("o"),
 };
 var rows = new List<(string Key, string Value, string Target, string Met)>();
-int rounds = quick ? 4 : 12, perRound = quick ? 10 : 25;
+// Every ratio: ABBA pairs until the 95 % interval of the median is within ±--target (default 1 %) or --budget seconds
+// (default 40; 8 with --quick) are spent; at least 20 pairs (6 with --quick).
+double budget = double.TryParse(ArgValue("--budget"), CultureInfo.InvariantCulture, out var bu) ? bu : quick ? 8 : 40;
+double targetHalfWidth = double.TryParse(ArgValue("--target"), CultureInfo.InvariantCulture, out var tg) ? tg : 0.01;
+var stopRule = new StopRule(MinPairs: quick ? 6 : 20, MaxPairs: 100_000, targetHalfWidth, budget);
+results["method"] = new Dictionary<string, object?>
+{
+    ["pairs"] = "ABBA blocks of windows (A B B A), pair ratio (A1+A2)/(B1+B2); the ratio is the median over pairs",
+    ["interval"] = "95 % distribution-free (order-statistic) interval of the median",
+    ["target_half_width"] = targetHalfWidth, ["budget_seconds"] = budget, ["min_pairs"] = stopRule.MinPairs,
+};
 
 Console.WriteLine($"SymDsl benchmarks ({threads} torch threads{(quick ? ", quick" : "")})");
 
 // ------------------------------------------------------------------ compiled vs hand-written
+// Per case, ABBA blocks of step windows (StepTimer.Compare): the median of the blocks' ratios with its 95 % interval.
 var detail = new Dictionary<string, object?>();
 double worst = 0;
 if (Section("compiled"))
@@ -91,18 +117,21 @@ foreach (var bench in new[]
         if (diff > 1e-4) throw new InvalidOperationException($"{bench.Name}: compiled and hand-written outputs differ by {diff}");
     }
 
-    var cmp = StepTimer.Compare(bench.Name,
-        () => { using var s = NewDisposeScope(); optA.zero_grad(); Loss(compiled.Forward(inputs)[output]).backward(); optA.step(); },
-        () => { using var s = NewDisposeScope(); optB.zero_grad(); Loss(hand.forward(x)).backward(); optB.step(); },
-        rounds: rounds, stepsPerRound: perRound);
-    worst = Math.Max(worst, cmp.Ratio);
-    detail[bench.Name] = new { ratio = cmp.Ratio, compiled_ms = cmp.MedianA * 1e3, handwritten_ms = cmp.MedianB * 1e3, samples = cmp.Samples };
-    Console.WriteLine($"  compiled/handwritten {bench.Name,-12} {cmp.Ratio:F3}  ({cmp.MedianA * 1e3:F3} ms vs {cmp.MedianB * 1e3:F3} ms)");
-    rows.Add(($"compiled_vs_handwritten[{bench.Name}]", F(cmp.Ratio), "≤ 1.03", Met(cmp.Ratio <= 1.03)));
+    Action stepA = () => { using var s = NewDisposeScope(); optA.zero_grad(); Loss(compiled.Forward(inputs)[output]).backward(); optA.step(); };
+    Action stepB = () => { using var s = NewDisposeScope(); optB.zero_grad(); Loss(hand.forward(x)).backward(); optB.step(); };
+    // A window of at least ~5 ms (several steps of the small models), so that the timer and scheduler ticks do not dominate.
+    double oneStep = StepTimer.MedianSeconds(stepA, warmup: 3, samples: 5);
+    int window = (int)Math.Clamp(Math.Ceiling(0.005 / oneStep), 1, 50);
+    var cmp = StepTimer.Compare(bench.Name, stepA, stepB, stopRule, window);
+    var r = cmp.Ratio;
+    worst = Math.Max(worst, r.Median);
+    detail[bench.Name] = RatioDetail(r, cmp.Cpu, cmp.StoppedBy, cmp.Seconds, "compiled", "handwritten");
+    Console.WriteLine($"  compiled/handwritten {bench.Name,-12} {Show(r)}  ({r.StepMsA:F3} ms vs {r.StepMsB:F3} ms per step; CPU time {Show(cmp.Cpu)}; {window}-step windows; stopped by {cmp.StoppedBy} after {cmp.Seconds:F0} s)");
+    rows.Add(($"compiled_vs_handwritten[{bench.Name}]", Show(r), "≤ 1.03", Verdict(r.Median, r.Interval.High, 1.03)));
 }
 results["compiled_vs_handwritten"] = worst;
 results["compiled_vs_handwritten_detail"] = detail;
-rows.Insert(0, ("compiled_vs_handwritten (worst)", F(worst), "≤ 1.03", Met(worst <= 1.03)));
+rows.Insert(0, ("compiled_vs_handwritten (worst median)", F(worst), "≤ 1.03", Met(worst <= 1.03)));
 }
 
 // ------------------------------------------------------------------ (not in the default run) per-call costs, in µs
@@ -181,73 +210,86 @@ if (only?.Contains("handtrain") == true)
     Console.WriteLine($"  total {total.Elapsed.TotalMinutes:F1} min");
 }
 
-// ------------------------------------------------------------------ syre overhead (full trainer, digits MLP)
-// Trainer.Run on examples/mlp.sym with its break clause and without, alternating which runs first. The ratio is of the
-// medians of the training loop's time per step over 10-step windows (step + logging + per-epoch test evaluation +
-// checkpoint, i.e. what the progress callback sees; set-up and the final report are excluded); the optimizer step
-// alone (summary.json's train_step_ms) is reported next to it.
-// Trainer-level ratios (syre, diagnostics) compare whole training loops of sub-millisecond steps. With two OpenMP
-// threads their adjacent-run ratios scatter from 0.5 to 2.5 even on an idle machine (thread wake-up jitter dominates
-// such short steps), so these sections run on one torch thread unless --threads is given; the ratio is what they report.
+// ------------------------------------------------------------------ syre and diagnostics overheads (full trainer, digits MLP, by width)
+// Trainer.Run on examples/mlp.sym (64–width–10, batch 64) against itself with one thing changed, the two runs interleaved
+// window by window in ABBA order (InterleavedRuns): every step a user's run does (batch, step, observers, logging,
+// per-epoch test evaluation) is in the windows; set-up is not. syre: with the break clause against without (no
+// diagnostics on either side). diagnostics: with examples/mlp.sym's diagnose clause (collapse, balance, duplicates,
+// rank every 10 steps) observed by SymmetryDiagnostics against no observer, both with the break clause.
+// These ratios compare sub-millisecond steps; with two OpenMP threads their scatter is dominated by thread wake-up
+// jitter, so they run on one torch thread unless --threads is given.
 int loopThreads = ArgValue("--threads") is null ? 1 : threads;
 results["trainer_loop_threads"] = loopThreads;
+var overheads = new Dictionary<(string Kind, int Width), Dictionary<string, object?>>();
+string WidthKey(string kind, int width) => kind + (width == 128 ? "" : $"_wide{width}");
 
-if (Section("syre"))
+Dictionary<string, object?> Overhead(string kind, int width)
 {
+    if (overheads.TryGetValue((kind, width), out var known)) return known;
     torch.set_num_threads(loopThreads);
-    // examples/mlp.sym as is (64–128–10), and with width 1024 for reference: syre's cost is per parameter tensor
-    // (two in-place shifts around the optimizer step), so it matters most where a step is shortest.
-    foreach (var (suffix, path) in new[] { ("", Path.Combine(root, "examples", "mlp.sym")), ("_wide1024", WideMlp()) })
+    var program = CompileProgram(MlpOfWidth(width));
+    var withAll = program.Trains[0] with { LogEvery = 10 };
+    Dictionary<string, object?> d;
+    if (kind == "syre_overhead")
     {
-        var program = CompileProgram(path);
-        var train = program.Trains[0] with { Diagnostics = [], LogEvery = 10 };
-        int steps = quick ? 150 : 500;
-        var cmp = CompareTrainLoops(program, train, null, train with { Breaks = [] }, null, steps, quick ? 3 : suffix == "" ? 9 : 3);
-        string key = "syre_overhead" + suffix;
-        results[key] = cmp.Ratio;
-        results[key + "_detail"] = cmp.Detail;
-        Console.WriteLine($"  syre overhead{suffix,-11} {cmp.Ratio:F3}  ({cmp.A * 1e3:F3} ms vs {cmp.B * 1e3:F3} ms per loop step; optimizer step alone {cmp.StepA * 1e3:F3} vs {cmp.StepB * 1e3:F3} ms = {cmp.StepA / cmp.StepB:F3}; pairs {string.Join(" ", cmp.PairRatios.Select(r => r.ToString("F3")))})");
-        rows.Add((key, F(cmp.Ratio), suffix == "" ? "≤ 1.05" : "(larger model, for reference)", suffix == "" ? Met(cmp.Ratio <= 1.05) : $"loop {cmp.A * 1e3:F3} vs {cmp.B * 1e3:F3} ms/step"));
+        var a = withAll with { Diagnostics = [] };
+        var res = InterleavedRuns.Compare(program, a, () => [], a with { Breaks = [] }, () => [], stopRule);
+        d = RatioDetail(res.Ratio, res.Cpu, res.StoppedBy, res.Seconds, "with", "without");
+        d["steps_per_side"] = res.StepsPerSide;
+        Console.WriteLine($"  syre overhead      w={width,-5} {Show(res.Ratio)}  ({res.Ratio.StepMsA:F3} vs {res.Ratio.StepMsB:F3} ms per loop step; CPU time {Show(res.Cpu)}; stopped by {res.StoppedBy} after {res.Seconds:F0} s)");
     }
+    else
+    {
+        SymmetryDiagnostics? diagnostics = null;
+        var res = InterleavedRuns.Compare(program, withAll, () => [diagnostics = SymmetryDiagnostics.Create(program.Models[0], withAll)!], withAll, () => [], stopRule);
+        // The evaluation's cost (median, after the first, which pays one-off set-up) and its parts (SecondsByMetric per evaluation).
+        double evalUs = StepTimer.Median(diagnostics!.EvaluationSeconds.Skip(1).ToList()) * 1e6;
+        var parts = diagnostics.SecondsByMetric.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / Math.Max(1, diagnostics.Evaluations) * 1e6, 1));
+        diagnostics.Dispose();
+        d = RatioDetail(res.Ratio, res.Cpu, res.StoppedBy, res.Seconds, "with", "without");
+        d["steps_per_side"] = res.StepsPerSide;
+        d["evaluation_median_us"] = evalUs;
+        d["evaluation_us_by_part"] = parts;
+        Console.WriteLine($"  diagnostics every 10 w={width,-5} {Show(res.Ratio)}  ({res.Ratio.StepMsA:F3} vs {res.Ratio.StepMsB:F3} ms per loop step; one evaluation {evalUs:F0} µs: {string.Join(", ", parts.Select(kv => $"{kv.Key} {kv.Value:F0}"))}; CPU time {Show(res.Cpu)}; stopped by {res.StoppedBy} after {res.Seconds:F0} s)");
+    }
+    d["model"] = $"examples/mlp.sym with width {width} (64-{width}-10, batch 64)";
+    d["width"] = width;
+    overheads[(kind, width)] = d;
+    return d;
 }
 
-// ------------------------------------------------------------------ diagnostics overhead (full trainer, digits MLP)
-// The same loop with examples/mlp.sym's diagnose clause (collapse, balance, duplicates, rank every 10 steps) observed by
-// SymmetryDiagnostics, against no observer; both with the break clause. The evaluation's cost (median, after the first)
-// and its parts (SecondsByMetric per evaluation; "(forward)" = parameters, gradients and the shadow pass) are recorded.
-if (Section("diagnostics"))
+void OverheadKey(string kind, int width, double target)
 {
-    torch.set_num_threads(loopThreads);
-    // examples/mlp.sym as is (64–128–10), and the same file with width 1024 (a larger model, the same diagnose clause).
-    foreach (var (suffix, path) in new[] { ("", Path.Combine(root, "examples", "mlp.sym")), ("_wide1024", WideMlp()) })
+    var d = Overhead(kind, width);
+    string key = WidthKey(kind, width);
+    results[key] = d["median"];
+    results[key + "_detail"] = d;
+    rows.Add((key, ShowDetail(d), $"≤ {target:F2}", VerdictOf(d, target)));
+}
+
+if (Section("syre"))
+    foreach (int w in new[] { 128, 1024 }) OverheadKey("syre_overhead", w, 1.03);
+if (Section("diagnostics"))
+    foreach (int w in new[] { 128, 1024, 4096 }) OverheadKey("diagnostics_overhead_every10", w, 1.10);
+if (Section("widths"))
+{
+    // The cost against width: both overheads at every width of the sweep (the keys above are reused, not measured again).
+    var table = new Dictionary<string, object?>();
+    foreach (var (kind, target) in new[] { ("diagnostics_overhead_every10", 1.10), ("syre_overhead", 1.03) })
     {
-        var program = CompileProgram(path);
-        var train = program.Trains[0] with { LogEvery = 10 };
-        int steps = quick ? 150 : 500;
-        var evals = new List<double>();
-        var byMetric = new Dictionary<string, List<double>>();
-        var cmp = CompareTrainLoops(program, train, () =>
+        var byWidth = new Dictionary<string, object?>();
+        foreach (int w in sweep)
         {
-            var d = SymmetryDiagnostics.Create(program.Models[0], train)!;
-            return (d, () =>
-            {
-                evals.AddRange(d.EvaluationSeconds.Skip(1)); // the first evaluation pays one-off set-up
-                foreach (var (k, v) in d.SecondsByMetric) (byMetric.TryGetValue(k, out var l) ? l : byMetric[k] = new()).Add(v / d.Evaluations);
-            });
-        }, train, null, steps, quick ? 3 : suffix == "" ? 9 : 3);
-        double evalUs = StepTimer.Median(evals) * 1e6;
-        var parts = byMetric.ToDictionary(kv => kv.Key, kv => Math.Round(StepTimer.Median(kv.Value) * 1e6, 1));
-        string key = "diagnostics_overhead_every10" + suffix;
-        results[key] = cmp.Ratio;
-        results[key + "_detail"] = new Dictionary<string, object?>(cmp.Detail)
-        {
-            ["model"] = suffix == "" ? "examples/mlp.sym (64-128-10, batch 64)" : "examples/mlp.sym with width 1024",
-            ["evaluation_median_us"] = evalUs,
-            ["evaluation_us_by_part"] = parts,
-        };
-        Console.WriteLine($"  diagnostics every 10{suffix,-9} {cmp.Ratio:F3}  ({cmp.A * 1e3:F3} ms vs {cmp.B * 1e3:F3} ms per loop step; one evaluation {evalUs:F0} µs: {string.Join(", ", parts.Select(kv => $"{kv.Key} {kv.Value:F0}"))}; pairs {string.Join(" ", cmp.PairRatios.Select(r => r.ToString("F3")))})");
-        rows.Add((key, F(cmp.Ratio), suffix == "" ? "≤ 1.05" : "(larger model, for reference)", suffix == "" ? Met(cmp.Ratio <= 1.05) : $"evaluation {evalUs:F0} µs"));
+            var d = Overhead(kind, w);
+            byWidth[w.ToString(CultureInfo.InvariantCulture)] = d;
+            rows.Add(($"widths: {kind} w={w}", ShowDetail(d), $"≤ {target:F2}", VerdictOf(d, target)));
+        }
+        table[kind] = byWidth;
     }
+    results["widths"] = table;
+    string png = Path.Combine(outDir, "overhead-vs-width.png");
+    WidthPlot.Write(png, sweep, w => Overhead("diagnostics_overhead_every10", w), w => Overhead("syre_overhead", w));
+    Console.WriteLine($"  wrote {png}");
 }
 
 torch.set_num_threads(threads);
@@ -303,6 +345,39 @@ if (Section("gflops"))
     results["mlp_step_fraction_of_matmul"] = stepGflops / matmulGflops;
     Console.WriteLine($"  GFLOP/s                  MLP step {stepGflops:F1} vs matmul {matmulGflops:F1} ({100 * stepGflops / matmulGflops:F0} %)");
     rows.Add(("mlp_step_gflops", F(stepGflops, "F1"), $"limit: matmul {F(matmulGflops, "F1")}", $"{100 * stepGflops / matmulGflops:F0} % of the limit"));
+
+    // The conv net and the transformer of the compiled cases (bench/models, their default sizes), the same SGD step.
+    // FLOPs count the multiply-adds of convolutions, linear layers and attention's two matrix products (2 per
+    // multiply-add; forward once, backward twice: input and weight gradients), not element-wise work (BatchNorm, ReLU,
+    // softmax, pooling), so the fraction is a lower bound of the work done.
+    foreach (var (name, file, mb, flopsPerStep, makeInputs, makeTarget, classesOf) in new (string, string, int, double, Func<int, Tensor>, Func<int, Tensor>, int)[]
+    {
+        ("convnet", "convnet.sym", 64, ConvNetFlops(32, 64), bb => rand(bb, 1, 28, 28), bb => randint(0, 10, bb, dtype: ScalarType.Int64), 10),
+        ("transformer", "transformer.sym", 32, TransformerFlops(64, 4, 256, 2, 64, 256, 32), bb => randint(0, 256, [bb, 64], dtype: ScalarType.Int64),
+            bb => randint(0, 256, [bb, 64], dtype: ScalarType.Int64), 256),
+    })
+    {
+        if (CompileErrors(file) is { } why) { Console.WriteLine($"  GFLOP/s {name} skipped: {why}"); continue; }
+        var mir = CompileModel(file);
+        using var m = new SymModel(mir, seed: 1);
+        var mx = new Dictionary<string, Tensor> { [mir.Inputs[0].Name] = makeInputs(mb) };
+        var my = makeTarget(mb);
+        string mout = mir.Outputs[0].Name;
+        using var mopt = optim.SGD(m.parameters(), 0.01, momentum: 0.9);
+        double mstep = StepTimer.MedianSeconds(() =>
+        {
+            using var s = NewDisposeScope();
+            mopt.zero_grad();
+            nn.functional.cross_entropy(m.Forward(mx)[mout].reshape(-1, classesOf), my.reshape(-1)).backward();
+            mopt.step();
+        }, warmup: 3, samples: quick ? 5 : 20);
+        double g = flopsPerStep / mstep / 1e9;
+        results[name + "_step_gflops"] = g;
+        results[name + "_step_fraction_of_matmul"] = g / matmulGflops;
+        results[name + "_step_ms"] = mstep * 1e3;
+        Console.WriteLine($"  GFLOP/s                  {name} step {g:F1} ({mstep * 1e3:F1} ms, {flopsPerStep / 1e9:F2} GFLOP) vs matmul {matmulGflops:F1} ({100 * g / matmulGflops:F0} %)");
+        rows.Add(($"{name}_step_gflops", F(g, "F1"), $"limit: matmul {F(matmulGflops, "F1")}", $"{100 * g / matmulGflops:F0} % of the limit"));
+    }
 }
 
 // ------------------------------------------------------------------ live tensors and memory over 10,000 steps
@@ -346,13 +421,18 @@ if (Section("memory"))
 }
 
 results["finished_utc"] = DateTime.UtcNow.ToString("o");
+((Dictionary<string, object?>)results["machine"]!)["load_average_at_end"] = LoadAverage();
 if (only is not null && ArgValue("--out") is null)
 {
     foreach (var r in rows) Console.WriteLine($"| {r.Key} | {r.Value} | {r.Target} | {r.Met} |");
     return 0; // a partial run does not overwrite bench/out
 }
-File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
-var md = new StringBuilder("| metric | value | target | met |\n|---|---|---|---|\n");
+File.WriteAllText(Path.Combine(outDir, "results.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+var machine = (Dictionary<string, object?>)results["machine"]!;
+var md = new StringBuilder($"bench/run{(quick ? " --quick" : "")}, {results["started_utc"]} to {results["finished_utc"]}; {machine["cores"]} cores, " +
+    $"{threads} torch threads ({results.GetValueOrDefault("trainer_loop_threads") ?? threads} for the trainer-level ratios); load average {machine["load_average_at_start"]} at the start, " +
+    $"{machine["load_average_at_end"]} at the end. Ratios: median of ABBA pair ratios [95 % interval] (pairs); bench/README.md.\n\n");
+md.Append("| metric | value | target | met |\n|---|---|---|---|\n");
 foreach (var r in rows) md.AppendLine($"| {r.Key} | {r.Value} | {r.Target} | {r.Met} |");
 File.WriteAllText(Path.Combine(outDir, "results.md"), md.ToString());
 Console.WriteLine();
@@ -362,13 +442,41 @@ return 0;
 
 // ------------------------------------------------------------------ helpers
 
-// examples/mlp.sym with width 1024: a larger model with the same clauses, for reference rows.
-string WideMlp()
+// examples/mlp.sym with another width (the same clauses): written to a temporary folder; 128 is the file itself.
+string MlpOfWidth(int width)
 {
-    string wide = Path.Combine(outDir, "mlp_wide.sym");
-    File.WriteAllText(wide, File.ReadAllText(Path.Combine(root, "examples", "mlp.sym")).Replace("width: int = 128", "width: int = 1024"));
-    return wide;
+    string mlp = Path.Combine(root, "examples", "mlp.sym");
+    if (width == 128) return mlp;
+    string dir = Path.Combine(Path.GetTempPath(), "symdsl-bench-models");
+    Directory.CreateDirectory(dir);
+    string path = Path.Combine(dir, $"mlp_w{width}.sym");
+    string text = File.ReadAllText(mlp);
+    if (!text.Contains("width: int = 128")) throw new InvalidOperationException("examples/mlp.sym no longer declares width: int = 128");
+    File.WriteAllText(path, text.Replace("width: int = 128", $"width: int = {width}"));
+    return path;
 }
+
+// A paired ratio as results.json records it: the median, its 95 % interval, the pairs, and each side's time per step.
+// "cpu": the same windows timed in process CPU time (a cross-check that other processes' load does not move).
+static Dictionary<string, object?> RatioDetail(PairedRatio r, PairedRatio cpu, string stoppedBy, double seconds, string a, string b)
+{
+    var (lo, hi) = r.Interval;
+    var (clo, chi) = cpu.Interval;
+    return new()
+    {
+        ["median"] = r.Median, ["ci_low"] = lo, ["ci_high"] = hi, ["ci_half_width_relative"] = r.RelativeHalfWidth,
+        ["pairs"] = r.Pairs, [a + "_step_ms"] = r.StepMsA, [b + "_step_ms"] = r.StepMsB, ["window_steps"] = r.WindowSteps,
+        ["stopped_by"] = stoppedBy, ["seconds"] = Math.Round(seconds, 1),
+        ["cpu"] = new Dictionary<string, object?>
+        {
+            ["median"] = cpu.Median, ["ci_low"] = clo, ["ci_high"] = chi, ["pairs"] = cpu.Pairs,
+            [a + "_step_ms"] = cpu.StepMsA, [b + "_step_ms"] = cpu.StepMsB,
+        },
+    };
+}
+
+static string Show(PairedRatio r) => $"{F(r.Median)} [{F(r.Interval.Low)}, {F(r.Interval.High)}] ({r.Pairs} pairs)";
+static string ShowDetail(Dictionary<string, object?> d) => $"{F((double)d["median"]!)} [{F((double)d["ci_low"]!)}, {F((double)d["ci_high"]!)}] ({d["pairs"]} pairs)";
 
 string? ArgValue(string name)
 {
@@ -376,8 +484,36 @@ string? ArgValue(string name)
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 }
 
+static double? LoadAverage() =>
+    File.Exists("/proc/loadavg") && double.TryParse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture, out var l) ? l : null;
+
+static int Usage(string message) { Console.Error.WriteLine(message); return 2; }
+
+// bench/models/convnet.sym at c channels, batch B, [1, 28, 28]: 3 × 3 convolutions (stem at 28², two at c on 14², the
+// stride-2 one and two at 2c on 7²) and the head. Training: 3 × the forward's 2·MACs, less the stem's input gradient.
+static double ConvNetFlops(int c, int batch)
+{
+    double stem = 28 * 28 * c * 1 * 9;
+    double macs = stem + 2.0 * 14 * 14 * c * c * 9 + 7 * 7 * 2.0 * c * c * 9 + 2.0 * 7 * 7 * 4 * c * c * 9 + 2.0 * c * 10;
+    return batch * (6 * macs - 2 * stem);
+}
+
+// bench/models/transformer.sym: per token and block q, k, v, o (4d²), scores and weighted values (2Td), the MLP (2d·ff);
+// the head (d·vocab); the embedding is a gather. Training: 3 × the forward's 2·MACs (every product needs its input gradient).
+static double TransformerFlops(int d, int heads, int ff, int depth, int positions, int vocab, int batch)
+{
+    _ = heads; // heads split d; they do not change the count
+    double macsPerToken = depth * (4.0 * d * d + 2.0 * positions * d + 2.0 * d * ff) + (double)d * vocab;
+    return 6 * macsPerToken * positions * batch;
+}
+
 static string F(double v, string fmt = "F3") => v.ToString(fmt, CultureInfo.InvariantCulture);
 static string Met(bool ok) => ok ? "yes" : "**no**";
+// A ratio against its target: met when the whole 95 % interval is within it; missed when the median is above it; in
+// between, the median is within but the interval reaches past it (more pairs or a quieter machine would decide).
+static string Verdict(double median, double high, double target) =>
+    median > target ? "**no**" : high <= target ? "yes" : "median yes; interval reaches past it";
+static string VerdictOf(Dictionary<string, object?> d, double target) => Verdict((double)d["median"]!, (double)d["ci_high"]!, target);
 
 // The first error of a bench model that does not check (null when it checks).
 string? CompileErrors(string file)
@@ -411,90 +547,11 @@ static void CopyParameters(SymModel from, nn.Module to)
     }
 }
 
-/// <summary>
-/// One Trainer.Run: the loop's time per step as windows of 10 consecutive steps (steps 10k+1..10k+10, k ≥ 1; a window
-/// holds exactly one step that is a multiple of 10, so periodic work such as diagnostics every 10 steps is counted once
-/// per window), each window's seconds per step; and the optimizer step alone (summary.json's train_step_ms, a mean).
-/// A step's time is the interval between progress callbacks: step, observers, logging, per-epoch test evaluation and
-/// checkpoints; set-up and the final evaluation/report are excluded.
-/// </summary>
-static (List<double> windows, double step) TrainLoop(ProgramIR program, TrainIR train, int steps, IReadOnlyList<ITrainingObserver>? observers)
-{
-    string dir = Path.Combine(Path.GetTempPath(), "symdsl-bench", Guid.NewGuid().ToString("N"));
-    try
-    {
-        var intervals = new double[steps + 1];
-        long last = 0;
-        Trainer.Run(program, train, new TrainOptions(dir, Steps: steps), p =>
-        {
-            long now = Stopwatch.GetTimestamp();
-            if (last != 0) intervals[p.Step] = Stopwatch.GetElapsedTime(last, now).TotalSeconds;
-            last = now;
-        }, observers: observers);
-        var windows = new List<double>();
-        for (int from = 11; from + 9 <= steps; from += 10)
-            windows.Add(intervals.Skip(from).Take(10).Sum() / 10);
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")));
-        return (windows, doc.RootElement.GetProperty("train_step_ms").GetDouble() / 1e3);
-    }
-    finally
-    {
-        try { Directory.Delete(dir, true); } catch (IOException) { }
-    }
-}
-
-/// <summary>
-/// Trainer.Run of A and B alternately (which goes first alternates), after one warm-up of each. Per run, the median of
-/// its 10-step windows; the ratio is the median over repeats of A/B of adjacent runs (a paired design: a burst of load
-/// on the shared machine that spans a whole run spoils one pair, not the median). Also reported: loop time pooled over
-/// all windows, and the optimizer step alone (median over repeats).
-/// </summary>
-static LoopComparison CompareTrainLoops(ProgramIR program, TrainIR a, Func<(SymmetryDiagnostics obs, Action after)>? observerA, TrainIR b,
-    Func<(SymmetryDiagnostics obs, Action after)>? observerB, int steps, int repeats)
-{
-    (List<double>, double) Once(TrainIR tr, Func<(SymmetryDiagnostics obs, Action after)>? make, bool record)
-    {
-        if (make is null) return TrainLoop(program, tr, steps, null);
-        var (obs, after) = make();
-        using (obs)
-        {
-            var r = TrainLoop(program, tr, steps, [obs]);
-            if (record) after();
-            return r;
-        }
-    }
-    Once(a, observerA, false); Once(b, observerB, false); // warm-up (JIT, data load)
-    var la = new List<double>(); var lb = new List<double>(); var sa = new List<double>(); var sb = new List<double>();
-    var pairs = new List<double>();
-    for (int i = 0; i < repeats; i++)
-    {
-        bool aFirst = i % 2 == 0;
-        double ma = 0, mb = 0;
-        for (int k = 0; k < 2; k++)
-        {
-            if ((k == 0) == aFirst) { var (l, s) = Once(a, observerA, true); la.AddRange(l); sa.Add(s); ma = StepTimer.Median(l); }
-            else { var (l, s) = Once(b, observerB, true); lb.AddRange(l); sb.Add(s); mb = StepTimer.Median(l); }
-        }
-        pairs.Add(ma / mb);
-    }
-    return new LoopComparison(StepTimer.Median(la), StepTimer.Median(lb), StepTimer.Median(sa), StepTimer.Median(sb), steps, repeats, StepTimer.Median(pairs), pairs);
-}
-
 static string FindRoot()
 {
     var dir = new DirectoryInfo(AppContext.BaseDirectory);
     while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "SymDsl.sln"))) dir = dir.Parent;
     return dir?.FullName ?? throw new InvalidOperationException("repository root not found");
-}
-
-sealed record LoopComparison(double A, double B, double StepA, double StepB, int Steps, int Repeats, double Ratio, List<double> PairRatios)
-{
-    public Dictionary<string, object?> Detail => new()
-    {
-        ["with_loop_ms"] = A * 1e3, ["without_loop_ms"] = B * 1e3,
-        ["with_step_ms"] = StepA * 1e3, ["without_step_ms"] = StepB * 1e3, ["step_only_ratio"] = StepA / StepB,
-        ["steps"] = Steps, ["repeats"] = Repeats, ["pair_ratios"] = PairRatios.Select(r => Math.Round(r, 3)).ToList(),
-    };
 }
 
 sealed record Case(string Name, string File, Func<nn.Module<Tensor, Tensor>> Hand, Func<int, Tensor> Input, int Batch, int Classes, Func<int, Tensor>? Target = null);
