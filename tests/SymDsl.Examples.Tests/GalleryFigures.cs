@@ -76,7 +76,7 @@ public class GalleryFigures(ITestOutputHelper output)
         var diagonal = plt.Add.Line(0, 0, max, max);
         diagonal.LinePattern = ScottPlot.LinePattern.Dashed;
         diagonal.Color = ScottPlot.Colors.Gray;
-        Save(plt, "stepwise-deep-linear", "half-time of each mode: measured vs predicted (3 seeds, 2 init scales)", "predicted half-time (steps)", "measured half-time (steps)", legendUpperLeft: true);
+        Save(plt, "stepwise-deep-linear", "half-time per mode: measured vs predicted", "predicted half-time (steps)", "measured half-time (steps)", legendUpperLeft: true);
     }
 
     [ManualFact("SYMDSL_FIGURES")]
