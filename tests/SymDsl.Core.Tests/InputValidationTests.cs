@@ -1,5 +1,6 @@
 using SymDsl.Diagnostics;
 using SymDsl.Semantics;
+using SymDsl.IR;
 
 namespace SymDsl.Core.Tests;
 
@@ -208,10 +209,30 @@ public class InputValidationTests
     [InlineData("data lowrank_regression(d = 2, rank = 1, samples = 10, ratio = 0)", "'ratio' must be in (0, 1]")]
     [InlineData("data lowrank_regression(d = 2, rank = 1, samples = 10, top = -1)", "'top' must be positive")]
     [InlineData("data csv(\"a.csv\", label = -1)", "'label' must be in [0, 2147483647]")]
+    [InlineData("data lowrank_regression(d = 4, rank = 3, samples = 10, spectrum = [1, 0.5])", "lowrank_regression: 'spectrum' has 2 values but 'rank' is 3")]
+    [InlineData("data lowrank_regression(d = 4, rank = 2, samples = 10, spectrum = [1, 0])", "'spectrum' item 2 must be positive")]
     public void Data_arguments_out_of_range_are_errors(string data, string message)
     {
         var c = Compile(Net + $"\ntrain M {{\n    {data}\n    loss mse(y, target)\n    optimizer sgd\n}}");
         Assert.Contains(c.Diagnostics, d => d.Code == "SYM0517" && d.Message.Contains(message) && d.Span.Line == 10);
+    }
+
+    [Theory]
+    [InlineData("spectrum = 0.5", "lowrank_regression: 'spectrum' must be a list of numbers, but got the float 0.5")]
+    [InlineData("spectrum = [1, \"a\"]", "lowrank_regression: 'spectrum' must be a list of numbers, but got the list [1, \"a\"]")]
+    public void A_spectrum_that_is_not_a_list_of_numbers_is_an_error_at_its_line(string arg, string message)
+    {
+        var c = Compile(Net + $"\ntrain M {{\n    data lowrank_regression(d = 4, rank = 1, samples = 10, {arg})\n    loss mse(y, target)\n    optimizer sgd\n}}");
+        Assert.Contains(c.Diagnostics, d => d.Code == "SYM0204" && d.Message == message && d.Span.Line == 10);
+    }
+
+    [Fact]
+    public void A_spectrum_of_rank_values_compiles_to_floats()
+    {
+        var c = Compile("model M() {\n input x: [4]\n layer fc = Linear(4, 4)\n output y = fc(x)\n}\ntrain M {\n    data lowrank_regression(d = 4, rank = 3, samples = 10, spectrum = [2, 0.75, 0.5])\n    loss mse(y, target)\n    optimizer sgd\n}");
+        Assert.False(c.HasErrors, string.Join("\n", c.Diagnostics));
+        var spectrum = Assert.IsType<Value.List>(c.Program!.Trains[0].Data.Args["spectrum"]);
+        Assert.Equal([2.0, 0.75, 0.5], spectrum.Items.Select(v => Assert.IsType<Value.Float>(v).V));
     }
 
     [Fact]

@@ -50,6 +50,35 @@ public class GalleryFigures(ITestOutputHelper output)
         Save(plt, "crh-resnet", "CRH alignment per layer, 3 seeds (dashed: head baseline)", "step", "alignment (mean of six)");
     }
 
+    /// <summary>
+    /// examples/stepwise-deep-linear/figure.png alone, from DIR/stepwise-grid/grid.json (written by the README's
+    /// `grid.py DIR/stepwise-grid`): measured against predicted half-time, every mode, seed, init scale; one colour per depth and spectrum.
+    /// </summary>
+    [ManualFact("SYMDSL_FIGURES")]
+    [Trait("Category", "Manual")]
+    public void DrawStepwiseGrid()
+    {
+        if (Root is not { } root || !File.Exists(Path.Combine(root, "stepwise-grid", "grid.json"))) return;
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "stepwise-grid", "grid.json")));
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray().ToList();
+        var plt = new ScottPlot.Plot();
+        var max = 0.0;
+        foreach (var group in rows.GroupBy(r => (depth: r.GetProperty("depth").GetInt32(), spectrum: r.GetProperty("spectrum").GetString()!)))
+        {
+            var points = group.SelectMany(r => r.GetProperty("measured").EnumerateArray()
+                .Select(m => (p: r.GetProperty("predicted").GetDouble(), m: m.GetDouble()))).Where(x => double.IsFinite(x.m)).ToList();
+            var sc = plt.Add.Scatter(points.Select(x => x.p).ToArray(), points.Select(x => x.m).ToArray());
+            sc.LineWidth = 0;
+            sc.MarkerSize = 6;
+            sc.LegendText = $"depth {group.Key.depth}, {(group.Key.spectrum == "gaps" ? "equal gaps" : "ratio " + group.Key.spectrum)}";
+            max = Math.Max(max, points.Max(x => Math.Max(x.p, x.m)));
+        }
+        var diagonal = plt.Add.Line(0, 0, max, max);
+        diagonal.LinePattern = ScottPlot.LinePattern.Dashed;
+        diagonal.Color = ScottPlot.Colors.Gray;
+        Save(plt, "stepwise-deep-linear", "half-time per mode: measured vs predicted", "predicted half-time (steps)", "measured half-time (steps)", legendUpperLeft: true);
+    }
+
     [ManualFact("SYMDSL_FIGURES")]
     [Trait("Category", "Manual")]
     public void Draw()
@@ -64,19 +93,7 @@ public class GalleryFigures(ITestOutputHelper output)
                     Line(plt, series(Path.Combine(root, arm, "seed-1"), $"rank({site})"), $"rank({site}) {name}");
             Save(plt, "syre-against-collapse", "weight decay 0.02: effective rank of the hidden representations", "step", "effective rank");
         }
-        {   // stepwise-deep-linear: each mode's singular value / its final value, and the loss / initial loss (seed 1)
-            var plt = new ScottPlot.Plot();
-            var run = Path.Combine(root, "stepwise", "seed-1");
-            for (int k = 1; k <= 4; k++)
-            {
-                var s = series(run, $"rank(y).sv{k}");
-                Line(plt, s, $"mode {k}", v => v / s[^1].value);
-            }
-            var loss = series(run, "loss");
-            Line(plt, loss, "loss / initial", v => v / loss[0].value);
-            foreach (var t in new[] { 62.1, 86.2, 119.5, 165.6 }) plt.Add.VerticalLine(t, 1, ScottPlot.Colors.Gray, ScottPlot.LinePattern.Dashed);
-            Save(plt, "stepwise-deep-linear", "modes learned one at a time (dashed: predicted half-times)", "step", "fraction learned");
-        }
+        // stepwise-deep-linear: DrawStepwiseGrid (from the grid's grid.json).
         {   // conservation: relative change of the conserved quantities (seed 1)
             var plt = new ScottPlot.Plot();
             foreach (var (arm, name) in new[] { ("cons-gd", "full-batch GD"), ("cons-wd", "weight decay"), ("cons-sgd", "minibatch 16") })

@@ -295,6 +295,29 @@ public class DataTests
     }
 
     [Fact]
+    public void Lowrank_regression_with_a_spectrum_has_those_singular_values_and_reads_neither_top_nor_ratio()
+    {
+        var spectrum = new Value.List([D(1.0), D(0.75), D(0.5), D(0.25)]);
+        using var d = Load("lowrank_regression", ("d", I(6)), ("rank", I(4)), ("samples", I(400)), ("top", D(3.0)), ("ratio", D(0.9)), ("spectrum", spectrum), ("noise", D(0.0)), ("test_fraction", D(0.25)));
+        var x = d.Train["x"].to_type(ScalarType.Float64);
+        var y = d.Train["target"].to_type(ScalarType.Float64);
+        var s = linalg.svdvals(linalg.lstsq(x, y).Solution).data<double>().ToArray();
+        Assert.Equal(new[] { 1.0, 0.75, 0.5, 0.25 }, s[..4].Select(v => Math.Round(v, 3)));
+        Assert.True(s[4] < 1e-4 && s[5] < 1e-4);
+        // The same seed and d give the same singular vectors as the geometric form: only the spectrum differs.
+        using var geometric = Load("lowrank_regression", ("d", I(6)), ("rank", I(4)), ("samples", I(400)), ("top", D(1.0)), ("ratio", D(0.5)), ("noise", D(0.0)), ("test_fraction", D(0.25)));
+        Assert.True(geometric.Train["x"].eq(d.Train["x"]).all().item<bool>());
+    }
+
+    [Fact]
+    public void Lowrank_regression_refuses_a_spectrum_that_does_not_match_its_rank()
+    {
+        var e = Assert.Throws<SymDslException>(() => Load("lowrank_regression", ("d", I(6)), ("rank", I(3)), ("samples", I(40)), ("top", D(1.0)), ("ratio", D(0.5)),
+            ("spectrum", new Value.List([D(1.0), D(0.5)])), ("noise", D(0.0)), ("test_fraction", D(0.25))));
+        Assert.Equal("lowrank_regression: 'spectrum' has 2 values but 'rank' is 3 (one singular value per rank)", e.Message);
+    }
+
+    [Fact]
     public void Lowrank_regression_has_the_promised_singular_values()
     {
         using var d = Load("lowrank_regression", ("d", I(6)), ("rank", I(3)), ("samples", I(400)), ("top", D(2.0)), ("ratio", D(0.5)), ("noise", D(0.0)), ("test_fraction", D(0.25)));

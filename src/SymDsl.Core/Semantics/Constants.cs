@@ -136,7 +136,8 @@ public sealed class Constants(IReadOnlyDictionary<string, Value> env, List<Diagn
 }
 
 /// <summary>The type of one argument of a layer, data source, optimizer, …</summary>
-public enum ArgType { Int, Float, Bool, String, Path, Name, Init, IntOrString }
+/// <summary>An argument's type. <see cref="FloatList"/>: a list literal of numbers, <c>[1, 0.75, 0.5]</c> (each in the spec's range).</summary>
+public enum ArgType { Int, Float, Bool, String, Path, Name, Init, IntOrString, FloatList }
 
 /// <summary>
 /// The values a numeric argument may take: from <see cref="Min"/> to <see cref="Max"/>, each end included unless open.
@@ -272,8 +273,17 @@ public static class ArgBinder
         Func<Text.SourceSpan, string, string, string, Diagnostic> outOfRange)
     {
         var v = ConvertType(what, spec, e, constants, diagnostics, baseDir, outOfRange);
-        if (v is not (Value.Int or Value.Float) || spec.Range is not { } range || range.Contains(v.AsDouble())) return v;
         var label = $"{what}: '{spec.Name}'";
+        if (v is Value.List list && spec.Range is { } itemRange)
+        {
+            // Each item in range; the first that is not is reported at its own span when the list is a literal.
+            var bad = list.Items.Select((item, i) => (item, i)).FirstOrDefault(x => !itemRange.Contains(x.item.AsDouble()));
+            if (bad.item is null) return v;
+            var at = e is ListExpr l && l.Items.Count == list.Items.Count ? l.Items[bad.i].Span : e.Span;
+            diagnostics.Add(outOfRange(at, $"{label} item {bad.i + 1}", itemRange.Describe(), Text.Numbers.Show(bad.item.AsDouble())));
+            return null;
+        }
+        if (v is not (Value.Int or Value.Float) || spec.Range is not { } range || range.Contains(v.AsDouble())) return v;
         var shown = v is Value.Int i ? i.V.ToString(System.Globalization.CultureInfo.InvariantCulture) : Text.Numbers.Show(v.AsDouble());
         if (range.IsDimension && v is Value.Int d)
             diagnostics.Add(d.V <= 0 ? DiagnosticCatalog.BadDimension(e.Span, label, d.V) : DiagnosticCatalog.DimensionTooLarge(e.Span, label));
@@ -311,6 +321,8 @@ public static class ArgBinder
                 return v;
             case ArgType.Float when v is Value.Int or Value.Float:
                 return new Value.Float(v.AsDouble());
+            case ArgType.FloatList when v is Value.List list && list.Items.All(i => i is Value.Int or Value.Float):
+                return new Value.List([.. list.Items.Select(i => (Value)new Value.Float(i.AsDouble()))]);
             case ArgType.Path when v is Value.Str p:
                 try { return new Value.Str(baseDir is null ? p.V : System.IO.Path.GetFullPath(System.IO.Path.Combine(baseDir, p.V))); }
                 catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
@@ -319,7 +331,7 @@ public static class ArgBinder
         var expected = spec.Type switch
         {
             ArgType.Int => "an int", ArgType.Float => "a number", ArgType.Bool => "true or false",
-            ArgType.IntOrString => "an int or a string", _ => "a string",
+            ArgType.IntOrString => "an int or a string", ArgType.FloatList => "a list of numbers", _ => "a string",
         };
         diagnostics.Add(DiagnosticCatalog.TypeMismatch(e.Span, label, expected, Constants.Describe(v)));
         return null;

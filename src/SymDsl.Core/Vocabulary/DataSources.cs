@@ -58,10 +58,11 @@ public static class DataSourceDefinitions
             a => [Features((int)a.Int("d_in")), Target((int)a.Int("d_out"))],
             "`x: [d_in]`, `target: [d_out]`", "a fixed random ReLU teacher network"),
         new("lowrank_regression", [ArgSpec.Req("d", ArgType.Int, Domain.Count), ArgSpec.Req("rank", ArgType.Int, Domain.Count), ArgSpec.Req("samples", ArgType.Int, Domain.Count),
-            new("top", ArgType.Float, F(1.0), Range: Domain.Positive), new("ratio", ArgType.Float, F(0.5), Range: Domain.Ratio), Noise(), TestFraction(0.2)],
+            new("top", ArgType.Float, F(1.0), Range: Domain.Positive), new("ratio", ArgType.Float, F(0.5), Range: Domain.Ratio),
+            new("spectrum", ArgType.FloatList, Range: Domain.Positive), Noise(), TestFraction(0.2)],
             a => [Features((int)a.Int("d")), Target((int)a.Int("d"))],
             "`x: [d]`, `target: [d]`", "a linear map of the given rank")
-        { Relations = a => a.Int("rank") > a.Int("d") ? "'rank' must not exceed 'd'" : null },
+        { Relations = a => a.Int("rank") > a.Int("d") ? "'rank' must not exceed 'd'" : LowRankSpectrum.Problem(a) },
         new("text", [ArgSpec.Req("path", ArgType.Path), Count("context", 64), new("stride", ArgType.Int, Range: Domain.Count), TestFraction(0.1)],
             a => [new DataField("tokens", [(int)a.Int("context")], ElementType.Int64, null) { TokenIds = true },
                   new DataField("next", [(int)a.Int("context")], ElementType.Int64, ByteVocabulary)],
@@ -75,4 +76,32 @@ public static class DataSourceDefinitions
     public static DataSourceDefinition? Find(string name) => byName.GetValueOrDefault(name);
     public static DataSourceDefinition Get(string name) => byName.TryGetValue(name, out var d) ? d : throw new KeyNotFoundException($"no data source '{name}'");
     public static IEnumerable<string> Names => All.Select(d => d.Name);
+}
+
+/// <summary>
+/// The singular values of <c>lowrank_regression</c>'s map A, defined once (the checker's relation and the loader read it):
+/// <c>spectrum = [s₁, …, s_rank]</c> when given (one positive value per rank, in any order; the data's singular values are
+/// these), else sᵢ = top·ratio^i for i &lt; rank. <c>spectrum</c> excludes <c>top</c> and <c>ratio</c> only in meaning: when it
+/// is given they are not read.
+/// </summary>
+public static class LowRankSpectrum
+{
+    /// <summary>Null when the arguments define a spectrum, else why not (after "lowrank_regression: ").</summary>
+    public static string? Problem(BoundArgs a) =>
+        a.Optional("spectrum") is Value.List list && list.Items.Count != a.Int("rank")
+            ? $"'spectrum' has {list.Items.Count} value{(list.Items.Count == 1 ? "" : "s")} but 'rank' is {a.Int("rank")} (one singular value per rank)"
+            : null;
+
+    /// <summary>The rank singular values (arguments already checked: ranges by the binder, <see cref="Problem"/> by the checker).</summary>
+    public static double[] Values(BoundArgs a)
+    {
+        var rank = (int)a.Int("rank");
+        if (a.Optional("spectrum") is Value.List list)
+        {
+            if (Problem(a) is { } why) throw new Diagnostics.SymDslException($"lowrank_regression: {why}");
+            return [.. list.Items.Select(v => v.AsDouble())];
+        }
+        var (top, ratio) = (a.Double("top"), a.Double("ratio"));
+        return [.. Enumerable.Range(0, rank).Select(i => top * Math.Pow(ratio, i))];
+    }
 }

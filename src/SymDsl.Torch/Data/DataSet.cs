@@ -51,8 +51,8 @@ public static class DataSources
         ["idx"] = (a, seed) => Idx(a.Text("images"), a.Text("labels"), a.Double("test_fraction"), seed, a.Optional("test_images")?.AsText(), a.Optional("test_labels")?.AsText()),
         ["fashion_mnist"] = (a, seed) => FashionMnist(a.Text("dir"), seed, a.Double("test_fraction")),
         ["teacher"] = (a, seed) => Teacher((int)a.Int("d_in"), (int)a.Int("d_out"), (int)a.Int("hidden"), (int)a.Int("samples"), a.Double("noise"), a.Double("test_fraction"), seed),
-        ["lowrank_regression"] = (a, seed) => LowRankRegression((int)a.Int("d"), (int)a.Int("rank"), (int)a.Int("samples"),
-            a.Double("top"), a.Double("ratio"), a.Double("noise"), a.Double("test_fraction"), seed),
+        ["lowrank_regression"] = (a, seed) => LowRankRegression((int)a.Int("d"), Vocabulary.LowRankSpectrum.Values(a), (int)a.Int("samples"),
+            a.Double("noise"), a.Double("test_fraction"), seed),
         ["text"] = (a, _) => Text(a.Text("path"), (int)a.Int("context"), a.Optional("stride") is { } stride ? (int)stride.AsInt() : null, a.Double("test_fraction")),
     };
 
@@ -412,16 +412,26 @@ public static class DataSources
     public static DataSet LowRankRegression(int d, int rank, int samples, double top, double ratio, double noise, double testFraction, long seed)
     {
         if (rank < 0 || rank > d) throw new SymDslException($"lowrank_regression: rank must be in 0..{d}, got {rank}");
-        return Split("lowrank_regression", LowRankFields(d, rank, samples, top, ratio, noise, seed), testFraction, seed);
+        return LowRankRegression(d, [.. Enumerable.Range(0, rank).Select(i => top * Math.Pow(ratio, i))], samples, noise, testFraction, seed);
     }
 
-    static Dictionary<string, Tensor> LowRankFields(int d, int rank, int samples, double top, double ratio, double noise, long seed)
+    /// <summary>As above with the singular values given (<see cref="Vocabulary.LowRankSpectrum"/>): rank = spectrum.Length, each positive.</summary>
+    public static DataSet LowRankRegression(int d, IReadOnlyList<double> spectrum, int samples, double noise, double testFraction, long seed)
+    {
+        if (spectrum.Count > d) throw new SymDslException($"lowrank_regression: rank must be in 0..{d}, got {spectrum.Count}");
+        foreach (var value in spectrum)
+            if (!(value > 0) || !double.IsFinite(value))
+                throw new SymDslException($"lowrank_regression: every singular value must be positive and finite, got {value}");
+        return Split("lowrank_regression", LowRankFields(d, spectrum, samples, noise, seed), testFraction, seed);
+    }
+
+    static Dictionary<string, Tensor> LowRankFields(int d, IReadOnlyList<double> spectrum, int samples, double noise, long seed)
     {
         using var scope = NewDisposeScope();
         using var g = Gen(seed);
         var (u, _) = linalg.qr(randn([d, d], dtype: ScalarType.Float64, generator: g));
         var (v, _) = linalg.qr(randn([d, d], dtype: ScalarType.Float64, generator: g));
-        var s = Enumerable.Range(0, d).Select(i => i < rank ? top * Math.Pow(ratio, i) : 0.0).ToArray();
+        var s = Enumerable.Range(0, d).Select(i => i < spectrum.Count ? spectrum[i] : 0.0).ToArray();
         var a = u.matmul(diag(tensor(s))).matmul(v.t());
         var x = randn([samples, d], dtype: ScalarType.Float64, generator: g);
         var y = x.matmul(a.t());
