@@ -10,9 +10,11 @@ namespace SymDsl.Torch.Diagnostics;
 
 /// <summary>
 /// What the due metrics of one evaluation read from the run, taken on the training thread at the step
-/// (<see cref="ProbeEvaluator.Snapshot"/>): the effective parameters in float64, the step's gradients in float64 when they
-/// are used (<see cref="GradientSource.Step"/>), and the buffers for the probe pass. In background mode every tensor is a
-/// private copy (training may go on while the evaluation runs) that the snapshot owns and frees.
+/// (<see cref="ProbeEvaluator.Snapshot"/>): the effective parameters, the step's gradients when they are used
+/// (<see cref="GradientSource.Step"/>), and the buffers for the probe pass. Inline, the parameters and gradients are taken
+/// in float64 at once (the conversion is the copy the measures need); in background mode every tensor is a private copy
+/// in its own dtype (one call each, and half the bytes of float64 for float32; the worker converts it, exactly) that the
+/// snapshot owns and frees, since training goes on while the evaluation runs.
 /// </summary>
 internal sealed class ProbeSnapshot : IDisposable
 {
@@ -20,6 +22,8 @@ internal sealed class ProbeSnapshot : IDisposable
     public required double LearningRate { get; init; }
     public required IReadOnlyList<MetricRuntime> Due { get; init; }
     public required Dictionary<string, Tensor> Effective { get; init; }
+    /// <summary>Whether <see cref="Effective"/> and <see cref="StepGradients"/> are already float64 on the CPU.</summary>
+    public required bool InFloat64 { get; init; }
     public required Dictionary<string, Tensor>? StepGradients { get; init; }
     public required Dictionary<string, Tensor>? Buffers { get; init; }
     /// <summary>A pass of the shadow model on the probe batch is needed (site values), and with gradients.</summary>
@@ -163,15 +167,16 @@ internal sealed class ProbeEvaluator : IDisposable
         using var _ = no_grad();
         var effective = new Dictionary<string, Tensor>();
         var owned = new List<Tensor>();
-        Tensor F64(Tensor t)
+        Tensor Take(Tensor t)
         {
-            // float64 on the CPU (as every measure works); a copy when asked, or when the conversion makes one anyway
-            var x = t.to(ScalarType.Float64, CPU, copy: copy);
-            if (copy) { x.DetachFromDisposeScope(); owned.Add(x); }
+            if (!copy) return t.to(ScalarType.Float64, CPU); // float64 on the CPU, as every measure works
+            var x = t.clone();
+            x.DetachFromDisposeScope();
+            owned.Add(x);
             return x;
         }
-        foreach (var (name, t) in context.Model.EffectiveParameters()) effective[name] = F64(t);
-        var stepGrads = gradients == GradientSource.Step ? StepGradients(due, F64) : null;
+        foreach (var (name, t) in context.Model.EffectiveParameters()) effective[name] = Take(t);
+        var stepGrads = gradients == GradientSource.Step ? StepGradients(due, Take) : null;
         var needGradients = due.Any(m => m.Definition.NeedsSiteGradients || (m.Definition.NeedsGradients && stepGrads is null));
         var needForward = needGradients || due.Any(m => m.Sites.Any());
         if (needForward && _shadow is null) throw new InvalidOperationException("SymmetryDiagnostics.OnStart was not called");
@@ -190,7 +195,7 @@ internal sealed class ProbeEvaluator : IDisposable
         }
         var snapshot = new ProbeSnapshot
         {
-            Step = step, LearningRate = context.LearningRate, Due = due, Effective = effective, StepGradients = stepGrads, Buffers = buffers,
+            Step = step, LearningRate = context.LearningRate, Due = due, Effective = effective, InFloat64 = !copy, StepGradients = stepGrads, Buffers = buffers,
             NeedForward = needForward, NeedGradients = needGradients,
         };
         snapshot.Owned.AddRange(owned);
@@ -202,7 +207,7 @@ internal sealed class ProbeEvaluator : IDisposable
     /// decay and momentum) for every parameter a due metric may take from the step; null when any is unavailable (no .grad
     /// yet, or a parameter reparametrised by induce, whose raw gradient is not the effective one).
     /// </summary>
-    Dictionary<string, Tensor>? StepGradients(IReadOnlyList<MetricRuntime> due, Func<Tensor, Tensor> f64)
+    Dictionary<string, Tensor>? StepGradients(IReadOnlyList<MetricRuntime> due, Func<Tensor, Tensor> take)
     {
         var needed = due.SelectMany(m => m.StepGradientParameters ?? []).Distinct().ToList();
         if (needed.Count == 0) return null;
@@ -214,7 +219,7 @@ internal sealed class ProbeEvaluator : IDisposable
             if (g is null || g.IsInvalid || !g.shape.SequenceEqual(raw.shape)) return null;
             raws.Add((name, g));
         }
-        return raws.ToDictionary(r => r.Item1, r => f64(r.Item2));
+        return raws.ToDictionary(r => r.Item1, r => take(r.Item2));
     }
 
     /// <summary>
@@ -229,12 +234,12 @@ internal sealed class ProbeEvaluator : IDisposable
         if (snapshot.NeedForward)
         {
             (sites, siteGrads, paramGrads) = Pass(snapshot.Effective, snapshot.Buffers!, snapshot.NeedGradients);
-            paramGrads = paramGrads.ToDictionary(kv => kv.Key, kv => TensorMath.F64(kv.Value));
+            paramGrads = F64(paramGrads);
         }
-        if (snapshot.StepGradients is not null) paramGrads = snapshot.StepGradients;
+        if (snapshot.StepGradients is not null) paramGrads = snapshot.InFloat64 ? snapshot.StepGradients : F64(snapshot.StepGradients);
         var evaluation = new ProbeEvaluation
         {
-            Step = snapshot.Step, LearningRate = snapshot.LearningRate, Effective = snapshot.Effective,
+            Step = snapshot.Step, LearningRate = snapshot.LearningRate, Effective = snapshot.InFloat64 ? snapshot.Effective : F64(snapshot.Effective),
             Sites = sites, SiteGrads = siteGrads, ParamGrads = paramGrads,
         };
         charge("(forward)");
@@ -292,6 +297,10 @@ internal sealed class ProbeEvaluator : IDisposable
         }
         return (sites, siteGrads, paramGrads);
     }
+
+    /// <summary>Each tensor as float64 on the CPU (an exact conversion), owned by the current dispose scope.</summary>
+    static Dictionary<string, Tensor> F64(IReadOnlyDictionary<string, Tensor> tensors) =>
+        tensors.ToDictionary(kv => kv.Key, kv => TensorMath.F64(kv.Value));
 
     static Tensor GradOrZeros(Tensor? g, Tensor like) => g is null || g.IsInvalid ? zeros_like(like).detach() : g.detach();
 

@@ -81,12 +81,13 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     double _seconds, _foregroundSeconds;
     /// <summary>Wall time spent measuring (the snapshot and the evaluations, on whichever thread), for cost accounting.</summary>
     public double Seconds { get { lock (_accounts) return _seconds; } }
-    /// <summary>Wall time spent on the training thread (in inline mode, <see cref="Seconds"/>; in background mode, the snapshots and any wait).</summary>
+    /// <summary>Wall time spent on the training thread (in inline mode, <see cref="Seconds"/>; in background mode, the snapshots and any wait for the worker).</summary>
     public double ForegroundSeconds { get { lock (_accounts) return _foregroundSeconds; } }
 
     /// <summary>
-    /// Wall time by metric key, plus "(snapshot)" for the parameters, gradients and buffers taken at the step and "(forward)"
-    /// for the shadow pass (site activations and gradients), for cost accounting.
+    /// Wall time by metric key, plus "(snapshot)" for the parameters, gradients and buffers taken at the step, "(forward)"
+    /// for the shadow pass (site activations and gradients) and, in background mode, "(wait)" for the training thread waiting
+    /// for a worker that fell behind (not part of <see cref="Seconds"/>), for cost accounting.
     /// </summary>
     public IReadOnlyDictionary<string, double> SecondsByMetric { get { lock (_accounts) return new Dictionary<string, double>(_secondsBy); } }
     readonly Dictionary<string, double> _secondsBy = new();
@@ -225,12 +226,14 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     {
         // Back-pressure: a worker that falls behind must not pile up snapshots without bound.
         while (_pending.Count >= MaxPending) ((IAsyncResult)_pending.Dequeue()).AsyncWaitHandle.WaitOne();
+        var waited = clock.Elapsed;
         var snapshot = _probe.Snapshot(context, step, due, _options.Gradients, copy: true);
-        var foreground = clock.Elapsed;
+        var foreground = clock.Elapsed - waited;
         lock (_accounts)
         {
+            if (waited > TimeSpan.Zero) _secondsBy["(wait)"] = _secondsBy.GetValueOrDefault("(wait)") + waited.TotalSeconds;
             _secondsBy["(snapshot)"] = _secondsBy.GetValueOrDefault("(snapshot)") + foreground.TotalSeconds;
-            _foregroundSeconds += foreground.TotalSeconds;
+            _foregroundSeconds += (waited + foreground).TotalSeconds;
             _seconds += foreground.TotalSeconds;
         }
         var task = _tail.ContinueWith(_ => Evaluate(snapshot, foreground), CancellationToken.None,
