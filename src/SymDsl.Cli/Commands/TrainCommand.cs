@@ -34,6 +34,8 @@ internal static class TrainCommand
         });
         var parallel = new Option<int?>("--parallel") { Description = "With --seeds: train N seeds at a time in this process (each gives exactly its result alone)." };
         parallel.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 1) r.AddError("--parallel must be at least 1"); });
+        var diagnosticsMode = new Option<string>("--diagnostics") { Description = "Where the diagnose metrics are computed: inline (in the training step) or background (from a snapshot, on another thread while training goes on; the same values).", DefaultValueFactory = _ => "inline" };
+        diagnosticsMode.AcceptOnlyFromAmong("inline", "background");
         var initFrom = new Option<FileInfo?>("--init-from") { Description = "Start from these weights instead of the seed's initialisation: a PyTorch state_dict (torch.save) or a .safetensors file with weights.dat's keys (docs/weights.md)." };
 
         var command = new Command("train", "Check and build a .sym file, then train it.")
@@ -41,6 +43,7 @@ internal static class TrainCommand
             file, outDir, epochs, steps, seed, seeds, parallel, set, resume, device, threads, checkpointEvery, trainName, maxBytes,
         };
         command.Add(initFrom);
+        command.Add(diagnosticsMode);
         command.Validators.Add(r =>
         {
             if (r.GetResult(seed) is not null && r.GetResult(seeds) is not null) r.AddError("give either --seed or --seeds, not both");
@@ -93,7 +96,10 @@ internal static class TrainCommand
                     Warn: message => io.Err.WriteLine($"symc: warning: {message}"));
 
                 lock (io) io.Err.WriteLine($"{prefix}training {train.Model}{(train.Named ? $" ({train.Name})" : "")} from {CompileStep.DisplayPath(source)} (seed {run.Seed ?? train.Seed}) → {DisplayPaths.Of(run.Dir)}");
-                using var diagnostics = SymmetryDiagnostics.Create(program.ModelFor(train), train);
+                using var diagnostics = SymmetryDiagnostics.Create(program.ModelFor(train), train, DiagnosticsOptions.Default with
+                {
+                    Mode = parse.GetValue(diagnosticsMode) == "background" ? DiagnosticsMode.Background : DiagnosticsMode.Inline,
+                });
                 // weights.dat is written at the end of the run, before summary.json (which marks a run directory complete).
                 IReadOnlyList<ITrainingObserver> observers = diagnostics is null ? [new WeightsExport()] : [diagnostics, new WeightsExport()];
                 if (init is not null) observers = [init, .. observers]; // first: the diagnostics start from the loaded weights

@@ -14,7 +14,7 @@ public static class MetricTargets
 /// <summary>
 /// One metric of <c>diagnose M(T)</c>: its named arguments with defaults and ranges, what its target may be (and for
 /// symmetries, which kinds), what the diagnostics observer needs to measure it, and its one-line description (the text the
-/// symmetry report uses; <see cref="Measures"/> is the docs row). The measure itself is in SymDsl.Torch's metric registry.
+/// symmetry report uses; <see cref="Measures"/> is the docs row). The measure itself is its run-time class in SymDsl.Torch/Diagnostics/Metrics.
 /// </summary>
 public sealed record MetricDefinition(
     string Name,

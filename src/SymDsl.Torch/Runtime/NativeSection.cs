@@ -68,6 +68,23 @@ public static class NativeSection
         return new Scope(true);
     }
 
+    /// <summary>
+    /// Opens a section on this thread that never waits for another thread: for a background worker that a thread holding
+    /// a section may wait for (e.g. diagnostics computed while training goes on, awaited inside a step). It renews the
+    /// region only when no section is open; otherwise it joins the current region (or, after a lapse, none, exactly as
+    /// the sections already open are then unprotected), and a pending renewal waits for it to close.
+    /// </summary>
+    public static Scope EnterWithoutWaiting()
+    {
+        if (_depth++ > 0) return new Scope(true);
+        lock (Gate)
+        {
+            if (_open == 0 && !_renewing && NeedsRenewal()) Renew();
+            if (_open++ == 0) _collectionsAtEnter = GC.CollectionCount(0);
+        }
+        return new Scope(true);
+    }
+
     static bool NeedsRenewal() => !_unavailable && (
         GCSettings.LatencyMode != GCLatencyMode.NoGCRegion || GC.GetTotalAllocatedBytes(false) - _allocatedAtStart > Budget / 2);
 
