@@ -26,21 +26,28 @@ internal static class DuplicateScreen
         using var scope = torch.NewDisposeScope();
         var u = TensorMath.F64(units);
         int n = (int)u.shape[0];
-        u = u.reshape(n, -1);
+        u = u.reshape(n, -1).contiguous();
         int k = (int)u.shape[1];
-        // The unit vectors of the nonzero units, normalised as the exact search does (zero and NaN norms are never linked).
-        var norms = u.square().sum(new long[] { 1 }, keepdim: true).sqrt();
-        var liveMask = norms.squeeze(1) > Scalars.IntZero;
-        var liveIndex = liveMask.nonzero().squeeze(1);
-        int nl = (int)liveIndex.shape[0];
-        if (nl < 2) return new DuplicateResult([], double.NaN);
-        var unit = (u / norms).index_select(0, liveIndex).contiguous();
-        var live = MemoryMarshal.Cast<byte, long>(liveIndex.contiguous().bytes).ToArray();
-
-        var x = ArrayPool<double>.Shared.Rent(nl * k);
+        // One block copy out, then the unit vectors of the nonzero units in C# (zero and NaN norms are never linked).
+        var x = ArrayPool<double>.Shared.Rent(n * k);
         try
         {
-            MemoryMarshal.Cast<byte, double>(unit.bytes).CopyTo(x);
+            var raw = MemoryMarshal.Cast<byte, double>(u.bytes);
+            var live = new List<int>(n);
+            var norms = new double[n];
+            for (int i = 0; i < n; i++)
+            {
+                var row = raw.Slice(i * k, k);
+                double sq = 0;
+                for (int c = 0; c < k; c++) sq += row[c] * row[c];
+                norms[i] = Math.Sqrt(sq);
+                if (!(norms[i] > 0)) continue;
+                int at = live.Count * k;
+                for (int c = 0; c < k; c++) x[at + c] = row[c] / norms[i];
+                live.Add(i);
+            }
+            int nl = live.Count;
+            if (nl < 2) return new DuplicateResult([], double.NaN);
             // Points: the unit vectors, and with signInvariant their negations (point a is ±row a % nl).
             int count = signInvariant ? 2 * nl : nl;
             var state = new PairState(n, t, x, k, nl, live);
@@ -50,7 +57,7 @@ internal static class DuplicateScreen
                     for (int b = a + 1; b < count; b++) state.Compare(a, b);
                 return state.Result(bound: null);
             }
-            var (order, proj, m) = Project(unit, nl, k, signInvariant);
+            var (order, proj, m) = Project(u, x, norms, live, k, signInvariant);
             Sweep(state, order, proj, m, count, floor);
             return state.Result(state.MaxCos >= floor ? null : floor);
         }
@@ -60,23 +67,30 @@ internal static class DuplicateScreen
     /// <summary>
     /// The points projected on m = min(8, k) orthonormal directions Q: one subspace iteration Q ∝ (XsᵀXs)² Ω towards the
     /// principal directions of the centred unit vectors Xs of an evenly spaced sample of ≤ 512 units, from a fixed
-    /// pseudo-random start Ω (deterministic). Returns the points' order by the first projection and the projections in that
+    /// pseudo-random start Ω (deterministic). The projections are computed on the raw units [n, k] and divided by the norms. Returns the points' order by the first projection and the projections in that
     /// order, coordinate-major ([c · count + position], float32).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static (int[] Order, float[] Proj, int M) Project(Tensor unit, int nl, int k, bool signInvariant)
+    static (int[] Order, float[] Proj, int M) Project(Tensor u, double[] x, double[] norms, List<int> live, int k, bool signInvariant)
     {
-        int m = Math.Min(Duplicates.ProjectionDimensions, k);
+        int m = Math.Min(Duplicates.ProjectionDimensions, k), nl = live.Count;
         var rng = new Random(17);
         var omega = new double[k * m];
         for (int i = 0; i < omega.Length; i++) omega[i] = rng.NextDouble() - 0.5;
-        var sample = nl <= DirectionSample ? unit : unit.index_select(0, torch.linspace(0, nl - 1, DirectionSample).to(ScalarType.Int64));
-        if (signInvariant) sample = torch.cat(new[] { sample, -sample }, 0);
-        var xs = sample - sample.mean(new long[] { 0 }, keepdim: true);
+        int rows = Math.Min(nl, DirectionSample);
+        var sample = new double[rows * k];
+        for (int r = 0; r < rows; r++) Array.Copy(x, (int)((long)r * nl / rows) * k, sample, r * k, k);
+        var xs = torch.tensor(sample, new long[] { rows, k }, ScalarType.Float64);
+        if (signInvariant) xs = torch.cat(new[] { xs, -xs }, 0);
+        xs = xs - xs.mean(new long[] { 0 }, keepdim: true);
         var z = torch.tensor(omega, new long[] { k, m }, ScalarType.Float64);
         z = torch.linalg.qr(xs.t().matmul(xs.matmul(z))).Q;
-        var q = torch.linalg.qr(xs.t().matmul(xs.matmul(z))).Q; // [k, m], orthonormal columns
-        var p = TensorMath.ToArray(q.t().matmul(unit.t()));      // [m, nl]
+        var q = torch.linalg.qr(xs.t().matmul(xs.matmul(z))).Q;    // [k, m], orthonormal columns
+        var pAll = MemoryMarshal.Cast<byte, double>(q.t().matmul(u.t()).contiguous().bytes); // [m, n]: the raw units projected
+        int n = norms.Length;
+        var p = new double[m * nl];                                 // the unit vectors projected: divided by the norms
+        for (int c = 0; c < m; c++)
+            for (int a = 0; a < nl; a++) p[c * nl + a] = pAll[c * n + live[a]] / norms[live[a]];
 
         int count = signInvariant ? 2 * nl : nl;
         var first = new double[count];
@@ -144,7 +158,7 @@ internal static class DuplicateScreen
     /// Union–find over the units, the largest compared cosine, and the float64 comparison of two points (point a is row
     /// a % nl of the unit vectors <paramref name="x"/>, negated when a ≥ nl; unit live[a % nl]).
     /// </summary>
-    sealed class PairState(int n, double t, double[] x, int k, int nl, long[] live)
+    sealed class PairState(int n, double t, double[] x, int k, int nl, List<int> live)
     {
         readonly int[] _parent = Enumerable.Range(0, n).ToArray();
         public double MaxCos { get; private set; } = double.NaN;
@@ -158,7 +172,7 @@ internal static class DuplicateScreen
             if ((a < nl) != (b < nl)) cos = -cos;
             if (double.IsNaN(MaxCos) || cos > MaxCos) MaxCos = cos;
             if (!(cos > t)) return;
-            int ri = Find((int)live[ra]), rj = Find((int)live[rb]);
+            int ri = Find(live[ra]), rj = Find(live[rb]);
             if (ri != rj) _parent[Math.Max(ri, rj)] = Math.Min(ri, rj); // the root stays the smallest index of its cluster
         }
 
