@@ -59,14 +59,10 @@ public static class Balance
         long d = q.shape[0];
         if (d % heads != 0) throw new ArgumentException($"{d} rows do not split into {heads} heads");
         long dh = d / heads;
-        var res = new double[heads][,];
-        for (int h = 0; h < heads; h++)
-        {
-            var qh = q.narrow(0, h * dh, dh);
-            var kh = k.narrow(0, h * dh, dh);
-            res[h] = TensorMath.ToMatrix(qh.matmul(qh.t()) - kh.matmul(kh.t()));
-        }
-        return res;
+        // All heads in one batched product: [heads, dh, ·] rows of head h are h·dh … (h+1)·dh−1.
+        var qh = q.reshape(heads, dh, -1);
+        var kh = k.reshape(heads, dh, -1);
+        return TensorMath.ToMatrices(qh.bmm(qh.transpose(1, 2)) - kh.bmm(kh.transpose(1, 2)));
     }
 
     /// <summary>
@@ -82,15 +78,11 @@ public static class Balance
         int n = sym.Dim, nb = Math.Max(1, sym.Blocks);
         var f = UnitNorms.Slices(sym, parameters, ActionRole.Forward);
         var i = UnitNorms.Slices(sym, parameters, ActionRole.Inverse);
-        var res = new double[nb][,];
-        for (int b = 0; b < nb; b++)
-        {
-            var c = torch.zeros(n, n, ScalarType.Float64);
-            if (f is not null) { var s = f.narrow(0, b * n, n); c = c + s.matmul(s.t()); }
-            if (i is not null) { var s = i.narrow(0, b * n, n); c = c - s.matmul(s.t()); }
-            res[b] = TensorMath.ToMatrix(c);
-        }
-        return res;
+        // All blocks in one batched product: block b is the rows b·Dim … (b+1)·Dim−1 of the slices.
+        static Tensor Gram(Tensor s, int nb, int n) { var r = s.reshape(nb, n, -1); return r.bmm(r.transpose(1, 2)); }
+        var c = f is null ? torch.zeros(nb, n, n, ScalarType.Float64) : Gram(f, nb, n);
+        if (i is not null) c = c - Gram(i, nb, n);
+        return TensorMath.ToMatrices(c);
     }
 
     /// <summary>‖after − before‖₂ / ‖before‖₂ (entrywise 2-norm). +∞ if before = 0 ≠ after, 0 if both are 0.</summary>
@@ -136,8 +128,39 @@ public static class Balance
         var b = TensorMath.F64(g2);
         var m1 = a.matmul(a.t());
         var m2 = b.t().matmul(b);
-        double den = m1.norm().item<double>() + m2.norm().item<double>();
-        return den > 0 ? (m1 - m2).norm().item<double>() / den : double.NaN;
+        var norms = TensorMath.ToArray(torch.stack(new[] { m1.norm(), m2.norm(), (m1 - m2).norm() }));
+        double den = norms[0] + norms[1];
+        return den > 0 ? norms[2] / den : double.NaN;
+    }
+
+    /// <summary>
+    /// <see cref="RotationGradientImbalance(Tensor, Tensor)"/> of every block of a rotation symmetry at once, given gradients
+    /// by parameter name: block b compares ∇S_F,b ∇S_F,bᵀ with ∇S_I,b ∇S_I,bᵀ (the rows of block b of the Forward and
+    /// Inverse slices, <see cref="UnitNorms.Slices"/>; for W₁ → A W₁, W₂ → W₂ A⁻¹ this is ∇W₁∇W₁ᵀ against ∇W₂ᵀ∇W₂). One
+    /// batched product and one transfer; NaN for a block whose gradients are both zero, and an empty array when the
+    /// symmetry has no Forward or no Inverse slices.
+    /// </summary>
+    public static double[] RotationGradientImbalances(SymmetryIR sym, IReadOnlyDictionary<string, Tensor> gradients)
+    {
+        using var _ = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        int n = sym.Dim, nb = Math.Max(1, sym.Blocks);
+        var f = UnitNorms.Slices(sym, gradients, ActionRole.Forward);
+        var i = UnitNorms.Slices(sym, gradients, ActionRole.Inverse);
+        if (f is null || i is null) return [];
+        var a = f.reshape(nb, n, -1);
+        var b = i.reshape(nb, n, -1);
+        var m1 = a.bmm(a.transpose(1, 2));
+        var m2 = b.bmm(b.transpose(1, 2));
+        static Tensor Fro(Tensor m) => m.square().sum(new long[] { 1, 2 }).sqrt();
+        var norms = TensorMath.ToArray(torch.stack(new[] { Fro(m1), Fro(m2), Fro(m1 - m2) })); // [3, nb]
+        var res = new double[nb];
+        for (int k = 0; k < nb; k++)
+        {
+            double den = norms[k] + norms[nb + k];
+            res[k] = den > 0 ? norms[2 * nb + k] / den : double.NaN;
+        }
+        return res;
     }
 
     private static BalanceRatio Ratio(double[] inSq, double[] outSq)

@@ -8,10 +8,37 @@ namespace SymDsl.Torch.Measures;
 /// <summary>Clusters of duplicated units.</summary>
 /// <param name="Clusters">Each cluster (≥ 2 units) as ascending unit indices; clusters ordered by their smallest index.</param>
 /// <param name="MaxOffDiagonalCosine">The largest pairwise cosine similarity between distinct nonzero units.</param>
+/// <remarks>
+/// With <see cref="DuplicateSearch.Screened"/> the largest cosine is exact only when it is ≥ the search floor; otherwise
+/// <see cref="MaxCosineBound"/> holds the floor and the true largest cosine lies in [MaxOffDiagonalCosine, MaxCosineBound).
+/// </remarks>
 public sealed record DuplicateResult(IReadOnlyList<int[]> Clusters, double MaxOffDiagonalCosine)
 {
     /// <summary>Σ_clusters (|cluster| − 1): how many units could be removed by merging each cluster into one unit.</summary>
     public int Redundant => Clusters.Sum(c => c.Length - 1);
+
+    /// <summary>
+    /// Null when <see cref="MaxOffDiagonalCosine"/> is the exact largest cosine. Otherwise a strict upper bound on it:
+    /// the screened search found no pair at or above this cosine, and <see cref="MaxOffDiagonalCosine"/> is the largest
+    /// cosine among the pairs it did compare (a lower bound; NaN if it compared none).
+    /// </summary>
+    public double? MaxCosineBound { get; init; }
+
+    /// <summary>Whether <see cref="MaxOffDiagonalCosine"/> is exact (see <see cref="MaxCosineBound"/>).</summary>
+    public bool MaxCosineExact => MaxCosineBound is null;
+}
+
+/// <summary>How <see cref="Duplicates"/> finds the pairs of units above the cosine threshold.</summary>
+public enum DuplicateSearch
+{
+    /// <summary>
+    /// Sub-quadratic screen (the default): only pairs whose projections on a few principal directions lie within the
+    /// distance the threshold implies are compared. Clusters exact; the largest cosine exact when ≥ the search floor
+    /// (see <see cref="Duplicates.FromUnitVectors"/>); small layers are compared all pairs, exactly.
+    /// </summary>
+    Screened,
+    /// <summary>All pairs (the Gram matrix of all units, screened in float32, decided in float64): the reference.</summary>
+    Exact,
 }
 
 /// <summary>
@@ -26,7 +53,8 @@ public static class Duplicates
     /// clusters are the connected components (union–find) of size ≥ 2. Units with ‖u_i‖ = 0 are never linked (they are
     /// collapsed, see <see cref="Collapse"/>, not duplicated).
     /// </summary>
-    public static DuplicateResult Clusters(Tensor wIn, Tensor? b, Tensor wOut, double cosThreshold = 0.99, bool signInvariant = false)
+    public static DuplicateResult Clusters(Tensor wIn, Tensor? b, Tensor wOut, double cosThreshold = 0.99, bool signInvariant = false,
+        DuplicateSearch search = DuplicateSearch.Screened, double? maxCosineFloor = null)
     {
         using var _ = torch.no_grad();
         using var scope = torch.NewDisposeScope();
@@ -35,25 +63,47 @@ public static class Duplicates
         var parts = new List<Tensor> { w };
         if (b is not null) parts.Add(TensorMath.F64(b).reshape(-1, 1));
         parts.Add(TensorMath.F64(wOut).t());
-        return FromUnitVectors(torch.cat(parts, 1), cosThreshold, signInvariant);
+        return FromUnitVectors(torch.cat(parts, 1), cosThreshold, signInvariant, search, maxCosineFloor);
     }
 
     /// <summary><see cref="Clusters"/> for any unit-wise symmetry: u_i from <see cref="UnitNorms.UnitVectors"/>.</summary>
-    public static DuplicateResult FromSymmetry(SymmetryIR sym, IReadOnlyDictionary<string, Tensor> parameters, double cosThreshold = 0.99, bool signInvariant = false)
+    public static DuplicateResult FromSymmetry(SymmetryIR sym, IReadOnlyDictionary<string, Tensor> parameters, double cosThreshold = 0.99, bool signInvariant = false,
+        DuplicateSearch search = DuplicateSearch.Screened, double? maxCosineFloor = null)
     {
         using var _ = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        return FromUnitVectors(UnitNorms.UnitVectors(sym, parameters), cosThreshold, signInvariant);
+        return FromUnitVectors(UnitNorms.UnitVectors(sym, parameters), cosThreshold, signInvariant, search, maxCosineFloor);
     }
 
     /// <summary>
-    /// Clusters of the rows of <paramref name="units"/> [n, k] by cosine similarity (see <see cref="Clusters"/>).
-    /// The O(n²·k) part, the Gram matrix of all pairs, is screened in float32; every pair within <see cref="ScreenMargin"/>
-    /// of the threshold or of the largest cosine is then decided on its float64 cosine, so the clusters and
-    /// <see cref="DuplicateResult.MaxOffDiagonalCosine"/> are those of the float64 computation.
+    /// Clusters of the rows of <paramref name="units"/> [n, k] by cosine similarity (see <see cref="Clusters"/>), by
+    /// <paramref name="search"/>. Both searches decide every compared pair on its float64 cosine, so they give the same
+    /// clusters (tested against each other).
+    /// <para>
+    /// <see cref="DuplicateSearch.Screened"/>: for unit vectors, cos(û_i, û_j) ≥ c ⇔ ‖û_i − û_j‖² ≤ 2(1 − c), and any
+    /// projection on orthonormal directions shortens distances. The units are projected on
+    /// <see cref="ProjectionDimensions"/> orthonormal directions (one subspace iteration towards the principal directions
+    /// of the centred unit vectors, from a fixed start: deterministic), sorted by the first projection, and only pairs
+    /// whose projections lie within √(2(1 − floor)) are compared, floor = <paramref name="maxCosineFloor"/> (default: the
+    /// threshold; a lower floor compares more pairs). Hence every pair with cos ≥ floor is compared: the clusters are
+    /// exact, and <see cref="DuplicateResult.MaxOffDiagonalCosine"/> is exact whenever it is ≥ floor. Below the floor it is
+    /// the largest cosine among the compared pairs (which include each unit's neighbours in the sorted order) and
+    /// <see cref="DuplicateResult.MaxCosineBound"/> = floor: the true value lies in [reported, floor). When all pairs cost
+    /// less than <see cref="AllPairsBudget"/> multiply-adds, all pairs are compared and everything is exact.
+    /// With <paramref name="signInvariant"/> the set {û_i} ∪ {−û_i} is searched. Cost: O(n·k·m) for the projections, the
+    /// pairs inside the window (a fraction of n² that shrinks as the units spread along the first direction; for isotropic
+    /// units in k dimensions about 0.6·n²/2 at threshold 0.99, each an 8-wide vector test), and k per compared pair.
+    /// </para>
+    /// <para>
+    /// <see cref="DuplicateSearch.Exact"/>: the Gram matrix of all pairs in float32, then every pair within
+    /// <see cref="ScreenMargin"/> of the threshold or of the largest cosine decided on its float64 cosine: the clusters and
+    /// <see cref="DuplicateResult.MaxOffDiagonalCosine"/> of the float64 computation, at O(n²·k).
+    /// </para>
     /// </summary>
-    public static DuplicateResult FromUnitVectors(Tensor units, double cosThreshold = 0.99, bool signInvariant = false)
+    public static DuplicateResult FromUnitVectors(Tensor units, double cosThreshold = 0.99, bool signInvariant = false,
+        DuplicateSearch search = DuplicateSearch.Screened, double? maxCosineFloor = null)
     {
+        if (search == DuplicateSearch.Screened) return DuplicateScreen.Search(units, cosThreshold, signInvariant, Math.Min(cosThreshold, maxCosineFloor ?? cosThreshold));
         using var _ = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var u = TensorMath.F64(units);
@@ -102,6 +152,12 @@ public static class Duplicates
         return new DuplicateResult(clusters, maxCos);
     }
 
-    /// <summary>How far below the threshold (or the largest cosine) a float32-screened pair is still checked in float64.</summary>
+    /// <summary>How far below the threshold (or the largest cosine) a float32-screened pair is still checked in float64 (exact search).</summary>
     public const double ScreenMargin = 1e-4;
+
+    /// <summary>How many directions the screened search projects on.</summary>
+    public const int ProjectionDimensions = 8;
+
+    /// <summary>Below this many multiply-adds for all pairs (n(n − 1)/2 · k), the screened search compares all pairs.</summary>
+    public const long AllPairsBudget = 1L << 20;
 }

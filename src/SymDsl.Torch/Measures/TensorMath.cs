@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,18 +25,34 @@ internal static class TensorMath
         };
     }
 
-    public static double[] ToArray(Tensor t) => F64(t).contiguous().data<double>().ToArray();
+    /// <summary>The values of <paramref name="t"/> in float64, row-major, copied out in one block.</summary>
+    public static double[] ToArray(Tensor t) => MemoryMarshal.Cast<byte, double>(F64(t).contiguous().bytes).ToArray();
 
     public static double[,] ToMatrix(Tensor t)
     {
         var m = F64(t).contiguous();
         if (m.dim() != 2) throw new ArgumentException($"expected a matrix, got rank {m.dim()}");
         int r = (int)m.shape[0], c = (int)m.shape[1];
-        var flat = m.data<double>().ToArray();
+        var flat = MemoryMarshal.Cast<byte, double>(m.bytes).ToArray();
         var res = new double[r, c];
-        for (int i = 0; i < r; i++)
-            for (int j = 0; j < c; j++)
-                res[i, j] = flat[i * c + j];
+        Buffer.BlockCopy(flat, 0, res, 0, r * c * sizeof(double));
+        return res;
+    }
+
+    /// <summary>A [b, r, c] tensor as b matrices, read in one transfer.</summary>
+    public static double[][,] ToMatrices(Tensor t)
+    {
+        var m = F64(t).contiguous();
+        if (m.dim() != 3) throw new ArgumentException($"expected a batch of matrices, got rank {m.dim()}");
+        int nb = (int)m.shape[0], r = (int)m.shape[1], c = (int)m.shape[2];
+        var flat = MemoryMarshal.Cast<byte, double>(m.bytes).ToArray();
+        var res = new double[nb][,];
+        for (int b = 0; b < nb; b++)
+        {
+            var a = new double[r, c];
+            Buffer.BlockCopy(flat, b * r * c * sizeof(double), a, 0, r * c * sizeof(double));
+            res[b] = a;
+        }
         return res;
     }
 
