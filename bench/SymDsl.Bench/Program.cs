@@ -37,6 +37,13 @@ if (ArgValue("--widths") is { } widthList)
 }
 string root = FindRoot();
 string outDir = ArgValue("--out") ?? Path.Combine(root, "bench", "out");
+// How the diagnostics run in the diagnostics sections: background (symc train --diagnostics background: measured on a
+// snapshot on a worker thread while training goes on; the cheaper mode here) or inline (on the training thread, symc
+// train's default).
+string diagnosticsFlag = ArgValue("--diagnostics") ?? "background";
+if (diagnosticsFlag is not ("background" or "inline"))
+    return Usage($"bench/run: --diagnostics takes inline or background, not '{diagnosticsFlag}'");
+var diagnosticsMode = diagnosticsFlag == "inline" ? DiagnosticsMode.Inline : DiagnosticsMode.Background;
 int threads = int.TryParse(ArgValue("--threads"), out var t) ? t : Environment.ProcessorCount;
 Directory.CreateDirectory(outDir);
 torch.set_num_threads(threads);
@@ -241,7 +248,7 @@ Dictionary<string, object?> Overhead(string kind, int width)
     else
     {
         SymmetryDiagnostics? diagnostics = null;
-        var res = InterleavedRuns.Compare(program, withAll, () => [diagnostics = SymmetryDiagnostics.Create(program.Models[0], withAll)!], withAll, () => [], stopRule);
+        var res = InterleavedRuns.Compare(program, withAll, () => [diagnostics = SymmetryDiagnostics.Create(program.Models[0], withAll, new DiagnosticsOptions(Mode: diagnosticsMode))!], withAll, () => [], stopRule);
         // The evaluation's cost (median, after the first, which pays one-off set-up) and its parts (SecondsByMetric per evaluation).
         double evalUs = StepTimer.Median(diagnostics!.EvaluationSeconds.Skip(1).ToList()) * 1e6;
         var parts = diagnostics.SecondsByMetric.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / Math.Max(1, diagnostics.Evaluations) * 1e6, 1));
@@ -250,6 +257,7 @@ Dictionary<string, object?> Overhead(string kind, int width)
         d["steps_per_side"] = res.StepsPerSide;
         d["evaluation_median_us"] = evalUs;
         d["evaluation_us_by_part"] = parts;
+        d["diagnostics_mode"] = diagnosticsMode.ToString().ToLowerInvariant();
         Console.WriteLine($"  diagnostics every 10 w={width,-5} {Show(res.Ratio)}  ({res.Ratio.StepMsA:F3} vs {res.Ratio.StepMsB:F3} ms per loop step; one evaluation {evalUs:F0} µs: {string.Join(", ", parts.Select(kv => $"{kv.Key} {kv.Value:F0}"))}; CPU time {Show(res.Cpu)}; stopped by {res.StoppedBy} after {res.Seconds:F0} s)");
     }
     d["model"] = $"examples/mlp.sym with width {width} (64-{width}-10, batch 64)";
