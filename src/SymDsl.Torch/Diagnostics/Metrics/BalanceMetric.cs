@@ -35,7 +35,11 @@ internal sealed class BalanceMetric(PlanScope s) : MetricRuntime(s)
         }
         var cs = Balance.ConservedMatrices(sym, e.Effective);
         yield return (Key, Math.Sqrt(cs.Sum(c => c.Cast<double>().Sum(x => x * x))));
-        var per = Balance.RotationGradientImbalances(sym, grads).Where(double.IsFinite).ToArray();
+        var f = UnitNorms.Slices(sym, grads, ActionRole.Forward);
+        var i = UnitNorms.Slices(sym, grads, ActionRole.Inverse);
+        if (f is null || i is null) { yield return (Key + ".grad_imbalance", double.NaN); yield break; }
+        int n = sym.Dim, nb = Math.Max(1, sym.Blocks);
+        var per = Enumerable.Range(0, nb).Select(b => Balance.RotationGradientImbalance(f.narrow(0, b * n, n), i.narrow(0, b * n, n).t())).Where(double.IsFinite).ToArray();
         yield return (Key + ".grad_imbalance", per.Length > 0 ? per.Average() : double.NaN);
     }
 }
