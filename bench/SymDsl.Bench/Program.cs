@@ -17,7 +17,8 @@ using static TorchSharp.torch;
 // (sections: compiled, syre, diagnostics, widths, check, gflops, memory; and micro, handtrain: not in the default run;
 // results.json/results.md are then written only with --out), --cases a,b (which compiled-vs-hand-written cases: mlp,
 // deep_linear, attention, convnet, transformer), --widths a,b (the widths sweep), --budget SECONDS and --target
-// HALF_WIDTH (the stop rule of every ratio). `agree A.json B.json` (bench/agree): compares two results.
+// HALF_WIDTH (the stop rule of every ratio), --diagnostics background|inline, --pin-core N|auto|none (the core of the
+// trainer-level ratios' loops). `agree A.json B.json` (bench/agree): compares two results.
 
 if (args.Length > 0 && args[0] == "agree")
     return args.Length == 3 ? Agree.Run(args[1], args[2], Console.Out) : Usage("usage: bench/agree A.json B.json");
@@ -45,6 +46,9 @@ if (diagnosticsFlag is not ("background" or "inline"))
     return Usage($"bench/run: --diagnostics takes inline or background, not '{diagnosticsFlag}'");
 var diagnosticsMode = diagnosticsFlag == "inline" ? DiagnosticsMode.Inline : DiagnosticsMode.Background;
 int threads = int.TryParse(ArgValue("--threads"), out var t) ? t : Environment.ProcessorCount;
+string pinFlag = ArgValue("--pin-core") ?? "auto";
+if (pinFlag is not ("none" or "auto") && !(int.TryParse(pinFlag, NumberStyles.None, CultureInfo.InvariantCulture, out var pinned) && pinned < Environment.ProcessorCount))
+    return Usage($"bench/run: --pin-core takes a core number below {Environment.ProcessorCount}, auto or none, not '{pinFlag}'");
 Directory.CreateDirectory(outDir);
 torch.set_num_threads(threads);
 torch.manual_seed(0);
@@ -227,6 +231,12 @@ if (only?.Contains("handtrain") == true)
 // jitter, so they run on one torch thread unless --threads is given.
 int loopThreads = ArgValue("--threads") is null ? 1 : threads;
 results["trainer_loop_threads"] = loopThreads;
+// Both loops of a trainer-level ratio on one core (--pin-core N, or none; default core 0 with one loop thread on Linux
+// with two cores or more): see CoreAffinity.
+int? pinCore = pinFlag == "none" ? null : pinFlag == "auto"
+    ? (OperatingSystem.IsLinux() && Environment.ProcessorCount >= 2 && loopThreads == 1 ? 0 : null)
+    : int.Parse(pinFlag, CultureInfo.InvariantCulture);
+results["trainer_loop_core"] = pinCore?.ToString(CultureInfo.InvariantCulture) ?? "none";
 var overheads = new Dictionary<(string Kind, int Width), Dictionary<string, object?>>();
 string WidthKey(string kind, int width) => kind + (width == 128 ? "" : $"_wide{width}");
 
@@ -240,7 +250,7 @@ Dictionary<string, object?> Overhead(string kind, int width)
     if (kind == "syre_overhead")
     {
         var a = withAll with { Diagnostics = [] };
-        var res = InterleavedRuns.Compare(program, a, () => [], a with { Breaks = [] }, () => [], stopRule);
+        var res = InterleavedRuns.Compare(program, a, () => [], a with { Breaks = [] }, () => [], stopRule, pinCore: pinCore);
         d = RatioDetail(res.Ratio, res.Cpu, res.StoppedBy, res.Seconds, "with", "without");
         d["steps_per_side"] = res.StepsPerSide;
         Console.WriteLine($"  syre overhead      w={width,-5} {Show(res.Ratio)}  ({res.Ratio.StepMsA:F3} vs {res.Ratio.StepMsB:F3} ms per loop step; CPU time {Show(res.Cpu)}; stopped by {res.StoppedBy} after {res.Seconds:F0} s)");
@@ -248,7 +258,7 @@ Dictionary<string, object?> Overhead(string kind, int width)
     else
     {
         SymmetryDiagnostics? diagnostics = null;
-        var res = InterleavedRuns.Compare(program, withAll, () => [diagnostics = SymmetryDiagnostics.Create(program.Models[0], withAll, new DiagnosticsOptions(Mode: diagnosticsMode))!], withAll, () => [], stopRule);
+        var res = InterleavedRuns.Compare(program, withAll, () => [diagnostics = SymmetryDiagnostics.Create(program.Models[0], withAll, new DiagnosticsOptions(Mode: diagnosticsMode))!], withAll, () => [], stopRule, pinCore: pinCore);
         // The evaluation's cost (median, after the first, which pays one-off set-up) and its parts (SecondsByMetric per evaluation).
         double evalUs = StepTimer.Median(diagnostics!.EvaluationSeconds.Skip(1).ToList()) * 1e6;
         var parts = diagnostics.SecondsByMetric.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / Math.Max(1, diagnostics.Evaluations) * 1e6, 1));
