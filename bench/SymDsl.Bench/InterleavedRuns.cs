@@ -12,11 +12,12 @@ namespace SymDsl.Bench;
 /// steps side by side, minutes of load drift fall on both alike, and each ABBA block is one pair of
 /// <see cref="PairedRatio"/>. The runs are long (<see cref="MaxSteps"/>) and are cancelled once the stop rule is met.
 /// <para>
-/// Windows are <c>windowSteps</c> steps, offset by half a window from multiples of it (steps 10k+6 … 10k+15 for
-/// windows of 10): work done every 10 steps (diagnostics at step 10k) falls once into every window, in its middle.
-/// Metrics an observer computes in the background (<see cref="DeferredMetrics"/>) are awaited before a window ends and
-/// counted in it, so background work never runs into the other side's window (conservative: it may overlap only
-/// the half window after its step, not the whole ten steps a lone run would give it).
+/// Windows are <c>windowSteps</c> steps starting at its multiples (steps 10k … 10k+9 for windows of 10; the first
+/// window's boundary is after step 9): work done every 10 steps (diagnostics after step 10k) falls once into every window,
+/// at its first step. Metrics an observer computes in the background (<see cref="DeferredMetrics"/>) are awaited before
+/// a window ends and counted in it, so background work never runs into the other side's window. That is conservative:
+/// it may overlap the nine steps after its own in its window, where a lone run gives it the ten steps to the next
+/// evaluation and more (the diagnostics worker may fall up to three evaluations behind).
 /// </para>
 /// </summary>
 public static class InterleavedRuns
@@ -32,9 +33,11 @@ public static class InterleavedRuns
     /// factories make each side's observers (called once, on that side's thread, before its run; the caller
     /// disposes them, after reading what they measured).
     /// <paramref name="warmupBlocks"/> ABBA blocks after the first window are not counted (JIT, allocator, caches).
+    /// <paramref name="pinCore"/>: both loops' threads are pinned to this core (<see cref="CoreAffinity"/>; null: not pinned).
     /// </summary>
     public static Result Compare(ProgramIR program, TrainIR a, Func<IReadOnlyList<ITrainingObserver>> observersA,
-        TrainIR b, Func<IReadOnlyList<ITrainingObserver>> observersB, StopRule stop, int windowSteps = 10, int warmupBlocks = 2)
+        TrainIR b, Func<IReadOnlyList<ITrainingObserver>> observersB, StopRule stop, int windowSteps = 10, int warmupBlocks = 2,
+        int? pinCore = null)
     {
         var ratio = new PairedRatio(windowSteps);
         var cpu = new PairedRatio(windowSteps);
@@ -43,7 +46,7 @@ public static class InterleavedRuns
         using var cancel = new CancellationTokenSource();
         var errors = new Exception?[2];
         var steps = new long[2];
-        int offset = windowSteps / 2;
+        int offset = windowSteps - 1; // a window ends after step 10k+9: the next starts with the step whose periodic work it carries
         int segment = 0; // segments completed: 0 and 1 are the two sides' set-up and first steps, then windows in ABBA order
         var block = new double[4];
         var clock = Stopwatch.StartNew(); // the budget counts set-up and warm-up too
@@ -56,6 +59,7 @@ public static class InterleavedRuns
         void Side(int i)
         {
             var train = i == 0 ? a : b;
+            if (pinCore is int core) CoreAffinity.PinCurrentThread(core);
             turn[i].Wait();
             var observers = (i == 0 ? observersA : observersB)();
             var draining = observers.Select(o => new Draining(o)).ToList();

@@ -30,6 +30,15 @@ public sealed class PairedRatio
         _b.Add(b1); _b.Add(b2);
     }
 
+    /// <summary>Adds every pair of <paramref name="other"/> (another session of the same measurement, same window length).</summary>
+    public void AddAll(PairedRatio other)
+    {
+        if (other.WindowSteps != WindowSteps) throw new ArgumentException($"window of {other.WindowSteps} steps, expected {WindowSteps}");
+        _ratios.AddRange(other._ratios);
+        _a.AddRange(other._a);
+        _b.AddRange(other._b);
+    }
+
     public double Median => Stats.Median(_ratios);
 
     /// <summary>The 95 % interval of the median ratio (NaN when there are fewer than 6 pairs: no such interval exists).</summary>

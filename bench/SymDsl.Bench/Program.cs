@@ -17,7 +17,8 @@ using static TorchSharp.torch;
 // (sections: compiled, syre, diagnostics, widths, check, gflops, memory; and micro, handtrain: not in the default run;
 // results.json/results.md are then written only with --out), --cases a,b (which compiled-vs-hand-written cases: mlp,
 // deep_linear, attention, convnet, transformer), --widths a,b (the widths sweep), --budget SECONDS and --target
-// HALF_WIDTH (the stop rule of every ratio). `agree A.json B.json` (bench/agree): compares two results.
+// HALF_WIDTH (the stop rule of every ratio), --diagnostics background|inline, --pin-core N|auto|none (the core of the
+// trainer-level ratios' loops). `agree A.json B.json` (bench/agree): compares two results.
 
 if (args.Length > 0 && args[0] == "agree")
     return args.Length == 3 ? Agree.Run(args[1], args[2], Console.Out) : Usage("usage: bench/agree A.json B.json");
@@ -45,6 +46,9 @@ if (diagnosticsFlag is not ("background" or "inline"))
     return Usage($"bench/run: --diagnostics takes inline or background, not '{diagnosticsFlag}'");
 var diagnosticsMode = diagnosticsFlag == "inline" ? DiagnosticsMode.Inline : DiagnosticsMode.Background;
 int threads = int.TryParse(ArgValue("--threads"), out var t) ? t : Environment.ProcessorCount;
+string pinFlag = ArgValue("--pin-core") ?? "auto";
+if (pinFlag is not ("none" or "auto") && !(int.TryParse(pinFlag, NumberStyles.None, CultureInfo.InvariantCulture, out var pinned) && pinned < Environment.ProcessorCount))
+    return Usage($"bench/run: --pin-core takes a core number below {Environment.ProcessorCount}, auto or none, not '{pinFlag}'");
 Directory.CreateDirectory(outDir);
 torch.set_num_threads(threads);
 torch.manual_seed(0);
@@ -227,6 +231,39 @@ if (only?.Contains("handtrain") == true)
 // jitter, so they run on one torch thread unless --threads is given.
 int loopThreads = ArgValue("--threads") is null ? 1 : threads;
 results["trainer_loop_threads"] = loopThreads;
+// Both loops of a trainer-level ratio on one core (--pin-core N, or none; default core 0 with one loop thread on Linux
+// with two cores or more): see CoreAffinity.
+int? pinCore = pinFlag == "none" ? null : pinFlag == "auto"
+    ? (OperatingSystem.IsLinux() && Environment.ProcessorCount >= 2 && loopThreads == 1 ? 0 : null)
+    : int.Parse(pinFlag, CultureInfo.InvariantCulture);
+results["trainer_loop_core"] = pinCore?.ToString(CultureInfo.InvariantCulture) ?? "none";
+// Each trainer-level ratio is measured in --sessions independent sessions (fresh runs, fresh tensors; default 3, 2 with
+// --quick), the budget shared between them, and their pairs pooled: what stays fixed for the length of one pair of
+// runs (where the allocator put the tensors, a core's speed) is then sampled several times within one bench run
+// instead of once per run. session_medians in the detail shows their spread.
+int sessions = int.TryParse(ArgValue("--sessions"), out var se) && se >= 1 ? se : quick ? 2 : 3;
+results["trainer_sessions"] = sessions;
+var sessionRule = stopRule with { BudgetSeconds = stopRule.BudgetSeconds / sessions, MinPairs = Math.Max(6, stopRule.MinPairs / sessions) };
+InterleavedRuns.Result Sessions(Func<InterleavedRuns.Result> session, out List<double> medians)
+{
+    InterleavedRuns.Result? all = null;
+    medians = new List<double>();
+    var stopped = new List<string>();
+    for (int i = 0; i < sessions; i++)
+    {
+        var r = session();
+        medians.Add(Math.Round(r.Ratio.Median, 4));
+        stopped.Add(r.StoppedBy);
+        if (all is null) all = r;
+        else
+        {
+            all.Ratio.AddAll(r.Ratio);
+            all.Cpu.AddAll(r.Cpu);
+            all = all with { Seconds = all.Seconds + r.Seconds, StepsPerSide = all.StepsPerSide + r.StepsPerSide };
+        }
+    }
+    return all! with { StoppedBy = string.Join(",", stopped) };
+}
 var overheads = new Dictionary<(string Kind, int Width), Dictionary<string, object?>>();
 string WidthKey(string kind, int width) => kind + (width == 128 ? "" : $"_wide{width}");
 
@@ -240,21 +277,34 @@ Dictionary<string, object?> Overhead(string kind, int width)
     if (kind == "syre_overhead")
     {
         var a = withAll with { Diagnostics = [] };
-        var res = InterleavedRuns.Compare(program, a, () => [], a with { Breaks = [] }, () => [], stopRule);
+        var res = Sessions(() => InterleavedRuns.Compare(program, a, () => [], a with { Breaks = [] }, () => [], sessionRule, pinCore: pinCore), out var medians);
         d = RatioDetail(res.Ratio, res.Cpu, res.StoppedBy, res.Seconds, "with", "without");
         d["steps_per_side"] = res.StepsPerSide;
+        d["session_medians"] = medians;
         Console.WriteLine($"  syre overhead      w={width,-5} {Show(res.Ratio)}  ({res.Ratio.StepMsA:F3} vs {res.Ratio.StepMsB:F3} ms per loop step; CPU time {Show(res.Cpu)}; stopped by {res.StoppedBy} after {res.Seconds:F0} s)");
     }
     else
     {
-        SymmetryDiagnostics? diagnostics = null;
-        var res = InterleavedRuns.Compare(program, withAll, () => [diagnostics = SymmetryDiagnostics.Create(program.Models[0], withAll, new DiagnosticsOptions(Mode: diagnosticsMode))!], withAll, () => [], stopRule);
-        // The evaluation's cost (median, after the first, which pays one-off set-up) and its parts (SecondsByMetric per evaluation).
-        double evalUs = StepTimer.Median(diagnostics!.EvaluationSeconds.Skip(1).ToList()) * 1e6;
-        var parts = diagnostics.SecondsByMetric.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / Math.Max(1, diagnostics.Evaluations) * 1e6, 1));
-        diagnostics.Dispose();
+        // One diagnostics observer per session; the evaluation's cost (median, after each session's first, which pays
+        // one-off set-up) and its parts (SecondsByMetric per evaluation) over all of them.
+        var evaluations = new List<double>();
+        var partSeconds = new Dictionary<string, double>();
+        long evaluationCount = 0;
+        var res = Sessions(() =>
+        {
+            SymmetryDiagnostics? diagnostics = null;
+            var r = InterleavedRuns.Compare(program, withAll, () => [diagnostics = SymmetryDiagnostics.Create(program.Models[0], withAll, new DiagnosticsOptions(Mode: diagnosticsMode))!], withAll, () => [], sessionRule, pinCore: pinCore);
+            evaluations.AddRange(diagnostics!.EvaluationSeconds.Skip(1));
+            foreach (var (part, seconds) in diagnostics.SecondsByMetric) partSeconds[part] = partSeconds.GetValueOrDefault(part) + seconds;
+            evaluationCount += diagnostics.Evaluations;
+            diagnostics.Dispose();
+            return r;
+        }, out var medians);
+        double evalUs = StepTimer.Median(evaluations) * 1e6;
+        var parts = partSeconds.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / Math.Max(1, evaluationCount) * 1e6, 1));
         d = RatioDetail(res.Ratio, res.Cpu, res.StoppedBy, res.Seconds, "with", "without");
         d["steps_per_side"] = res.StepsPerSide;
+        d["session_medians"] = medians;
         d["evaluation_median_us"] = evalUs;
         d["evaluation_us_by_part"] = parts;
         d["diagnostics_mode"] = diagnosticsMode.ToString().ToLowerInvariant();

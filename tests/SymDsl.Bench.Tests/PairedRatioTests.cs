@@ -73,6 +73,20 @@ public class PairedRatioTests
     }
 
     [Fact]
+    public void SessionsPoolTheirPairs()
+    {
+        var first = new PairedRatio(windowSteps: 10);
+        var second = new PairedRatio(windowSteps: 10);
+        for (int i = 0; i < 5; i++) first.Add(0.011, 0.010, 0.010, 0.011); // 1.1
+        for (int i = 0; i < 4; i++) second.Add(0.013, 0.010, 0.010, 0.013); // 1.3
+        first.AddAll(second);
+        Assert.Equal(9, first.Pairs);
+        Assert.Equal(1.1, first.Median, 12);
+        Assert.Equal(1.1, first.StepMsA, 12); // the median window of A: 5 × 2 at 11 ms, 4 × 2 at 13 ms
+        Assert.Throws<ArgumentException>(() => first.AddAll(new PairedRatio(windowSteps: 5)));
+    }
+
+    [Fact]
     public void StopRuleStopsOnTheIntervalThePairsOrTheBudget()
     {
         var rule = new StopRule(MinPairs: 6, MaxPairs: 40, TargetHalfWidth: 0.01, BudgetSeconds: 10);

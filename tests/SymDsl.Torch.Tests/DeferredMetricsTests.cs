@@ -90,6 +90,67 @@ public class DeferredMetricsTests
         Assert.Equal(RunOutputTests.Outputs(sync), RunOutputTests.Outputs(slow));
     }
 
+    [Fact]
+    public void Steps_without_background_values_do_not_count_towards_the_bound()
+    {
+        // A metric every 5 steps whose values complete 30 steps later: 6 steps with values pending at once, under the bound,
+        // with up to 30 steps queued behind the oldest. Training must not wait for them before the end of the run (a bound
+        // counting every step would make it wait at step 8; the observer then completes the oldest itself after 200 ms and
+        // records the step it was stuck at).
+        var train = MlpTrain(steps: 60, logEvery: 4, checkpointEvery: null, syre: false);
+        var observer = new SparseObserver(every: 5, lateBy: 30);
+        Trainer.Run(Program(Mlp(8), train), train, new TrainOptions(TempDir("sparse")), observers: [observer]);
+        Assert.Equal(6, observer.MostPending);
+        Assert.All(observer.StuckAt, s => Assert.Equal(60, s));
+    }
+
+    /// <summary>Deferred values at every <c>every</c>-th step, completed <c>lateBy</c> steps later or when training has waited 200 ms.</summary>
+    sealed class SparseObserver(int every, int lateBy) : ITrainingObserver
+    {
+        readonly List<(long Step, TaskCompletionSource<IReadOnlyList<KeyValuePair<string, object?>>> Values)> _waiting = new();
+        long _step, _lastTick = Environment.TickCount64;
+        Task? _rescuer;
+        public int MostPending { get; private set; }
+        public List<long> StuckAt { get; } = new();
+
+        public void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics)
+        {
+            lock (_waiting)
+            {
+                _step = step;
+                _lastTick = Environment.TickCount64;
+                foreach (var w in _waiting.Where(w => w.Step <= step - lateBy)) w.Values.TrySetResult([new("sparse", (double)w.Step)]);
+                _waiting.RemoveAll(w => w.Step <= step - lateBy);
+                if (step % every == 0)
+                {
+                    var tcs = new TaskCompletionSource<IReadOnlyList<KeyValuePair<string, object?>>>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    metrics["background"] = new DeferredMetrics(tcs.Task);
+                    _waiting.Add((step, tcs));
+                    MostPending = Math.Max(MostPending, _waiting.Count);
+                }
+                _rescuer ??= Task.Run(Rescue);
+            }
+        }
+
+        void Rescue()
+        {
+            while (true)
+            {
+                Thread.Sleep(50);
+                lock (_waiting)
+                {
+                    var idle = Environment.TickCount64 - _lastTick;
+                    if (_waiting.Count == 0 && idle > 5_000) return;
+                    if (idle < 200 || _waiting.Count == 0) continue;
+                    StuckAt.Add(_step);
+                    _waiting[0].Values.TrySetResult([new("sparse", (double)_waiting[0].Step)]);
+                    _waiting.RemoveAt(0);
+                    _lastTick = Environment.TickCount64;
+                }
+            }
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

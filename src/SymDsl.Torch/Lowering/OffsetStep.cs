@@ -43,7 +43,7 @@ sealed class OffsetStep(OffsetParameterization[] offsets) : IDisposable
 
     public void Step(Optimizer optimizer)
     {
-        Resolve(optimizer);
+        if (!Current(optimizer)) Resolve(optimizer);
         using var _ = no_grad(); // in-place updates of leaves (the optimizer's own step runs without gradients too)
         try
         {
@@ -51,7 +51,7 @@ sealed class OffsetStep(OffsetParameterization[] offsets) : IDisposable
             {
                 if (_forms[i] == Form.Shift) offsets[i].Shift(toTheta: true);
                 else if (_forms[i] == Form.Momentum)
-                    Buffer(offsets[i])!.add_(offsets[i].Theta0, Coefficient(i, _alpha[i]));
+                    (_states[i] as SGD.State)!.momentum_buffer!.add_(_theta0[i]!, Coefficient(i, _alpha[i]));
             }
             optimizer.step();
         }
@@ -63,8 +63,7 @@ sealed class OffsetStep(OffsetParameterization[] offsets) : IDisposable
         for (var i = 0; i < offsets.Length; i++)
         {
             if (_forms[i] != Form.After) continue;
-            var p = offsets[i].StoredEffective;
-            p.add_(offsets[i].Theta0, Coefficient(i, _alpha[i] * (_groups![p.Handle].Options.LearningRate ?? 0)));
+            _stored[i]!.add_(_theta0[i]!, Coefficient(i, _alpha[i] * (_options[i]!.LearningRate ?? 0)));
         }
     }
 
@@ -88,6 +87,43 @@ sealed class OffsetStep(OffsetParameterization[] offsets) : IDisposable
     /// <summary>SGD's momentum buffer of the offset's stored P (null before the first step).</summary>
     Tensor? Buffer(OffsetParameterization o) => (_groups![o.StoredEffective.Handle].State as SGD.State)?.momentum_buffer;
 
+    // What the last Resolve found, per offset tensor: the stored P and θ₀ it corrects, its group's options and state, and
+    // the options it read (a step compares them, so a change between steps resolves again).
+    readonly Tensor?[] _stored = new Tensor?[offsets.Length];
+    readonly Tensor?[] _theta0 = new Tensor?[offsets.Length];
+    readonly OptimizerOptions?[] _options = new OptimizerOptions?[offsets.Length];
+    readonly OptimizerState?[] _states = new OptimizerState?[offsets.Length];
+    readonly (double? Decay, double? Momentum, double? Dampening, bool? Nesterov, bool? Maximize)[] _read = new (double?, double?, double?, bool?, bool?)[offsets.Length];
+    Optimizer? _resolvedFor;
+    bool _final;
+
+    static (double?, double?, double?, bool?, bool?) Read(OptimizerOptions? options) => options switch
+    {
+        SGD.Options o => (o.weight_decay, o.momentum, o.dampening, o.nesterov, o.maximize),
+        AdamW.Options o => (o.weight_decay, null, null, null, o.maximize),
+        _ => default,
+    };
+
+    /// <summary>
+    /// Whether the last <see cref="Resolve"/> still holds: the same optimizer, final forms (no momentum buffer still to
+    /// appear), the same options, a momentum buffer where the form uses one, and a gradient where the form corrects. Costs
+    /// a few field reads and one native call (the gradient) per corrected tensor: the full <see cref="Resolve"/> (optimizer
+    /// type, parameter, group and state look-ups) runs only when something changed.
+    /// </summary>
+    bool Current(Optimizer optimizer)
+    {
+        if (!_final || !ReferenceEquals(optimizer, _resolvedFor)) return false;
+        for (var i = 0; i < offsets.Length; i++)
+        {
+            if (_forms[i] is Form.None or Form.Shift) continue;
+            if (!Read(_options[i]).Equals(_read[i])) return false;
+            if (_forms[i] == Form.Momentum && (_states[i] as SGD.State)?.momentum_buffer is not { IsInvalid: false }) return false;
+            using var g = _stored[i]!.grad; // set to none since (zero_grad(set_to_none), a step that did not use it): resolve again
+            if (g is null) return false;
+        }
+        return true;
+    }
+
     /// <summary>Each offset tensor's form and coefficient under its group's options now (they may change between steps).</summary>
     void Resolve(Optimizer optimizer)
     {
@@ -97,10 +133,12 @@ sealed class OffsetStep(OffsetParameterization[] offsets) : IDisposable
         {
             // Adam (coupled L2 inside its second moment) or another optimizer: θ itself is handed to it.
             Array.Fill(_forms, Form.Shift);
+            _final = false;
             return;
         }
         if (!ReferenceEquals(optimizer, _optimizer)) Index(optimizer);
         var indexed = false;
+        var final = true;
         for (var i = 0; i < offsets.Length; i++)
         {
             var handle = offsets[i].StoredEffective.Handle;
@@ -130,9 +168,18 @@ sealed class OffsetStep(OffsetParameterization[] offsets) : IDisposable
             {
                 // The optimizer skips a tensor without a gradient; so does the correction.
                 using var g = offsets[i].StoredEffective.grad;
-                if (g is null) _forms[i] = Form.None;
+                if (g is null) { _forms[i] = Form.None; final = false; }
             }
+            if (_forms[i] == Form.Shift && sgd && group.Options is SGD.Options { momentum: > 0 } && (group.State as SGD.State)?.momentum_buffer is null)
+                final = false; // the first step: the buffer appears with it
+            _stored[i] = offsets[i].StoredEffective;
+            _theta0[i] = offsets[i].Theta0;
+            _options[i] = group.Options;
+            _states[i] = group.State;
+            _read[i] = Read(group.Options);
         }
+        _resolvedFor = optimizer;
+        _final = final;
     }
 
     void Index(Optimizer optimizer)

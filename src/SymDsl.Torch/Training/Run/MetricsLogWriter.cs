@@ -13,7 +13,9 @@ namespace SymDsl.Torch.Training;
 /// Background metrics: an observer may put a <see cref="DeferredMetrics"/> under any key of a step's metrics. The step's
 /// line then waits (training goes on) until its values are computed; the entry is replaced, in place, by the keys and
 /// values it yields, and lines are written strictly in step order (a later step's line waits for an earlier one's). At
-/// most <see cref="MaxPending"/> lines wait: the step that would add one more blocks until the oldest is written.
+/// most <see cref="MaxPending"/> steps with background values wait (the steps queued behind them cost a small dictionary
+/// each and are not counted, so a metric computed every k steps may fall up to MaxPending·k steps behind): the step that
+/// would add one more blocks until the oldest is written.
 /// <see cref="ResolveAll"/> (before every checkpoint and at the end of the run) waits for every pending value, so a
 /// checkpoint's line count and hash always include them. A value that failed is the error its observer's
 /// <see cref="ITrainingObserver.OnStep"/> would have thrown synchronously (a libtorch failure: the run's one-line
@@ -24,7 +26,7 @@ namespace SymDsl.Torch.Training;
 /// </summary>
 sealed class MetricsLogWriter : ITrainingObserver, IDisposable
 {
-    /// <summary>The most lines that may wait for background values before training waits for them.</summary>
+    /// <summary>The most steps with background values that may wait for them before training waits.</summary>
     public const int MaxPending = 8;
 
     static readonly JsonSerializerOptions Json = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
@@ -34,9 +36,13 @@ sealed class MetricsLogWriter : ITrainingObserver, IDisposable
     readonly Func<ExternalException, long, Exception> _torchFailed;
     readonly StreamWriter _writer;
     readonly Queue<Pending> _pending = new();
+    int _deferredSteps; // entries of _pending that hold a DeferredMetrics
 
     /// <summary>A step's metrics waiting for background values; <see cref="Logged"/>: a line is due whatever the observers add.</summary>
-    sealed record Pending(long Step, bool Logged, List<KeyValuePair<string, object?>> Entries);
+    sealed record Pending(long Step, bool Logged, List<KeyValuePair<string, object?>> Entries)
+    {
+        public bool Deferred { get; } = Entries.Exists(kv => kv.Value is DeferredMetrics);
+    }
 
     /// <summary>
     /// Restarts DIR/metrics.jsonl from the run's lines so far (<see cref="RunSetup.Lines"/>: the checkpoint's on a resume,
@@ -55,8 +61,8 @@ sealed class MetricsLogWriter : ITrainingObserver, IDisposable
     /// <summary>Every line of the run's metrics.jsonl written so far (with the checkpoint's on a resume).</summary>
     public IReadOnlyList<string> Lines => _run.Lines;
 
-    /// <summary>Lines waiting for background values.</summary>
-    public int PendingCount => _pending.Count;
+    /// <summary>Steps whose background values are not yet written (the bound <see cref="MaxPending"/> applies to these).</summary>
+    public int PendingCount => _deferredSteps;
 
     /// <summary>The keys every step's metrics start with: step, epoch, loss, lr.</summary>
     public static Dictionary<string, object?> StepMetrics(long step, int epoch, double loss, double lr)
@@ -67,9 +73,11 @@ sealed class MetricsLogWriter : ITrainingObserver, IDisposable
     public void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics)
     {
         var epochEnd = step % _run.StepsPerEpoch == 0 || step == _run.TotalSteps;
-        _pending.Enqueue(new Pending(step, step % _run.LogEvery == 0 || epochEnd, metrics.ToList()));
+        var pending = new Pending(step, step % _run.LogEvery == 0 || epochEnd, metrics.ToList());
+        _pending.Enqueue(pending);
+        if (pending.Deferred) _deferredSteps++;
         WriteCompleted(wait: false);
-        while (_pending.Count > MaxPending) WriteNext();
+        while (_deferredSteps > MaxPending) WriteNext();
     }
 
     /// <summary>Waits for every pending background value and writes their lines (before a checkpoint, at the end).</summary>
@@ -109,20 +117,26 @@ sealed class MetricsLogWriter : ITrainingObserver, IDisposable
                     {
                         try { d.Values.Wait(); }
                         catch (AggregateException) { }
-                        if (!d.Values.IsCompletedSuccessfully) { _pending.Clear(); return; }
+                        if (!d.Values.IsCompletedSuccessfully) { ClearPending(); return; }
                     }
                 WriteNext();
             }
         }
         catch (Exception)
         {
-            _pending.Clear(); // e.g. the disk is full: the run's own error says so
+            ClearPending(); // e.g. the disk is full: the run's own error says so
         }
         finally
         {
             try { _writer.Flush(); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
+    }
+
+    void ClearPending()
+    {
+        _pending.Clear();
+        _deferredSteps = 0;
     }
 
     void WriteCompleted(bool wait)
@@ -144,6 +158,7 @@ sealed class MetricsLogWriter : ITrainingObserver, IDisposable
                 metrics[key] = value;
         }
         _pending.Dequeue();
+        if (next.Deferred) _deferredSteps--;
         if (next.Logged || metrics.Count > StepKeyCount) Write(JsonSerializer.Serialize(metrics, Json));
     }
 
@@ -155,12 +170,12 @@ sealed class MetricsLogWriter : ITrainingObserver, IDisposable
         }
         catch (ExternalException torchError)
         {
-            _pending.Clear();
+            ClearPending();
             throw _torchFailed(torchError, step);
         }
         catch
         {
-            _pending.Clear();
+            ClearPending();
             throw;
         }
     }
