@@ -133,6 +133,35 @@ public static class InterleavedRuns
     }
 
     /// <summary>
+    /// A <see cref="SessionRatio"/>: runs sessions (<paramref name="session"/>, given its own stop rule: <paramref name="sessionSeconds"/> of budget, at
+    /// least <paramref name="minPairs"/> pairs) until at least <paramref name="minSessions"/> have run and the interval is
+    /// within <paramref name="rule"/>'s target, or its budget is spent (with at least <paramref name="minSessions"/>; a hard
+    /// cap at twice the budget). <paramref name="stoppedBy"/>: "interval" or "budget".
+    /// </summary>
+    public static SessionRatio Sessions(Func<StopRule, Result> session, int windowSteps, StopRule rule,
+        double sessionSeconds, int minSessions, int minPairs, out string stoppedBy, out double seconds, out long stepsPerSide)
+    {
+        var result = new SessionRatio(windowSteps);
+        var sessionRule = new StopRule(minPairs, rule.MaxPairs, rule.TargetHalfWidth / 2, sessionSeconds);
+        var clock = Stopwatch.StartNew();
+        stepsPerSide = 0;
+        while (true)
+        {
+            var r = session(sessionRule);
+            result.Add(r.Ratio, r.Cpu);
+            stepsPerSide += r.StepsPerSide;
+            double elapsed = clock.Elapsed.TotalSeconds;
+            string? stop = SessionRatio.Stop(result.Sessions, result.RelativeHalfWidth, elapsed, rule, minSessions);
+            if (stop is not null)
+            {
+                stoppedBy = stop;
+                seconds = elapsed;
+                return result;
+            }
+        }
+    }
+
+    /// <summary>
     /// Forwards every call to an observer and remembers the background metrics (<see cref="DeferredMetrics"/>) it hands
     /// the trainer, so that a window can wait for them before it ends.
     /// </summary>

@@ -26,7 +26,7 @@ if (args.Length > 0 && args[0] == "agree")
 bool quick = args.Contains("--quick");
 var only = ArgValue("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
 bool Section(string name) => only is null || only.Contains(name);
-string[] sections = ["compiled", "syre", "diagnostics", "widths", "check", "gflops", "memory", "micro", "handtrain"];
+string[] sections = ["compiled", "null", "syre", "diagnostics", "widths", "check", "gflops", "memory", "micro", "handtrain"];
 if (only?.FirstOrDefault(o => !sections.Contains(o)) is { } unknown)
     return Usage($"bench/run: unknown section '{unknown}' in --only (sections: {string.Join(", ", sections)})");
 int[] sweep = [128, 256, 512, 1024, 2048, 4096];
@@ -237,32 +237,28 @@ int? pinCore = pinFlag == "none" ? null : pinFlag == "auto"
     ? (OperatingSystem.IsLinux() && Environment.ProcessorCount >= 2 && loopThreads == 1 ? 0 : null)
     : int.Parse(pinFlag, CultureInfo.InvariantCulture);
 results["trainer_loop_core"] = pinCore?.ToString(CultureInfo.InvariantCulture) ?? "none";
-// Each trainer-level ratio is measured in --sessions independent sessions (fresh runs, fresh tensors; default 3, 2 with
-// --quick), the budget shared between them, and their pairs pooled: what stays fixed for the length of one pair of
-// runs (where the allocator put the tensors, a core's speed) is then sampled several times within one bench run
-// instead of once per run. session_medians in the detail shows their spread.
-int sessions = int.TryParse(ArgValue("--sessions"), out var se) && se >= 1 ? se : quick ? 2 : 3;
-results["trainer_sessions"] = sessions;
-var sessionRule = stopRule with { BudgetSeconds = stopRule.BudgetSeconds / sessions, MinPairs = Math.Max(6, stopRule.MinPairs / sessions) };
-InterleavedRuns.Result Sessions(Func<InterleavedRuns.Result> session, out List<double> medians)
+// Each trainer-level ratio is measured in independent sessions of --session-seconds (default 3, 1.5 with --quick), at
+// least 6, until the interval of the median over sessions is within --target or the budget is spent (SessionRatio).
+double sessionSeconds = double.TryParse(ArgValue("--session-seconds"), CultureInfo.InvariantCulture, out var ss) && ss > 0 ? ss : quick ? 1.5 : 3;
+const int MinSessions = 6;
+results["trainer_session_seconds"] = sessionSeconds;
+results["trainer_min_sessions"] = MinSessions;
+Dictionary<string, object?> SessionDetail(Func<StopRule, InterleavedRuns.Result> session, string label, int width)
 {
-    InterleavedRuns.Result? all = null;
-    medians = new List<double>();
-    var stopped = new List<string>();
-    for (int i = 0; i < sessions; i++)
-    {
-        var r = session();
-        medians.Add(Math.Round(r.Ratio.Median, 4));
-        stopped.Add(r.StoppedBy);
-        if (all is null) all = r;
-        else
-        {
-            all.Ratio.AddAll(r.Ratio);
-            all.Cpu.AddAll(r.Cpu);
-            all = all with { Seconds = all.Seconds + r.Seconds, StepsPerSide = all.StepsPerSide + r.StepsPerSide };
-        }
-    }
-    return all! with { StoppedBy = string.Join(",", stopped) };
+    var m = InterleavedRuns.Sessions(session, 10, stopRule, sessionSeconds, MinSessions, minPairs: 4, out var stoppedBy, out var seconds, out var steps);
+    var d = RatioDetail(m.Pooled, m.PooledCpu, stoppedBy, seconds, "with", "without");
+    // The estimate and its interval are over sessions; the pooled pairs give the per-step times.
+    var (lo, hi) = m.Interval;
+    d["median"] = m.Median; d["ci_low"] = lo; d["ci_high"] = hi; d["ci_half_width_relative"] = m.RelativeHalfWidth;
+    d["sessions"] = m.Sessions;
+    d["session_medians"] = m.Medians.Select(x => Math.Round(x, 4)).ToList();
+    d["pooled_pairs_median"] = m.Pooled.Median;
+    var cpu = (Dictionary<string, object?>)d["cpu"]!;
+    var (clo, chi) = m.CpuInterval;
+    cpu["median"] = m.CpuMedian; cpu["ci_low"] = clo; cpu["ci_high"] = chi;
+    d["steps_per_side"] = steps;
+    Console.WriteLine($"  {label,-18} w={width,-5} {F(m.Median)} [{F(lo)}, {F(hi)}] ({m.Sessions} sessions, {m.Pooled.Pairs} pairs)  ({m.Pooled.StepMsA:F3} vs {m.Pooled.StepMsB:F3} ms per loop step; CPU time {F(m.CpuMedian)} [{F(clo)}, {F(chi)}]; stopped by {stoppedBy} after {seconds:F0} s)");
+    return d;
 }
 var overheads = new Dictionary<(string Kind, int Width), Dictionary<string, object?>>();
 string WidthKey(string kind, int width) => kind + (width == 128 ? "" : $"_wide{width}");
@@ -274,14 +270,17 @@ Dictionary<string, object?> Overhead(string kind, int width)
     var program = CompileProgram(MlpOfWidth(width));
     var withAll = program.Trains[0] with { LogEvery = 10 };
     Dictionary<string, object?> d;
-    if (kind == "syre_overhead")
+    if (kind == "null_ratio")
+    {
+        // The harness against itself: the same run (with syre, no diagnostics) on both sides. Its ratio is 1 by
+        // construction; how far its estimate and interval stray from 1 is what the method itself contributes.
+        var a = withAll with { Diagnostics = [] };
+        d = SessionDetail(rule => InterleavedRuns.Compare(program, a, () => [], a, () => [], rule, pinCore: pinCore), "null (A vs A)", width);
+    }
+    else if (kind == "syre_overhead")
     {
         var a = withAll with { Diagnostics = [] };
-        var res = Sessions(() => InterleavedRuns.Compare(program, a, () => [], a with { Breaks = [] }, () => [], sessionRule, pinCore: pinCore), out var medians);
-        d = RatioDetail(res.Ratio, res.Cpu, res.StoppedBy, res.Seconds, "with", "without");
-        d["steps_per_side"] = res.StepsPerSide;
-        d["session_medians"] = medians;
-        Console.WriteLine($"  syre overhead      w={width,-5} {Show(res.Ratio)}  ({res.Ratio.StepMsA:F3} vs {res.Ratio.StepMsB:F3} ms per loop step; CPU time {Show(res.Cpu)}; stopped by {res.StoppedBy} after {res.Seconds:F0} s)");
+        d = SessionDetail(rule => InterleavedRuns.Compare(program, a, () => [], a with { Breaks = [] }, () => [], rule, pinCore: pinCore), "syre overhead", width);
     }
     else
     {
@@ -290,25 +289,22 @@ Dictionary<string, object?> Overhead(string kind, int width)
         var evaluations = new List<double>();
         var partSeconds = new Dictionary<string, double>();
         long evaluationCount = 0;
-        var res = Sessions(() =>
+        d = SessionDetail(rule =>
         {
             SymmetryDiagnostics? diagnostics = null;
-            var r = InterleavedRuns.Compare(program, withAll, () => [diagnostics = SymmetryDiagnostics.Create(program.Models[0], withAll, new DiagnosticsOptions(Mode: diagnosticsMode))!], withAll, () => [], sessionRule, pinCore: pinCore);
+            var r = InterleavedRuns.Compare(program, withAll, () => [diagnostics = SymmetryDiagnostics.Create(program.Models[0], withAll, new DiagnosticsOptions(Mode: diagnosticsMode))!], withAll, () => [], rule, pinCore: pinCore);
             evaluations.AddRange(diagnostics!.EvaluationSeconds.Skip(1));
             foreach (var (part, seconds) in diagnostics.SecondsByMetric) partSeconds[part] = partSeconds.GetValueOrDefault(part) + seconds;
             evaluationCount += diagnostics.Evaluations;
             diagnostics.Dispose();
             return r;
-        }, out var medians);
+        }, "diagnostics every 10", width);
         double evalUs = StepTimer.Median(evaluations) * 1e6;
         var parts = partSeconds.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / Math.Max(1, evaluationCount) * 1e6, 1));
-        d = RatioDetail(res.Ratio, res.Cpu, res.StoppedBy, res.Seconds, "with", "without");
-        d["steps_per_side"] = res.StepsPerSide;
-        d["session_medians"] = medians;
         d["evaluation_median_us"] = evalUs;
         d["evaluation_us_by_part"] = parts;
         d["diagnostics_mode"] = diagnosticsMode.ToString().ToLowerInvariant();
-        Console.WriteLine($"  diagnostics every 10 w={width,-5} {Show(res.Ratio)}  ({res.Ratio.StepMsA:F3} vs {res.Ratio.StepMsB:F3} ms per loop step; one evaluation {evalUs:F0} µs: {string.Join(", ", parts.Select(kv => $"{kv.Key} {kv.Value:F0}"))}; CPU time {Show(res.Cpu)}; stopped by {res.StoppedBy} after {res.Seconds:F0} s)");
+        Console.WriteLine($"    one evaluation {evalUs:F0} µs: {string.Join(", ", parts.Select(kv => $"{kv.Key} {kv.Value:F0}"))}");
     }
     d["model"] = $"examples/mlp.sym with width {width} (64-{width}-10, batch 64)";
     d["width"] = width;
@@ -322,9 +318,16 @@ void OverheadKey(string kind, int width, double target)
     string key = WidthKey(kind, width);
     results[key] = d["median"];
     results[key + "_detail"] = d;
-    rows.Add((key, ShowDetail(d), $"≤ {target:F2}", VerdictOf(d, target)));
+    if (kind == "null_ratio")
+    {
+        double m = (double)d["median"]!, lo = (double)d["ci_low"]!, hi = (double)d["ci_high"]!;
+        rows.Add((key, ShowDetail(d), "1 ± 0.02, interval holds 1", Met(Math.Abs(m - 1) <= 0.02 && lo <= 1 && hi >= 1)));
+    }
+    else rows.Add((key, ShowDetail(d), $"≤ {target:F2}", VerdictOf(d, target)));
 }
 
+if (Section("null"))
+    foreach (int w in new[] { 128, 1024 }) OverheadKey("null_ratio", w, 1.02);
 if (Section("syre"))
     foreach (int w in new[] { 128, 1024 }) OverheadKey("syre_overhead", w, 1.03);
 if (Section("diagnostics"))
@@ -534,7 +537,7 @@ static Dictionary<string, object?> RatioDetail(PairedRatio r, PairedRatio cpu, s
 }
 
 static string Show(PairedRatio r) => $"{F(r.Median)} [{F(r.Interval.Low)}, {F(r.Interval.High)}] ({r.Pairs} pairs)";
-static string ShowDetail(Dictionary<string, object?> d) => $"{F((double)d["median"]!)} [{F((double)d["ci_low"]!)}, {F((double)d["ci_high"]!)}] ({d["pairs"]} pairs)";
+static string ShowDetail(Dictionary<string, object?> d) => $"{F((double)d["median"]!)} [{F((double)d["ci_low"]!)}, {F((double)d["ci_high"]!)}] ({(d.TryGetValue("sessions", out var n) ? $"{n} sessions, " : "")}{d["pairs"]} pairs)";
 
 string? ArgValue(string name)
 {

@@ -87,6 +87,38 @@ public class PairedRatioTests
     }
 
     [Fact]
+    public void SessionRatioIsTheMedianOverSessionsWithItsInterval()
+    {
+        // Seven sessions whose own medians are 1.00 … 1.06: the estimate is their median, 1.03, and with 7 sessions the
+        // 95 % interval is the 1st smallest and largest (k = 1), whatever the number of pairs inside each session.
+        var m = new SessionRatio(windowSteps: 10);
+        for (int i = 0; i < 7; i++)
+        {
+            var wall = new PairedRatio(10);
+            var cpu = new PairedRatio(10);
+            for (int p = 0; p < 50 * (i + 1); p++) { wall.Add(0.01 * (1 + 0.01 * i), 0.01, 0.01, 0.01 * (1 + 0.01 * i)); cpu.Add(0.02, 0.01, 0.01, 0.02); }
+            m.Add(wall, cpu);
+        }
+        Assert.Equal(7, m.Sessions);
+        Assert.Equal(1.03, m.Median, 12);
+        Assert.Equal((1.00, 1.06), (Math.Round(m.Interval.Low, 12), Math.Round(m.Interval.High, 12)));
+        Assert.Equal(2.0, m.CpuMedian, 12);
+        Assert.Equal(50 * 28, m.Pooled.Pairs);
+        Assert.True(m.Pooled.Median > m.Median); // the pooled median leans to the long sessions (here 1.05)
+    }
+
+    [Fact]
+    public void SessionStopRuleNeedsSixSessionsThenTheIntervalOrTheBudget()
+    {
+        var rule = new StopRule(MinPairs: 20, MaxPairs: 100_000, TargetHalfWidth: 0.01, BudgetSeconds: 40);
+        Assert.Null(SessionRatio.Stop(5, 0.001, 50, rule, minSessions: 6)); // too few sessions, even past the budget
+        Assert.Equal("budget", SessionRatio.Stop(5, double.PositiveInfinity, 80, rule, minSessions: 6)); // the hard cap
+        Assert.Equal("interval", SessionRatio.Stop(6, 0.009, 10, rule, minSessions: 6));
+        Assert.Null(SessionRatio.Stop(6, 0.02, 39, rule, minSessions: 6));
+        Assert.Equal("budget", SessionRatio.Stop(9, 0.02, 40, rule, minSessions: 6));
+    }
+
+    [Fact]
     public void StopRuleStopsOnTheIntervalThePairsOrTheBudget()
     {
         var rule = new StopRule(MinPairs: 6, MaxPairs: 40, TargetHalfWidth: 0.01, BudgetSeconds: 10);
