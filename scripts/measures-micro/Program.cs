@@ -17,6 +17,22 @@ if (args.Length > 0 && args[0] == "eval")
     EvaluationCost.Run(root, args.Length > 1 ? args.Skip(1).Select(int.Parse).ToArray() : new[] { 128, 1024, 4096 });
     return;
 }
+if (args.Length > 0 && args[0] == "bytes")
+{
+    var big = torch.zeros(2_000_000, ScalarType.Float64);
+    var sw = Stopwatch.StartNew();
+    for (int i = 0; i < 20; i++) { var b = big.bytes; if (b.Length == 0) throw new Exception(); }
+    Console.WriteLine($"bytes of 16 MB: {sw.Elapsed.TotalMicroseconds / 20:F0} µs; data<double>: ");
+    sw.Restart();
+    for (int i = 0; i < 20; i++) { var b = big.data<double>(); if (b.Count == 0) throw new Exception(); }
+    Console.WriteLine($"data<double> of 16 MB: {sw.Elapsed.TotalMicroseconds / 20:F0} µs");
+    return;
+}
+if (args.Length > 0 && args[0] == "geometry")
+{
+    UnitGeometry.Run(Directory.GetCurrentDirectory(), int.Parse(args[1]), int.Parse(args[2]));
+    return;
+}
 var widths = args.Length > 0 ? args.Select(int.Parse).ToArray() : new[] { 128, 1024, 4096 };
 foreach (var n in widths)
 {
