@@ -41,7 +41,9 @@ static class EvaluationCost
                 Trainer.Run(program, train, new TrainOptions(Path.Combine(dir, "diag"), Steps: steps), observers: [diagnostics, parts]);
                 diagnostics.Dispose();
 
-                Console.WriteLine($"width {width}: step without diagnostics median {plain.MedianUs(skip),7:F0} µs; one evaluation median {Median(diagnostics.EvaluationSeconds.Skip(skip).Select(s => s * 1e6)),7:F0} µs");
+                Console.WriteLine($"width {width} ({(Environment.GetEnvironmentVariable("EVAL_WALL") is null ? "thread CPU" : "wall")} time per part): step without diagnostics (wall) median {plain.MedianUs(skip),7:F0} µs; one evaluation median {Median(diagnostics.EvaluationSeconds.Skip(skip).Select(s => s * 1e6)),7:F0} µs");
+                var totals = Enumerable.Range(0, parts.Parts.Values.Min(v => v.Count)).Select(i => parts.Parts.Values.Sum(v => v[i])).ToList();
+                Console.WriteLine($"  {"sum of parts",-24} median {Median(totals.Skip(skip)),8:F0} µs");
                 foreach (var (key, values) in parts.Parts)
                     Console.WriteLine($"  {key,-24} median {Median(values.Skip(skip)),8:F0} µs   mean {values.Skip(skip).Average(),8:F0} µs   first {values[0],9:F0} µs");
             }
@@ -76,7 +78,7 @@ static class EvaluationCost
         public SortedDictionary<string, List<double>> Parts { get; } = new(StringComparer.Ordinal);
         public void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics)
         {
-            var now = diagnostics.SecondsByMetric;
+            var now = Environment.GetEnvironmentVariable("EVAL_WALL") is null ? diagnostics.CpuSecondsByMetric : diagnostics.SecondsByMetric;
             foreach (var (key, total) in now)
             {
                 if (!Parts.TryGetValue(key, out var list)) Parts[key] = list = new();
