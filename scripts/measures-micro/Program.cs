@@ -10,6 +10,29 @@ using static TorchSharp.torch;
 // MEASURES_THREADS=1 pins torch to one intra-op thread (steadier timings on a loaded machine).
 if (Environment.GetEnvironmentVariable("MEASURES_THREADS") is { Length: > 0 } threads) torch.set_num_threads(int.Parse(threads));
 Console.WriteLine($"torch threads: {torch.get_num_threads()}");
+// "eval [widths]": the cost of one whole diagnostics evaluation by part, through the trainer (EvaluationCost).
+if (args.Length > 0 && args[0] == "eval")
+{
+    var root = Directory.GetCurrentDirectory();
+    EvaluationCost.Run(root, args.Length > 1 ? args.Skip(1).Select(int.Parse).ToArray() : new[] { 128, 1024, 4096 });
+    return;
+}
+if (args.Length > 0 && args[0] == "bytes")
+{
+    var big = torch.zeros(2_000_000, ScalarType.Float64);
+    var sw = Stopwatch.StartNew();
+    for (int i = 0; i < 20; i++) { var b = big.bytes; if (b.Length == 0) throw new Exception(); }
+    Console.WriteLine($"bytes of 16 MB: {sw.Elapsed.TotalMicroseconds / 20:F0} µs; data<double>: ");
+    sw.Restart();
+    for (int i = 0; i < 20; i++) { var b = big.data<double>(); if (b.Count == 0) throw new Exception(); }
+    Console.WriteLine($"data<double> of 16 MB: {sw.Elapsed.TotalMicroseconds / 20:F0} µs");
+    return;
+}
+if (args.Length > 0 && args[0] == "geometry")
+{
+    UnitGeometry.Run(Directory.GetCurrentDirectory(), int.Parse(args[1]), int.Parse(args[2]));
+    return;
+}
 var widths = args.Length > 0 ? args.Select(int.Parse).ToArray() : new[] { 128, 1024, 4096 };
 foreach (var n in widths)
 {
@@ -45,6 +68,11 @@ foreach (var n in widths)
     Time("collapse(scale)", reps, () => Collapse.FromSymmetry(scale, p));
     Time("balance(scale)", reps, () => { Balance.RescaleConserved(scale, p); Balance.GradientRatio(scale, grads); });
     Time("unitnorms(scale)", reps, () => UnitNorms.FromSymmetry(scale, p));
+    // The probe batch's site values (256 examples, float32 as the MLP trains) for collapse's .dead.
+    var acts = torch.nn.functional.relu(torch.randn(new long[] { 256, n }, ScalarType.Float32, generator: g));
+    Time("dead units [256, n] f32", reps, () => Collapse.DeadUnits(acts));
+    var f32 = p.ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32));
+    Time("to float64 (snapshot)", reps, () => { using var s = torch.NewDisposeScope(); foreach (var t in f32.Values) t.to(ScalarType.Float64, torch.CPU); });
 }
 
 // Timed by the calling thread's CPU time (clock_gettime(CLOCK_THREAD_CPUTIME_ID)): with MEASURES_THREADS=1 torch computes on

@@ -92,6 +92,23 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     public IReadOnlyDictionary<string, double> SecondsByMetric { get { lock (_accounts) return new Dictionary<string, double>(_secondsBy); } }
     readonly Dictionary<string, double> _secondsBy = new();
 
+    /// <summary>
+    /// <see cref="SecondsByMetric"/> in CPU time of the thread that did each part (without "(wait)"): with one torch thread,
+    /// the parts' own cost, which other processes' load on the machine does not move (NaN where no thread clock exists).
+    /// </summary>
+    public IReadOnlyDictionary<string, double> CpuSecondsByMetric { get { lock (_accounts) return new Dictionary<string, double>(_cpuSecondsBy); } }
+    readonly Dictionary<string, double> _cpuSecondsBy = new();
+
+    /// <summary>A part's wall and thread CPU time (the caller holds no lock).</summary>
+    void Account(string what, double wallSeconds, double cpuSeconds)
+    {
+        lock (_accounts)
+        {
+            _secondsBy[what] = _secondsBy.GetValueOrDefault(what) + wallSeconds;
+            _cpuSecondsBy[what] = _cpuSecondsBy.GetValueOrDefault(what) + cpuSeconds;
+        }
+    }
+
     /// <summary>Wall time of each evaluation (each step with a metric due: its snapshot and its measurement), in step order.</summary>
     public IReadOnlyList<double> EvaluationSeconds { get { lock (_accounts) return _evalSeconds.ToList(); } }
     readonly List<double> _evalSeconds = new();
@@ -205,11 +222,14 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
             return;
         }
         var accounted = TimeSpan.Zero;
+        double cpuAccounted = ThreadCpuClock.Seconds();
         void Charge(string what)
         {
             var now = clock.Elapsed;
-            lock (_accounts) _secondsBy[what] = _secondsBy.GetValueOrDefault(what) + (now - accounted).TotalSeconds;
+            double cpu = ThreadCpuClock.Seconds();
+            Account(what, (now - accounted).TotalSeconds, cpu - cpuAccounted);
             accounted = now;
+            cpuAccounted = cpu;
         }
         using (var scope = NewDisposeScope())
         {
@@ -227,12 +247,15 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         // Back-pressure: a worker that falls behind must not pile up snapshots without bound.
         while (_pending.Count >= MaxPending) ((IAsyncResult)_pending.Dequeue()).AsyncWaitHandle.WaitOne();
         var waited = clock.Elapsed;
+        double cpuBefore = ThreadCpuClock.Seconds();
         var snapshot = _probe.Snapshot(context, step, due, _options.Gradients, copy: true);
         var foreground = clock.Elapsed - waited;
+        double snapshotCpu = ThreadCpuClock.Seconds() - cpuBefore;
         lock (_accounts)
         {
             if (waited > TimeSpan.Zero) _secondsBy["(wait)"] = _secondsBy.GetValueOrDefault("(wait)") + waited.TotalSeconds;
             _secondsBy["(snapshot)"] = _secondsBy.GetValueOrDefault("(snapshot)") + foreground.TotalSeconds;
+            _cpuSecondsBy["(snapshot)"] = _cpuSecondsBy.GetValueOrDefault("(snapshot)") + snapshotCpu;
             _foregroundSeconds += (waited + foreground).TotalSeconds;
             _seconds += foreground.TotalSeconds;
         }
@@ -252,11 +275,14 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
             using var native = NativeSection.EnterWithoutWaiting();
             var clock = Stopwatch.StartNew();
             var accounted = TimeSpan.Zero;
+            double cpuAccounted = ThreadCpuClock.Seconds();
             void Charge(string what)
             {
                 var now = clock.Elapsed;
-                lock (_accounts) _secondsBy[what] = _secondsBy.GetValueOrDefault(what) + (now - accounted).TotalSeconds;
+                double cpu = ThreadCpuClock.Seconds();
+                Account(what, (now - accounted).TotalSeconds, cpu - cpuAccounted);
                 accounted = now;
+                cpuAccounted = cpu;
             }
             var values = Record(snapshot.Step, _probe.Evaluate(snapshot, Charge));
             lock (_accounts)

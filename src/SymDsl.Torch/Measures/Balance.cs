@@ -165,11 +165,22 @@ public static class Balance
 
     private static BalanceRatio Ratio(double[] inSq, double[] outSq)
     {
-        var r = inSq.Zip(outSq, (a, b) => b > 0 ? a / b : a > 0 ? double.PositiveInfinity : double.NaN).ToArray();
-        var finite = r.Where(double.IsFinite).ToArray();
-        var logs = finite.Where(x => x > 0).Select(x => Math.Log(x)).ToArray();
-        return new BalanceRatio(r, finite.Length == 0 ? double.NaN : TensorMath.Median(finite),
-            logs.Length == 0 ? double.NaN : logs.Average(), finite.Length);
+        // Plain loops: the same values as r.Where(finite), the median of those and the mean of their logs in index order.
+        int n = Math.Min(inSq.Length, outSq.Length);
+        var r = new double[n];
+        var finite = new double[n];
+        int nf = 0, nl = 0;
+        double logSum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            double a = inSq[i], b = outSq[i];
+            r[i] = b > 0 ? a / b : a > 0 ? double.PositiveInfinity : double.NaN;
+            if (!double.IsFinite(r[i])) continue;
+            finite[nf++] = r[i];
+            if (r[i] > 0) { logSum += Math.Log(r[i]); nl++; }
+        }
+        return new BalanceRatio(r, nf == 0 ? double.NaN : TensorMath.MedianInPlace(finite.AsSpan(0, nf)),
+            nl == 0 ? double.NaN : logSum / nl, nf);
     }
 
     private static Tensor Augment(Tensor w, Tensor? b) =>

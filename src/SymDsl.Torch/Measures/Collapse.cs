@@ -56,9 +56,17 @@ public static class Collapse
     public static CollapseResult FromSquaredNorms(double[] inSq, double[] outSq, double tol = 1e-3, CollapseThreshold mode = CollapseThreshold.RelativeToMax)
     {
         if (inSq.Length != outSq.Length) throw new ArgumentException("in and out norms differ in length");
-        var inN = inSq.Select(Math.Sqrt).ToArray();
-        var outN = outSq.Select(Math.Sqrt).ToArray();
-        var prod = inN.Zip(outN, (a, b) => a * b).ToArray();
+        // Plain loops (the same operations per element as the former LINQ, a few µs at 4096 units instead of hundreds).
+        int n = inSq.Length;
+        var inN = new double[n];
+        var outN = new double[n];
+        var prod = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            inN[i] = Math.Sqrt(inSq[i]);
+            outN[i] = Math.Sqrt(outSq[i]);
+            prod[i] = inN[i] * outN[i];
+        }
         double threshold = mode switch
         {
             CollapseThreshold.Absolute => tol,
@@ -66,8 +74,10 @@ public static class Collapse
             CollapseThreshold.RelativeToMedian => tol * TensorMath.Median(prod),
             _ => throw new ArgumentOutOfRangeException(nameof(mode)),
         };
-        var collapsed = Enumerable.Range(0, prod.Length).Where(i => prod[i] <= threshold).ToArray();
-        return new CollapseResult(prod, inN, outN, threshold, collapsed);
+        var collapsed = new List<int>();
+        for (int i = 0; i < n; i++)
+            if (prod[i] <= threshold) collapsed.Add(i);
+        return new CollapseResult(prod, inN, outN, threshold, collapsed.ToArray());
     }
 
     /// <summary>
@@ -83,13 +93,19 @@ public static class Collapse
     {
         using var _ = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        var a = TensorMath.F64(activations);
+        var a = activations.detach();
         int perExample = (int)a.dim() - 1;
         int axis = unitAxis < 0 ? unitAxis + perExample : unitAxis;
         if (perExample < 1 || axis < 0 || axis >= perExample)
             throw new ArgumentException($"unit axis {unitAxis} is not an axis of an example of shape [{string.Join(", ", a.shape.Skip(1))}]");
-        a = a.movedim(new long[] { axis + 1 }, new long[] { a.dim() - 1 }).reshape(-1, a.shape[axis + 1]);
-        var maxAbs = TensorMath.ToArray(a.abs().amax(new long[] { 0 }));
-        return Enumerable.Range(0, maxAbs.Length).Where(i => maxAbs[i] <= tol).ToArray();
+        // max_n |a_n| = max(max_n a_n, −min_n a_n), reduced over every axis but the unit axis in the activations' own dtype
+        // (no float64 copy and no |a| temporary of the whole batch; max, min and negation are exact, NaN propagates): only
+        // the per-unit result is converted to float64.
+        var others = Enumerable.Range(0, (int)a.dim()).Where(d => d != axis + 1).Select(d => (long)d).ToArray();
+        var maxAbs = TensorMath.ToArray(torch.maximum(a.amax(others), a.amin(others).neg()));
+        var dead = new List<int>();
+        for (int i = 0; i < maxAbs.Length; i++)
+            if (maxAbs[i] <= tol) dead.Add(i);
+        return dead.ToArray();
     }
 }

@@ -165,6 +165,29 @@ public class SymmetryDiagnosticsTests
     }
 
     [Fact]
+    public void Cost_accounting_has_wall_and_thread_cpu_time_for_every_part()
+    {
+        var train = WithDiagnostics(MlpTrain(syre: false), D("collapse", "scale", "symmetry"), D("balance", "scale", "symmetry"),
+            D("duplicates", "perm", "symmetry"), D("rank", "fc1.weight", "parameter"));
+        using var h = new Harness(Mlp(16), train);
+        using var diag = SymmetryDiagnostics.Create(h.IR, train)!;
+        diag.OnStart(h.Context);
+        h.Step(diag, 1);
+        h.Step(diag, 10);
+        var wall = diag.SecondsByMetric;
+        var cpu = diag.CpuSecondsByMetric;
+        Assert.Equal(new[] { "(forward)", "(snapshot)", "balance(scale)", "collapse(scale)", "duplicates(perm)", "rank(fc1.weight)" }, cpu.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(wall.Keys.Order(StringComparer.Ordinal), cpu.Keys.Order(StringComparer.Ordinal));
+        Assert.All(wall.Values, v => Assert.True(v >= 0));
+        // The thread clock exists on Linux and macOS (NaN elsewhere); the parts together used some CPU time.
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        {
+            Assert.All(cpu.Values, v => Assert.True(v >= 0 && double.IsFinite(v)));
+            Assert.True(cpu.Values.Sum() > 0);
+        }
+    }
+
+    [Fact]
     public void Duplicated_units_are_counted()
     {
         var train = WithDiagnostics(MlpTrain(syre: false), D("duplicates", "perm", "symmetry"));

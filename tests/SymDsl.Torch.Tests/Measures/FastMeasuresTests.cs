@@ -100,6 +100,33 @@ public class FastMeasuresTests
                 Duplicates.FromUnitVectors(u, 0.99, signInvariant), $"4096 sign {signInvariant}");
     }
 
+    /// <summary>
+    /// The binned sweep (cells on the second and third projections) compares exactly the pairs the window sweep compares: the
+    /// same clusters and the same largest compared cosine, bit for bit, also below the floor where it is only a lower bound.
+    /// </summary>
+    [Theory]
+    [InlineData(3000, 75, 0.99, 0, 0.0, false)]     // random units (the largest cosine below the floor)
+    [InlineData(3000, 75, 0.99, 500, 0.0, true)]    // copies, scaled and negated; sign-invariant
+    [InlineData(2500, 20, 0.9, 300, 0.0, false)]    // a lower threshold: wider cells
+    [InlineData(2500, 30, 0.99, 200, 0.7, false)]   // a lower floor (0.7): far wider windows and cells
+    [InlineData(4000, 75, 0.999, 300, 0.0, true)]   // a high threshold: many cells (capped)
+    public void The_binned_sweep_compares_the_same_pairs_as_the_window_sweep(int n, int k, double t, int copies, double floor, bool signInvariant)
+    {
+        using var scope = torch.NewDisposeScope();
+        var u = Units(n, k, seed: n + k + copies + 7, copies: copies, noise: 0.03 / Math.Sqrt(k));
+        // Anisotropic units (a few dominant directions), as trained weights are: the projections spread over many cells.
+        u = u * (torch.linspace(3.0, 0.2, k, ScalarType.Float64) * torch.linspace(3.0, 0.2, k, ScalarType.Float64));
+        double f = floor > 0 ? floor : t;
+        var grid = DuplicateScreen.Search(u, t, signInvariant, f, grid: true);
+        var window = DuplicateScreen.Search(u, t, signInvariant, f, grid: false);
+        Assert.Equal(window.Clusters.Count, grid.Clusters.Count);
+        for (int c = 0; c < window.Clusters.Count; c++) Assert.Equal(window.Clusters[c], grid.Clusters[c]);
+        Assert.Equal(BitConverter.DoubleToInt64Bits(window.MaxOffDiagonalCosine), BitConverter.DoubleToInt64Bits(grid.MaxOffDiagonalCosine));
+        Assert.Equal(window.MaxCosineBound, grid.MaxCosineBound);
+        if (copies > 0) Assert.NotEmpty(grid.Clusters);
+        AssertSame(Duplicates.FromUnitVectors(u, t, signInvariant, DuplicateSearch.Exact), grid, $"n {n} k {k} t {t}");
+    }
+
     [Fact]
     public void A_lower_floor_makes_the_max_cosine_exact_and_zero_units_are_never_linked()
     {

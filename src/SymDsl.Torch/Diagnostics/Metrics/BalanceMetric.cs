@@ -25,9 +25,11 @@ internal sealed class BalanceMetric(PlanScope s) : MetricRuntime(s)
         if (sym.Kind == SymmetryKind.Rescale)
         {
             var (inSq, outSq) = e.Norms(sym); // Balance.RescaleConserved: Q_i = in_i − out_i
-            var q = inSq.Zip(outSq, (a, b) => a - b).ToArray();
-            yield return (Key, q.Length == 0 ? double.NaN : q.Average(Math.Abs));
-            yield return (Key + ".q_mean", q.Length == 0 ? double.NaN : q.Average());
+            // mean |Q_i| and mean Q_i, summed in index order as LINQ's Average does, without its per-element delegates.
+            double absSum = 0, sum = 0;
+            for (int k = 0; k < inSq.Length; k++) { double q = inSq[k] - outSq[k]; absSum += Math.Abs(q); sum += q; }
+            yield return (Key, inSq.Length == 0 ? double.NaN : absSum / inSq.Length);
+            yield return (Key + ".q_mean", inSq.Length == 0 ? double.NaN : sum / inSq.Length);
             var r = Balance.GradientRatio(sym, grads);
             yield return (Key + ".grad_ratio", r.Median);
             yield return (Key + ".log_ratio", r.MeanLogRatio);
