@@ -8,6 +8,28 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 torch.set_num_threads(1);
+// MICRO_BACKGROUND=torch|managed: a second thread works all the time (float64 torch ops of diagnostics size, or pure
+// managed arithmetic) while the steps are timed: does work on the other core slow the training thread?
+var background = Environment.GetEnvironmentVariable("MICRO_BACKGROUND");
+using var stopBackground = new CancellationTokenSource();
+var backgroundThread = background is null ? null : new Thread(() =>
+{
+    long spins = 0;
+    using var bg = new Generator(5);
+    while (!stopBackground.IsCancellationRequested)
+    {
+        if (background == "torch")
+        {
+            using var scope = NewDisposeScope();
+            var a = randn([256, 128], dtype: ScalarType.Float64, generator: bg);
+            var w = randn([128, 64], dtype: ScalarType.Float64, generator: bg);
+            _ = a.matmul(w).relu().sum().item<double>();
+        }
+        else { double x = 0; for (int i = 0; i < 100_000; i++) x += Math.Sqrt(i + spins); spins += (long)x & 1; }
+    }
+}) { IsBackground = true };
+backgroundThread?.Start();
+if (Environment.GetEnvironmentVariable("MICRO_SECTION") == "1") Console.WriteLine("steps inside NativeSection");
 var widths = args.Length > 0 ? args.Select(int.Parse).ToArray() : new[] { 128, 1024, 4096 };
 var root = Directory.GetCurrentDirectory();
 while (!File.Exists(Path.Combine(root, "SymDsl.sln"))) root = Path.GetDirectoryName(root)!;
@@ -31,6 +53,7 @@ foreach (var width in widths)
         foreach (var side in sides)
         {
             using var scope = NewDisposeScope();
+            using var section = Environment.GetEnvironmentVariable("MICRO_SECTION") == "1" ? SymDsl.Torch.Runtime.NativeSection.Enter() : null;
             long t0 = Stopwatch.GetTimestamp();
             side.Opt.zero_grad();
             long t1 = Stopwatch.GetTimestamp();
@@ -47,3 +70,5 @@ foreach (var width in widths)
     static double Median(List<double> l) { var a = l.OrderBy(v => v).ToArray(); return a[a.Length / 2]; }
     Console.WriteLine($"width {width}: " + string.Join("  ", sides[0].Times.Keys.Select(k => $"{k} {Median(sides[0].Times[k]):F1}/{Median(sides[1].Times[k]):F1}")) + "  (µs, syre/plain)");
 }
+stopBackground.Cancel();
+backgroundThread?.Join(); // before libtorch unloads (a torch call racing the process exit fails inside libtorch)
