@@ -53,6 +53,8 @@ foreach (var width in widths)
         foreach (var side in sides)
         {
             using var scope = NewDisposeScope();
+            if (Environment.GetEnvironmentVariable("MICRO_NOGC") == "1" && System.Runtime.GCSettings.LatencyMode != System.Runtime.GCLatencyMode.NoGCRegion)
+                GC.TryStartNoGCRegion(64L << 20); // a bare no-GC region, without NativeSection's bookkeeping
             using var section = Environment.GetEnvironmentVariable("MICRO_SECTION") == "1" ? SymDsl.Torch.Runtime.NativeSection.Enter() : null;
             long t0 = Stopwatch.GetTimestamp();
             side.Opt.zero_grad();
