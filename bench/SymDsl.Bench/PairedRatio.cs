@@ -45,15 +45,7 @@ public sealed class PairedRatio
     public (double Low, double High) Interval => Stats.MedianInterval(_ratios);
 
     /// <summary>The interval's larger half-width relative to the median (e.g. 0.01 = ±1 %).</summary>
-    public double RelativeHalfWidth
-    {
-        get
-        {
-            var (lo, hi) = Interval;
-            double m = Median;
-            return double.IsNaN(lo) ? double.PositiveInfinity : Math.Max(m - lo, hi - m) / m;
-        }
-    }
+    public double RelativeHalfWidth => Stats.RelativeHalfWidth(_ratios);
 
     /// <summary>The median of A's (B's) windows per step, in milliseconds.</summary>
     public double StepMsA => Stats.Median(_a) / WindowSteps * 1e3;
@@ -81,6 +73,14 @@ public static class Stats
         if (xs.Count == 0) return double.NaN;
         var s = xs.OrderBy(x => x).ToArray();
         return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]);
+    }
+
+    /// <summary>The larger half-width of <see cref="MedianInterval"/> relative to the median; infinite when there is no interval.</summary>
+    public static double RelativeHalfWidth(IReadOnlyList<double> xs)
+    {
+        var (lo, hi) = MedianInterval(xs);
+        double m = Median(xs);
+        return double.IsNaN(lo) ? double.PositiveInfinity : Math.Max(m - lo, hi - m) / m;
     }
 
     /// <summary>

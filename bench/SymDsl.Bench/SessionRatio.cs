@@ -31,15 +31,7 @@ public sealed class SessionRatio(int windowSteps)
     public (double Low, double High) CpuInterval => Stats.MedianInterval(_cpuMedians);
 
     /// <summary>The interval's larger half-width relative to the median (infinite below 6 sessions: no interval yet).</summary>
-    public double RelativeHalfWidth
-    {
-        get
-        {
-            var (lo, hi) = Interval;
-            double m = Median;
-            return double.IsNaN(lo) ? double.PositiveInfinity : Math.Max(m - lo, hi - m) / m;
-        }
-    }
+    public double RelativeHalfWidth => Stats.RelativeHalfWidth(_medians);
 
     /// <summary>Adds one session's result.</summary>
     public void Add(PairedRatio wall, PairedRatio cpu)
