@@ -68,10 +68,11 @@ public sealed class SymmetryResolver(ModelIR model, IReadOnlyList<DeclaredSymmet
         }
 
         baseHolding = inference.Candidates().Where(c => c.Verdict == Verdict.Holds && c.Target is not null).ToList();
+        var rescaled = RescaledSites(baseHolding);
         foreach (var c in baseHolding)
         {
             if (declaredModel.Any(x => SymmetryInference.SameSpace(x.Candidate, c))) continue;
-            if (Subsumed(c, baseHolding)) continue;
+            if (Subsumed(c, rescaled)) continue;
             var spelled = SymmetryInference.Spell(c.Kind, c.Target!);
             if (!CoveredByDeclaredRotation(c) && !InsideOneBlock(c) && warned.Add(spelled)) diagnostics.Add(DiagnosticCatalog.SymmetryNotDeclared(c.Span, spelled));
             result.Add(c.ToIR());
@@ -111,11 +112,12 @@ public sealed class SymmetryResolver(ModelIR model, IReadOnlyList<DeclaredSymmet
         }
         // Inferred ones the loss adds: they hold with this loss but not whatever the loss.
         var holding = inference.Candidates().Where(c => c.Verdict == Verdict.Holds && c.Target is not null).ToList();
+        var rescaledHere = RescaledSites(holding);
         foreach (var c in holding)
         {
             if (baseHolding.Any(b => SymmetryInference.SameSpace(b, c))) continue;
             if (declaredModel.Any(x => SymmetryInference.SameSpace(x.Candidate, c))) continue;
-            if (Subsumed(c, holding)) continue;
+            if (Subsumed(c, rescaledHere)) continue;
             var spelled = SymmetryInference.Spell(c.Kind, c.Target!);
             if (!InsideOneBlock(c) && warned.Add(spelled)) diagnostics.Add(DiagnosticCatalog.SymmetryNotDeclared(c.Span, spelled));
             var ir = c.ToIR();
@@ -167,8 +169,12 @@ public sealed class SymmetryResolver(ModelIR model, IReadOnlyList<DeclaredSymmet
     /// <summary>
     /// A scale (one positive factor) where a per-unit rescale holds at the same sites is implied by it: not listed on its own.
     /// </summary>
-    static bool Subsumed(SymmetryCandidate c, IReadOnlyList<SymmetryCandidate> holding)
-        => c.Kind == SymmetryKind.Scale && holding.Any(r => r.Kind == SymmetryKind.Rescale && r.Sites.Intersect(c.Sites).Any());
+    static bool Subsumed(SymmetryCandidate c, HashSet<string> rescaledSites)
+        => c.Kind == SymmetryKind.Scale && c.Sites.Any(rescaledSites.Contains);
+
+    /// <summary>The sites of every rescale in <paramref name="holding"/> (for <see cref="Subsumed"/>: one set, not a scan per candidate).</summary>
+    static HashSet<string> RescaledSites(IReadOnlyList<SymmetryCandidate> holding)
+        => holding.Where(r => r.Kind == SymmetryKind.Rescale).SelectMany(r => r.Sites).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>Permutation, rescale and sign are subgroups of GL: a declared rotation on the same sites covers their warnings.</summary>
     bool CoveredByDeclaredRotation(SymmetryCandidate c)
