@@ -100,6 +100,24 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     readonly Dictionary<string, double> _cpuSecondsBy = new();
 
     /// <summary>A part's wall and thread CPU time (the caller holds no lock).</summary>
+    /// <summary>
+    /// The charge function of one evaluation on the calling thread: each call books to a part the wall time on
+    /// <paramref name="clock"/> (from its start) and this thread's CPU time since the previous call.
+    /// </summary>
+    Action<string> Charger(Stopwatch clock)
+    {
+        var accounted = TimeSpan.Zero;
+        double cpuAccounted = ThreadCpuClock.Seconds();
+        return what =>
+        {
+            var now = clock.Elapsed;
+            double cpu = ThreadCpuClock.Seconds();
+            Account(what, (now - accounted).TotalSeconds, cpu - cpuAccounted);
+            accounted = now;
+            cpuAccounted = cpu;
+        };
+    }
+
     void Account(string what, double wallSeconds, double cpuSeconds)
     {
         lock (_accounts)
@@ -221,16 +239,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
             metrics[DeferredKey] = new DeferredMetrics(Enqueue(context, step, due, clock));
             return;
         }
-        var accounted = TimeSpan.Zero;
-        double cpuAccounted = ThreadCpuClock.Seconds();
-        void Charge(string what)
-        {
-            var now = clock.Elapsed;
-            double cpu = ThreadCpuClock.Seconds();
-            Account(what, (now - accounted).TotalSeconds, cpu - cpuAccounted);
-            accounted = now;
-            cpuAccounted = cpu;
-        }
+        var Charge = Charger(clock);
         using (var scope = NewDisposeScope())
         {
             var snapshot = _probe.Snapshot(context, step, due, _options.Gradients, copy: false);
@@ -274,17 +283,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
             // A section that never waits: the training thread may be waiting for this evaluation inside its own section.
             using var native = NativeSection.EnterWithoutWaiting();
             var clock = Stopwatch.StartNew();
-            var accounted = TimeSpan.Zero;
-            double cpuAccounted = ThreadCpuClock.Seconds();
-            void Charge(string what)
-            {
-                var now = clock.Elapsed;
-                double cpu = ThreadCpuClock.Seconds();
-                Account(what, (now - accounted).TotalSeconds, cpu - cpuAccounted);
-                accounted = now;
-                cpuAccounted = cpu;
-            }
-            var values = Record(snapshot.Step, _probe.Evaluate(snapshot, Charge));
+            var values = Record(snapshot.Step, _probe.Evaluate(snapshot, Charger(clock)));
             lock (_accounts)
             {
                 _seconds += clock.Elapsed.TotalSeconds;
