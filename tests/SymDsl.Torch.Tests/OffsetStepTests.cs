@@ -119,9 +119,7 @@ public class OffsetStepTests
             var grads = names.ToDictionary(n => n, n => Param(m, n).grad!.clone());
             m.OptimizerStep(opt);
             foreach (var n in names) Assert.True(Param(m, n).grad!.equal(grads[n]).all().item<bool>(), $"{n}: the gradient changed");
-            foreach (var o in offsets) o.ShiftToTheta();
-            refOpt.step();
-            foreach (var o in offsets) o.ShiftToEffective();
+            ShiftedStep(refOpt, offsets);
             foreach (var n in names) theta[n] = hand[n].Update(theta[n], grads[n], lr);
         }
         foreach (var n in names)
@@ -167,12 +165,18 @@ public class OffsetStepTests
             Gradients(m, opt, gen);
             Gradients(reference, refOpt, refGen);
             m.OptimizerStep(opt);
-            foreach (var o in offsets) o.ShiftToTheta();
-            refOpt.step();
-            foreach (var o in offsets) o.ShiftToEffective();
+            ShiftedStep(refOpt, offsets);
         }
         foreach (var n in m.named_parameters().Select(np => np.name))
             Assert.True(RelativeError(Param(m, n), Param(reference, n)) < 1e-12, $"{n}: {RelativeError(Param(m, n), Param(reference, n)):E2} from the shift");
+    }
+
+    /// <summary>The former implementation of the step, the reference: P shifted to θ in place, the optimizer's step, shifted back.</summary>
+    static void ShiftedStep(optim.Optimizer optimizer, IReadOnlyList<OffsetParameterization> offsets)
+    {
+        foreach (var o in offsets) o.ShiftToTheta();
+        optimizer.step();
+        foreach (var o in offsets) o.ShiftToEffective();
     }
 
     static Dictionary<string, string> Plan(string form) => new() { ["fc1.weight"] = form, ["fc1.bias"] = form, ["fc2.weight"] = form };
@@ -206,9 +210,7 @@ public class OffsetStepTests
             Gradients(m, rms, gen);
             Gradients(reference, refRms, refGen);
             m.OptimizerStep(rms);
-            foreach (var o in offsets) o.ShiftToTheta();
-            refRms.step();
-            foreach (var o in offsets) o.ShiftToEffective();
+            ShiftedStep(refRms, offsets);
         }
         var sd = m.state_dict();
         var refSd = reference.state_dict();
