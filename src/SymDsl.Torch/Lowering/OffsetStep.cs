@@ -84,9 +84,6 @@ sealed class OffsetStep(OffsetParameterization[] offsets) : IDisposable
         return _scalars[i] = value.ToScalar();
     }
 
-    /// <summary>SGD's momentum buffer of the offset's stored P (null before the first step).</summary>
-    Tensor? Buffer(OffsetParameterization o) => (_groups![o.StoredEffective.Handle].State as SGD.State)?.momentum_buffer;
-
     // What the last Resolve found, per offset tensor: the stored P and θ₀ it corrects, its group's options and state, and
     // the options it read (a step compares them, so a change between steps resolves again).
     readonly Tensor?[] _stored = new Tensor?[offsets.Length];
@@ -94,7 +91,6 @@ sealed class OffsetStep(OffsetParameterization[] offsets) : IDisposable
     readonly OptimizerOptions?[] _options = new OptimizerOptions?[offsets.Length];
     readonly OptimizerState?[] _states = new OptimizerState?[offsets.Length];
     readonly (double? Decay, double? Momentum, double? Dampening, bool? Nesterov, bool? Maximize)[] _read = new (double?, double?, double?, bool?, bool?)[offsets.Length];
-    Optimizer? _resolvedFor;
     bool _final;
 
     static (double?, double?, double?, bool?, bool?) Read(OptimizerOptions? options) => options switch
@@ -112,7 +108,7 @@ sealed class OffsetStep(OffsetParameterization[] offsets) : IDisposable
     /// </summary>
     bool Current(Optimizer optimizer)
     {
-        if (!_final || !ReferenceEquals(optimizer, _resolvedFor)) return false;
+        if (!_final || !ReferenceEquals(optimizer, _optimizer)) return false; // (_final only after a Resolve that indexed this optimizer)
         for (var i = 0; i < offsets.Length; i++)
         {
             if (_forms[i] is Form.None or Form.Shift) continue;
@@ -178,7 +174,6 @@ sealed class OffsetStep(OffsetParameterization[] offsets) : IDisposable
             _states[i] = group.State;
             _read[i] = Read(group.Options);
         }
-        _resolvedFor = optimizer;
         _final = final;
     }
 
