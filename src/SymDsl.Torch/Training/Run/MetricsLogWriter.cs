@@ -99,6 +99,7 @@ sealed class MetricsLogWriter : ITrainingObserver, IDisposable
     {
         ResolveAll();
         Writing(_writer.Flush);
+        _tensorBoard.Complete();
     }
 
     /// <summary>

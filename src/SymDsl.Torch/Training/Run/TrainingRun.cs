@@ -67,6 +67,7 @@ sealed class TrainingRun : IDisposable
         // metrics.jsonl and tensorboard/ restart from the run's lines so far (a resume's, verified): steps past the
         // checkpoint (a crash) are dropped, none is written twice.
         var tensorBoard = new TensorBoardWriter(run.OutDir, run.Lines);
+        _owned.Add(tensorBoard); // its writer thread stops (queued lines written) with the run, however it ends
         CheckpointWriter? checkpoints = null;
         var metricsLog = new MetricsLogWriter(run, tensorBoard, (e, step) => TorchFailed(e, run, step, checkpoints?.LastGood));
         _owned.Add(metricsLog);
