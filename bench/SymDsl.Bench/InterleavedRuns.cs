@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using SymDsl.IR;
+using SymDsl.Torch.Diagnostics;
 using SymDsl.Torch.Training;
 
 namespace SymDsl.Bench;
@@ -181,8 +182,8 @@ public static class InterleavedRuns
         public void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics)
         {
             inner.OnStep(context, step, metrics);
-            foreach (var v in metrics.Values)
-                if (v is DeferredMetrics d) _pending.Add(d.Values);
+            // (the diagnostics' key looked up, not every value enumerated: this runs on every step of the measured side)
+            if (metrics.TryGetValue(SymmetryDiagnostics.DeferredKey, out var v) && v is DeferredMetrics d) _pending.Add(d.Values);
         }
         public void OnEnd(TrainingContext context, TrainSummary summary) => inner.OnEnd(context, summary);
     }

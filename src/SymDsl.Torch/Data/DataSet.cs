@@ -99,6 +99,21 @@ public static class DataSources
 
     public static DataSet Digits(double testFraction, long seed)
     {
+        var (xs, ys) = DigitsRows.Value;
+        var n = ys.Length;
+        var fields = new Dictionary<string, Tensor>
+        {
+            ["x"] = tensor(xs).reshape(n, 64),
+            ["label"] = tensor(ys),
+        };
+        return Split("digits", fields, testFraction, seed, 10);
+    }
+
+    /// <summary>The embedded digits set, parsed once per process (immutable arrays; every run makes its own tensors of them).</summary>
+    static readonly Lazy<(float[] X, long[] Y)> DigitsRows = new(ParseDigits);
+
+    static (float[] X, long[] Y) ParseDigits()
+    {
         using var stream = typeof(DataSources).Assembly.GetManifestResourceStream("SymDsl.Datasets.digits.csv.gz")
             ?? throw new SymDslException("the digits data set is missing from the SymDsl.Torch assembly");
         using var gz = new GZipStream(stream, CompressionMode.Decompress);
@@ -112,13 +127,7 @@ public static class DataSources
             for (var i = 0; i < 64; i++) xs.Add(float.Parse(cells[i], CultureInfo.InvariantCulture) / 16f);
             ys.Add((long)double.Parse(cells[64], CultureInfo.InvariantCulture));
         }
-        var n = ys.Count;
-        var fields = new Dictionary<string, Tensor>
-        {
-            ["x"] = tensor(xs.ToArray()).reshape(n, 64),
-            ["label"] = tensor(ys.ToArray()),
-        };
-        return Split("digits", fields, testFraction, seed, 10);
+        return (xs.ToArray(), ys.ToArray());
     }
 
     // ------------------------------------------------------------------ csv

@@ -230,8 +230,10 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     public void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var due = _metrics.Where(m => IsDue(m.D, step)).ToList();
-        if (due.Count == 0) return;
+        List<MetricRuntime>? due = null; // (no allocation on the steps where nothing is due: most of them)
+        foreach (var m in _metrics)
+            if (IsDue(m.D, step)) (due ??= new()).Add(m);
+        if (due is null) return;
         Evaluations++;
         var clock = Stopwatch.StartNew();
         if (_options.Mode == DiagnosticsMode.Background)

@@ -1,4 +1,5 @@
 using TorchSharp;
+using SymDsl.Torch.Runtime;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using Optimizer = TorchSharp.torch.optim.Optimizer;
@@ -114,8 +115,8 @@ sealed class OffsetStep(OffsetParameterization[] offsets) : IDisposable
             if (_forms[i] is Form.None or Form.Shift) continue;
             if (!Read(_options[i]).Equals(_read[i])) return false;
             if (_forms[i] == Form.Momentum && (_states[i] as SGD.State)?.momentum_buffer is not { IsInvalid: false }) return false;
-            using var g = _stored[i]!.grad; // set to none since (zero_grad(set_to_none), a step that did not use it): resolve again
-            if (g is null) return false;
+            // Set to none since (zero_grad(set_to_none), a step that did not use it): resolve again.
+            if (!GradientProbe.HasGradient(_stored[i]!)) return false;
         }
         return true;
     }
