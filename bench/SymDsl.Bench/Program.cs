@@ -326,33 +326,9 @@ void OverheadKey(string kind, int width, double target)
     else rows.Add((key, ShowDetail(d), $"≤ {target:F2}", VerdictOf(d, target)));
 }
 
-if (Section("null"))
-    foreach (int w in new[] { 128, 1024 }) OverheadKey("null_ratio", w, 1.02);
-if (Section("syre"))
-    foreach (int w in new[] { 128, 1024 }) OverheadKey("syre_overhead", w, 1.03);
-if (Section("diagnostics"))
-    foreach (int w in new[] { 128, 1024, 4096 }) OverheadKey("diagnostics_overhead_every10", w, 1.10);
-if (Section("widths"))
-{
-    // The cost against width: both overheads at every width of the sweep (the keys above are reused, not measured again).
-    var table = new Dictionary<string, object?>();
-    foreach (var (kind, target) in new[] { ("diagnostics_overhead_every10", 1.10), ("syre_overhead", 1.03) })
-    {
-        var byWidth = new Dictionary<string, object?>();
-        foreach (int w in sweep)
-        {
-            var d = Overhead(kind, w);
-            byWidth[w.ToString(CultureInfo.InvariantCulture)] = d;
-            rows.Add(($"widths: {kind} w={w}", ShowDetail(d), $"≤ {target:F2}", VerdictOf(d, target)));
-        }
-        table[kind] = byWidth;
-    }
-    results["widths"] = table;
-    string png = Path.Combine(outDir, "overhead-vs-width.png");
-    WidthPlot.Write(png, sweep, w => Overhead("diagnostics_overhead_every10", w), w => Overhead("syre_overhead", w));
-    Console.WriteLine($"  wrote {png}");
-}
-
+// check and gflops run before the trainer-level sections: those leave the process larger (RSS grows by tens of MB per
+// session of two runs, native memory, not the GC heap; bench/README.md), and in one full run a check measured after them
+// took 9.1 s against 0.8–0.9 s alone, the matmul 72 against 161 GFLOP/s.
 torch.set_num_threads(threads);
 
 // ------------------------------------------------------------------ checker on 5,000 layers
@@ -440,6 +416,35 @@ if (Section("gflops"))
         rows.Add(($"{name}_step_gflops", F(g, "F1"), $"limit: matmul {F(matmulGflops, "F1")}", $"{100 * g / matmulGflops:F0} % of the limit"));
     }
 }
+
+if (Section("null"))
+    foreach (int w in new[] { 128, 1024 }) OverheadKey("null_ratio", w, 1.02);
+if (Section("syre"))
+    foreach (int w in new[] { 128, 1024 }) OverheadKey("syre_overhead", w, 1.03);
+if (Section("diagnostics"))
+    foreach (int w in new[] { 128, 1024, 4096 }) OverheadKey("diagnostics_overhead_every10", w, 1.10);
+if (Section("widths"))
+{
+    // The cost against width: both overheads at every width of the sweep (the keys above are reused, not measured again).
+    var table = new Dictionary<string, object?>();
+    foreach (var (kind, target) in new[] { ("diagnostics_overhead_every10", 1.10), ("syre_overhead", 1.03) })
+    {
+        var byWidth = new Dictionary<string, object?>();
+        foreach (int w in sweep)
+        {
+            var d = Overhead(kind, w);
+            byWidth[w.ToString(CultureInfo.InvariantCulture)] = d;
+            rows.Add(($"widths: {kind} w={w}", ShowDetail(d), $"≤ {target:F2}", VerdictOf(d, target)));
+        }
+        table[kind] = byWidth;
+    }
+    results["widths"] = table;
+    string png = Path.Combine(outDir, "overhead-vs-width.png");
+    WidthPlot.Write(png, sweep, w => Overhead("diagnostics_overhead_every10", w), w => Overhead("syre_overhead", w));
+    Console.WriteLine($"  wrote {png}");
+}
+
+torch.set_num_threads(threads);
 
 // ------------------------------------------------------------------ live tensors and memory over 10,000 steps
 if (Section("memory"))
