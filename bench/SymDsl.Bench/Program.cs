@@ -326,9 +326,9 @@ void OverheadKey(string kind, int width, double target)
     else rows.Add((key, ShowDetail(d), $"≤ {target:F2}", VerdictOf(d, target)));
 }
 
-// check and gflops run before the trainer-level sections: those leave the process larger (RSS grows by tens of MB per
-// session of two runs, native memory, not the GC heap; bench/README.md), and in one full run a check measured after them
-// took 9.1 s against 0.8–0.9 s alone, the matmul 72 against 161 GFLOP/s.
+// check and gflops run before the trainer-level sections, so that nothing those leave behind reaches them (in one full
+// run, before NativeSection gave renewed regions' memory back, a check measured after them took 9.1 s against 0.8–0.9 s
+// alone, the matmul 72 against 161 GFLOP/s; bench/README.md).
 torch.set_num_threads(threads);
 
 // ------------------------------------------------------------------ checker on 5,000 layers
