@@ -88,7 +88,7 @@ sealed class TensorBoardWriter : IDisposable
         ExceptionDispatchInfo.Throw(e);
     }
 
-    /// <summary>The writer thread: the queued lines in order, until the queue is completed or a write fails.</summary>
+    /// <summary>The writer thread: the queued lines in order until the queue is completed; after a failed write, the rest is drained unwritten.</summary>
     void WriteQueued()
     {
         foreach (var line in _queue.GetConsumingEnumerable())
