@@ -159,6 +159,13 @@ if (only?.Contains("micro") == true)
     for (int rep = 0; rep < 3; rep++)
     {
         Console.WriteLine($"  forward compiled {Us(() => { using var s = NewDisposeScope(); compiled.Forward(inputs); }):F2} µs, hand {Us(() => { using var s = NewDisposeScope(); hand.forward(x); }):F2} µs");
+        {
+            // syre's momentum correction at width 128 (fc1.weight, fc1.bias, fc2.weight): per tensor against one flat tensor
+            Tensor[] bufs = [zeros(128, 64), zeros(128), zeros(10, 128)], t0 = [randn(128, 64), randn(128), randn(10, 128)];
+            var flat = zeros(9600); var flat0 = randn(9600);
+            using var c = (-1e-5).ToScalar();
+            Console.WriteLine($"  add_ x3 {Us(() => { for (int k = 0; k < 3; k++) bufs[k].add_(t0[k], c); }):F2} µs, flat add_ {Us(() => flat.add_(flat0, c)):F2} µs, add_ implicit scalar x3 {Us(() => { for (int k = 0; k < 3; k++) bufs[k].add_(t0[k], -1e-5); }):F2}");
+        }
         Console.WriteLine($"  x.shape {Us(() => _ = x.shape):F2}, dtype {Us(() => _ = x.dtype):F2}, is_floating_point {Us(() => _ = x.is_floating_point()):F2}, ParameterDType {Us(() => _ = compiled.ParameterDType):F2}, EffectiveParameter {Us(() => _ = compiled.EffectiveParameter("w[0].weight")):F2}, linear {Us(() => { using var s = NewDisposeScope(); nn.functional.linear(x, w); }):F2}");
     }
 }

@@ -40,10 +40,17 @@ public static class Divergence
     }
 
     /// <summary>The gradients of the model's trainable tensors that exist, by parameter name.</summary>
-    public static List<(string Name, Tensor Tensor)> Gradients(SymModel model)
+    public static List<(string Name, Tensor Tensor)> Gradients(SymModel model) => Gradients(model.named_parameters().ToList());
+
+    /// <summary>
+    /// The gradients that exist of <paramref name="parameters"/> (a run's parameter list, enumerated once: TorchSharp's
+    /// named_parameters walks the module tree and builds every name again, a cost per step that grows with the tree,
+    /// which reparameterised models such as syre's deepen).
+    /// </summary>
+    public static List<(string Name, Tensor Tensor)> Gradients(IReadOnlyList<(string Name, Parameter Parameter)> parameters)
     {
-        var list = new List<(string, Tensor)>();
-        foreach (var (name, p) in model.named_parameters())
+        var list = new List<(string, Tensor)>(parameters.Count);
+        foreach (var (name, p) in parameters)
             if (p.grad is { } g && !g.IsInvalid) list.Add((name, g));
         return list;
     }

@@ -28,6 +28,8 @@ sealed class TrainingRun : IDisposable
     readonly Action<TrainProgress>? _progress;
     readonly CancellationToken _cancel;
     readonly List<IDisposable> _owned = new();
+    // The model's parameters by name, listed at the first step (the loop never replaces them: moves and loads are set-up).
+    List<(string Name, Parameter Parameter)>? _parameters;
 
     public TrainingRun(ProgramIR program, TrainIR train, TrainOptions options, IReadOnlyList<ITrainingObserver> observers, Action<TrainProgress>? progress, CancellationToken cancel)
     {
@@ -129,7 +131,7 @@ sealed class TrainingRun : IDisposable
             throw;
         }
         if (Environment.GetEnvironmentVariable("SYMC_GC_STATS") == "1")
-            Console.Error.WriteLine($"native sections: {NativeSection.Renewals} no-GC region starts, {NativeSection.CollectionsInside} collections inside a section; gen0 {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)} collections");
+            Console.Error.WriteLine($"native sections: {NativeSection.Renewals} no-GC region starts, {NativeSection.CollectionsInside} collections inside a section; gen0 {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)} collections; {GC.GetTotalAllocatedBytes(false) / Math.Max(1, run.TotalSteps - run.StartStep)} managed bytes allocated per step");
 
         // The final evaluation (RunSummary, first) and the observers' end-of-run keys, events and files (the CLI's
         // weights.dat), then plots, report.html and summary.json, last and atomically: a run directory with summary.json is
@@ -172,7 +174,7 @@ sealed class TrainingRun : IDisposable
             foreach (var o in _callers) o.OnGradients(context, step + 1);
             // Every gradient in one fused check (one sync) before the update, so that a non-finite gradient never reaches
             // the parameters or the optimizer state; the culprit is named only once something is found.
-            if (Divergence.FirstNonFinite(Divergence.Gradients(model)) is { } bad)
+            if (Divergence.FirstNonFinite(Divergence.Gradients(_parameters ??= model.named_parameters().ToList())) is { } bad)
                 throw Divergence.Stopped($"the gradient of {bad.Name} became {bad.Kind}", step + 1, run.CheckpointPath, lastGood);
             model.OptimizerStep(optimizer); // syre/perturb: the optimizer's decay acts on θ = P − θ₀
             return value;
