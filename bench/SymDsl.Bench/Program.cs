@@ -166,6 +166,12 @@ if (only?.Contains("micro") == true)
             using var c = (-1e-5).ToScalar();
             Console.WriteLine($"  add_ x3 {Us(() => { for (int k = 0; k < 3; k++) bufs[k].add_(t0[k], c); }):F2} µs, flat add_ {Us(() => flat.add_(flat0, c)):F2} µs, add_ implicit scalar x3 {Us(() => { for (int k = 0; k < 3; k++) bufs[k].add_(t0[k], -1e-5); }):F2}");
         }
+        {
+            // and at width 4096 (4096 × 64, 4096, 10 × 4096)
+            Tensor[] bufs = [zeros(4096, 64), zeros(4096), zeros(10, 4096)], t0 = [randn(4096, 64), randn(4096), randn(10, 4096)];
+            using var c = (-1e-5).ToScalar();
+            Console.WriteLine($"  w4096: add_ x3 {Us(() => { for (int k = 0; k < 3; k++) bufs[k].add_(t0[k], c); }):F2} µs, copy_ x3 {Us(() => { for (int k = 0; k < 3; k++) bufs[k].copy_(t0[k]); }):F2} µs, zero_ x3 {Us(() => { for (int k = 0; k < 3; k++) bufs[k].zero_(); }):F2} µs");
+        }
         Console.WriteLine($"  x.shape {Us(() => _ = x.shape):F2}, dtype {Us(() => _ = x.dtype):F2}, is_floating_point {Us(() => _ = x.is_floating_point()):F2}, ParameterDType {Us(() => _ = compiled.ParameterDType):F2}, EffectiveParameter {Us(() => _ = compiled.EffectiveParameter("w[0].weight")):F2}, linear {Us(() => { using var s = NewDisposeScope(); nn.functional.linear(x, w); }):F2}");
     }
 }

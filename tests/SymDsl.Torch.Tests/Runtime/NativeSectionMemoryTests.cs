@@ -33,6 +33,32 @@ public class NativeSectionMemoryTests
         Assert.True(grown < 600L << 20, $"resident memory grew by {grown >> 20} MB while 2048 MB of garbage came and went inside sections");
     }
 
+    /// <summary>
+    /// A section that allocates past the region's budget lets the runtime collect inside it: that is counted, and the
+    /// next region is twice as large (up to the maximum), so that a workload allocating that much per section is
+    /// protected from then on. (Runs alone: no other section may renew the region meanwhile.)
+    /// </summary>
+    [Fact]
+    public void A_section_that_overflows_the_budget_is_counted_and_doubles_the_next_region()
+    {
+        Warm();
+        var budget = NativeSection.Budget;
+        var inside = NativeSection.CollectionsInside;
+        long sink = 0;
+        using (NativeSection.Enter())
+            for (long allocated = 0; allocated < 2 * budget; allocated += 8 << 10) sink += new byte[8 << 10].Length;
+        Assert.True(sink >= 2 * budget);
+        Assert.Equal(inside + 1, NativeSection.CollectionsInside);
+        Assert.Equal(Math.Min(NativeSection.MaxBudget, 2 * budget), NativeSection.Budget);
+        // The next sections start a region of the new size, and one that allocates less than half of it needs no collection.
+        using (NativeSection.Enter()) _ = new byte[8 << 10];
+        var collections = GC.CollectionCount(0);
+        using (NativeSection.Enter())
+            for (long allocated = 0; allocated < NativeSection.Budget / 4; allocated += 8 << 10) sink += new byte[8 << 10].Length;
+        Assert.Equal(collections, GC.CollectionCount(0));
+        Assert.Equal(inside + 1, NativeSection.CollectionsInside);
+    }
+
     static void Warm()
     {
         for (var i = 0; i < 4096; i++)
