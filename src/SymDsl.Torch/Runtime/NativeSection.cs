@@ -18,8 +18,9 @@ namespace SymDsl.Torch.Runtime;
 /// <para>
 /// How: a process-wide no-GC region (<see cref="GC.TryStartNoGCRegion(long)"/>) is held while any section is open.
 /// Sections of several threads (concurrent runs) overlap freely; the region is (re)started only when no section is
-/// open: when it has lapsed or when more than half of its allocation budget has been used, new sections wait until
-/// the open ones close, then the region is renewed (that is where the collections happen: between steps; a full
+/// open: when it has lapsed, or when more than half of its allocation budget has been used (at once if no other section
+/// is open; while others are, new sections join the region until three quarters are used), new sections wait until the
+/// open ones close, then the region is renewed (that is where the collections happen: between steps; a full
 /// compacting collection, then the new region). Nested
 /// sections on one thread are free. If a section allocates more than the whole budget the runtime collects anyway;
 /// <see cref="CollectionsInside"/> counts such cases (none in the soak runs, see bench/soak), and the budget doubles for
@@ -61,7 +62,9 @@ public static class NativeSection
         lock (Gate)
         {
             while (_renewing) Monitor.Wait(Gate);
-            if (NeedsRenewal())
+            // With other sections open (a background evaluation's, which may last milliseconds) a renewal would wait for
+            // them: the region's second half is the reserve for exactly that, so it waits only once three quarters are used.
+            if (NeedsRenewal() && (_open == 0 || NeedsRenewal(reserve: 4)))
             {
                 _renewing = true;
                 try
@@ -97,8 +100,12 @@ public static class NativeSection
         return new Scope(true);
     }
 
-    static bool NeedsRenewal() => !_unavailable && (
-        GCSettings.LatencyMode != GCLatencyMode.NoGCRegion || GC.GetTotalAllocatedBytes(false) - _allocatedAtStart > Budget / 2);
+    /// <summary>Managed bytes the process allocated since the region started (for tests).</summary>
+    internal static long AllocatedInRegion => GC.GetTotalAllocatedBytes(false) - _allocatedAtStart;
+
+    /// <summary>Whether the region has lapsed or more than all but 1/<paramref name="reserve"/> of its budget is used.</summary>
+    static bool NeedsRenewal(int reserve = 2) => !_unavailable && (
+        GCSettings.LatencyMode != GCLatencyMode.NoGCRegion || GC.GetTotalAllocatedBytes(false) - _allocatedAtStart > Budget - Budget / reserve);
 
     static void Renew()
     {

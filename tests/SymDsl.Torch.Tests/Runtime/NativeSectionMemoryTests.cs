@@ -59,6 +59,36 @@ public class NativeSectionMemoryTests
         Assert.Equal(inside + 1, NativeSection.CollectionsInside);
     }
 
+    /// <summary>
+    /// Past half the budget, a section opened while another is open (a background evaluation's) joins the region instead
+    /// of waiting for it to close; past three quarters it waits, and the region is renewed once the other has closed.
+    /// </summary>
+    [Fact]
+    public void A_renewal_waits_for_open_sections_only_once_three_quarters_of_the_budget_are_used()
+    {
+        Warm();
+        using var release = new ManualResetEventSlim();
+        using var holding = new ManualResetEventSlim();
+        var other = Task.Run(() => { using (NativeSection.Enter()) { holding.Set(); release.Wait(); } });
+        Assert.True(holding.Wait(TimeSpan.FromSeconds(30)));
+        long sink = 0;
+        while (NativeSection.AllocatedInRegion <= NativeSection.Budget / 2 + (1 << 20)) sink += new byte[8 << 10].Length;
+        Assert.True(NativeSection.AllocatedInRegion < NativeSection.Budget * 3 / 4, "the test overshot three quarters");
+        var renewals = NativeSection.Renewals;
+        var joined = Task.Run(() => { using (NativeSection.Enter()) { } });
+        Assert.True(joined.Wait(TimeSpan.FromSeconds(30)), "a section past half the budget waited for the open one");
+        Assert.Equal(renewals, NativeSection.Renewals);
+
+        while (NativeSection.AllocatedInRegion <= NativeSection.Budget * 3 / 4 + (1 << 20)) sink += new byte[8 << 10].Length;
+        var waiting = Task.Run(() => { using (NativeSection.Enter()) { } });
+        Assert.False(waiting.Wait(TimeSpan.FromMilliseconds(300)), "a section past three quarters of the budget did not wait for the open one");
+        release.Set();
+        Assert.True(waiting.Wait(TimeSpan.FromSeconds(30)));
+        other.Wait();
+        Assert.True(NativeSection.Renewals > renewals);
+        Assert.True(sink > 0);
+    }
+
     static void Warm()
     {
         for (var i = 0; i < 4096; i++)
