@@ -39,26 +39,27 @@ public class TensorBoardWriterTests
         finally { Directory.Delete(dir, true); }
     }
 
+    /// <summary>The event file's stream on Linux's /dev/full: every write fails with "No space left on device".</summary>
+    static Stream FullDisk(string eventFile)
+    {
+        Assert.True(File.Exists("/dev/full"), "these tests need /dev/full (Linux)");
+        return new FileStream("/dev/full", FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 1);
+    }
+
     [Fact]
     public void A_write_that_fails_on_the_writer_thread_is_reported_by_complete_as_one_line_naming_the_directory()
     {
         var dir = TempDir();
         try
         {
-            var writer = new TensorBoardWriter(dir, []);
-            // The event file's directory becomes a file: every later write of the writer thread fails.
-            Directory.Delete(writer.LogDir, true);
-            File.WriteAllText(writer.LogDir, "a file where a directory must go");
+            // Every write of the writer thread fails (a full disk).
+            var writer = new TensorBoardWriter(dir, [], FullDisk);
             writer.Add("""{"step":1,"epoch":0,"loss":1.0,"lr":0.1}""");
             var e = Assert.Throws<SymDslException>(writer.Complete);
             Assert.StartsWith("cannot write " + writer.LogDir, e.Message);
             writer.Dispose(); // after a failure too: nothing more is thrown, the thread is gone
         }
-        finally
-        {
-            File.Delete(Path.Combine(dir, "tensorboard"));
-            Directory.Delete(dir, true);
-        }
+        finally { Directory.Delete(dir, true); }
     }
 
     [Fact]
@@ -67,9 +68,7 @@ public class TensorBoardWriterTests
         var dir = TempDir();
         try
         {
-            using var writer = new TensorBoardWriter(dir, []);
-            Directory.Delete(writer.LogDir, true);
-            File.WriteAllText(writer.LogDir, "a file where a directory must go");
+            using var writer = new TensorBoardWriter(dir, [], FullDisk);
             // More lines than the queue holds: Add must report the failure, not wait for a writer that stopped writing.
             var e = Assert.Throws<SymDslException>(() =>
             {
@@ -78,10 +77,6 @@ public class TensorBoardWriterTests
             });
             Assert.StartsWith("cannot write " + writer.LogDir, e.Message);
         }
-        finally
-        {
-            File.Delete(Path.Combine(dir, "tensorboard"));
-            Directory.Delete(dir, true);
-        }
+        finally { Directory.Delete(dir, true); }
     }
 }
