@@ -52,6 +52,8 @@ public static class NativeSection
 
     /// <summary>How many times the no-GC region was (re)started.</summary>
     public static long Renewals { get; private set; }
+    /// <summary>Seconds spent renewing the region (the collections and the region starts).</summary>
+    public static double RenewalSeconds { get; private set; }
     /// <summary>Collections that happened while a section was open (the budget overflowed); 0 when the protection held.</summary>
     public static long CollectionsInside { get; private set; }
 
@@ -117,10 +119,12 @@ public static class NativeSection
         // A full compacting collection first. TryStartNoGCRegion's own collection does not give the memory of the region
         // that just ended back: without this, the process's resident memory grew by about what it allocated (symc train
         // on examples/mlp.sym: +40 MB/s, 12 GB in one bench run), while the GC's committed size stayed put.
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         try
         {
             if (GC.TryStartNoGCRegion(Budget)) Renewals++;
+            RenewalSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
         }
         catch (InvalidOperationException) { /* another component holds a region: nothing more to do */ }
         catch (ArgumentOutOfRangeException)

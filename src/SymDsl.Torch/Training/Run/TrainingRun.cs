@@ -131,7 +131,7 @@ sealed class TrainingRun : IDisposable
             throw;
         }
         if (Environment.GetEnvironmentVariable("SYMC_GC_STATS") == "1")
-            Console.Error.WriteLine($"native sections: {NativeSection.Renewals} no-GC region starts, {NativeSection.CollectionsInside} collections inside a section; gen0 {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)} collections; {GC.GetTotalAllocatedBytes(false) / Math.Max(1, run.TotalSteps - run.StartStep)} managed bytes allocated per step");
+            Console.Error.WriteLine($"native sections: {NativeSection.Renewals} no-GC region starts ({NativeSection.RenewalSeconds:F3} s), {NativeSection.CollectionsInside} collections inside a section; gen0 {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)} collections; {GC.GetTotalAllocatedBytes(false) / Math.Max(1, run.TotalSteps - run.StartStep)} managed bytes allocated per step");
 
         // The final evaluation (RunSummary, first) and the observers' end-of-run keys, events and files (the CLI's
         // weights.dat), then plots, report.html and summary.json, last and atomically: a run directory with summary.json is
