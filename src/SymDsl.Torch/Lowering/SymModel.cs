@@ -155,9 +155,13 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     /// </summary>
     public void BeginStep(long step)
     {
+        // Made when a random function first asks for it in this step (most models have none: no generator per step).
         _stepGenerator?.Dispose();
-        _stepGenerator = new Generator(StepSeed(_seed, step));
+        _stepGenerator = null;
+        _step = step;
     }
+
+    long _step;
 
     protected override void Dispose(bool disposing)
     {
@@ -175,7 +179,7 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     }
 
     /// <summary>The generator random functions (dropout) draw from in <see cref="ForwardMode.Train"/>.</summary>
-    Generator StepGenerator => _stepGenerator ??= new Generator(StepSeed(_seed, 0));
+    Generator StepGenerator => _stepGenerator ??= new Generator(StepSeed(_seed, _step));
 
     /// <summary>The run-time state functions and layers read: the mode, the step's generator, the buffers.</summary>
     sealed class State(SymModel owner, string? layer) : ILayerState, IFunctionState
