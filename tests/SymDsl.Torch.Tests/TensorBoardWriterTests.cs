@@ -39,6 +39,26 @@ public class TensorBoardWriterTests
         finally { Directory.Delete(dir, true); }
     }
 
+    /// <summary>Flush (a checkpoint's moment) returns once every line queued so far is in the event file; the writer goes on after it.</summary>
+    [Fact]
+    public void Flush_waits_until_every_queued_line_is_written()
+    {
+        var dir = TempDir();
+        try
+        {
+            using var writer = new TensorBoardWriter(dir, []);
+            for (var round = 1; round <= 3; round++)
+            {
+                for (var step = 1; step <= 300; step++)
+                    writer.Add($$"""{"step":{{(round - 1) * 300 + step}},"epoch":0,"loss":1.0,"lr":0.1}""");
+                writer.Flush();
+                Assert.Equal(round * 600, TensorBoardEvents.Read(writer.LogDir).Count);
+            }
+            writer.Complete();
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     /// <summary>The event file's stream on Linux's /dev/full: every write fails with "No space left on device".</summary>
     static Stream FullDisk(string eventFile)
     {

@@ -83,7 +83,7 @@ sealed class MetricsLogWriter : ITrainingObserver, IDisposable
     /// <summary>Waits for every pending background value and writes their lines (before a checkpoint, at the end).</summary>
     public void ResolveAll() => WriteCompleted(wait: true);
 
-    /// <summary>Writes every pending line and flushes metrics.jsonl to disk (before a checkpoint records its count and hash).</summary>
+    /// <summary>Writes every pending line and flushes metrics.jsonl to disk (before a checkpoint records its count and hash), and waits until tensorboard/ holds them too.</summary>
     public void FlushToDisk()
     {
         ResolveAll();
@@ -92,6 +92,7 @@ sealed class MetricsLogWriter : ITrainingObserver, IDisposable
             _writer.Flush();
             if (_writer.BaseStream is FileStream fs) fs.Flush(flushToDisk: true);
         });
+        _tensorBoard.Flush(); // tensorboard/ holds the same lines (its own writer thread queues behind)
     }
 
     /// <summary>At the end of the run: every pending line written, the file flushed.</summary>

@@ -33,6 +33,9 @@ sealed class TensorBoardWriter : IDisposable
     readonly BlockingCollection<string> _queue = new(MaxQueued);
     readonly Thread _thread;
     volatile Exception? _failure;
+    readonly object _done = new();
+    long _added;   // lines queued (training thread)
+    long _written; // lines the writer thread has taken off the queue, written or (after a failure) drained; under _done
     bool _completed;
 
     /// <summary>
@@ -72,7 +75,19 @@ sealed class TensorBoardWriter : IDisposable
     public void Add(string line)
     {
         ThrowIfFailed();
+        _added++;
         _queue.Add(line);
+    }
+
+    /// <summary>
+    /// Waits until every line queued so far is written (a checkpoint's moment: tensorboard/ then holds exactly the lines
+    /// metrics.jsonl has); a failed write is one line naming the directory.
+    /// </summary>
+    public void Flush()
+    {
+        lock (_done)
+            while (_written < _added && _thread.IsAlive) Monitor.Wait(_done, 1000);
+        ThrowIfFailed();
     }
 
     /// <summary>Writes every queued line, then stops the writer thread; a failed write is one line naming the directory.</summary>
@@ -109,9 +124,13 @@ sealed class TensorBoardWriter : IDisposable
     {
         foreach (var line in _queue.GetConsumingEnumerable())
         {
-            if (_failure is not null) continue; // after a failure: drained, not written (Add never blocks on a dead writer)
-            try { AddScalars(line); }
-            catch (Exception e) { _failure = e; } // reported on the training thread, by the next Add or by Complete
+            if (_failure is null)
+            {
+                // (after a failure: drained, not written: Add never blocks on a dead writer)
+                try { AddScalars(line); }
+                catch (Exception e) { _failure = e; } // reported on the training thread, by the next Add or by Complete
+            }
+            lock (_done) { _written++; Monitor.PulseAll(_done); }
         }
     }
 
