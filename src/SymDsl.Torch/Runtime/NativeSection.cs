@@ -102,12 +102,12 @@ public static class NativeSection
         return new Scope(true);
     }
 
-    /// <summary>Managed bytes the process allocated since the region started (for tests).</summary>
+    /// <summary>Managed bytes the process allocated since the region started.</summary>
     internal static long AllocatedInRegion => GC.GetTotalAllocatedBytes(false) - _allocatedAtStart;
 
     /// <summary>Whether the region has lapsed or more than all but 1/<paramref name="reserve"/> of its budget is used.</summary>
     static bool NeedsRenewal(int reserve = 2) => !_unavailable && (
-        GCSettings.LatencyMode != GCLatencyMode.NoGCRegion || GC.GetTotalAllocatedBytes(false) - _allocatedAtStart > Budget - Budget / reserve);
+        GCSettings.LatencyMode != GCLatencyMode.NoGCRegion || AllocatedInRegion > Budget - Budget / reserve);
 
     static void Renew()
     {
