@@ -13,8 +13,8 @@ namespace SymDsl.Torch.Diagnostics;
 /// (<see cref="ProbeEvaluator.Snapshot"/>): the effective parameters, the step's gradients when they are used
 /// (<see cref="GradientSource.Step"/>), and the buffers for the probe pass. Inline, the parameters and gradients are taken
 /// in float64 at once (the conversion is the copy the measures need); in background mode every tensor is a private copy
-/// in its own dtype (one call each, and half the bytes of float64 for float32; the worker converts it, exactly) that the
-/// snapshot owns and frees, since training goes on while the evaluation runs.
+/// in its own dtype (one call each, and half the bytes of float64 for float32; the worker converts it, exactly), since
+/// training goes on while the evaluation runs: the copies live in a <see cref="SnapshotSlot"/> reused across evaluations.
 /// </summary>
 internal sealed class ProbeSnapshot : IDisposable
 {
@@ -29,13 +29,69 @@ internal sealed class ProbeSnapshot : IDisposable
     /// <summary>A pass of the shadow model on the probe batch is needed (site values), and with gradients.</summary>
     public required bool NeedForward { get; init; }
     public required bool NeedGradients { get; init; }
-    /// <summary>Tensors the snapshot owns (background mode: detached from the training thread's dispose scope).</summary>
-    public List<Tensor> Owned { get; } = new();
+    /// <summary>Background mode: the private copies' storage, handed back to its pool when the snapshot is freed.</summary>
+    public SnapshotSlot? Slot { get; init; }
 
-    public void Dispose()
+    public void Dispose() => Slot?.Return();
+}
+
+/// <summary>
+/// Background mode's copies of one snapshot, reused from one evaluation to the next: after the first evaluation a snapshot
+/// is one in-place copy per tensor (no allocation, nothing to detach from the training thread's dispose scope, nothing
+/// for the worker to free). Tensors by key ("p:" effective parameter, "g:" step gradient, "b:" buffer), detached from
+/// every dispose scope; the shapes are the run's (the pool is emptied when a run starts and ends).
+/// </summary>
+internal sealed class SnapshotSlot(SnapshotPool pool)
+{
+    readonly Dictionary<string, Tensor> _tensors = new();
+
+    /// <summary>The copy of <paramref name="source"/> under <paramref name="key"/>, refreshed in place.</summary>
+    public Tensor Copy(string key, Tensor source)
     {
-        foreach (var t in Owned) t.Dispose();
-        Owned.Clear();
+        if (_tensors.TryGetValue(key, out var copy))
+        {
+            var result = copy.copy_(source);
+            if (!ReferenceEquals(result, copy)) result.Dispose(); // (a second handle on the same tensor, in some TorchSharp versions)
+            return copy;
+        }
+        copy = source.detach().clone();
+        copy.DetachFromDisposeScope();
+        _tensors[key] = copy;
+        return copy;
+    }
+
+    public void Return() => pool.Return(this);
+
+    public void Free()
+    {
+        foreach (var t in _tensors.Values) t.Dispose();
+        _tensors.Clear();
+    }
+}
+
+/// <summary>The free <see cref="SnapshotSlot"/>s (taken on the training thread, returned on the worker).</summary>
+internal sealed class SnapshotPool
+{
+    readonly Stack<SnapshotSlot> _free = new();
+
+    public SnapshotSlot Take()
+    {
+        lock (_free) return _free.Count > 0 ? _free.Pop() : new SnapshotSlot(this);
+    }
+
+    public void Return(SnapshotSlot slot)
+    {
+        lock (_free) _free.Push(slot);
+    }
+
+    /// <summary>Frees every slot returned so far (when no snapshot is out: between runs).</summary>
+    public void Clear()
+    {
+        lock (_free)
+        {
+            foreach (var slot in _free) slot.Free();
+            _free.Clear();
+        }
     }
 }
 
@@ -100,6 +156,7 @@ internal sealed class ProbeEvaluator : IDisposable
     readonly TrainIR _train;
     readonly IReadOnlyList<MetricRuntime> _metrics;
     readonly Dictionary<string, TorchSharp.Modules.Parameter> _rawForGradient = new();
+    readonly SnapshotPool _slots = new();
     IReadOnlyDictionary<string, Tensor>? _probeBatch;
     SymModel? _shadow;
 
@@ -166,40 +223,34 @@ internal sealed class ProbeEvaluator : IDisposable
     {
         using var _ = no_grad();
         var effective = new Dictionary<string, Tensor>();
-        var owned = new List<Tensor>();
-        Tensor Take(Tensor t)
+        var slot = copy ? _slots.Take() : null;
+        try
         {
-            if (!copy) return t.to(ScalarType.Float64, CPU); // float64 on the CPU, as every measure works
-            var x = t.clone();
-            x.DetachFromDisposeScope();
-            owned.Add(x);
-            return x;
-        }
-        foreach (var (name, t) in context.Model.EffectiveParameters()) effective[name] = Take(t);
-        var stepGrads = gradients == GradientSource.Step ? StepGradients(due, Take) : null;
-        var needGradients = due.Any(m => m.Definition.NeedsSiteGradients || (m.Definition.NeedsGradients && stepGrads is null));
-        var needForward = needGradients || due.Any(m => m.Sites.Any());
-        if (needForward && _shadow is null) throw new InvalidOperationException("SymmetryDiagnostics.OnStart was not called");
-        Dictionary<string, Tensor>? buffers = null;
-        if (needForward)
-        {
-            buffers = new Dictionary<string, Tensor>();
-            foreach (var (name, b) in context.Model.Buffers())
+            Tensor Take(string key, Tensor t) => slot is null
+                ? t.to(ScalarType.Float64, CPU) // float64 on the CPU, as every measure works
+                : slot.Copy(key, t);
+            foreach (var (name, t) in context.Model.EffectiveParameters()) effective[name] = Take("p:" + name, t);
+            var stepGrads = gradients == GradientSource.Step ? StepGradients(due, (name, g) => Take("g:" + name, g)) : null;
+            var needGradients = due.Any(m => m.Definition.NeedsSiteGradients || (m.Definition.NeedsGradients && stepGrads is null));
+            var needForward = needGradients || due.Any(m => m.Sites.Any());
+            if (needForward && _shadow is null) throw new InvalidOperationException("SymmetryDiagnostics.OnStart was not called");
+            Dictionary<string, Tensor>? buffers = null;
+            if (needForward)
             {
-                if (!copy) { buffers[name] = b; continue; }
-                var c = b.clone();
-                c.DetachFromDisposeScope();
-                owned.Add(c);
-                buffers[name] = c;
+                buffers = new Dictionary<string, Tensor>();
+                foreach (var (name, b) in context.Model.Buffers()) buffers[name] = slot is null ? b : slot.Copy("b:" + name, b);
             }
+            return new ProbeSnapshot
+            {
+                Step = step, LearningRate = context.LearningRate, Due = due, Effective = effective, InFloat64 = !copy, StepGradients = stepGrads, Buffers = buffers,
+                NeedForward = needForward, NeedGradients = needGradients, Slot = slot,
+            };
         }
-        var snapshot = new ProbeSnapshot
+        catch
         {
-            Step = step, LearningRate = context.LearningRate, Due = due, Effective = effective, InFloat64 = !copy, StepGradients = stepGrads, Buffers = buffers,
-            NeedForward = needForward, NeedGradients = needGradients,
-        };
-        snapshot.Owned.AddRange(owned);
-        return snapshot;
+            slot?.Return();
+            throw;
+        }
     }
 
     /// <summary>
@@ -207,7 +258,7 @@ internal sealed class ProbeEvaluator : IDisposable
     /// decay and momentum) for every parameter a due metric may take from the step; null when any is unavailable (no .grad
     /// yet, or a parameter reparametrised by induce, whose raw gradient is not the effective one).
     /// </summary>
-    Dictionary<string, Tensor>? StepGradients(IReadOnlyList<MetricRuntime> due, Func<Tensor, Tensor> take)
+    Dictionary<string, Tensor>? StepGradients(IReadOnlyList<MetricRuntime> due, Func<string, Tensor, Tensor> take)
     {
         var needed = due.SelectMany(m => m.StepGradientParameters ?? []).Distinct().ToList();
         if (needed.Count == 0) return null;
@@ -219,7 +270,7 @@ internal sealed class ProbeEvaluator : IDisposable
             if (g is null || g.IsInvalid || !g.shape.SequenceEqual(raw.shape)) return null;
             raws.Add((name, g));
         }
-        return raws.ToDictionary(r => r.Item1, r => take(r.Item2));
+        return raws.ToDictionary(r => r.Item1, r => take(r.Item1, r.Item2));
     }
 
     /// <summary>
@@ -307,6 +358,7 @@ internal sealed class ProbeEvaluator : IDisposable
     /// <summary>Frees the shadow model and what the metrics kept from <see cref="Start"/>.</summary>
     public void Release()
     {
+        _slots.Clear(); // (every snapshot of the run has been freed: the caller waited for its evaluations)
         _shadow?.Dispose();
         _shadow = null;
         foreach (var m in _metrics) m.Release();

@@ -71,7 +71,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
     readonly Dictionary<string, List<(long step, double value)>> _series = new();
     readonly object _accounts = new();
     readonly Queue<Task> _pending = new();
-    Task _tail = Task.CompletedTask;
+    readonly SerialWorker _worker = new("symc diagnostics"); // background mode's evaluations, one at a time in step order
     ExceptionDispatchInfo? _failure;
     bool _disposed;
 
@@ -270,9 +270,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
             _foregroundSeconds += (waited + foreground).TotalSeconds;
             _seconds += foreground.TotalSeconds;
         }
-        var task = _tail.ContinueWith(_ => Evaluate(snapshot, foreground), CancellationToken.None,
-            TaskContinuationOptions.DenyChildAttach, TaskScheduler.Default);
-        _tail = task;
+        var task = _worker.Post(() => Evaluate(snapshot, foreground));
         _pending.Enqueue(task);
         return task;
     }
@@ -321,7 +319,9 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
 
     public void OnEnd(TrainingContext context, TrainSummary summary)
     {
-        WaitPending(rethrow: true);
+        WaitPending(rethrow: false);
+        _worker.Stop(); // the run is over: no thread left waiting (the next run starts one)
+        _failure?.Throw();
         summary.Values["diagnostics_seconds"] = Seconds;
         summary.Values["diagnostics_evaluations"] = Evaluations;
         summary.Events.AddRange(DetectEvents());
@@ -360,6 +360,7 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         if (_disposed) return;
         _disposed = true;
         WaitPending(rethrow: false);
+        _worker.Dispose();
         _probe.Dispose();
     }
 }
