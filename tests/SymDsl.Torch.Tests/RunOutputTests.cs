@@ -1,5 +1,8 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
 using Snapshooter.Xunit;
 using SymDsl.Torch.Training;
@@ -11,7 +14,9 @@ namespace SymDsl.Torch.Tests;
 /// <summary>
 /// A run's outputs byte for byte: metrics.jsonl, summary.json (without its wall-clock keys), the TensorBoard scalars
 /// and the plots written, as a Snapshooter snapshot (__snapshots__/) taken from the trainer before it was split into a
-/// loop and observers (issue 16), so that the split (and anything after it) provably changes none of them.
+/// loop and observers (issue 16), so that the split (and anything after it) provably changes none of them. Every
+/// character is compared exactly except the numbers, which agree within <see cref="NumberTolerance"/> (see
+/// <see cref="WithinToleranceOfSnapshot"/>).
 /// </summary>
 [Collection("torch")]
 public class RunOutputTests
@@ -27,7 +32,35 @@ public class RunOutputTests
         var train = MlpTrain(steps: 30, logEvery: 4, checkpointEvery: 10, syre: false);
         var dir = TempDir("outputs");
         Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(dir, SymmetryReportMarkdown: "# Symmetries"), observers: [new ProbeObserver()]);
-        Snapshot.Match(Outputs(dir));
+        Snapshot.Match(WithinToleranceOfSnapshot(Outputs(dir), nameof(A_small_runs_outputs_match_the_snapshot)));
+    }
+
+    /// <summary>How far (relative) a number of the outputs may be from the snapshot's.</summary>
+    public const double NumberTolerance = 1e-5;
+
+    static readonly Regex Number = new(@"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// The snapshot's own text when <paramref name="actual"/> equals it but for numbers within
+    /// <see cref="NumberTolerance"/> of each other, else <paramref name="actual"/> (which Snapshooter then reports). A
+    /// run's float32 values can differ in the last bit between two runs of the same code: one CI run of 60 saw the probe
+    /// loss of step 21 come out 1 ulp apart (1.9789171 against 1.978917) and the run carry that on (losses 1 ulp apart at
+    /// steps 24 and 30), as a matrix product's summation order follows the threads the BLAS picks, which the machine's
+    /// load moves. What this test guards is the outputs' content and format, which a last-bit difference does not change.
+    /// </summary>
+    static string WithinToleranceOfSnapshot(string actual, string test, [CallerFilePath] string source = "")
+    {
+        var file = Path.Combine(Path.GetDirectoryName(source)!, "__snapshots__", $"{nameof(RunOutputTests)}.{test}.snap");
+        if (!File.Exists(file)) return actual;
+        var expected = File.ReadAllText(file).TrimStart('\uFEFF');
+        var (a, e) = (Number.Matches(actual), Number.Matches(expected));
+        if (a.Count != e.Count || Number.Replace(actual, "#") != Number.Replace(expected, "#")) return actual;
+        for (var i = 0; i < a.Count; i++)
+        {
+            var (x, y) = (double.Parse(a[i].Value, CultureInfo.InvariantCulture), double.Parse(e[i].Value, CultureInfo.InvariantCulture));
+            if (Math.Abs(x - y) > NumberTolerance * Math.Max(Math.Abs(x), Math.Abs(y))) return actual;
+        }
+        return expected;
     }
 
     /// <summary>The outputs of the run in <paramref name="dir"/> that do not depend on the clock, as one text.</summary>
