@@ -43,10 +43,11 @@ public class RunOutputTests
     /// <summary>
     /// The snapshot's own text when <paramref name="actual"/> equals it but for numbers within
     /// <see cref="NumberTolerance"/> of each other, else <paramref name="actual"/> (which Snapshooter then reports). A
-    /// run's float32 values can differ in the last bit between two runs of the same code: one CI run of 60 saw the probe
-    /// loss of step 21 come out 1 ulp apart (1.9789171 against 1.978917) and the run carry that on (losses 1 ulp apart at
-    /// steps 24 and 30), as a matrix product's summation order follows the threads the BLAS picks, which the machine's
-    /// load moves. What this test guards is the outputs' content and format, which a last-bit difference does not change.
+    /// run's float32 values can differ in the last bit between two runs of the same code: one CI run (of many that passed)
+    /// saw the probe loss of step 21 come out 1 ulp apart (1.9789171 against 1.978917) and the run carry that on (losses
+    /// 1 ulp apart at steps 24 and 30). The cause is not identified: 25 runs in one process, with and without two threads
+    /// of concurrent torch work, wrote identical files. What this test guards is the outputs' content and format, which a
+    /// last-bit difference does not change.
     /// </summary>
     static string WithinToleranceOfSnapshot(string actual, string test, [CallerFilePath] string source = "")
     {
