@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -32,7 +31,7 @@ public class RunOutputTests
         var train = MlpTrain(steps: 30, logEvery: 4, checkpointEvery: 10, syre: false);
         var dir = TempDir("outputs");
         Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(dir, SymmetryReportMarkdown: "# Symmetries"), observers: [new ProbeObserver()]);
-        Snapshot.Match(WithinToleranceOfSnapshot(Outputs(dir), nameof(A_small_runs_outputs_match_the_snapshot)));
+        Snapshot.Match(WithinToleranceOfSnapshot(Outputs(dir)));
     }
 
     /// <summary>How far (relative) a number of the outputs may be from the snapshot's.</summary>
@@ -49,9 +48,10 @@ public class RunOutputTests
     /// of concurrent torch work, wrote identical files. What this test guards is the outputs' content and format, which a
     /// last-bit difference does not change.
     /// </summary>
-    static string WithinToleranceOfSnapshot(string actual, string test, [CallerFilePath] string source = "")
+    static string WithinToleranceOfSnapshot(string actual)
     {
-        var file = Path.Combine(Path.GetDirectoryName(source)!, "__snapshots__", $"{nameof(RunOutputTests)}.{test}.snap");
+        var name = Snapshot.FullName(); // the calling test's snapshot, as Snapshot.Match finds it
+        var file = Path.Combine(name.FolderPath, "__snapshots__", name.Filename);
         if (!File.Exists(file)) return actual;
         var expected = File.ReadAllText(file).TrimStart('\uFEFF');
         var (a, e) = (Number.Matches(actual), Number.Matches(expected));
