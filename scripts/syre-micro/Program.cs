@@ -57,7 +57,7 @@ foreach (var width in widths)
                 GC.TryStartNoGCRegion(64L << 20); // a bare no-GC region, without NativeSection's bookkeeping
             using var section = Environment.GetEnvironmentVariable("MICRO_SECTION") == "1" ? SymDsl.Torch.Runtime.NativeSection.Enter() : null;
             long t0 = Stopwatch.GetTimestamp();
-            side.Opt.zero_grad();
+            side.Model.ZeroGradients(side.Opt); // as the trainer zeroes them (syre: .grad starts at −λθ₀)
             long t1 = Stopwatch.GetTimestamp();
             var loss = Trainer.LossOf("cross_entropy", side.Model.Forward(inputs)["logits"], y);
             long t2 = Stopwatch.GetTimestamp();

@@ -37,13 +37,17 @@ public class OffsetStepTests
         return m;
     }
 
-    /// <summary>One backward pass on a batch drawn from <paramref name="gen"/> (gradients in .grad, the previous ones zeroed).</summary>
-    static void Gradients(SymModel m, optim.Optimizer opt, Generator gen)
+    /// <summary>
+    /// One backward pass on a batch drawn from <paramref name="gen"/> (gradients in .grad, the previous ones zeroed by
+    /// optimizer.zero_grad(), or by <see cref="SymModel.ZeroGradients"/> with <paramref name="prefill"/>: −λθ₀ where it can).
+    /// </summary>
+    static void Gradients(SymModel m, optim.Optimizer opt, Generator gen, bool prefill = false)
     {
         using var scope = NewDisposeScope();
         var x = randn([16, 64], dtype: ScalarType.Float64, generator: gen);
         var y = randn([16, 10], dtype: ScalarType.Float64, generator: gen);
-        opt.zero_grad();
+        if (prefill) m.ZeroGradients(opt);
+        else opt.zero_grad();
         (m.Forward(new Dictionary<string, Tensor> { ["x"] = x })["logits"] - y).square().mean().backward();
     }
 
@@ -171,6 +175,127 @@ public class OffsetStepTests
             Assert.True(RelativeError(Param(m, n), Param(reference, n)) < 1e-12, $"{n}: {RelativeError(Param(m, n), Param(reference, n)):E2} from the shift");
     }
 
+    [Theory]
+    [InlineData("sgd", "gradient", "after")]
+    [InlineData("sgd_momentum", "gradient", "momentum")]
+    [InlineData("sgd_nesterov", "gradient", "shift")]
+    [InlineData("adam", "gradient", "shift")]
+    [InlineData("adamw", "after", "after")]
+    public void Gradients_zeroed_to_minus_decay_theta0_give_the_update_on_theta_computed_by_hand(string kind, string form, string exactForm)
+    {
+        // The trainer's zeroing (SymModel.ZeroGradients): .grad starts at −λθ₀ where the optimizer adds λ·param to the
+        // gradient, and at every third step .grad is zeroed exactly (an observer reads the loss gradient) and the tensor
+        // takes its usual form. Both kinds of step follow the update on θ.
+        using var scope = NewDisposeScope();
+        using var m = Model();
+        using var opt = Trainer.BuildOptimizer(m, Optimizer(kind));
+        var baseLr = Optimizer(kind).Args["lr"].AsDouble();
+        var names = m.named_parameters().Select(np => np.name).ToList();
+        var theta0 = names.ToDictionary(n => n, n => n.EndsWith(".value") ? m.state_dict()[n[..^"value".Length] + "theta0"].clone() : null);
+        var decays = names.ToDictionary(n => n, n => m.RawWeightDecay.TryGetValue(n, out var d) ? d : 0.01);
+        var hand = names.ToDictionary(n => n, n => new HandOptimizer(kind, decays[n]));
+        var theta = names.ToDictionary(n => n, n => theta0[n] is { } t0 ? Param(m, n).detach() - t0 : Param(m, n).detach().clone());
+        using var gen = new Generator(5);
+        var gradientSteps = 0;
+        for (var step = 0; step < 30; step++)
+        {
+            var lr = LearningRate(baseLr, step);
+            foreach (var g in opt.ParamGroups) g.LearningRate = lr;
+            var exact = step % 3 == 2;
+            if (exact)
+            {
+                using var s2 = NewDisposeScope();
+                m.ZeroGradients(opt, lossGradients: true);
+                var x = randn([16, 64], dtype: ScalarType.Float64, generator: gen);
+                var y = randn([16, 10], dtype: ScalarType.Float64, generator: gen);
+                (m.Forward(new Dictionary<string, Tensor> { ["x"] = x })["logits"] - y).square().mean().backward();
+            }
+            else Gradients(m, opt, gen, prefill: true);
+            // (Step 0 has no .grad to start from, the backward pass creates it: the step adds −λθ₀ to it.)
+            var expectedForm = exact ? exactForm : form;
+            Assert.Equal(Plan(expectedForm), m.OffsetStepPlan(opt));
+            if (expectedForm == "gradient") gradientSteps++;
+            // The loss gradient: .grad itself, or .grad + λθ₀ where it started at −λθ₀.
+            var grads = names.ToDictionary(n => n, n => expectedForm == "gradient" && step > 0 && theta0[n] is { } t0 ? Param(m, n).grad! + decays[n] * t0 : Param(m, n).grad!.clone());
+            m.OptimizerStep(opt);
+            foreach (var n in names) theta[n] = hand[n].Update(theta[n], grads[n], lr);
+        }
+        if (form == "gradient") Assert.Equal(20, gradientSteps);
+        foreach (var n in names)
+        {
+            var expected = theta0[n] is { } t0 ? theta[n] + t0 : theta[n];
+            Assert.True(RelativeError(Param(m, n), expected) < 1e-12, $"{n}: {RelativeError(Param(m, n), expected):E2} from the hand-computed update");
+        }
+    }
+
+    [Theory]
+    [InlineData("sgd_momentum")]
+    [InlineData("adam")]
+    public void A_decay_changed_after_the_gradients_were_zeroed_takes_the_prefill_back_out(string kind)
+    {
+        using var scope = NewDisposeScope();
+        using var m = Model();
+        using var reference = Model();
+        using var opt = Trainer.BuildOptimizer(m, Optimizer(kind));
+        using var refOpt = Trainer.BuildOptimizer(reference, Optimizer(kind));
+        var offsets = reference.ParameterNames.Select(reference.ParameterizationOf).OfType<OffsetParameterization>().ToList();
+        using var gen = new Generator(13);
+        using var refGen = new Generator(13);
+        for (var step = 0; step < 12; step++)
+        {
+            Gradients(m, opt, gen, prefill: true);
+            Gradients(reference, refOpt, refGen);
+            if (step == 6)
+            {
+                // Between the zeroing and the step (.grad holds g − 0.05·θ₀ for syre's tensors): a new decay.
+                Assert.Equal("gradient", m.OffsetStepPlan(opt)["fc1.weight"]);
+                foreach (var o in new[] { opt, refOpt })
+                    foreach (var g in ((TorchSharp.Modules.OptimizerHelper)o).ParamGroups.OfType<TorchSharp.Modules.ParamGroup>())
+                        switch (g.Options)
+                        {
+                            case TorchSharp.Modules.SGD.Options so: so.weight_decay = 0.03; break;
+                            case TorchSharp.Modules.Adam.Options ao: ao.weight_decay = 0.03; break;
+                        }
+                Assert.Equal(kind == "adam" ? "shift" : "momentum", m.OffsetStepPlan(opt)["fc1.weight"]);
+            }
+            m.OptimizerStep(opt);
+            ShiftedStep(refOpt, offsets);
+        }
+        foreach (var n in m.named_parameters().Select(np => np.name))
+            Assert.True(RelativeError(Param(m, n), Param(reference, n)) < 1e-12, $"{n}: {RelativeError(Param(m, n), Param(reference, n)):E2} from the shift");
+    }
+
+    [Fact]
+    public void Loading_a_state_dict_with_another_theta0_is_followed_by_the_prefill()
+    {
+        // −λθ₀ is kept between steps; θ₀ written in place by a load must not leave it stale.
+        using var scope = NewDisposeScope();
+        using var m = Model();
+        using var reference = Model();
+        using var other = new SymModel(Mlp(8), Reparams, seed: 99);
+        other.to(ScalarType.Float64);
+        using var opt = Trainer.BuildOptimizer(m, Optimizer("sgd_momentum"));
+        using var refOpt = Trainer.BuildOptimizer(reference, Optimizer("sgd_momentum"));
+        var offsets = reference.ParameterNames.Select(reference.ParameterizationOf).OfType<OffsetParameterization>().ToList();
+        using var gen = new Generator(17);
+        using var refGen = new Generator(17);
+        for (var step = 0; step < 10; step++)
+        {
+            if (step == 5)
+            {
+                Assert.False(m.state_dict()["fc1.weight.theta0"].equal(other.state_dict()["fc1.weight.theta0"]).all().item<bool>());
+                m.load_state_dict(other.state_dict());
+                reference.load_state_dict(other.state_dict());
+            }
+            Gradients(m, opt, gen, prefill: true);
+            Gradients(reference, refOpt, refGen);
+            m.OptimizerStep(opt);
+            ShiftedStep(refOpt, offsets);
+        }
+        foreach (var n in m.named_parameters().Select(np => np.name))
+            Assert.True(RelativeError(Param(m, n), Param(reference, n)) < 1e-12, $"{n}: {RelativeError(Param(m, n), Param(reference, n)):E2} from the shift");
+    }
+
     /// <summary>The former implementation of the step, the reference: P shifted to θ in place, the optimizer's step, shifted back.</summary>
     static void ShiftedStep(optim.Optimizer optimizer, IReadOnlyList<OffsetParameterization> offsets)
     {
@@ -244,11 +369,13 @@ public class OffsetStepTests
     }
 
     [Theory]
-    [InlineData("sgd")]
-    [InlineData("sgd_momentum")]
-    [InlineData("adam")]
-    [InlineData("adamw")]
-    public void The_step_leaves_no_live_tensors(string kind)
+    [InlineData("sgd", false)]
+    [InlineData("sgd_momentum", false)]
+    [InlineData("adam", false)]
+    [InlineData("adamw", false)]
+    [InlineData("sgd_momentum", true)]
+    [InlineData("adam", true)]
+    public void The_step_leaves_no_live_tensors(string kind, bool prefill)
     {
         using var m = Model();
         using var opt = Trainer.BuildOptimizer(m, Optimizer(kind));
@@ -256,7 +383,7 @@ public class OffsetStepTests
         void Step()
         {
             using var scope = NewDisposeScope();
-            Gradients(m, opt, gen);
+            Gradients(m, opt, gen, prefill);
             m.OptimizerStep(opt);
         }
         Step(); Step(); // optimizer state and gradients are allocated on the first steps
@@ -264,7 +391,7 @@ public class OffsetStepTests
         for (var i = 0; i < 5; i++) Step();
         Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         // Outside any dispose scope too (a caller that steps by hand).
-        Gradients(m, opt, gen);
+        Gradients(m, opt, gen, prefill);
         live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         m.OptimizerStep(opt);
         Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);

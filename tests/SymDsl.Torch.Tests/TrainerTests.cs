@@ -234,6 +234,53 @@ public class TrainerTests
         Assert.Equal(42, summary.GetProperty("observer_key").GetInt32());
     }
 
+    [Fact]
+    public void An_observer_that_reads_the_gradients_sees_the_loss_gradient_and_otherwise_syre_starts_them_at_minus_decay_theta0()
+    {
+        // syre (decay 1e-4 on fc1 and fc2.weight) under SGD with momentum: .grad starts a step at −λθ₀ instead of 0 unless an
+        // observer reads it at that step (ITrainingObserver.ReadsGradients); then it is the loss gradient itself.
+        var train = MlpTrain(steps: 6);
+        var reading = new GradientReader(reads: true);
+        var notReading = new GradientReader(reads: false);
+        Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(TempDir("grad-read")), observers: [reading]);
+        Trainer.Run(Program(Mlp(16), train), train, new TrainOptions(TempDir("grad-prefilled")), observers: [notReading]);
+        Assert.Equal(6, reading.Steps.Count);
+        Assert.All(reading.Steps, s => Assert.True(s.FromLoss < 1e-6, $"{s.FromLoss:E2} from the loss gradient"));
+        Assert.Equal(6, notReading.Steps.Count);
+        Assert.True(notReading.Steps[0].FromLoss < 1e-6); // step 1: no .grad yet to start from
+        Assert.All(notReading.Steps.Skip(1), s =>
+        {
+            Assert.True(s.FromPrefilled < 1e-6, $"{s.FromPrefilled:E2} from g − λθ₀");
+            Assert.True(s.FromLoss > 1e-5, $"{s.FromLoss:E2}: not the loss gradient"); // λθ₀ is ~1e-3 of g here
+        });
+    }
+
+    /// <summary>Compares, after each backward pass, the offset tensors' .grad with the loss gradient computed afresh (autograd.grad on the step's batch), relative to its largest entry.</summary>
+    sealed class GradientReader(bool reads) : ITrainingObserver
+    {
+        public List<(double FromLoss, double FromPrefilled)> Steps { get; } = new();
+        IReadOnlyDictionary<string, Tensor>? _batch;
+        public bool ReadsGradients(long step) => reads;
+        public void OnBeforeStep(TrainingContext context, long step, IReadOnlyDictionary<string, Tensor> batch) => _batch = batch;
+        public void OnGradients(TrainingContext context, long step)
+        {
+            var offsets = context.Model.named_parameters().Where(np => np.name.EndsWith(".value")).ToList();
+            Assert.Equal(3, offsets.Count);
+            var fresh = autograd.grad([context.Loss(_batch!)], offsets.Select(np => (Tensor)np.parameter).ToList(), allow_unused: true);
+            var sd = context.Model.state_dict();
+            double fromLoss = 0, fromPrefilled = 0;
+            foreach (var ((name, p), g) in offsets.Zip(fresh))
+            {
+                var minusDecayTheta0 = sd[name[..^"value".Length] + "theta0"] * -context.Model.RawWeightDecay[name];
+                var scale = g.abs().max().item<float>();
+                fromLoss = Math.Max(fromLoss, (p.grad! - g).abs().max().item<float>() / scale);
+                fromPrefilled = Math.Max(fromPrefilled, (p.grad! - (g + minusDecayTheta0)).abs().max().item<float>() / scale);
+            }
+            Steps.Add((fromLoss, fromPrefilled));
+        }
+        public void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics) { }
+    }
+
     sealed class CountingObserver : ITrainingObserver
     {
         public int Started, Steps, Ended;

@@ -227,6 +227,15 @@ public sealed class SymmetryDiagnostics : ITrainingObserver, IDisposable
         }
     }
 
+    /// <summary>.grad is read at a step where a due metric takes the step's gradient (<see cref="GradientSource.Step"/>).</summary>
+    public bool ReadsGradients(long step)
+    {
+        if (_options.Gradients != GradientSource.Step) return false;
+        foreach (var m in _metrics)
+            if (m.StepGradientParameters is { Count: > 0 } && IsDue(m.D, step)) return true;
+        return false;
+    }
+
     public void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

@@ -253,6 +253,35 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
         else optimizer.step();
     }
 
+    /// <summary>
+    /// Zeroes the gradients before a backward pass, in place of <c>optimizer.zero_grad()</c>. With
+    /// <paramref name="lossGradients"/> false, the .grad of an offset tensor (syre, perturb: P = θ + θ₀) whose optimizer adds
+    /// its weight decay λ to the gradient (SGD, Adam; not AdamW) starts at −λθ₀ instead of 0, so that after the backward pass
+    /// it holds g − λθ₀ and the next <see cref="OptimizerStep"/> needs no correction pass of its own (<see cref="OffsetStep"/>,
+    /// the gradient form). With <paramref name="lossGradients"/> true, or without such tensors, it is exactly
+    /// <c>optimizer.zero_grad()</c> and .grad holds the loss gradient. Between this call and <see cref="OptimizerStep"/> the
+    /// gradients must not be zeroed again.
+    /// </summary>
+    public void ZeroGradients(torch.optim.Optimizer optimizer, bool lossGradients = false)
+    {
+        if (Offsets is not { } offsets) { optimizer.zero_grad(); return; }
+        if (lossGradients) { offsets.ForgetPrefill(); optimizer.zero_grad(); }
+        else offsets.ZeroGradients(optimizer);
+    }
+
+    // Loading a state dict writes θ₀ in place: the −λθ₀ kept for ZeroGradients is computed again.
+    public override nn.Module load(BinaryReader reader, bool strict = true, IList<string>? skip = null, Dictionary<string, bool>? loadedParameters = null)
+    {
+        _offsetStep?.Invalidate();
+        return base.load(reader, strict, skip, loadedParameters);
+    }
+
+    public override (IList<string> missing_keys, IList<string> unexpected_keyes) load_state_dict(Dictionary<string, Tensor> source, bool strict = true, IList<string>? skip = null)
+    {
+        _offsetStep?.Invalidate();
+        return base.load_state_dict(source, strict, skip);
+    }
+
     /// <summary>The offset tensors the optimizer step corrects (null when there are none), found once.</summary>
     OffsetStep? Offsets => _offsetsFound ? _offsetStep : FindOffsets();
     OffsetStep? _offsetStep;

@@ -59,6 +59,13 @@ public interface ITrainingObserver
     /// </summary>
     void OnGradients(TrainingContext context, long step) { }
     /// <summary>
+    /// Whether this observer reads the parameters' .grad at step <paramref name="step"/> (1-based; in <see cref="OnGradients"/>
+    /// or in <see cref="OnStep"/>, after the update). At steps where no observer does, the trainer may let the .grad of a
+    /// syre/perturb tensor carry the optimizer's decay correction (g − λθ₀, <see cref="Lowering.SymModel.ZeroGradients"/>);
+    /// where one does, .grad is the loss gradient exactly. The default is true: an observer that never reads .grad says false.
+    /// </summary>
+    bool ReadsGradients(long step) => true;
+    /// <summary>
     /// Before step <paramref name="step"/> (1-based) computes its loss, inside the step's dispose scope, on the step's
     /// <paramref name="batch"/> (every field, on the device): an observer may move the parameters here (teleport).
     /// </summary>

@@ -83,6 +83,9 @@ public sealed class Teleporter : ITrainingObserver
 
     readonly List<TrainEvent> _events = new();
 
+    /// <summary>Teleports use their own gradients (autograd.grad), never .grad.</summary>
+    public bool ReadsGradients(long step) => false;
+
     public void OnStep(TrainingContext context, long step, IDictionary<string, object?> metrics)
     {
         foreach (var (s, m) in _pending)

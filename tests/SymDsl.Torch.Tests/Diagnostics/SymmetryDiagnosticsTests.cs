@@ -21,6 +21,20 @@ public class SymmetryDiagnosticsTests
 
     static TrainIR WithDiagnostics(TrainIR train, params DiagnoseIR[] ds) => train with { Diagnostics = ds };
 
+    [Fact]
+    public void The_gradients_are_read_only_at_steps_where_a_due_metric_takes_the_steps_gradient()
+    {
+        // The trainer zeroes .grad exactly at these steps (elsewhere syre may start it at −λθ₀: SymModel.ZeroGradients).
+        var train = WithDiagnostics(MlpTrain(steps: 1), D("balance", "scale", "symmetry", every: 5), D("rank", "fc1.weight", "parameter", every: 2));
+        using var diagnostics = SymmetryDiagnostics.Create(Mlp(16), train)!;
+        Assert.Equal([1L, 5, 10, 15], Enumerable.Range(1, 16).Select(i => (long)i).Where(diagnostics.ReadsGradients));
+        using var probe = SymmetryDiagnostics.Create(Mlp(16), train, DiagnosticsOptions.Default with { Gradients = GradientSource.Probe })!;
+        Assert.DoesNotContain(Enumerable.Range(1, 16).Select(i => (long)i), probe.ReadsGradients); // a fresh gradient on the probe batch
+        using var rankOnly = SymmetryDiagnostics.Create(Mlp(16), WithDiagnostics(train, D("rank", "fc1.weight", "parameter", every: 2)))!;
+        Assert.False(rankOnly.ReadsGradients(1));
+        Assert.False(rankOnly.ReadsGradients(2));
+    }
+
     /// <summary>A context as the trainer builds it, on the digits set, with a probe batch of the first 64 training examples.</summary>
     sealed class Harness : IDisposable
     {

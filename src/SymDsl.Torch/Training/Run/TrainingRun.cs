@@ -163,7 +163,11 @@ sealed class TrainingRun : IDisposable
         try
         {
             foreach (var o in _callers) o.OnBeforeStep(context, step + 1, b);
-            optimizer.zero_grad();
+            // syre/perturb under SGD or Adam: .grad starts at −λθ₀ instead of 0 (the optimizer's decay then acts on θ with no
+            // pass of its own), except at steps where an observer reads the loss gradient in .grad.
+            var lossGradients = false;
+            foreach (var o in _callers) lossGradients |= o.ReadsGradients(step + 1);
+            model.ZeroGradients(optimizer, lossGradients);
             var loss = context.Loss(b);
             var value = (double)loss.item<float>(); // the loss is checked every step (this sync is needed anyway)
             if (!double.IsFinite(value))
