@@ -308,6 +308,28 @@ internal static class DuplicateScreen
     {
         int lanes = Vector<float>.Count;
         var threshold = new Vector<float>(thr);
+        if (m == 8)
+        {
+            // The usual case (ProjectionDimensions), unrolled with slot a's coordinates held in registers: the same
+            // differences, squares and sums in the same order as the loop below, so the same pairs pass.
+            Vector<float> a0 = new(bp[a]), a1 = new(bp[count + a]), a2 = new(bp[2 * count + a]), a3 = new(bp[3 * count + a]),
+                a4 = new(bp[4 * count + a]), a5 = new(bp[5 * count + a]), a6 = new(bp[6 * count + a]), a7 = new(bp[7 * count + a]);
+            for (; b + lanes <= hi; b += lanes)
+            {
+                var d = new Vector<float>(bp, b) - a0;
+                var sum = Vector<float>.Zero + d * d;
+                d = new Vector<float>(bp, count + b) - a1; sum += d * d;
+                d = new Vector<float>(bp, 2 * count + b) - a2; sum += d * d;
+                d = new Vector<float>(bp, 3 * count + b) - a3; sum += d * d;
+                d = new Vector<float>(bp, 4 * count + b) - a4; sum += d * d;
+                d = new Vector<float>(bp, 5 * count + b) - a5; sum += d * d;
+                d = new Vector<float>(bp, 6 * count + b) - a6; sum += d * d;
+                d = new Vector<float>(bp, 7 * count + b) - a7; sum += d * d;
+                if (Vector.LessThanOrEqualAny(sum, threshold))
+                    for (int l = 0; l < lanes; l++)
+                        if (sum[l] <= thr) state.Compare(slotPoint[a], slotPoint[b + l]);
+            }
+        }
         for (; b + lanes <= hi; b += lanes)
         {
             var sum = Vector<float>.Zero;
