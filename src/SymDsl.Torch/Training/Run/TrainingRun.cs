@@ -163,17 +163,18 @@ sealed class TrainingRun : IDisposable
         try
         {
             foreach (var o in _callers) o.OnBeforeStep(context, step + 1, b);
-            // syre/perturb under SGD or Adam: .grad starts at −λθ₀ instead of 0 (the optimizer's decay then acts on θ with no
-            // pass of its own), except at steps where an observer reads the loss gradient in .grad.
-            var lossGradients = false;
-            foreach (var o in _callers) lossGradients |= o.ReadsGradients(step + 1);
-            model.ZeroGradients(optimizer, lossGradients);
             var loss = context.Loss(b);
             var value = (double)loss.item<float>(); // the loss is checked every step (this sync is needed anyway)
             if (!double.IsFinite(value))
                 throw Divergence.Stopped($"the loss became {Divergence.Kind(value)}", step + 1, run.CheckpointPath, lastGood);
             // Explicit regularisers (syre_diag) join the objective; the logged loss is the data loss alone.
             if (model.Penalty() is { } penalty) loss = loss + penalty;
+            // The gradients are zeroed right before the backward pass that adds into them (still in cache when it does).
+            // syre/perturb under SGD or Adam: .grad starts at −λθ₀ instead of 0 (the optimizer's decay then acts on θ with no
+            // pass of its own), except at steps where an observer reads the loss gradient in .grad.
+            var lossGradients = false;
+            foreach (var o in _callers) lossGradients |= o.ReadsGradients(step + 1);
+            model.ZeroGradients(optimizer, lossGradients);
             loss.backward();
             foreach (var o in _callers) o.OnGradients(context, step + 1);
             // Every gradient in one fused check (one sync) before the update, so that a non-finite gradient never reaches
