@@ -149,30 +149,22 @@ public class OffsetStepTests
         // The step keeps what it resolved while nothing changes; a group's weight decay or momentum changed between two
         // steps (by the user, not by the trainer) must be read again.
         using var scope = NewDisposeScope();
-        using var m = Model();
-        using var reference = Model();
-        using var opt = Trainer.BuildOptimizer(m, Optimizer(kind));
-        using var refOpt = Trainer.BuildOptimizer(reference, Optimizer(kind));
-        var offsets = reference.ParameterNames.Select(reference.ParameterizationOf).OfType<OffsetParameterization>().ToList();
-        using var gen = new Generator(11);
-        using var refGen = new Generator(11);
+        using var twin = new AgainstTheShift(kind, seed: 11);
         for (var step = 0; step < 12; step++)
         {
             if (step == 6)
-                foreach (var o in new[] { opt, refOpt })
-                    foreach (var g in ((TorchSharp.Modules.OptimizerHelper)o).ParamGroups.OfType<TorchSharp.Modules.ParamGroup>())
-                        switch (g.Options)
-                        {
-                            case TorchSharp.Modules.SGD.Options so: so.weight_decay = 0.05; so.momentum = 0.5; break;
-                            case TorchSharp.Modules.AdamW.Options ao: ao.weight_decay = 0.05; break;
-                        }
-            Gradients(m, opt, gen);
-            Gradients(reference, refOpt, refGen);
-            m.OptimizerStep(opt);
-            ShiftedStep(refOpt, offsets);
+                twin.SetOptions(o =>
+                {
+                    switch (o)
+                    {
+                        case TorchSharp.Modules.SGD.Options so: so.weight_decay = 0.05; so.momentum = 0.5; break;
+                        case TorchSharp.Modules.AdamW.Options ao: ao.weight_decay = 0.05; break;
+                    }
+                });
+            twin.Gradients();
+            twin.Step();
         }
-        foreach (var n in m.named_parameters().Select(np => np.name))
-            Assert.True(RelativeError(Param(m, n), Param(reference, n)) < 1e-12, $"{n}: {RelativeError(Param(m, n), Param(reference, n)):E2} from the shift");
+        twin.AssertSame();
     }
 
     [Theory]
@@ -234,35 +226,27 @@ public class OffsetStepTests
     public void A_decay_changed_after_the_gradients_were_zeroed_takes_the_prefill_back_out(string kind)
     {
         using var scope = NewDisposeScope();
-        using var m = Model();
-        using var reference = Model();
-        using var opt = Trainer.BuildOptimizer(m, Optimizer(kind));
-        using var refOpt = Trainer.BuildOptimizer(reference, Optimizer(kind));
-        var offsets = reference.ParameterNames.Select(reference.ParameterizationOf).OfType<OffsetParameterization>().ToList();
-        using var gen = new Generator(13);
-        using var refGen = new Generator(13);
+        using var twin = new AgainstTheShift(kind, seed: 13);
         for (var step = 0; step < 12; step++)
         {
-            Gradients(m, opt, gen, prefill: true);
-            Gradients(reference, refOpt, refGen);
+            twin.Gradients(prefill: true);
             if (step == 6)
             {
                 // Between the zeroing and the step (.grad holds g − 0.05·θ₀ for syre's tensors): a new decay.
-                Assert.Equal("gradient", m.OffsetStepPlan(opt)["fc1.weight"]);
-                foreach (var o in new[] { opt, refOpt })
-                    foreach (var g in ((TorchSharp.Modules.OptimizerHelper)o).ParamGroups.OfType<TorchSharp.Modules.ParamGroup>())
-                        switch (g.Options)
-                        {
-                            case TorchSharp.Modules.SGD.Options so: so.weight_decay = 0.03; break;
-                            case TorchSharp.Modules.Adam.Options ao: ao.weight_decay = 0.03; break;
-                        }
-                Assert.Equal(kind == "adam" ? "shift" : "momentum", m.OffsetStepPlan(opt)["fc1.weight"]);
+                Assert.Equal("gradient", twin.M.OffsetStepPlan(twin.Opt)["fc1.weight"]);
+                twin.SetOptions(o =>
+                {
+                    switch (o)
+                    {
+                        case TorchSharp.Modules.SGD.Options so: so.weight_decay = 0.03; break;
+                        case TorchSharp.Modules.Adam.Options ao: ao.weight_decay = 0.03; break;
+                    }
+                });
+                Assert.Equal(kind == "adam" ? "shift" : "momentum", twin.M.OffsetStepPlan(twin.Opt)["fc1.weight"]);
             }
-            m.OptimizerStep(opt);
-            ShiftedStep(refOpt, offsets);
+            twin.Step();
         }
-        foreach (var n in m.named_parameters().Select(np => np.name))
-            Assert.True(RelativeError(Param(m, n), Param(reference, n)) < 1e-12, $"{n}: {RelativeError(Param(m, n), Param(reference, n)):E2} from the shift");
+        twin.AssertSame();
     }
 
     [Fact]
@@ -270,30 +254,73 @@ public class OffsetStepTests
     {
         // −λθ₀ is kept between steps; θ₀ written in place by a load must not leave it stale.
         using var scope = NewDisposeScope();
-        using var m = Model();
-        using var reference = Model();
+        using var twin = new AgainstTheShift("sgd_momentum", seed: 17);
         using var other = new SymModel(Mlp(8), Reparams, seed: 99);
         other.to(ScalarType.Float64);
-        using var opt = Trainer.BuildOptimizer(m, Optimizer("sgd_momentum"));
-        using var refOpt = Trainer.BuildOptimizer(reference, Optimizer("sgd_momentum"));
-        var offsets = reference.ParameterNames.Select(reference.ParameterizationOf).OfType<OffsetParameterization>().ToList();
-        using var gen = new Generator(17);
-        using var refGen = new Generator(17);
         for (var step = 0; step < 10; step++)
         {
             if (step == 5)
             {
-                Assert.False(m.state_dict()["fc1.weight.theta0"].equal(other.state_dict()["fc1.weight.theta0"]).all().item<bool>());
-                m.load_state_dict(other.state_dict());
-                reference.load_state_dict(other.state_dict());
+                Assert.False(twin.M.state_dict()["fc1.weight.theta0"].equal(other.state_dict()["fc1.weight.theta0"]).all().item<bool>());
+                twin.M.load_state_dict(other.state_dict());
+                twin.Reference.load_state_dict(other.state_dict());
             }
-            Gradients(m, opt, gen, prefill: true);
-            Gradients(reference, refOpt, refGen);
-            m.OptimizerStep(opt);
-            ShiftedStep(refOpt, offsets);
+            twin.Gradients(prefill: true);
+            twin.Step();
         }
-        foreach (var n in m.named_parameters().Select(np => np.name))
-            Assert.True(RelativeError(Param(m, n), Param(reference, n)) < 1e-12, $"{n}: {RelativeError(Param(m, n), Param(reference, n)):E2} from the shift");
+        twin.AssertSame();
+    }
+
+    /// <summary>
+    /// A model stepped by <see cref="SymModel.OptimizerStep"/> and its reference stepped by the former implementation
+    /// (<see cref="ShiftedStep"/>), side by side on the same batches; <see cref="AssertSame"/>: the same parameters.
+    /// </summary>
+    sealed class AgainstTheShift : IDisposable
+    {
+        public readonly SymModel M = Model(), Reference = Model();
+        public readonly optim.Optimizer Opt, RefOpt;
+        readonly List<OffsetParameterization> _offsets;
+        readonly Generator _gen, _refGen;
+
+        public AgainstTheShift(string kind, long seed)
+        {
+            Opt = Trainer.BuildOptimizer(M, Optimizer(kind));
+            RefOpt = Trainer.BuildOptimizer(Reference, Optimizer(kind));
+            _offsets = Reference.ParameterNames.Select(Reference.ParameterizationOf).OfType<OffsetParameterization>().ToList();
+            (_gen, _refGen) = (new Generator((ulong)seed), new Generator((ulong)seed));
+        }
+
+        /// <summary>A backward pass on both (the model's gradients zeroed by ZeroGradients with <paramref name="prefill"/>, by zero_grad() otherwise).</summary>
+        public void Gradients(bool prefill = false)
+        {
+            OffsetStepTests.Gradients(M, Opt, _gen, prefill);
+            OffsetStepTests.Gradients(Reference, RefOpt, _refGen);
+        }
+
+        public void Step()
+        {
+            M.OptimizerStep(Opt);
+            ShiftedStep(RefOpt, _offsets);
+        }
+
+        /// <summary>Changes every group's options of both optimizers.</summary>
+        public void SetOptions(Action<TorchSharp.Modules.OptimizerOptions> change)
+        {
+            foreach (var o in new[] { Opt, RefOpt })
+                foreach (var g in ((TorchSharp.Modules.OptimizerHelper)o).ParamGroups.OfType<TorchSharp.Modules.ParamGroup>())
+                    change(g.Options);
+        }
+
+        public void AssertSame()
+        {
+            foreach (var n in M.named_parameters().Select(np => np.name))
+                Assert.True(RelativeError(Param(M, n), Param(Reference, n)) < 1e-12, $"{n}: {RelativeError(Param(M, n), Param(Reference, n)):E2} from the shift");
+        }
+
+        public void Dispose()
+        {
+            _gen.Dispose(); _refGen.Dispose(); Opt.Dispose(); RefOpt.Dispose(); M.Dispose(); Reference.Dispose();
+        }
     }
 
     /// <summary>The former implementation of the step, the reference: P shifted to θ in place, the optimizer's step, shifted back.</summary>
