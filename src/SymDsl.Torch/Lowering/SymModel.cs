@@ -243,9 +243,11 @@ public sealed class SymModel : nn.Module<Dictionary<string, Tensor>, Dictionary<
     /// <summary>
     /// One optimizer step with the right weight decay for offset parameters that store P = θ + θ₀ (syre, perturb): the
     /// optimizer's weight decay acts on θ = P − θ₀, as the train block says, through one exact correction per such tensor
-    /// (<see cref="OffsetStep"/>: SGD, Adam and AdamW; other optimizers see θ itself, shifted in place for the step). Use this
+    /// (<see cref="OffsetStep"/>: SGD, Adam and AdamW, through .grad after <see cref="ZeroGradients"/> for SGD and Adam;
+    /// other optimizers see θ itself, shifted in place for the step). Use this
     /// instead of <c>optimizer.step()</c> whenever the model has such parameters with a non-zero decay; otherwise it is just
-    /// <c>optimizer.step()</c>. The parameters' .grad are the loss gradients before and after, bit for bit.
+    /// <c>optimizer.step()</c>. .grad is left as it was: the loss gradient bit for bit after <c>optimizer.zero_grad()</c>, g − λθ₀
+    /// for the tensors <see cref="ZeroGradients"/> started at −λθ₀ (only a tensor that had no .grad to start from gets −λθ₀ added here).
     /// </summary>
     public void OptimizerStep(torch.optim.Optimizer optimizer)
     {
