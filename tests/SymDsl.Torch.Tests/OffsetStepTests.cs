@@ -37,17 +37,25 @@ public class OffsetStepTests
         return m;
     }
 
-    /// <summary>
-    /// One backward pass on a batch drawn from <paramref name="gen"/> (gradients in .grad, the previous ones zeroed by
-    /// optimizer.zero_grad(), or by <see cref="SymModel.ZeroGradients"/> with <paramref name="prefill"/>: −λθ₀ where it can).
-    /// </summary>
-    static void Gradients(SymModel m, optim.Optimizer opt, Generator gen, bool prefill = false)
+    /// <summary>How <see cref="Gradients"/> zeroes the previous gradients.</summary>
+    enum Zeroing
+    {
+        /// <summary>optimizer.zero_grad(), as a caller that steps by hand.</summary>
+        Optimizer,
+        /// <summary><see cref="SymModel.ZeroGradients"/> with lossGradients: the trainer at a step where an observer reads .grad.</summary>
+        Exact,
+        /// <summary><see cref="SymModel.ZeroGradients"/>: −λθ₀ where the optimizer allows it, the trainer's usual step.</summary>
+        Prefill,
+    }
+
+    /// <summary>One backward pass on a batch drawn from <paramref name="gen"/> (gradients in .grad, the previous ones zeroed by <paramref name="zeroing"/>).</summary>
+    static void Gradients(SymModel m, optim.Optimizer opt, Generator gen, Zeroing zeroing = Zeroing.Optimizer)
     {
         using var scope = NewDisposeScope();
         var x = randn([16, 64], dtype: ScalarType.Float64, generator: gen);
         var y = randn([16, 10], dtype: ScalarType.Float64, generator: gen);
-        if (prefill) m.ZeroGradients(opt);
-        else opt.zero_grad();
+        if (zeroing == Zeroing.Optimizer) opt.zero_grad();
+        else m.ZeroGradients(opt, lossGradients: zeroing == Zeroing.Exact);
         (m.Forward(new Dictionary<string, Tensor> { ["x"] = x })["logits"] - y).square().mean().backward();
     }
 
@@ -89,6 +97,45 @@ public class OffsetStepTests
         }
     }
 
+    /// <summary>
+    /// The update on θ computed by hand (<see cref="HandOptimizer"/>) for every raw tensor of a model, from its parameters
+    /// at construction: θ = P − θ₀ for offset tensors, P for the others, each with its own weight decay.
+    /// </summary>
+    sealed class HandReference
+    {
+        public readonly List<string> Names;
+        /// <summary>θ₀ of each offset tensor (null for the others).</summary>
+        public readonly Dictionary<string, Tensor?> Theta0;
+        public readonly Dictionary<string, double> Decays;
+        readonly Dictionary<string, HandOptimizer> _hand;
+        readonly Dictionary<string, Tensor> _theta;
+
+        public HandReference(SymModel m, string kind)
+        {
+            Names = m.named_parameters().Select(np => np.name).ToList();
+            Theta0 = Names.ToDictionary(n => n, n => n.EndsWith(".value") ? m.state_dict()[n[..^"value".Length] + "theta0"].clone() : null);
+            Decays = Names.ToDictionary(n => n, n => m.RawWeightDecay.TryGetValue(n, out var d) ? d : 0.01);
+            _hand = Names.ToDictionary(n => n, n => new HandOptimizer(kind, Decays[n]));
+            _theta = Names.ToDictionary(n => n, n => Theta0[n] is { } t0 ? Param(m, n).detach() - t0 : Param(m, n).detach().clone());
+        }
+
+        /// <summary>One step on θ with the loss gradients <paramref name="grads"/> (by raw name) at learning rate <paramref name="lr"/>.</summary>
+        public void Update(IReadOnlyDictionary<string, Tensor> grads, double lr)
+        {
+            foreach (var n in Names) _theta[n] = _hand[n].Update(_theta[n], grads[n], lr);
+        }
+
+        /// <summary><paramref name="m"/>'s parameters are θ + θ₀ (θ for plain tensors) to 1e-12 relative.</summary>
+        public void AssertFollowedBy(SymModel m)
+        {
+            foreach (var n in Names)
+            {
+                var expected = Theta0[n] is { } t0 ? _theta[n] + t0 : _theta[n];
+                Assert.True(RelativeError(Param(m, n), expected) < 1e-12, $"{n}: {RelativeError(Param(m, n), expected):E2} from the hand-computed update");
+            }
+        }
+    }
+
     [Theory]
     [InlineData("sgd", "after")]
     [InlineData("sgd_momentum", "momentum")]
@@ -103,11 +150,9 @@ public class OffsetStepTests
         using var opt = Trainer.BuildOptimizer(m, Optimizer(kind));
         using var refOpt = Trainer.BuildOptimizer(reference, Optimizer(kind));
         var baseLr = Optimizer(kind).Args["lr"].AsDouble();
-        var names = m.named_parameters().Select(np => np.name).ToList();
+        var hand = new HandReference(m, kind);
+        var names = hand.Names;
         Assert.Equal(["fc1.bias.value", "fc1.weight.value", "fc2.bias", "fc2.weight.value"], names.Order());
-        var theta0 = names.ToDictionary(n => n, n => n.EndsWith(".value") ? m.state_dict()[n[..^"value".Length] + "theta0"].clone() : null);
-        var hand = names.ToDictionary(n => n, n => new HandOptimizer(kind, m.RawWeightDecay.TryGetValue(n, out var d) ? d : 0.01));
-        var theta = names.ToDictionary(n => n, n => theta0[n] is { } t0 ? Param(m, n).detach() - t0 : Param(m, n).detach().clone());
         var offsets = reference.ParameterNames.Select(reference.ParameterizationOf).OfType<OffsetParameterization>().ToList();
         using var gen = new Generator(5);
         using var refGen = new Generator(5);
@@ -124,14 +169,11 @@ public class OffsetStepTests
             m.OptimizerStep(opt);
             foreach (var n in names) Assert.True(Param(m, n).grad!.equal(grads[n]).all().item<bool>(), $"{n}: the gradient changed");
             ShiftedStep(refOpt, offsets);
-            foreach (var n in names) theta[n] = hand[n].Update(theta[n], grads[n], lr);
+            hand.Update(grads, lr);
         }
+        hand.AssertFollowedBy(m);
         foreach (var n in names)
-        {
-            var expected = theta0[n] is { } t0 ? theta[n] + t0 : theta[n];
-            Assert.True(RelativeError(Param(m, n), expected) < 1e-12, $"{n}: {RelativeError(Param(m, n), expected):E2} from the hand-computed update");
             Assert.True(RelativeError(Param(m, n), Param(reference, n)) < 1e-12, $"{n}: {RelativeError(Param(m, n), Param(reference, n)):E2} from the shift");
-        }
         // The optimizer state (momentum buffers, Adam's moments) is the shift's too: checkpoints keep their meaning.
         var state = Divergence.OptimizerState(m, opt);
         var refState = Divergence.OptimizerState(reference, refOpt);
@@ -182,11 +224,7 @@ public class OffsetStepTests
         using var m = Model();
         using var opt = Trainer.BuildOptimizer(m, Optimizer(kind));
         var baseLr = Optimizer(kind).Args["lr"].AsDouble();
-        var names = m.named_parameters().Select(np => np.name).ToList();
-        var theta0 = names.ToDictionary(n => n, n => n.EndsWith(".value") ? m.state_dict()[n[..^"value".Length] + "theta0"].clone() : null);
-        var decays = names.ToDictionary(n => n, n => m.RawWeightDecay.TryGetValue(n, out var d) ? d : 0.01);
-        var hand = names.ToDictionary(n => n, n => new HandOptimizer(kind, decays[n]));
-        var theta = names.ToDictionary(n => n, n => theta0[n] is { } t0 ? Param(m, n).detach() - t0 : Param(m, n).detach().clone());
+        var hand = new HandReference(m, kind);
         using var gen = new Generator(5);
         var gradientSteps = 0;
         for (var step = 0; step < 30; step++)
@@ -194,30 +232,18 @@ public class OffsetStepTests
             var lr = LearningRate(baseLr, step);
             foreach (var g in opt.ParamGroups) g.LearningRate = lr;
             var exact = step % 3 == 2;
-            if (exact)
-            {
-                using var s2 = NewDisposeScope();
-                m.ZeroGradients(opt, lossGradients: true);
-                var x = randn([16, 64], dtype: ScalarType.Float64, generator: gen);
-                var y = randn([16, 10], dtype: ScalarType.Float64, generator: gen);
-                (m.Forward(new Dictionary<string, Tensor> { ["x"] = x })["logits"] - y).square().mean().backward();
-            }
-            else Gradients(m, opt, gen, prefill: true);
+            Gradients(m, opt, gen, exact ? Zeroing.Exact : Zeroing.Prefill);
             // (Step 0 has no .grad to start from, the backward pass creates it: the step adds −λθ₀ to it.)
             var expectedForm = exact ? exactForm : form;
             Assert.Equal(Plan(expectedForm), m.OffsetStepPlan(opt));
             if (expectedForm == "gradient") gradientSteps++;
             // The loss gradient: .grad itself, or .grad + λθ₀ where it started at −λθ₀.
-            var grads = names.ToDictionary(n => n, n => expectedForm == "gradient" && step > 0 && theta0[n] is { } t0 ? Param(m, n).grad! + decays[n] * t0 : Param(m, n).grad!.clone());
+            var grads = hand.Names.ToDictionary(n => n, n => expectedForm == "gradient" && step > 0 && hand.Theta0[n] is { } t0 ? Param(m, n).grad! + hand.Decays[n] * t0 : Param(m, n).grad!.clone());
             m.OptimizerStep(opt);
-            foreach (var n in names) theta[n] = hand[n].Update(theta[n], grads[n], lr);
+            hand.Update(grads, lr);
         }
         if (form == "gradient") Assert.Equal(20, gradientSteps);
-        foreach (var n in names)
-        {
-            var expected = theta0[n] is { } t0 ? theta[n] + t0 : theta[n];
-            Assert.True(RelativeError(Param(m, n), expected) < 1e-12, $"{n}: {RelativeError(Param(m, n), expected):E2} from the hand-computed update");
-        }
+        hand.AssertFollowedBy(m);
     }
 
     [Theory]
@@ -229,7 +255,7 @@ public class OffsetStepTests
         using var twin = new AgainstTheShift(kind, seed: 13);
         for (var step = 0; step < 12; step++)
         {
-            twin.Gradients(prefill: true);
+            twin.Gradients(Zeroing.Prefill);
             if (step == 6)
             {
                 // Between the zeroing and the step (.grad holds g − 0.05·θ₀ for syre's tensors): a new decay.
@@ -265,7 +291,7 @@ public class OffsetStepTests
                 twin.M.load_state_dict(other.state_dict());
                 twin.Reference.load_state_dict(other.state_dict());
             }
-            twin.Gradients(prefill: true);
+            twin.Gradients(Zeroing.Prefill);
             twin.Step();
         }
         twin.AssertSame();
@@ -290,10 +316,10 @@ public class OffsetStepTests
             (_gen, _refGen) = (new Generator((ulong)seed), new Generator((ulong)seed));
         }
 
-        /// <summary>A backward pass on both (the model's gradients zeroed by ZeroGradients with <paramref name="prefill"/>, by zero_grad() otherwise).</summary>
-        public void Gradients(bool prefill = false)
+        /// <summary>A backward pass on both (the model's gradients zeroed by <paramref name="zeroing"/>, the reference's by zero_grad()).</summary>
+        public void Gradients(Zeroing zeroing = Zeroing.Optimizer)
         {
-            OffsetStepTests.Gradients(M, Opt, _gen, prefill);
+            OffsetStepTests.Gradients(M, Opt, _gen, zeroing);
             OffsetStepTests.Gradients(Reference, RefOpt, _refGen);
         }
 
@@ -410,7 +436,7 @@ public class OffsetStepTests
         void Step()
         {
             using var scope = NewDisposeScope();
-            Gradients(m, opt, gen, prefill);
+            Gradients(m, opt, gen, prefill ? Zeroing.Prefill : Zeroing.Optimizer);
             m.OptimizerStep(opt);
         }
         Step(); Step(); // optimizer state and gradients are allocated on the first steps
@@ -418,7 +444,7 @@ public class OffsetStepTests
         for (var i = 0; i < 5; i++) Step();
         Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         // Outside any dispose scope too (a caller that steps by hand).
-        Gradients(m, opt, gen, prefill);
+        Gradients(m, opt, gen, prefill ? Zeroing.Prefill : Zeroing.Optimizer);
         live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         m.OptimizerStep(opt);
         Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
